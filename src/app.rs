@@ -1,0 +1,182 @@
+//! Wiring: builds every piece from a [`Config`] and runs the listeners until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::clock::{Clock, ShiftedClock, SystemClock};
+use crate::config::Config;
+use crate::http::admin::Admin;
+use crate::http::body::BodyLimits;
+use crate::http::front::Front;
+use crate::http::server::{self, ConnectionLimits};
+use crate::sim::Simulator;
+use crate::upstream::{Upstream, UpstreamBase};
+
+/// A failure to start, as one line naming what is at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// Where the admin token came from (the banner says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Config,
+    Environment,
+    /// Random for this run; printed once at start-up.
+    Generated,
+}
+
+/// A running gateway.
+pub struct Gateway {
+    pub order_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub upstream: String,
+    /// Where the in-process simulator listens, when there is one.
+    pub simulator_addr: Option<SocketAddr>,
+    pub admin_token: String,
+    pub token_source: TokenSource,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Gateway {
+    /// Binds every listener and starts serving.
+    pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        let (admin_token, token_source) = admin_token(&config)?;
+        let adjustable_clock = config
+            .clock
+            .adjustable
+            .then(|| Arc::new(ShiftedClock::new()));
+        let clock: Arc<dyn Clock> = match &adjustable_clock {
+            Some(clock) => clock.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+
+        let order_listener = bind(config.server.listen, "server.listen").await?;
+        let admin_listener = bind(config.server.admin_listen, "server.admin_listen").await?;
+
+        let (base, simulator_addr, upstream_label) = match &config.upstream.url {
+            Some(url) => {
+                let base = UpstreamBase::parse(url)
+                    .map_err(|message| StartError(format!("upstream.url: {message}")))?;
+                let label = base.to_string();
+                (base, None, label)
+            }
+            None => {
+                let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)), "simulator").await?;
+                let addr = local_addr(&listener)?;
+                let simulator = Simulator::new(&config.simulator, clock.clone());
+                tasks.spawn(simulator.serve(listener, shutdown_rx.clone()));
+                let base = UpstreamBase::parse(&format!("http://{addr}"))
+                    .map_err(|message| StartError(format!("simulator: {message}")))?;
+                let label = format!("in-process DriveWealth simulator at http://{addr}");
+                (base, Some(addr), label)
+            }
+        };
+        let upstream = Upstream::new(base, &config.upstream);
+        let body_limits = BodyLimits {
+            max_bytes: config.server.max_body_bytes,
+            read_timeout: Duration::from_millis(config.server.body_read_timeout_ms),
+        };
+        let limits = ConnectionLimits::from_config(&config.server);
+
+        let front = Arc::new(Front {
+            upstream,
+            body_limits,
+        });
+        let order_addr = local_addr(&order_listener)?;
+        tasks.spawn(server::serve(
+            order_listener,
+            limits,
+            move |request| front.clone().handle(request),
+            shutdown_rx.clone(),
+        ));
+
+        let admin = Arc::new(Admin {
+            token: admin_token.clone(),
+            clock,
+            adjustable_clock,
+            upstream: upstream_label.clone(),
+            started: Instant::now(),
+            body_limits,
+        });
+        let admin_addr = local_addr(&admin_listener)?;
+        tasks.spawn(server::serve(
+            admin_listener,
+            limits,
+            move |request| admin.clone().handle(request),
+            shutdown_rx,
+        ));
+
+        Ok(Gateway {
+            order_addr,
+            admin_addr,
+            upstream: upstream_label,
+            simulator_addr,
+            admin_token,
+            token_source,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to `grace`), and returns.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("connections still open after {grace:?}; closing them");
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// The admin token: config, then `OMNIGATE_ADMIN_TOKEN`, then (loopback only) a random one.
+fn admin_token(config: &Config) -> Result<(String, TokenSource), StartError> {
+    if let Some(token) = &config.server.admin_token {
+        return Ok((token.clone(), TokenSource::Config));
+    }
+    if let Ok(token) = std::env::var("OMNIGATE_ADMIN_TOKEN") {
+        if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(StartError(
+                "OMNIGATE_ADMIN_TOKEN: must be at least 16 printable characters without spaces"
+                    .to_owned(),
+            ));
+        }
+        return Ok((token, TokenSource::Environment));
+    }
+    if !config.server.admin_listen.ip().is_loopback() {
+        return Err(StartError(format!(
+            "server.admin_token: required because server.admin_listen ({}) is not a loopback \
+             address (or set OMNIGATE_ADMIN_TOKEN)",
+            config.server.admin_listen
+        )));
+    }
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|error| StartError(format!("cannot generate an admin token: {error}")))?;
+    let token = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    Ok((token, TokenSource::Generated))
+}
+
+async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| StartError(format!("{key}: cannot listen on {addr}: {error}")))
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(|error| StartError(format!("cannot read a bound address: {error}")))
+}

@@ -1,0 +1,412 @@
+//! The configuration file (TOML).
+//!
+//! Every key has a default, so an empty file is a valid config. Unknown keys are errors — a typo
+//! in a risk limit must not pass silently — and all of them are reported at once, together with
+//! every failed [`Config::validate`] rule, each naming its key. `examples/omnigate.toml` documents
+//! every key with its default; a test keeps the two in step.
+
+mod setting;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+pub use setting::Decimal;
+
+/// The embedded default of `omnigate run` with no `--config` (SPEC §2).
+pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
+
+/// Top level of the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub upstream: UpstreamConfig,
+    pub simulator: SimulatorConfig,
+    pub omnibus: OmnibusConfig,
+    pub client_id: ClientIdConfig,
+    pub halts: HaltsConfig,
+    pub market: MarketConfig,
+    pub bootstrap: BootstrapConfig,
+    pub clock: ClockConfig,
+    pub log: LogConfig,
+}
+
+/// `[server]`: the two listeners and the limits on what a client may send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Order API (the DriveWealth paths routers call). Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Admin API. Default `127.0.0.1:8081`; a non-loopback address needs `admin_token`.
+    pub admin_listen: SocketAddr,
+    /// Bearer token of the admin API. Unset: `OMNIGATE_ADMIN_TOKEN`, else a random token that is
+    /// printed at start-up (loopback only).
+    pub admin_token: Option<String>,
+    /// Largest request body accepted, in bytes. Default 65536.
+    pub max_body_bytes: usize,
+    /// Most request headers accepted. Default 64.
+    pub max_headers: usize,
+    /// Largest request head (request line + headers), in bytes. Default 16384, at least 8192.
+    pub max_header_bytes: usize,
+    /// A client must send its whole request head within this time. Default 5000 ms.
+    pub header_read_timeout_ms: u64,
+    /// A client must send its whole body within this time. Default 10000 ms.
+    pub body_read_timeout_ms: u64,
+    /// Open client connections per listener; further connections wait in the kernel backlog.
+    /// Default 4096.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            admin_token: None,
+            max_body_bytes: 64 * 1024,
+            max_headers: 64,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_ms: 5_000,
+            body_read_timeout_ms: 10_000,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// `[upstream]`: DriveWealth (or the simulator).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct UpstreamConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9090`; paths are appended unchanged. Unset: an in-process
+    /// simulator (see `[simulator]`) on a loopback port.
+    pub url: Option<String>,
+    /// Longest wait for the upstream's answer once a request is sent. Default 5000 ms.
+    pub timeout_ms: u64,
+    /// Longest wait to open a TCP connection. Default 1000 ms.
+    pub connect_timeout_ms: u64,
+    /// Idle keep-alive connections kept open to the upstream. Default 256.
+    pub pool_max_idle: usize,
+    /// An idle pooled connection is closed after this. Default 30000 ms.
+    pub pool_idle_timeout_ms: u64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout_ms: 5_000,
+            connect_timeout_ms: 1_000,
+            pool_max_idle: 256,
+            pool_idle_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// `[simulator]`: the DriveWealth simulator (`omnigate sim`, or in-process without
+/// `upstream.url`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SimulatorConfig {
+    /// Where `omnigate sim` listens (the in-process one takes a free loopback port).
+    /// Default `127.0.0.1:9090`.
+    pub listen: SocketAddr,
+    /// Delay before every answer. Default 0 ms.
+    pub latency_ms: u64,
+    /// Delay between an order's fill steps (NEW → PARTIAL_FILL → FILLED). Default 50 ms.
+    pub fill_delay_ms: u64,
+    /// Percent of order creates that are swallowed: no answer ever comes. Default 0.
+    pub timeout_pct: u8,
+    /// Percent of requests answered 503 with a DriveWealth error body. Default 0.
+    pub error_pct: u8,
+    /// Percent of requests whose connection is reset without an answer. Default 0.
+    pub reset_pct: u8,
+    /// Seed of the fault dice, so a faulty run can be replayed. Default 1.
+    pub seed: u64,
+    /// Fill price of a symbol without an entry in `prices` (and no limit price). Default 100.
+    pub default_price: Decimal,
+    /// Fill prices by symbol, e.g. `prices = { AAPL = "190.00" }`.
+    pub prices: std::collections::BTreeMap<String, Decimal>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            latency_ms: 0,
+            fill_delay_ms: 50,
+            timeout_pct: 0,
+            error_pct: 0,
+            reset_pct: 0,
+            seed: 1,
+            default_price: Decimal::from_text("100"),
+            prices: Default::default(),
+        }
+    }
+}
+
+/// `[omnibus]`: the partner's omnibus account(s) at DriveWealth.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OmnibusConfig {
+    /// Orders must name one of these in `accountNo` (SPEC §4.5). Default: none (every order is
+    /// refused until one is configured).
+    pub account_numbers: Vec<String>,
+}
+
+/// `[client_id]`: format rules for `clientID` beyond the built-in charset and length (SPEC §4.1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ClientIdConfig {
+    /// Refuse date-like IDs (`20260604`, `0604`, `2026-06-04`). Default true.
+    pub reject_date_like: bool,
+    /// Firm, desk and product codes that are not customer IDs (case-insensitive). Default empty.
+    pub deny: Vec<String>,
+}
+
+impl Default for ClientIdConfig {
+    fn default() -> Self {
+        Self {
+            reject_date_like: true,
+            deny: Vec::new(),
+        }
+    }
+}
+
+/// `[halts]`: what happens to whole-share orders on a halted instrument (SPEC §4.3).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HaltsConfig {
+    /// `"forward"` (DriveWealth holds them PENDING until the halt lifts) or `"reject"`.
+    /// Default `"forward"`.
+    pub whole_share: WholeShareOnHalt,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WholeShareOnHalt {
+    #[default]
+    Forward,
+    Reject,
+}
+
+/// `[market]`: the equity calendar in America/New_York (SPEC §4.4).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MarketConfig {
+    /// Full-day closures, `"YYYY-MM-DD"`. Default empty (the embedded default config ships the
+    /// NYSE calendar).
+    pub holidays: Vec<NaiveDate>,
+    /// Days the regular session ends at 13:00 and post-market at 17:00. Default empty.
+    pub early_closes: Vec<NaiveDate>,
+}
+
+/// `[bootstrap]`: JSON Lines files loaded at start-up.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BootstrapConfig {
+    /// Instrument master entries, one JSON object a line, in the shape of
+    /// `PUT /admin/instruments/{symbol}` plus `symbol`. Relative paths are read from the config
+    /// file's folder. Default: none.
+    pub instruments: Option<PathBuf>,
+}
+
+/// `[clock]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ClockConfig {
+    /// Allow `PUT /admin/clock` to move the gateway's clock (tests and simulations only).
+    /// Default false.
+    pub adjustable: bool,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `"text"` or `"json"`. Default `"text"`.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `"info"` or `"omnigate=debug"`; `RUST_LOG` overrides it.
+    /// Default `"info"`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// One thing wrong with a config, by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub key: String,
+    pub message: String,
+}
+
+/// Everything wrong with a config file, ready to print one line each.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub origin: String,
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, problem) in self.problems.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {}: {}", self.origin, problem.key, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            origin: origin.clone(),
+            problems: vec![ConfigProblem {
+                key: "(file)".to_owned(),
+                message: format!("cannot read: {error}"),
+            }],
+        })?;
+        let mut config = Config::parse(&text, &origin)?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        Ok(config)
+    }
+
+    /// The embedded default of `omnigate run` without `--config`.
+    pub fn embedded_default() -> Config {
+        Config::parse(EMBEDDED_DEFAULT, "(embedded default)")
+            .unwrap_or_else(|error| panic!("the embedded default config is invalid: {error}"))
+    }
+
+    /// Parses and validates config text; `origin` names it in error messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let deserializer = toml::Deserializer::new(text);
+        // `deny_unknown_fields` would stop at the first unknown key; collecting the ignored ones
+        // reports every typo in one go.
+        let parsed: Result<Config, _> = serde_ignored::deserialize(deserializer, |path| {
+            problems.push(ConfigProblem {
+                key: path.to_string(),
+                message: "unknown key".to_owned(),
+            })
+        });
+        let config = match parsed {
+            Ok(config) => config,
+            Err(error) => {
+                problems.push(toml_problem(&error, text));
+                return Err(ConfigError {
+                    origin: origin.to_owned(),
+                    problems,
+                });
+            }
+        };
+        problems.extend(config.validate());
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError {
+                origin: origin.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        if let Some(path) = self.bootstrap.instruments.as_mut() {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    }
+}
+
+/// A TOML syntax or type error, with its line and the key it was about where TOML names one.
+fn toml_problem(error: &toml::de::Error, text: &str) -> ConfigProblem {
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    let key = match line {
+        Some(line) => format!("line {line}"),
+        None => "(file)".to_owned(),
+    };
+    ConfigProblem {
+        key,
+        message: error.message().trim().replace('\n', " "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default() {
+        let config = Config::parse("", "t").unwrap();
+        assert_eq!(config.server.listen.port(), 8080);
+        assert_eq!(config.upstream.timeout_ms, 5000);
+        assert!(config.upstream.url.is_none());
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let config = Config::embedded_default();
+        assert!(!config.omnibus.account_numbers.is_empty());
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_at_once() {
+        let error = Config::parse(
+            "[server]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n[upstream]\ntimeout = 3\n[nope]\nx = 1\n",
+            "f.toml",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = error.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["server.lisen", "upstream.timeout", "nope"],
+            "{error}"
+        );
+        assert!(error
+            .to_string()
+            .starts_with("f.toml: server.lisen: unknown key"));
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_line() {
+        let error = Config::parse("[server]\n\nmax_body_bytes = \"big\"\n", "f.toml").unwrap_err();
+        assert_eq!(error.problems.len(), 1);
+        assert_eq!(error.problems[0].key, "line 3", "{error}");
+    }
+
+    #[test]
+    fn the_example_documents_every_default() {
+        let example = include_str!("../../examples/omnigate.toml");
+        let parsed = Config::parse(example, "examples/omnigate.toml").unwrap();
+        let default = Config::default();
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
+    }
+}

@@ -1,0 +1,9 @@
+//! The listeners: the order front (DriveWealth's paths), the transparent proxy behind it, and the
+//! admin API, all on one connection server that puts a limit on everything a client can send.
+
+pub mod admin;
+pub mod body;
+pub mod front;
+pub mod proxy;
+pub mod respond;
+pub mod server;

@@ -1,0 +1,134 @@
+//! Forwarding to the upstream as an HTTP proxy must (RFC 9110 §7.6): end-to-end headers pass
+//! unchanged, hop-by-hop headers (and those the `connection` header names) stop here, `host`
+//! becomes the upstream's, and bodies stream in both directions.
+
+use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, HOST};
+use http::{HeaderMap, HeaderValue, Request, Response, Version};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::body::BodyLimits;
+use super::respond::{self, GatewayError};
+use crate::reject::Reject;
+use crate::upstream::{ProxyBody, Upstream};
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the old
+/// `proxy-connection` that some clients still send.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including every header the `connection` header lists.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The upstream request for an incoming request's head and a body.
+pub fn upstream_request(
+    upstream: &Upstream,
+    mut parts: http::request::Parts,
+    body: ProxyBody,
+) -> Result<Request<ProxyBody>, GatewayError> {
+    let uri = upstream
+        .base()
+        .uri_for(parts.uri.path_and_query())
+        .map_err(|error| {
+            GatewayError::Internal(format!("cannot build the upstream URI: {error}"))
+        })?;
+    strip_hop_by_hop(&mut parts.headers);
+    let host = HeaderValue::from_str(upstream.base().authority().as_str())
+        .map_err(|error| GatewayError::Internal(format!("upstream host: {error}")))?;
+    parts.headers.insert(HOST, host);
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    Ok(Request::from_parts(parts, body))
+}
+
+/// The upstream's answer as ours: hop-by-hop headers dropped, body streamed.
+pub fn relay(response: Response<Incoming>) -> Response<ProxyBody> {
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, body.map_err(Into::into).boxed())
+}
+
+/// Forwards any request unchanged, streaming both bodies; the request body is still held to
+/// `server.max_body_bytes`.
+pub async fn forward(
+    upstream: &Upstream,
+    request: Request<Incoming>,
+    limits: BodyLimits,
+) -> Response<ProxyBody> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limits.max_bytes as u64) {
+        return respond::rejected(
+            &Reject::invalid(format!(
+                "the request body is larger than the {} bytes allowed (server.max_body_bytes)",
+                limits.max_bytes
+            ))
+            .with_status(413),
+        );
+    }
+    let body = Limited::new(body, limits.max_bytes).boxed();
+    let request = match upstream_request(upstream, parts, body) {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    match upstream.send(request).await {
+        Ok(response) => relay(response),
+        Err(error) => GatewayError::from(error).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_stop_here() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer t"),
+            ("dw-client-app-key", "k"),
+            ("connection", "keep-alive, x-trace-hop"),
+            ("x-trace-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("proxy-authorization", "Basic x"),
+            ("upgrade", "h2c"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        strip_hop_by_hop(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["authorization", "dw-client-app-key"]);
+    }
+}

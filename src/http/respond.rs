@@ -1,0 +1,114 @@
+//! Building responses: the spec's error body, and the one place where an infrastructure error
+//! becomes an HTTP status.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde::Serialize;
+
+use crate::reject::Reject;
+use crate::upstream::{ProxyBody, UpstreamError};
+
+pub const DECISION_HEADER: &str = "x-omnigate-decision";
+
+/// The error body of SPEC §3.1 (DriveWealth's shape).
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "errorCode")]
+    error_code: &'a str,
+    message: &'a str,
+}
+
+pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+pub fn empty() -> ProxyBody {
+    full(Bytes::new())
+}
+
+/// A JSON answer with `status`.
+pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<ProxyBody> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Serialises `value` as a JSON answer.
+pub fn json_value(status: StatusCode, value: &impl Serialize) -> Response<ProxyBody> {
+    match serde_json::to_vec(value) {
+        Ok(body) => json(status, body),
+        Err(error) => error_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            &format!("could not encode the answer: {error}"),
+        ),
+    }
+}
+
+/// `{"errorCode", "message"}` with `status`.
+pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
+    let body = serde_json::to_vec(&ErrorBody {
+        error_code: code,
+        message,
+    })
+    .unwrap_or_default();
+    json(status, body)
+}
+
+/// A rejected order or cancel: never forwarded.
+pub fn rejected(reject: &Reject) -> Response<ProxyBody> {
+    let status =
+        StatusCode::from_u16(reject.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let mut response = error_body(status, reject.code.as_str(), &reject.message);
+    response
+        .headers_mut()
+        .insert(DECISION_HEADER, HeaderValue::from_static("rejected"));
+    response
+}
+
+/// Infrastructure failures, by where they came from. Rejections are not errors: see
+/// [`crate::reject`].
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The upstream answered something omnigate cannot read where it must read it.
+    #[error("DriveWealth sent an answer omnigate cannot read: {0}")]
+    UpstreamGarbled(String),
+    /// A limit of omnigate's own is full (try again later).
+    #[error("{0}")]
+    Overloaded(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// The status and code of each failure: this is the only place they are decided.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            GatewayError::Upstream(UpstreamError::Unavailable(_)) => {
+                (StatusCode::BAD_GATEWAY, "UPSTREAM_UNAVAILABLE")
+            }
+            GatewayError::Upstream(UpstreamError::NoAnswer(_)) => {
+                (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_TIMEOUT")
+            }
+            GatewayError::UpstreamGarbled(_) => {
+                (StatusCode::BAD_GATEWAY, "UPSTREAM_INVALID_RESPONSE")
+            }
+            GatewayError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED"),
+            GatewayError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+        }
+    }
+
+    pub fn into_response(self) -> Response<ProxyBody> {
+        let (status, code) = self.status_and_code();
+        error_body(status, code, &self.to_string())
+    }
+}

@@ -1,0 +1,113 @@
+//! One HTTP/1.1 connection server for every listener, with its limits.
+//!
+//! - at most `max_connections` open connections: the accept loop takes a permit before it
+//!   accepts, so excess clients wait in the kernel's backlog instead of costing memory here;
+//! - the request head must arrive within `header_read_timeout_ms` and fit `max_header_bytes`
+//!   and `max_headers` (hyper answers 431 otherwise);
+//! - on shutdown every connection finishes its request in flight and closes.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::ServerConfig;
+use crate::upstream::ProxyBody;
+
+/// Per-connection limits, taken from `[server]`.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
+    pub header_read_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    pub fn from_config(server: &ServerConfig) -> Self {
+        Self {
+            max_connections: server.max_connections,
+            max_headers: server.max_headers,
+            max_header_bytes: server.max_header_bytes,
+            header_read_timeout: Duration::from_millis(server.header_read_timeout_ms),
+        }
+    }
+}
+
+/// Serves `listener` with `handler` until `shutdown` becomes true, then drains connections.
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    handler: H,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // EMFILE and friends: back off instead of spinning; the permit is returned.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |request| {
+                let response = handler(request);
+                async move { Ok::<_, Infallible>(response.await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_buf_size(limits.max_header_bytes)
+                .max_headers(limits.max_headers)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stopping(&mut shutdown) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.as_mut().await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    // Stop taking connections, then let those in flight finish (bounded by their timeouts).
+    drop(listener);
+    let _ = permits.acquire_many(limits.max_connections as u32).await;
+}
+
+/// Resolves once shutdown is requested (or its sender is gone).
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}

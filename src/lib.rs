@@ -1,0 +1,31 @@
+//! omnigate: a pre-trade risk and buying-power gateway in front of DriveWealth's order API.
+//!
+//! # Layout
+//!
+//! An order travels left to right through one module per step:
+//!
+//! ```text
+//! http::front ──▶ order (parse, exact decimals) ──▶ decision ──▶ upstream (pooled client)
+//!      │                                                              │
+//!      └──────────── http::proxy (every other path, streaming) ◀──────┘
+//! ```
+//!
+//! - [`config`]: the TOML file, its defaults and its validation.
+//! - [`clock`]: the one source of time; nothing else reads the OS clock.
+//! - [`money`]: exact fixed-point numbers (10⁻⁸ units in an `i64`).
+//! - [`order`]: the order body as routers send it, parsed exactly.
+//! - [`reject`]: the rejection codes of the wire contract and their messages.
+//! - [`upstream`]: the pooled keep-alive client to DriveWealth and how its failures read.
+//! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
+//! - [`sim`]: a DriveWealth simulator, in-process or as `omnigate sim`.
+//! - [`app`]: wiring: builds the pieces from a config and runs them until shutdown.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod money;
+pub mod order;
+pub mod reject;
+pub mod sim;
+pub mod upstream;

@@ -1,0 +1,140 @@
+//! An order as a router sends it (`POST /back-office/orders`), read exactly.
+//!
+//! Only the fields the rules need are read (SPEC §3); everything else in the body passes through
+//! untouched because the original bytes, not a re-serialisation, are what goes upstream. Strings
+//! borrow from the request body where they can, so parsing a typical order allocates nothing.
+
+mod parse;
+
+use std::borrow::Cow;
+
+use crate::money::Fixed;
+
+pub use parse::{parse_cancel, parse_order};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderType {
+    Market,
+    Limit,
+    Stop,
+    MarketIfTouched,
+}
+
+impl OrderType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Market => "MARKET",
+            OrderType::Limit => "LIMIT",
+            OrderType::Stop => "STOP",
+            OrderType::MarketIfTouched => "MARKET_IF_TOUCHED",
+        }
+    }
+
+    /// True for the types that need a `price` (the limit or trigger price).
+    pub const fn needs_price(self) -> bool {
+        !matches!(self, OrderType::Market)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeInForce {
+    Day,
+    Gtc,
+    /// Extended hours (pre- and post-market); LIMIT only.
+    Gtx,
+    FillOrKill,
+}
+
+impl TimeInForce {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TimeInForce::Day => "DAY",
+            TimeInForce::Gtc => "GTC",
+            TimeInForce::Gtx => "GTX",
+            TimeInForce::FillOrKill => "FILL_OR_KILL",
+        }
+    }
+}
+
+/// How much to trade: shares, or dollars (which makes the order fractional by nature).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Size {
+    Quantity(Fixed),
+    AmountCash(Fixed),
+}
+
+impl Size {
+    /// True for a fractional quantity or any `amountCash` order (SPEC §4.2).
+    pub fn is_fractional(self) -> bool {
+        match self {
+            Size::Quantity(quantity) => !quantity.is_whole(),
+            Size::AmountCash(_) => true,
+        }
+    }
+}
+
+/// How the order names its instrument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstrumentRef<'a> {
+    Symbol(Cow<'a, str>),
+    InstrumentId(Cow<'a, str>),
+}
+
+/// What the body said about `clientID`; SPEC §3.1 gives its problems their own codes, so the
+/// parser records them instead of failing the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientIdField<'a> {
+    /// Absent or `null`.
+    Absent,
+    /// Present but not a string (a number, an object, …).
+    WrongType,
+    Text(Cow<'a, str>),
+}
+
+/// A well-formed order: every field has its type; whether it may trade is for the rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order<'a> {
+    pub account_no: Cow<'a, str>,
+    pub order_type: OrderType,
+    pub side: Side,
+    pub instrument: InstrumentRef<'a>,
+    pub size: Size,
+    /// Limit price for LIMIT, trigger price for STOP and MARKET_IF_TOUCHED.
+    pub price: Option<Fixed>,
+    /// As sent; `None` means DriveWealth's default (DAY for market/limit, GTC for stop/MIT).
+    pub time_in_force: Option<TimeInForce>,
+    pub prevent_queuing: bool,
+    pub client_id: ClientIdField<'a>,
+    pub client_order_id: Option<Cow<'a, str>>,
+    pub ip_address: Option<Cow<'a, str>>,
+}
+
+impl Order<'_> {
+    /// True when the order may trade in the pre- and post-market sessions.
+    pub fn extended_hours(&self) -> bool {
+        self.time_in_force == Some(TimeInForce::Gtx)
+    }
+}
+
+/// `PATCH /back-office/orders/{id}` body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderPatch {
+    Cancel,
+    /// Any other `method`: not ours to judge, forwarded as it is.
+    Other,
+}

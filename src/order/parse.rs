@@ -1,0 +1,423 @@
+//! Order body → [`Order`], exactly.
+//!
+//! The body is read with serde_json into borrowed raw slices, one per field the rules need; each
+//! field is then interpreted by hand so that (a) numbers are parsed from their own text, never
+//! through a binary float, and (b) every complaint names its field. A duplicate key is refused:
+//! omnigate and the upstream must not read different values out of one body.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{ClientIdField, InstrumentRef, Order, OrderPatch, OrderType, Side, Size, TimeInForce};
+use crate::money::{Fixed, FixedError};
+use crate::reject::Reject;
+
+/// The fields of SPEC §3, each as its raw JSON text.
+#[derive(Deserialize)]
+struct RawOrder<'a> {
+    #[serde(rename = "accountNo", borrow)]
+    account_no: Option<&'a RawValue>,
+    #[serde(rename = "orderType", borrow)]
+    order_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    side: Option<&'a RawValue>,
+    #[serde(borrow)]
+    symbol: Option<&'a RawValue>,
+    #[serde(rename = "instrumentID", borrow)]
+    instrument_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    quantity: Option<&'a RawValue>,
+    #[serde(rename = "amountCash", borrow)]
+    amount_cash: Option<&'a RawValue>,
+    #[serde(borrow)]
+    price: Option<&'a RawValue>,
+    #[serde(rename = "timeInForce", borrow)]
+    time_in_force: Option<&'a RawValue>,
+    #[serde(rename = "preventQueuing", borrow)]
+    prevent_queuing: Option<&'a RawValue>,
+    #[serde(rename = "clientID", borrow)]
+    client_id: Option<&'a RawValue>,
+    #[serde(rename = "clientOrderID", borrow)]
+    client_order_id: Option<&'a RawValue>,
+    #[serde(rename = "ipAddress", borrow)]
+    ip_address: Option<&'a RawValue>,
+}
+
+/// Parses an order body. Any problem is `INVALID_ORDER` with a message naming the field, except
+/// `clientID`, whose problems are left for the rules (they have their own codes).
+pub fn parse_order(body: &[u8]) -> Result<Order<'_>, Reject> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Reject::invalid(
+            "the request body is empty; expected a JSON order",
+        ));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Reject::invalid("the request body is not valid UTF-8"))?;
+    let raw: RawOrder<'_> = serde_json::from_str(text)
+        .map_err(|error| Reject::invalid(format!("the order is not valid JSON: {error}")))?;
+
+    let account_no = required_string("accountNo", raw.account_no)?;
+    let order_type = match required_string("orderType", raw.order_type)?.as_ref() {
+        "MARKET" => OrderType::Market,
+        "LIMIT" => OrderType::Limit,
+        "STOP" => OrderType::Stop,
+        "MARKET_IF_TOUCHED" => OrderType::MarketIfTouched,
+        other => {
+            return Err(unknown_value(
+                "orderType",
+                other,
+                "MARKET, LIMIT, STOP, MARKET_IF_TOUCHED",
+            ))
+        }
+    };
+    let side = match required_string("side", raw.side)?.as_ref() {
+        "BUY" => Side::Buy,
+        "SELL" => Side::Sell,
+        other => return Err(unknown_value("side", other, "BUY, SELL")),
+    };
+    let instrument = match (
+        optional_string("symbol", raw.symbol)?,
+        optional_string("instrumentID", raw.instrument_id)?,
+    ) {
+        (Some(symbol), _) if !symbol.trim().is_empty() => InstrumentRef::Symbol(symbol),
+        (_, Some(id)) if !id.trim().is_empty() => InstrumentRef::InstrumentId(id),
+        _ => {
+            return Err(Reject::invalid(
+                "the order names no symbol (or instrumentID)",
+            ))
+        }
+    };
+    let size = match (
+        optional_positive("quantity", raw.quantity)?,
+        optional_positive("amountCash", raw.amount_cash)?,
+    ) {
+        (Some(quantity), None) => Size::Quantity(quantity),
+        (None, Some(amount)) => Size::AmountCash(amount),
+        (Some(_), Some(_)) => {
+            return Err(Reject::invalid(
+                "the order has both quantity and amountCash; send exactly one",
+            ))
+        }
+        (None, None) => {
+            return Err(Reject::invalid(
+                "the order has neither quantity nor amountCash; send exactly one",
+            ))
+        }
+    };
+    let price = optional_positive("price", raw.price)?;
+    if order_type.needs_price() && price.is_none() {
+        return Err(Reject::invalid(format!(
+            "a {} order needs a price",
+            order_type.as_str()
+        )));
+    }
+    let time_in_force = match optional_string("timeInForce", raw.time_in_force)? {
+        None => None,
+        Some(value) => Some(match value.as_ref() {
+            "DAY" => TimeInForce::Day,
+            "GTC" => TimeInForce::Gtc,
+            "GTX" => TimeInForce::Gtx,
+            "FILL_OR_KILL" => TimeInForce::FillOrKill,
+            other => {
+                return Err(unknown_value(
+                    "timeInForce",
+                    other,
+                    "DAY, GTC, GTX, FILL_OR_KILL",
+                ))
+            }
+        }),
+    };
+    let prevent_queuing = match raw.prevent_queuing.map(RawValue::get) {
+        None | Some("null") => false,
+        Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(Reject::invalid("preventQueuing must be true or false")),
+    };
+    let client_id = match raw.client_id {
+        None => ClientIdField::Absent,
+        Some(raw) if raw.get() == "null" => ClientIdField::Absent,
+        Some(raw) => match json_string(raw) {
+            Some(text) => ClientIdField::Text(text),
+            None => ClientIdField::WrongType,
+        },
+    };
+    Ok(Order {
+        account_no,
+        order_type,
+        side,
+        instrument,
+        size,
+        price,
+        time_in_force,
+        prevent_queuing,
+        client_id,
+        client_order_id: optional_string("clientOrderID", raw.client_order_id)?,
+        ip_address: optional_string("ipAddress", raw.ip_address)?,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawPatch<'a> {
+    #[serde(borrow)]
+    method: Option<&'a RawValue>,
+}
+
+/// Parses a `PATCH /back-office/orders/{id}` body far enough to know whether it is a cancel.
+pub fn parse_cancel(body: &[u8]) -> Result<OrderPatch, Reject> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Reject::invalid("the request body is not valid UTF-8"))?;
+    let raw: RawPatch<'_> = serde_json::from_str(text)
+        .map_err(|error| Reject::invalid(format!("the request is not valid JSON: {error}")))?;
+    match required_string("method", raw.method)?.as_ref() {
+        "CANCEL" => Ok(OrderPatch::Cancel),
+        _ => Ok(OrderPatch::Other),
+    }
+}
+
+/// The text of a JSON string, borrowed when it has no escapes; `None` if `raw` is not a string.
+fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+fn optional_string<'a>(
+    field: &str,
+    raw: Option<&'a RawValue>,
+) -> Result<Option<Cow<'a, str>>, Reject> {
+    match raw {
+        None => Ok(None),
+        Some(raw) if raw.get() == "null" => Ok(None),
+        Some(raw) => json_string(raw)
+            .map(Some)
+            .ok_or_else(|| Reject::invalid(format!("{field} must be a string"))),
+    }
+}
+
+fn required_string<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<Cow<'a, str>, Reject> {
+    match optional_string(field, raw)? {
+        Some(value) if !value.trim().is_empty() => Ok(value),
+        Some(_) => Err(Reject::invalid(format!("{field} is blank"))),
+        None => Err(Reject::invalid(format!("{field} is missing"))),
+    }
+}
+
+/// A number given as a JSON number or a decimal string, read exactly; must be above zero.
+fn optional_positive(field: &str, raw: Option<&RawValue>) -> Result<Option<Fixed>, Reject> {
+    let Some(raw) = raw else { return Ok(None) };
+    let text = raw.get();
+    if text == "null" {
+        return Ok(None);
+    }
+    let digits = match text.strip_prefix('"') {
+        Some(quoted) => quoted.strip_suffix('"').unwrap_or(quoted),
+        None => text,
+    };
+    let value = Fixed::parse(digits).map_err(|error| {
+        let shown = shorten(text);
+        match error {
+            FixedError::NotANumber => {
+                Reject::invalid(format!("{field} {shown} is not a decimal number"))
+            }
+            FixedError::TooPrecise => {
+                Reject::invalid(format!("{field} {shown} has more than 8 decimal places"))
+            }
+            FixedError::Overflow => Reject::invalid(format!("{field} {shown} is too large")),
+        }
+    })?;
+    if !value.is_positive() {
+        return Err(Reject::invalid(format!(
+            "{field} must be above zero, got {value}"
+        )));
+    }
+    Ok(Some(value))
+}
+
+fn unknown_value(field: &str, value: &str, allowed: &str) -> Reject {
+    Reject::invalid(format!(
+        "{field} {:?} is not one of {allowed}",
+        shorten(value)
+    ))
+}
+
+/// Caps what a message quotes back, so a hostile 60 kB value does not become a 60 kB answer.
+fn shorten(text: &str) -> Cow<'_, str> {
+    const LIMIT: usize = 40;
+    if text.len() <= LIMIT {
+        return Cow::Borrowed(text);
+    }
+    let mut end = LIMIT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reject::RejectCode;
+
+    fn parse(body: &str) -> Result<Order<'_>, Reject> {
+        parse_order(body.as_bytes())
+    }
+
+    fn message(body: &str) -> String {
+        let reject = parse(body).unwrap_err();
+        assert_eq!(reject.code, RejectCode::InvalidOrder, "{body}");
+        reject.message
+    }
+
+    const LIMIT_ORDER: &str = r#"{"accountNo":"DWPH000003","orderType":"LIMIT","symbol":"AAPL",
+        "side":"BUY","quantity":10,"price":160,"clientID":"123456789","extra":{"kept":true}}"#;
+
+    #[test]
+    fn reads_the_seed_limit_order() {
+        let order = parse(LIMIT_ORDER).unwrap();
+        assert_eq!(order.account_no, "DWPH000003");
+        assert_eq!(order.order_type, OrderType::Limit);
+        assert_eq!(order.side, Side::Buy);
+        assert_eq!(order.instrument, InstrumentRef::Symbol("AAPL".into()));
+        assert_eq!(order.size, Size::Quantity(Fixed::from_int(10).unwrap()));
+        assert_eq!(order.price, Some(Fixed::from_int(160).unwrap()));
+        assert_eq!(order.client_id, ClientIdField::Text("123456789".into()));
+        assert!(!order.prevent_queuing);
+        assert!(matches!(order.account_no, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn numbers_are_exact_whether_numbers_or_strings() {
+        for body in [
+            r#"{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":5.12580012}"#,
+            r#"{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":"5.12580012"}"#,
+        ] {
+            let order = parse(body).unwrap();
+            assert_eq!(order.size, Size::Quantity(Fixed::from_units(512_580_012)));
+            assert!(order.size.is_fractional());
+        }
+        let order = parse(
+            r#"{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY","amountCash":0.1}"#,
+        )
+        .unwrap();
+        assert_eq!(order.size, Size::AmountCash(Fixed::from_units(10_000_000)));
+    }
+
+    #[test]
+    fn each_problem_names_its_field() {
+        let base = |extra: &str| {
+            format!(r#"{{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY"{extra}}}"#)
+        };
+        assert!(message(&base(r#","quantity":5.125800121"#)).contains("more than 8 decimal"));
+        assert!(message(&base(r#","quantity":0"#)).contains("above zero"));
+        assert!(message(&base(r#","quantity":-1"#)).contains("above zero"));
+        assert!(message(&base(r#","quantity":"ten""#)).contains("not a decimal"));
+        assert!(message(&base(r#","quantity":true"#)).contains("quantity"));
+        assert!(message(&base("")).contains("neither quantity nor amountCash"));
+        assert!(message(&base(r#","quantity":1,"amountCash":5"#)).contains("both"));
+        assert!(message(&base(r#","quantity":1,"quantity":2"#)).contains("duplicate"));
+        assert!(message(&base(r#","quantity":1,"timeInForce":"IOC""#)).contains("timeInForce"));
+        assert!(
+            message(&base(r#","quantity":1,"preventQueuing":"yes""#)).contains("preventQueuing")
+        );
+        assert!(message(&base(r#","quantity":1e400"#)).contains("quantity"));
+        assert!(
+            message(r#"{"orderType":"MARKET","symbol":"X","side":"BUY","quantity":1}"#)
+                .contains("accountNo is missing")
+        );
+        assert!(
+            message(r#"{"accountNo":"A","orderType":"MARKET","side":"BUY","quantity":1}"#)
+                .contains("symbol")
+        );
+        assert!(message(
+            r#"{"accountNo":"A","orderType":"LIMIT","symbol":"X","side":"BUY","quantity":1}"#
+        )
+        .contains("needs a price"));
+        assert!(message(
+            r#"{"accountNo":"A","orderType":"BUY_OPEN","symbol":"X","side":"BUY","quantity":1}"#
+        )
+        .contains("orderType"));
+        assert!(message(
+            r#"{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"HOLD","quantity":1}"#
+        )
+        .contains("side"));
+        assert!(message(
+            r#"{"accountNo":5,"orderType":"MARKET","symbol":"X","side":"BUY","quantity":1}"#
+        )
+        .contains("accountNo must be a string"));
+    }
+
+    #[test]
+    fn malformed_bodies_are_invalid_orders() {
+        for body in [
+            "",
+            "   ",
+            "{",
+            "[]",
+            "null",
+            "\"order\"",
+            "{}x",
+            "{\"accountNo\":}",
+        ] {
+            let reject = parse(body).unwrap_err();
+            assert_eq!(reject.code, RejectCode::InvalidOrder, "{body:?}");
+        }
+        assert_eq!(
+            parse_order(&[0xff, 0xfe]).unwrap_err().code,
+            RejectCode::InvalidOrder
+        );
+    }
+
+    #[test]
+    fn client_id_problems_are_left_for_the_rules() {
+        let with = |value: &str| {
+            format!(
+                r#"{{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":1,"clientID":{value}}}"#
+            )
+        };
+        assert_eq!(
+            parse(&with("null")).unwrap().client_id,
+            ClientIdField::Absent
+        );
+        assert_eq!(
+            parse(&with("123456789")).unwrap().client_id,
+            ClientIdField::WrongType
+        );
+        assert_eq!(
+            parse(&with(r#""CUST0A19F""#)).unwrap().client_id,
+            ClientIdField::Text("CUST0A19F".into())
+        );
+        assert_eq!(
+            parse(&with(r#""A\u0042C""#)).unwrap().client_id,
+            ClientIdField::Text("ABC".into())
+        );
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_messages() {
+        let long = "9".repeat(5000);
+        let body = format!(
+            r#"{{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":{long}}}"#
+        );
+        assert!(message(&body).len() < 200);
+    }
+
+    #[test]
+    fn cancels_are_recognised() {
+        assert_eq!(
+            parse_cancel(br#"{"method":"CANCEL"}"#).unwrap(),
+            OrderPatch::Cancel
+        );
+        assert_eq!(
+            parse_cancel(br#"{"method":"REPLACE"}"#).unwrap(),
+            OrderPatch::Other
+        );
+        assert!(parse_cancel(b"{").is_err());
+        assert!(parse_cancel(b"{}").is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! The pooled keep-alive client to DriveWealth (or the simulator), and how its failures read.
+//!
+//! The one distinction that matters for money is whether a request may have reached the
+//! upstream. A failure to connect means it did not: nothing was sent, so nothing is reserved
+//! (`502 UPSTREAM_UNAVAILABLE`). Any failure after that — a timeout, a reset, a half answer —
+//! means it may have: the order is *in doubt* (`504 UPSTREAM_TIMEOUT`) and its reservation must
+//! stay until the upstream's own record says otherwise.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::config::UpstreamConfig;
+
+/// Errors a proxied body may carry.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A request or response body that omnigate streams through.
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
+
+/// Where the upstream lives: scheme, host and port, and an optional path prefix.
+#[derive(Debug, Clone)]
+pub struct UpstreamBase {
+    scheme: Scheme,
+    authority: Authority,
+    /// Prefix prepended to every forwarded path, without a trailing slash (usually empty).
+    prefix: String,
+}
+
+impl UpstreamBase {
+    /// Accepts `http://host:port[/prefix]`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|error| format!("{url:?} is not a URL: {error}"))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| format!("{url:?} has no scheme; write http://host:port"))?;
+        if scheme != Scheme::HTTP {
+            return Err(format!(
+                "{url:?}: only http:// upstreams are supported (terminate TLS in a sidecar)"
+            ));
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| format!("{url:?} has no host"))?;
+        if uri.query().is_some() {
+            return Err(format!("{url:?} must not have a query string"));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        Ok(Self {
+            scheme,
+            authority,
+            prefix,
+        })
+    }
+
+    /// The upstream URI for a request that came in for `path_and_query`.
+    pub fn uri_for(&self, path_and_query: Option<&PathAndQuery>) -> Result<Uri, http::Error> {
+        let tail = path_and_query.map(PathAndQuery::as_str).unwrap_or("/");
+        let path = if self.prefix.is_empty() {
+            PathAndQuery::try_from(tail)?
+        } else {
+            PathAndQuery::try_from(format!("{}{tail}", self.prefix))?
+        };
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path)
+            .build()
+    }
+
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+}
+
+impl std::fmt::Display for UpstreamBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority, self.prefix)
+    }
+}
+
+/// Why the upstream gave no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// Nothing was sent: the connection could not be opened.
+    #[error("DriveWealth could not be reached: {0}")]
+    Unavailable(String),
+    /// The request was (or may have been) sent, and no complete answer came back.
+    #[error("DriveWealth did not answer: {0}")]
+    NoAnswer(String),
+}
+
+/// The pooled client. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct Upstream {
+    client: Client<HttpConnector, ProxyBody>,
+    base: UpstreamBase,
+    timeout: Duration,
+}
+
+impl Upstream {
+    pub fn new(base: UpstreamBase, config: &UpstreamConfig) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_millis(config.connect_timeout_ms)));
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_millis(config.pool_idle_timeout_ms))
+            .pool_max_idle_per_host(config.pool_max_idle)
+            .build(connector);
+        Self {
+            client,
+            base,
+            timeout: Duration::from_millis(config.timeout_ms),
+        }
+    }
+
+    pub fn base(&self) -> &UpstreamBase {
+        &self.base
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends a request whose URI is already the upstream's and waits for the answer's head.
+    pub async fn send(
+        &self,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        match tokio::time::timeout(self.timeout, self.client.request(request)).await {
+            Err(_) => Err(UpstreamError::NoAnswer(format!(
+                "no answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) if error.is_connect() => {
+                Err(UpstreamError::Unavailable(describe(&error)))
+            }
+            Ok(Err(error)) => Err(UpstreamError::NoAnswer(describe(&error))),
+        }
+    }
+}
+
+/// The innermost cause is the useful part ("Connection refused (os error 111)").
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let base = UpstreamBase::parse("http://127.0.0.1:9090").unwrap();
+        let path = PathAndQuery::from_static("/back-office/orders?x=1");
+        assert_eq!(
+            base.uri_for(Some(&path)).unwrap().to_string(),
+            "http://127.0.0.1:9090/back-office/orders?x=1"
+        );
+        let base = UpstreamBase::parse("http://dw.internal/prefix/").unwrap();
+        assert_eq!(
+            base.uri_for(Some(&path)).unwrap().to_string(),
+            "http://dw.internal/prefix/back-office/orders?x=1"
+        );
+        assert!(UpstreamBase::parse("https://bo-api.drivewealth.io").is_err());
+        assert!(UpstreamBase::parse("127.0.0.1:9090").is_err());
+        assert!(UpstreamBase::parse("not a url").is_err());
+    }
+}

@@ -1,0 +1,342 @@
+//! Black-box harness: starts the real `omnigate` binary on port 0 and talks HTTP/1.1 to it over
+//! plain sockets, so tests see exactly the bytes a router would.
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A running `omnigate run`, killed on drop.
+pub struct Gateway {
+    child: Child,
+    pub order: SocketAddr,
+    pub admin: SocketAddr,
+    /// The in-process simulator, when the config has no `upstream.url`.
+    pub simulator: Option<SocketAddr>,
+    pub dir: TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch folder removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "omnigate-test-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_omnigate")
+}
+
+/// A config on ephemeral loopback ports with a fixed admin token; `extra` is appended (and may
+/// add keys to `[server]` only through its own sections, so keep `[server]` keys in `server`).
+pub fn config(server_extra: &str, rest: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n{server_extra}\n\n[omnibus]\naccount_numbers = [\"DWOM000001\"]\n\n{rest}\n"
+    )
+}
+
+impl Gateway {
+    /// Starts `omnigate run --config` on `config_text` and waits (with a deadline) until it
+    /// prints where it listens.
+    pub fn start(config_text: &str) -> Gateway {
+        let dir = TempDir::new("gw");
+        let path = dir.file("omnigate.toml", config_text);
+        let mut child = Command::new(binary())
+            .args(["run", "--config"])
+            .arg(&path)
+            .current_dir(&dir.0)
+            .env_remove("OMNIGATE_ADMIN_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn omnigate");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines_tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut order, mut admin, mut simulator) = (None, None, None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while order.is_none() || admin.is_none() || !banner_done(&simulator) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match lines.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("omnigate did not print its addresses in time");
+                }
+            };
+            if let Some(rest) = line.trim().strip_prefix("order API:") {
+                order = Some(address_in(rest));
+            } else if let Some(rest) = line.trim().strip_prefix("admin API:") {
+                admin = Some(address_in(rest));
+            } else if let Some(rest) = line.trim().strip_prefix("upstream:") {
+                simulator = Some(rest.contains("simulator").then(|| address_in(rest)));
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || while lines.recv().is_ok() {});
+        Gateway {
+            child,
+            order: order.unwrap(),
+            admin: admin.unwrap(),
+            simulator: simulator.flatten(),
+            dir,
+        }
+    }
+
+    pub fn post_order(&self, body: &str) -> Response {
+        send(
+            self.order,
+            "POST",
+            "/back-office/orders",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: &str) -> Response {
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        send(
+            self.admin,
+            method,
+            path,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// How many requests the in-process simulator has received on any path.
+    pub fn upstream_requests(&self) -> u64 {
+        let simulator = self.simulator.expect("in-process simulator");
+        let response = send(simulator, "GET", "/sim/requests/count", &[], b"");
+        response.json()["count"].as_u64().expect("count")
+    }
+
+    /// Every order the simulator accepted, as it recorded them.
+    pub fn upstream_orders(&self) -> Vec<serde_json::Value> {
+        let simulator = self.simulator.expect("in-process simulator");
+        let response = send(simulator, "GET", "/sim/orders", &[], b"");
+        response.json().as_array().expect("array").clone()
+    }
+
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+fn banner_done(simulator: &Option<Option<SocketAddr>>) -> bool {
+    simulator.is_some()
+}
+
+/// The first `host:port` after `http://` in a banner line.
+fn address_in(text: &str) -> SocketAddr {
+    let start = text.find("http://").expect("an http:// address") + "http://".len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == ')')
+        .unwrap_or(rest.len());
+    rest[..end].parse().expect("a socket address")
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text()))
+    }
+
+    /// The spec's error body: (errorCode, message).
+    pub fn error(&self) -> (String, String) {
+        let json = self.json();
+        (
+            json["errorCode"].as_str().unwrap_or_default().to_owned(),
+            json["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+/// One request on a fresh connection (`connection: close`), with a content-length body.
+pub fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+    let mut raw = head.into_bytes();
+    raw.extend_from_slice(body);
+    send_raw(addr, &raw)
+}
+
+/// Writes `raw` bytes and reads the answer until the server closes.
+pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    // A server may answer (and close) before reading an oversized body; that is fine.
+    let _ = stream.write_all(raw);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    parse_response(&answer)
+}
+
+fn parse_response(answer: &[u8]) -> Response {
+    let split = answer
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP answer: {:?}", String::from_utf8_lossy(answer)));
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let mut body = answer[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+            .expect("chunk size");
+        data = &data[line_end + 2..];
+        if size == 0 || data.len() < size {
+            return out;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[(size + 2).min(data.len())..];
+    }
+}
+
+/// Polls `check` every 10 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A loopback port with nothing listening on it.
+pub fn dead_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// An upstream that accepts connections and reads requests but never answers.
+pub struct SilentUpstream {
+    pub addr: SocketAddr,
+    pub accepted: std::sync::Arc<AtomicU64>,
+}
+
+impl SilentUpstream {
+    pub fn start() -> SilentUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = std::sync::Arc::new(AtomicU64::new(0));
+        let counter = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                held.push(stream); // never answered, never closed
+            }
+        });
+        SilentUpstream { addr, accepted }
+    }
+}
