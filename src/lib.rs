@@ -24,6 +24,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod reject;

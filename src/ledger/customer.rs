@@ -1,0 +1,317 @@
+//! The customer registry: one customer per clientID, one clientID per customerId (SPEC §4.1),
+//! and each customer's cash, reservations and positions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::{add, Ledger, LedgerError};
+use crate::money::Fixed;
+
+/// A customer's state; every field changes only under this mutex (and so do the mutable parts of
+/// the customer's orders, see the module docs).
+pub(super) type CustomerCell = Mutex<CustomerState>;
+
+pub(super) struct CustomerState {
+    /// Changes only by `rekey`.
+    pub(super) client_id: Box<str>,
+    pub(super) customer_id: Box<str>,
+    pub(super) cash: Fixed,
+    /// Σ reservations of open BUYs, fees included (invariant 1).
+    pub(super) reserved: Fixed,
+    /// SELL proceeds awaiting settlement (`SellProceeds::OnSettlement`); not buying power yet.
+    pub(super) unsettled_proceeds: Fixed,
+    /// Entries with zero quantity and nothing pending are removed, so this stays as small as the
+    /// customer's real holdings.
+    pub(super) positions: HashMap<Arc<str>, Position>,
+    /// Local ids of open orders. A `Vec` keeps its capacity, so steady trading does not allocate.
+    pub(super) open_orders: Vec<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Position {
+    pub(super) quantity: Fixed,
+    /// Shares promised to open SELLs (invariant 2).
+    pub(super) pending_sell: Fixed,
+}
+
+impl Position {
+    pub(super) fn is_empty(&self) -> bool {
+        self.quantity.is_zero() && self.pending_sell.is_zero()
+    }
+}
+
+impl CustomerState {
+    /// `cash − reserved`; `None` only when that leaves the range (cash hugely negative), which
+    /// callers treat as nothing available.
+    pub(super) fn available(&self) -> Option<Fixed> {
+        self.cash.checked_sub(self.reserved)
+    }
+
+    pub(super) fn forget_order(&mut self, local: u64) {
+        if let Some(index) = self.open_orders.iter().position(|&id| id == local) {
+            self.open_orders.swap_remove(index);
+        }
+    }
+
+    pub(super) fn drop_empty_position(&mut self, symbol: &str) {
+        if self.positions.get(symbol).is_some_and(Position::is_empty) {
+            self.positions.remove(symbol);
+        }
+    }
+}
+
+/// `GET /admin/customers/{clientID}`. Money and quantities serialize as decimal strings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerView {
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    pub customer_id: String,
+    pub cash: Fixed,
+    pub reserved: Fixed,
+    /// `cash − reserved`; negative only after a fill above its reservation or an admin replace.
+    pub available: Fixed,
+    pub unsettled_proceeds: Fixed,
+    /// Symbol → shares held (non-zero only).
+    pub positions: BTreeMap<String, Fixed>,
+    /// Symbol → shares promised to open SELLs (non-zero only).
+    pub pending_sells: BTreeMap<String, Fixed>,
+    /// Upstream orderIds of open orders; an order not bound yet (in flight or in doubt) shows its
+    /// local id, `local-<n>`. Sorted by local id, i.e. by arrival.
+    pub open_orders: Vec<String>,
+}
+
+impl Ledger {
+    /// Registers a new customer, or replaces the cash and positions of the same
+    /// clientID + customerId pair (open orders and their reservations stay). Binding a clientID
+    /// to a second customerId, or a second clientID to a customerId, is a `Conflict` (409): the
+    /// one way to change a clientID is [`Ledger::rekey`].
+    ///
+    /// A replace may leave cash below what open orders hold, or a position below its pending
+    /// sells: the back office states the truth, and available simply goes negative until fills,
+    /// cancels or deposits bring it back.
+    pub fn register(
+        &self,
+        client_id: &str,
+        customer_id: &str,
+        cash: Fixed,
+        positions: Vec<(String, Fixed)>,
+    ) -> Result<(), LedgerError> {
+        if client_id.is_empty() || customer_id.is_empty() {
+            return Err(LedgerError::Invalid(
+                "clientID and customerId must not be empty".to_string(),
+            ));
+        }
+        let mut holdings: Vec<(Arc<str>, Fixed)> = Vec::with_capacity(positions.len());
+        for (symbol, quantity) in positions {
+            if symbol.is_empty() {
+                return Err(LedgerError::Invalid(
+                    "a position has an empty symbol".to_string(),
+                ));
+            }
+            if quantity.is_negative() {
+                return Err(LedgerError::Invalid(format!(
+                    "position {symbol} is negative ({quantity})"
+                )));
+            }
+            if holdings.iter().any(|(held, _)| **held == *symbol) {
+                return Err(LedgerError::Invalid(format!(
+                    "position {symbol} is listed twice"
+                )));
+            }
+            holdings.push((self.intern(&symbol), quantity));
+        }
+
+        let _registry = self.registry.lock();
+        let existing = self
+            .customers
+            .get(client_id)
+            .map(|entry| entry.value().clone());
+        if let Some(cell) = existing {
+            let mut customer = cell.lock();
+            if *customer.customer_id != *customer_id {
+                return Err(LedgerError::Conflict(format!(
+                    "clientID {client_id} is already registered to customerId {}; \
+                     a clientID belongs to one customer",
+                    customer.customer_id
+                )));
+            }
+            customer.cash = cash;
+            for position in customer.positions.values_mut() {
+                position.quantity = Fixed::ZERO;
+            }
+            for (symbol, quantity) in holdings {
+                customer.positions.entry(symbol).or_default().quantity = quantity;
+            }
+            customer
+                .positions
+                .retain(|_, position| !position.is_empty());
+            return Ok(());
+        }
+        if let Some(other) = self.client_by_customer.get(customer_id) {
+            return Err(LedgerError::Conflict(format!(
+                "customerId {customer_id} is already registered with clientID {}; \
+                 use the rekey call to change it",
+                other.value()
+            )));
+        }
+        let state = CustomerState {
+            client_id: client_id.into(),
+            customer_id: customer_id.into(),
+            cash,
+            reserved: Fixed::ZERO,
+            unsettled_proceeds: Fixed::ZERO,
+            positions: holdings
+                .into_iter()
+                .filter(|(_, quantity)| !quantity.is_zero())
+                .map(|(symbol, quantity)| {
+                    let position = Position {
+                        quantity,
+                        pending_sell: Fixed::ZERO,
+                    };
+                    (symbol, position)
+                })
+                .collect(),
+            open_orders: Vec::new(),
+        };
+        self.customers
+            .insert(client_id.into(), Arc::new(Mutex::new(state)));
+        self.client_by_customer
+            .insert(customer_id.into(), client_id.into());
+        Ok(())
+    }
+
+    /// Moves a customer — cash, positions, open orders — to a new clientID, which must be
+    /// unused. The only way to change a clientID (SPEC §4.1); the caller logs it.
+    pub fn rekey(&self, old_client_id: &str, new_client_id: &str) -> Result<(), LedgerError> {
+        if new_client_id.is_empty() {
+            return Err(LedgerError::Invalid(
+                "the new clientID must not be empty".to_string(),
+            ));
+        }
+        let _registry = self.registry.lock();
+        if self.customers.contains_key(new_client_id) {
+            return Err(LedgerError::Conflict(format!(
+                "clientID {new_client_id} is already registered"
+            )));
+        }
+        let cell = self
+            .customers
+            .get(old_client_id)
+            .map(|entry| entry.value().clone())
+            .ok_or_else(|| unknown_customer(old_client_id))?;
+        let customer_id = {
+            let mut customer = cell.lock();
+            customer.client_id = new_client_id.into();
+            customer.customer_id.clone()
+        };
+        // Orders hold the customer's `Arc`, not its clientID, so they follow without a walk.
+        // New first, then old: an order racing the re-key finds the customer under either name.
+        self.customers.insert(new_client_id.into(), cell);
+        self.customers.remove(old_client_id);
+        self.client_by_customer
+            .insert(customer_id, new_client_id.into());
+        Ok(())
+    }
+
+    /// Deposit (positive) or withdrawal (negative) of customer cash. A withdrawal beyond
+    /// available (`cash − reserved`) is refused.
+    pub fn adjust_cash(&self, client_id: &str, amount: Fixed) -> Result<CustomerView, LedgerError> {
+        if amount.is_zero() {
+            return Err(LedgerError::Invalid(
+                "a cash adjustment must not be zero".to_string(),
+            ));
+        }
+        let cell = self.customer_cell(client_id)?;
+        let mut customer = cell.lock();
+        if amount.is_negative() {
+            let available = customer.available().unwrap_or(Fixed::ZERO);
+            let withdrawal = amount.checked_neg().unwrap_or(Fixed::MAX);
+            if withdrawal > available {
+                return Err(LedgerError::Refused(format!(
+                    "withdrawal of {} is more than the {} available \
+                     (cash {} minus {} reserved for open orders)",
+                    withdrawal.money(),
+                    available.money(),
+                    customer.cash.money(),
+                    customer.reserved.money()
+                )));
+            }
+        }
+        customer.cash =
+            add(customer.cash, amount).map_err(|overflow| overflow.error("the customer's cash"))?;
+        Ok(self.view_of(&customer))
+    }
+
+    /// The customer's balances, positions and open orders.
+    pub fn customer(&self, client_id: &str) -> Option<CustomerView> {
+        let cell = self.customers.get(client_id)?.value().clone();
+        let customer = cell.lock();
+        Some(self.view_of(&customer))
+    }
+
+    /// Whether `client_id` is registered. On the order path: one map probe, no allocation.
+    pub fn contains(&self, client_id: &str) -> bool {
+        self.customers.contains_key(client_id)
+    }
+
+    pub(super) fn customer_cell(&self, client_id: &str) -> Result<Arc<CustomerCell>, LedgerError> {
+        self.customers
+            .get(client_id)
+            .map(|entry| entry.value().clone())
+            .ok_or_else(|| unknown_customer(client_id))
+    }
+
+    /// Builds a view; the caller holds the customer's lock, so it is one consistent instant.
+    pub(super) fn view_of(&self, customer: &CustomerState) -> CustomerView {
+        let mut positions = BTreeMap::new();
+        let mut pending_sells = BTreeMap::new();
+        for (symbol, position) in &customer.positions {
+            if !position.quantity.is_zero() {
+                positions.insert(symbol.to_string(), position.quantity);
+            }
+            if !position.pending_sell.is_zero() {
+                pending_sells.insert(symbol.to_string(), position.pending_sell);
+            }
+        }
+        let mut locals = customer.open_orders.clone();
+        locals.sort_unstable();
+        let open_orders = locals
+            .into_iter()
+            .map(|local| {
+                let upstream = self
+                    .orders
+                    .get(&local)
+                    .and_then(|order| order.upstream_order_id.as_deref().map(str::to_string));
+                upstream.unwrap_or_else(|| super::LocalOrderId(local).to_string())
+            })
+            .collect();
+        // Display only: a range overflow here (cash near −92 billion) shows the nearest value.
+        let available = customer.available().unwrap_or_else(|| {
+            Fixed::from_units(
+                customer
+                    .cash
+                    .units()
+                    .saturating_sub(customer.reserved.units()),
+            )
+        });
+        CustomerView {
+            client_id: customer.client_id.to_string(),
+            customer_id: customer.customer_id.to_string(),
+            cash: customer.cash,
+            reserved: customer.reserved,
+            available,
+            unsettled_proceeds: customer.unsettled_proceeds,
+            positions,
+            pending_sells,
+            open_orders,
+        }
+    }
+}
+
+fn unknown_customer(client_id: &str) -> LedgerError {
+    LedgerError::NotFound(format!("clientID {client_id} is not a registered customer"))
+}

@@ -1,0 +1,394 @@
+//! Applying upstream progress to reservations, cash and positions (SPEC §5.2, §6), and rolling
+//! the settlement day.
+//!
+//! Updates come from three sources (proxied GETs, events, the poller) in any order and any number
+//! of times, so each is applied by its `cumulativeQuantity`: only the part beyond what is already
+//! applied counts. An update at or below it changes nothing — except a final status, which still
+//! closes the order.
+
+use serde::Serialize;
+
+use super::customer::{CustomerState, Position};
+use super::orders::{Order, Side, Terms};
+use super::{add, sub, FundingKind, Ledger, LedgerError, Overflow, SellProceeds};
+use crate::money::Fixed;
+
+/// DriveWealth's order status (SPEC §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    New,
+    /// Crypto orders before they fill or are rejected.
+    Pending,
+    PartialFill,
+    Filled,
+    Canceled,
+    Rejected,
+    PendingCancel,
+}
+
+impl OrderStatus {
+    /// DriveWealth's spellings: names (`CANCELLED` too) and the numeric codes of list answers.
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        Some(match text {
+            "NEW" | "0" => OrderStatus::New,
+            "PENDING" => OrderStatus::Pending,
+            "PARTIAL_FILL" | "PARTIALLY_FILLED" | "1" => OrderStatus::PartialFill,
+            "FILLED" | "2" => OrderStatus::Filled,
+            "CANCELED" | "CANCELLED" | "4" => OrderStatus::Canceled,
+            "PENDING_CANCEL" | "6" => OrderStatus::PendingCancel,
+            "REJECTED" | "8" => OrderStatus::Rejected,
+            _ => return None,
+        })
+    }
+
+    /// FILLED, CANCELED and REJECTED end an order.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled | OrderStatus::Canceled | OrderStatus::Rejected
+        )
+    }
+}
+
+/// What upstream says about an order now (cumulative, not incremental).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderUpdate {
+    pub status: OrderStatus,
+    pub cumulative_quantity: Fixed,
+    /// Average price of everything filled so far.
+    pub average_price: Fixed,
+    /// Total fees upstream charged, when it says; applied once, at the final status.
+    pub fees: Option<Fixed>,
+}
+
+/// What `apply_update` did, so callers can count and log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// Something changed (a fill, a close, or both).
+    Applied,
+    /// Nothing new: a repeat, or an older update arriving late.
+    Duplicate,
+    /// No open order has this upstream id (never seen, not bound yet, or already closed).
+    UnknownOrder,
+    /// Nonsense (a negative number) or a result out of range; nothing was changed.
+    Invalid(String),
+}
+
+/// Everything one update changes, computed before anything is written so an overflow anywhere
+/// leaves the ledger untouched.
+struct Effect {
+    filled_quantity: Fixed,
+    filled_amount: Fixed,
+    /// The order's reservation after the update (cash for a BUY, shares for a SELL).
+    reserved: Fixed,
+    closes: bool,
+    cash: Fixed,
+    customer_reserved: Fixed,
+    unsettled_proceeds: Fixed,
+    position: Position,
+    /// Omni: reservation returned, money spent (negative: received), proceeds held.
+    omni_released: Fixed,
+    omni_spent: Fixed,
+    omni_unsettled: Fixed,
+}
+
+impl Ledger {
+    /// Applies upstream's view of an order, idempotently by cumulative quantity.
+    pub fn apply_update(&self, upstream_order_id: &str, update: OrderUpdate) -> UpdateOutcome {
+        let negative = update.cumulative_quantity.is_negative()
+            || update.average_price.is_negative()
+            || update.fees.is_some_and(Fixed::is_negative);
+        if negative {
+            return UpdateOutcome::Invalid(format!(
+                "order {upstream_order_id}: negative quantity, price or fees in the update"
+            ));
+        }
+        let Some(local) = self.local_id_of(upstream_order_id) else {
+            return UpdateOutcome::UnknownOrder;
+        };
+        let Some(cell) = self.order_customer(local.0) else {
+            return UpdateOutcome::UnknownOrder;
+        };
+        let mut customer = cell.lock();
+        let closes = {
+            let Some(mut order) = self.orders.get_mut(&local.0) else {
+                return UpdateOutcome::UnknownOrder;
+            };
+            if order.upstream_order_id.as_deref() != Some(upstream_order_id) {
+                return UpdateOutcome::UnknownOrder;
+            }
+            let effect = match self.effect_of(&order, &customer, &update, upstream_order_id) {
+                Ok(Some(effect)) => effect,
+                Ok(None) => return UpdateOutcome::Duplicate,
+                Err(Overflow) => {
+                    return UpdateOutcome::Invalid(format!(
+                        "order {upstream_order_id}: applying the update would overflow"
+                    ))
+                }
+            };
+            if self
+                .omni
+                .move_money(
+                    effect.omni_released,
+                    effect.omni_spent,
+                    effect.omni_unsettled,
+                )
+                .is_err()
+            {
+                return UpdateOutcome::Invalid(format!(
+                    "order {upstream_order_id}: the omni account would overflow"
+                ));
+            }
+            order.filled_quantity = effect.filled_quantity;
+            order.filled_amount = effect.filled_amount;
+            order.reserved = effect.reserved;
+            order.status = Some(update.status);
+            customer.cash = effect.cash;
+            customer.reserved = effect.customer_reserved;
+            customer.unsettled_proceeds = effect.unsettled_proceeds;
+            customer
+                .positions
+                .insert(order.symbol.clone(), effect.position);
+            customer.drop_empty_position(&order.symbol);
+            debug_assert!(!customer.reserved.is_negative());
+            debug_assert!(!order.reserved.is_negative());
+            effect.closes
+        };
+        if closes {
+            self.close_order(&mut customer, local.0);
+        }
+        UpdateOutcome::Applied
+    }
+
+    /// `Ok(None)`: nothing to do.
+    fn effect_of(
+        &self,
+        order: &Order,
+        customer: &CustomerState,
+        update: &OrderUpdate,
+        upstream_order_id: &str,
+    ) -> Result<Option<Effect>, Overflow> {
+        let grows = update.cumulative_quantity > order.filled_quantity;
+        let closes = update.status.is_final();
+        if !grows && !closes {
+            return Ok(None);
+        }
+        if !grows && update.cumulative_quantity < order.filled_quantity {
+            // A final status below what was applied: the fills stay (they were reported), and the
+            // order still ends rather than holding its reservation forever.
+            tracing::warn!(
+                order = upstream_order_id,
+                applied = %order.filled_quantity,
+                reported = %update.cumulative_quantity,
+                "final status reports less filled than already applied; keeping the fills"
+            );
+        }
+        let side = order.terms.side();
+        let (filled_quantity, filled_amount) = if grows {
+            let product = match side {
+                // Rounded against the customer both ways: a BUY pays the 10⁻⁸ up, a SELL is
+                // credited it down.
+                Side::Buy => update
+                    .cumulative_quantity
+                    .checked_mul_ceil(update.average_price),
+                Side::Sell => update
+                    .cumulative_quantity
+                    .checked_mul_floor(update.average_price),
+            };
+            (update.cumulative_quantity, product.ok_or(Overflow)?)
+        } else {
+            (order.filled_quantity, order.filled_amount)
+        };
+        // May be negative when upstream corrects its average price down; the total stays exact.
+        let newly_filled_amount = sub(filled_amount, order.filled_amount)?;
+        let newly_filled_quantity = sub(filled_quantity, order.filled_quantity)?;
+        let ordered = match order.terms {
+            Terms::BuyQuantity { quantity, .. } | Terms::Sell { quantity } => Some(quantity),
+            Terms::BuyCash { .. } => None,
+        };
+        if ordered.is_some_and(|ordered| filled_quantity > ordered) {
+            tracing::warn!(
+                order = upstream_order_id,
+                filled = %filled_quantity,
+                "upstream reports more filled than was ordered"
+            );
+        }
+        let mut position = customer
+            .positions
+            .get(&order.symbol)
+            .copied()
+            .unwrap_or_default();
+
+        let effect = match side {
+            Side::Buy => {
+                let fee_charged = match (closes, update.fees) {
+                    (false, _) => Fixed::ZERO,
+                    (true, Some(reported)) => reported,
+                    // The configured fee is for an execution: none when nothing filled.
+                    (true, None) if filled_quantity.is_positive() => order.fee,
+                    (true, None) => Fixed::ZERO,
+                };
+                let reserved = if closes {
+                    Fixed::ZERO
+                } else {
+                    // Never grows: a reservation is only made by the check in `reserve_buy`.
+                    order
+                        .terms
+                        .remainder_cost(filled_quantity, filled_amount, order.fee)?
+                        .min(order.reserved)
+                };
+                let released = sub(order.reserved, reserved)?;
+                let spent = add(newly_filled_amount, fee_charged)?;
+                if spent > released {
+                    // e.g. a market BUY filling above its buffered reference: the money is spent
+                    // anyway, and the customer's available falls by the excess.
+                    tracing::warn!(
+                        order = upstream_order_id,
+                        spent = %spent.money(),
+                        released = %released.money(),
+                        "fill costs more than its reservation"
+                    );
+                }
+                position.quantity = add(position.quantity, newly_filled_quantity)?;
+                Effect {
+                    filled_quantity,
+                    filled_amount,
+                    reserved,
+                    closes,
+                    cash: sub(customer.cash, spent)?,
+                    customer_reserved: sub(customer.reserved, released)?,
+                    unsettled_proceeds: customer.unsettled_proceeds,
+                    position,
+                    omni_released: released,
+                    omni_spent: spent,
+                    omni_unsettled: Fixed::ZERO,
+                }
+            }
+            Side::Sell => {
+                let quantity = ordered.unwrap_or(Fixed::ZERO);
+                let fee_charged = match (closes, update.fees) {
+                    (true, Some(reported)) => reported,
+                    _ => Fixed::ZERO,
+                };
+                let pending = if closes {
+                    Fixed::ZERO
+                } else {
+                    sub(quantity, filled_quantity)?
+                        .max(Fixed::ZERO)
+                        .min(order.reserved)
+                };
+                let pending_released = sub(order.reserved, pending)?;
+                position.quantity = sub(position.quantity, newly_filled_quantity)?;
+                position.pending_sell = sub(position.pending_sell, pending_released)?;
+                if position.quantity.is_negative() {
+                    tracing::warn!(
+                        order = upstream_order_id,
+                        position = %position.quantity,
+                        "a SELL fill leaves the position negative"
+                    );
+                }
+                let proceeds = newly_filled_amount;
+                let (cash, unsettled_proceeds, omni_spent, omni_unsettled) =
+                    match self.config.sell_proceeds {
+                        SellProceeds::OnFill => {
+                            let credited = sub(proceeds, fee_charged)?;
+                            let spent = credited.checked_neg().ok_or(Overflow)?;
+                            (
+                                add(customer.cash, credited)?,
+                                customer.unsettled_proceeds,
+                                spent,
+                                Fixed::ZERO,
+                            )
+                        }
+                        SellProceeds::OnSettlement => (
+                            sub(customer.cash, fee_charged)?,
+                            add(customer.unsettled_proceeds, proceeds)?,
+                            fee_charged,
+                            proceeds,
+                        ),
+                    };
+                Effect {
+                    filled_quantity,
+                    filled_amount,
+                    reserved: pending,
+                    closes,
+                    cash,
+                    customer_reserved: customer.reserved,
+                    unsettled_proceeds,
+                    position,
+                    omni_released: Fixed::ZERO,
+                    omni_spent,
+                    omni_unsettled,
+                }
+            }
+        };
+        Ok(Some(effect))
+    }
+
+    /// Ends the settlement day: the cashless day's net goes back to zero (the credit line is
+    /// whole again), and SELL proceeds held for settlement become cash — for the customers, and
+    /// for a prefunded omni account.
+    ///
+    /// Customers are credited one at a time; a fill racing the roll lands on one day or the
+    /// other, never both. An overflow (balances near 92 billion) skips that customer, which
+    /// keeps its proceeds for the next roll, and is reported after the rest is done.
+    pub fn roll_settlement_day(&self) -> Result<super::OmniView, LedgerError> {
+        let mut first_error = None;
+        if self.config.sell_proceeds == SellProceeds::OnSettlement {
+            let cells: Vec<_> = self
+                .customers
+                .iter()
+                .map(|entry| entry.value().clone())
+                .collect();
+            for cell in cells {
+                let mut customer = cell.lock();
+                let proceeds = customer.unsettled_proceeds;
+                if proceeds.is_zero() {
+                    continue;
+                }
+                // Prefunded: the proceeds arrive in the omni cash. Cashless: they settle inside
+                // the day's net, which is reset below.
+                let omni_spent = match self.omni.kind {
+                    FundingKind::Prefunded => proceeds.checked_neg(),
+                    FundingKind::Cashless => Some(Fixed::ZERO),
+                };
+                let credited = add(customer.cash, proceeds).and_then(|cash| {
+                    let spent = omni_spent.ok_or(Overflow)?;
+                    let unsettled = proceeds.checked_neg().ok_or(Overflow)?;
+                    self.omni.move_money(Fixed::ZERO, spent, unsettled)?;
+                    Ok(cash)
+                });
+                match credited {
+                    Ok(cash) => {
+                        customer.cash = cash;
+                        customer.unsettled_proceeds = Fixed::ZERO;
+                    }
+                    Err(overflow) => {
+                        first_error.get_or_insert(overflow.error("crediting settled proceeds"));
+                    }
+                }
+            }
+        }
+        if self.omni.kind == FundingKind::Cashless {
+            // Subtract what was read rather than storing zero: a fill racing the roll is kept
+            // (it belongs to the new day).
+            let pending = Fixed::from_units(
+                self.omni
+                    .pending_settlement
+                    .load(std::sync::atomic::Ordering::Acquire),
+            );
+            let reset = pending
+                .checked_neg()
+                .ok_or(Overflow)
+                .and_then(|spent| self.omni.move_money(Fixed::ZERO, spent, Fixed::ZERO));
+            if let Err(overflow) = reset {
+                first_error.get_or_insert(overflow.error("resetting the day's net"));
+            }
+        }
+        match first_error {
+            None => Ok(self.omni()),
+            Some(error) => Err(error),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Buying power: customers' cash, reservations and positions, the omni account, and the orders
+//! that move money between them (SPEC §5.1, §5.2, §6).
+//!
+//! Pure and in memory: no I/O, no clock, no HTTP. The write-ahead log, the admin API and the order
+//! path call into it; it answers with data ([`Reject`](crate::reject::Reject), [`LedgerError`],
+//! views).
+//!
+//! # Layout
+//! - `customer`: the registry (`register`, `rekey`, `adjust_cash`, views).
+//! - `omni`: the omnibus account, kept in atomics so the order path takes no global lock.
+//! - `orders`: reserving BUYs and SELLs, binding them to upstream ids, releasing, in doubt.
+//! - `fills`: applying upstream progress (`apply_update`) and rolling the settlement day.
+//! - `invariants`: [`Ledger::check_invariants`], the whole-ledger audit the tests run.
+//!
+//! # Money
+//! Every amount is a [`Fixed`] (10⁻⁸ units in an `i64`); every operation is checked and an
+//! overflow is an error that changes nothing. Reserve moves money from *available* to
+//! *reserved*; a fill moves it from *reserved* to *spent* (cash debited) at the fill price.
+//!
+//! # Invariants (audited by [`Ledger::check_invariants`] when nothing is in flight)
+//! 1. A customer's `reserved` = Σ `reserved` of its open BUY orders, and is never negative.
+//! 2. A customer's pending sells in a symbol = Σ unfilled quantity of its open SELL orders there.
+//! 3. omni `reserved` = Σ customer `reserved` (every BUY reserves at both or at neither).
+//! 4. omni `available` = `cash − reserved` (prefunded) or
+//!    `credit_limit − pending_settlement − reserved` (cashless).
+//! 5. omni `unsettled_proceeds` = Σ customer `unsettled_proceeds` (`SellProceeds::OnSettlement`).
+//! 6. A reservation is only ever made against what was available at that instant, so
+//!    `reserved ≤ cash` right after every reserve. Only outside facts make `available` negative
+//!    afterwards — a fill above the reserved price (money spent is spent), fees, or an admin
+//!    replace that lowers cash — and then no BUY passes until it is positive again.
+//!
+//! # Locking (why it cannot deadlock, and why nothing is rejected spuriously)
+//! Per customer, one `parking_lot::Mutex` guards its cash, reservations, positions and the
+//! mutable part of its orders. Lock order is always: registry lock (admin calls only) → one
+//! customer's mutex → omni atomics → `DashMap` shard guards (innermost, held for one map
+//! operation and never while taking a customer lock). No path holds two customers at once.
+//!
+//! A BUY locks its customer, checks the customer's available amount, then reserves at the omni
+//! account by compare-and-swap — the CAS *is* the check (STYLE habit 6) — and only then commits
+//! the customer's side. If the omni CAS fails, nothing was changed at either side. A CAS fails
+//! only when the omni available amount really is short (every successful CAS is final), so no
+//! order is refused because of another order's half-done reservation.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+
+use crate::money::Fixed;
+
+mod customer;
+mod fills;
+mod invariants;
+mod omni;
+mod orders;
+#[cfg(test)]
+mod tests;
+
+pub use customer::CustomerView;
+pub use fills::{OrderStatus, OrderUpdate, UpdateOutcome};
+pub use omni::{FundingKind, OmniView};
+pub use orders::{BuyCost, LocalOrderId, OrderState, OrderView, Side};
+
+use customer::CustomerCell;
+use omni::Omni;
+use orders::Order;
+
+/// How the omni account is funded (`omnibus.funding`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Funding {
+    /// The partner deposits cash first; BUYs spend it. Depleted → only SELLs pass.
+    Prefunded,
+    /// Trades settle T+1 against a credit line: available = `credit_limit` − today's net
+    /// settled-pending buys − reserved.
+    Cashless { credit_limit: Fixed },
+}
+
+/// When SELL proceeds become buying power (`buying_power.sell_proceeds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SellProceeds {
+    OnFill,
+    /// Held as unsettled until [`Ledger::roll_settlement_day`].
+    OnSettlement,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LedgerConfig {
+    pub funding: Funding,
+    pub sell_proceeds: SellProceeds,
+}
+
+/// Why an admin-side ledger call was refused. Order-path refusals are
+/// [`Reject`](crate::reject::Reject)s instead.
+///
+/// The HTTP layer maps these once: `Conflict` → 409, `NotFound` → 404, `Invalid` → 400,
+/// `Refused` and `Overflow` → 422.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// A clientID/customerId binding clash (SPEC §4.1), or a re-key onto a used clientID.
+    #[error("{0}")]
+    Conflict(String),
+    /// No such customer or order.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is malformed (zero amount, negative quantity, …).
+    #[error("{0}")]
+    Invalid(String),
+    /// Well-formed but not allowed by the balances (a withdrawal beyond available).
+    #[error("{0}")]
+    Refused(String),
+    /// The result would leave the range of [`Fixed`]; nothing was changed.
+    #[error("{0}")]
+    Overflow(String),
+}
+
+/// The pure in-memory ledger. `Send + Sync`; share it as `Arc<Ledger>`.
+pub struct Ledger {
+    config: LedgerConfig,
+    /// clientID → customer. The `Arc` is cloned out so no shard guard is held while working.
+    customers: DashMap<Box<str>, Arc<CustomerCell>>,
+    /// customerId → clientID: the other half of the one-to-one mapping (SPEC §4.1).
+    client_by_customer: DashMap<Box<str>, Box<str>>,
+    /// Serialises `register` and `rekey` so the two maps above change together. Admin calls
+    /// only; the order path never takes it.
+    registry: Mutex<()>,
+    omni: Omni,
+    /// Open orders (including in doubt) by local id. Closed orders are removed: memory is
+    /// bounded by what is open.
+    orders: DashMap<u64, Order>,
+    /// Upstream orderId → local id, for bound orders.
+    local_by_upstream: DashMap<Box<str>, u64>,
+    /// Interned symbols, so an order record shares its symbol instead of allocating a copy.
+    /// Bounded by the instrument master (only accepted orders and registered positions add).
+    symbols: DashMap<Arc<str>, ()>,
+    next_local_id: AtomicU64,
+}
+
+impl Ledger {
+    pub fn new(config: LedgerConfig) -> Ledger {
+        Ledger {
+            config,
+            customers: DashMap::new(),
+            client_by_customer: DashMap::new(),
+            registry: Mutex::new(()),
+            omni: Omni::new(config.funding),
+            orders: DashMap::new(),
+            local_by_upstream: DashMap::new(),
+            symbols: DashMap::new(),
+            next_local_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn config(&self) -> LedgerConfig {
+        self.config
+    }
+
+    /// The shared copy of `symbol`; allocates only the first time a symbol is seen.
+    fn intern(&self, symbol: &str) -> Arc<str> {
+        if let Some(entry) = self.symbols.get(symbol) {
+            return entry.key().clone();
+        }
+        self.symbols
+            .entry(Arc::from(symbol))
+            .or_insert(())
+            .key()
+            .clone()
+    }
+
+    /// The customer that owns a local order (cloned out, no guard kept).
+    fn order_customer(&self, local: u64) -> Option<Arc<CustomerCell>> {
+        self.orders.get(&local).map(|order| order.customer.clone())
+    }
+}
+
+/// Checked `a + b` for the many places where an overflow must become an error.
+fn add(a: Fixed, b: Fixed) -> Result<Fixed, Overflow> {
+    a.checked_add(b).ok_or(Overflow)
+}
+
+/// Checked `a − b`.
+fn sub(a: Fixed, b: Fixed) -> Result<Fixed, Overflow> {
+    a.checked_sub(b).ok_or(Overflow)
+}
+
+/// An arithmetic result left the range of [`Fixed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Overflow;
+
+impl Overflow {
+    fn error(self, what: &str) -> LedgerError {
+        LedgerError::Overflow(format!(
+            "{what} would leave the representable range (±92,233,720,368.54775807)"
+        ))
+    }
+}

@@ -1,0 +1,245 @@
+//! The omnibus (master) account DriveWealth sees.
+//!
+//! Every BUY in the gateway reserves here, so this is the one piece of state all orders share.
+//! It lives in atomics rather than behind a lock: `available` is the gate, and reserving is a
+//! compare-and-swap on it (the CAS is the check). The other fields follow with their own atomic
+//! adds; a view taken while orders are in flight can therefore show an order in one field a
+//! moment before the other, but the gate itself is exact and the fields agree whenever nothing
+//! is in flight (invariant 4 of the module docs).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde::Serialize;
+
+use super::{Funding, Ledger, LedgerError, Overflow};
+use crate::money::Fixed;
+
+/// `Funding` without its parameters, for views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FundingKind {
+    Prefunded,
+    Cashless,
+}
+
+/// `GET /admin/omni`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OmniView {
+    pub funding: FundingKind,
+    /// Prefunded: the balance BUYs spend. Cashless: what the partner has deposited (it does not
+    /// change buying power, which comes from the credit line).
+    pub cash: Fixed,
+    pub reserved: Fixed,
+    pub available: Fixed,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit_limit: Option<Fixed>,
+    /// Cashless only: today's net filled buys (minus sells credited on fill, plus fees) that
+    /// settle at the next roll.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_settlement: Option<Fixed>,
+    /// SELL proceeds held until settlement (`SellProceeds::OnSettlement`).
+    pub unsettled_proceeds: Fixed,
+}
+
+/// The omni account's numbers, all in 10⁻⁸ units.
+pub(super) struct Omni {
+    pub(super) kind: FundingKind,
+    /// What new BUYs may still reserve. The only field a decision reads.
+    pub(super) available: AtomicI64,
+    /// Σ customer reservations (invariant 3).
+    pub(super) reserved: AtomicI64,
+    pub(super) cash: AtomicI64,
+    /// Cashless: net settled-pending buys of the current day.
+    pub(super) pending_settlement: AtomicI64,
+    pub(super) unsettled_proceeds: AtomicI64,
+    /// Cashless: the credit line. Changes only through `set_credit_limit`.
+    pub(super) credit_limit: AtomicI64,
+}
+
+impl Omni {
+    pub(super) fn new(funding: Funding) -> Omni {
+        let (kind, credit_limit) = match funding {
+            Funding::Prefunded => (FundingKind::Prefunded, 0),
+            Funding::Cashless { credit_limit } => (FundingKind::Cashless, credit_limit.units()),
+        };
+        Omni {
+            kind,
+            // Cashless starts with the whole line available; prefunded with nothing until funded.
+            available: AtomicI64::new(credit_limit),
+            reserved: AtomicI64::new(0),
+            cash: AtomicI64::new(0),
+            pending_settlement: AtomicI64::new(0),
+            unsettled_proceeds: AtomicI64::new(0),
+            credit_limit: AtomicI64::new(credit_limit),
+        }
+    }
+
+    /// Takes `cost` out of `available` if (and only if) it is there. On refusal returns what was
+    /// available, for the message.
+    pub(super) fn try_reserve(&self, cost: Fixed) -> Result<(), Fixed> {
+        let cost_units = cost.units();
+        debug_assert!(cost_units > 0);
+        let mut current = self.available.load(Ordering::Acquire);
+        loop {
+            if current < cost_units {
+                return Err(Fixed::from_units(current));
+            }
+            // Cannot overflow: current ≥ cost > 0.
+            match self.available.compare_exchange_weak(
+                current,
+                current - cost_units,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(seen) => current = seen,
+            }
+        }
+        // `reserved` grows by exactly what left `available`, so reserved + available stays what
+        // it was (cash, or credit − pending) and cannot leave the i64 range.
+        let before = self.reserved.fetch_add(cost_units, Ordering::AcqRel);
+        debug_assert!(before.checked_add(cost_units).is_some());
+        Ok(())
+    }
+
+    /// Moves money at the omni account in one all-or-nothing step:
+    /// - `released`: reservation returned (reserved falls, available rises);
+    /// - `spent`: money paid out for fills and fees (negative: received, e.g. SELL proceeds);
+    ///   it leaves the prefunded cash, or joins the cashless day's net;
+    /// - `unsettled`: change in SELL proceeds held until settlement.
+    pub(super) fn move_money(
+        &self,
+        released: Fixed,
+        spent: Fixed,
+        unsettled: Fixed,
+    ) -> Result<(), Overflow> {
+        let available_delta = released
+            .units()
+            .checked_sub(spent.units())
+            .ok_or(Overflow)?;
+        let reserved_delta = released.units().checked_neg().ok_or(Overflow)?;
+        let (spend_cell, spend_delta) = match self.kind {
+            FundingKind::Prefunded => (&self.cash, spent.units().checked_neg().ok_or(Overflow)?),
+            FundingKind::Cashless => (&self.pending_settlement, spent.units()),
+        };
+        apply_all(&[
+            (&self.available, available_delta),
+            (&self.reserved, reserved_delta),
+            (spend_cell, spend_delta),
+            (&self.unsettled_proceeds, unsettled.units()),
+        ])?;
+        // Holds even mid-flight: an order's reservation is added here before the order exists,
+        // so nothing can release it earlier.
+        debug_assert!(self.reserved.load(Ordering::Acquire) >= 0);
+        Ok(())
+    }
+
+    pub(super) fn view(&self) -> OmniView {
+        let load = |cell: &AtomicI64| Fixed::from_units(cell.load(Ordering::Acquire));
+        let cashless = self.kind == FundingKind::Cashless;
+        OmniView {
+            funding: self.kind,
+            cash: load(&self.cash),
+            reserved: load(&self.reserved),
+            available: load(&self.available),
+            credit_limit: cashless.then(|| load(&self.credit_limit)),
+            pending_settlement: cashless.then(|| load(&self.pending_settlement)),
+            unsettled_proceeds: load(&self.unsettled_proceeds),
+        }
+    }
+}
+
+/// Adds each delta to its cell, all or none: if one would overflow, the ones already made are
+/// undone and nothing has changed. Each add is atomic; a concurrent reader may see some before
+/// others (see the module docs).
+pub(super) fn apply_all(changes: &[(&AtomicI64, i64)]) -> Result<(), Overflow> {
+    for (done, &(cell, delta)) in changes.iter().enumerate() {
+        if delta == 0 {
+            continue;
+        }
+        let added = cell.fetch_update(Ordering::AcqRel, Ordering::Acquire, |value| {
+            value.checked_add(delta)
+        });
+        if added.is_err() {
+            for &(undo_cell, undo_delta) in &changes[..done] {
+                let undone = undo_cell.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                    v.checked_sub(undo_delta)
+                });
+                // Undoing restores a value the cell held a moment ago; only a concurrent move to
+                // the very edge of the range could stop it.
+                if undone.is_err() {
+                    tracing::error!(undo_delta, "omni account: could not undo a partial update");
+                    debug_assert!(false, "omni undo overflowed");
+                }
+            }
+            return Err(Overflow);
+        }
+    }
+    Ok(())
+}
+
+impl Ledger {
+    /// The omni account now.
+    pub fn omni(&self) -> OmniView {
+        self.omni.view()
+    }
+
+    /// What BUYs may still reserve at the omni account: one atomic load, for metrics and the
+    /// low-balance warning.
+    pub fn omni_available(&self) -> Fixed {
+        Fixed::from_units(self.omni.available.load(Ordering::Acquire))
+    }
+
+    /// Funds the omni account (`POST /admin/omni/cash`, `deposits.updated`). Prefunded: raises
+    /// cash and available. Cashless: recorded in cash; buying power stays the credit line.
+    pub fn omni_deposit(&self, amount: Fixed) -> Result<OmniView, LedgerError> {
+        if !amount.is_positive() {
+            return Err(LedgerError::Invalid(format!(
+                "an omni deposit must be positive; got {}",
+                amount.money()
+            )));
+        }
+        let units = amount.units();
+        let result = match self.omni.kind {
+            FundingKind::Prefunded => {
+                apply_all(&[(&self.omni.cash, units), (&self.omni.available, units)])
+            }
+            FundingKind::Cashless => apply_all(&[(&self.omni.cash, units)]),
+        };
+        result.map_err(|overflow| overflow.error("the omni balance"))?;
+        Ok(self.omni())
+    }
+
+    /// Changes the cashless credit line (config reload); available moves by the difference.
+    pub fn set_credit_limit(&self, credit_limit: Fixed) -> Result<OmniView, LedgerError> {
+        if self.omni.kind != FundingKind::Cashless {
+            return Err(LedgerError::Invalid(
+                "a credit limit applies only to cashless funding".to_string(),
+            ));
+        }
+        if credit_limit.is_negative() {
+            return Err(LedgerError::Invalid(format!(
+                "a credit limit cannot be negative; got {}",
+                credit_limit.money()
+            )));
+        }
+        // swap, not load-then-store: two reloads racing each move available by their own step.
+        let new_units = credit_limit.units();
+        let old = self.omni.credit_limit.swap(new_units, Ordering::AcqRel);
+        let moved = new_units
+            .checked_sub(old)
+            .ok_or(Overflow)
+            .and_then(|delta| apply_all(&[(&self.omni.available, delta)]));
+        if let Err(overflow) = moved {
+            let _ = self.omni.credit_limit.compare_exchange(
+                new_units,
+                old,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            return Err(overflow.error("the omni available amount"));
+        }
+        Ok(self.omni())
+    }
+}

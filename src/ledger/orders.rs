@@ -1,0 +1,545 @@
+//! Reserving orders (SPEC §5.1, §5.2) and following them until upstream answers (§6).
+//!
+//! An order's life here: reserved (`reserve_buy` / `reserve_sell`) → sent → bound to the
+//! upstream orderId (`bind`), or released (`release`, upstream refused it), or in doubt (no
+//! answer; its reservation stays until `resolve_in_doubt` or a late `bind`) → fills and a final
+//! status (`apply_update`, in `fills.rs`) → closed and forgotten.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::customer::{CustomerCell, CustomerState};
+use super::{add, sub, Ledger, LedgerError, OrderStatus};
+use crate::money::Fixed;
+use crate::reject::{Reject, RejectCode};
+
+/// omnigate's own id for an order, valid from reservation on (upstream ids come later, or never
+/// for an order in doubt). Shown as `local-<n>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocalOrderId(pub u64);
+
+impl LocalOrderId {
+    const PREFIX: &'static str = "local-";
+
+    /// Reads the `local-<n>` form back (admin paths take it).
+    pub fn parse(text: &str) -> Option<LocalOrderId> {
+        let digits = text.strip_prefix(Self::PREFIX)?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok().map(LocalOrderId)
+    }
+}
+
+impl fmt::Display for LocalOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", Self::PREFIX, self.0)
+    }
+}
+
+impl Serialize for LocalOrderId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+/// What a BUY costs (SPEC §5.1), as the decision computed it. Exactly one of `quantity` and
+/// `amount_cash`; a `quantity` needs `per_share` (the limit price, or reference × buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuyCost {
+    pub per_share: Option<Fixed>,
+    pub quantity: Option<Fixed>,
+    pub amount_cash: Option<Fixed>,
+    /// `fees.per_order`, reserved with the order and charged once at its end.
+    pub fee: Fixed,
+}
+
+impl BuyCost {
+    /// quantity × per_share (rounded up) + fee, or amount_cash + fee.
+    pub fn cost(&self) -> Result<Fixed, Reject> {
+        self.terms().map(|(_, cost)| cost)
+    }
+
+    fn terms(&self) -> Result<(Terms, Fixed), Reject> {
+        if self.fee.is_negative() {
+            return Err(Reject::invalid(format!("fee {} is negative", self.fee)));
+        }
+        let terms = match (self.quantity, self.amount_cash, self.per_share) {
+            (Some(quantity), None, Some(per_share))
+                if quantity.is_positive() && per_share.is_positive() =>
+            {
+                Terms::BuyQuantity {
+                    quantity,
+                    per_share,
+                }
+            }
+            (None, Some(amount_cash), _) if amount_cash.is_positive() => {
+                Terms::BuyCash { amount_cash }
+            }
+            _ => {
+                return Err(Reject::invalid(
+                    "a BUY needs a positive quantity with a positive price per share, \
+                     or a positive amountCash",
+                ))
+            }
+        };
+        let cost = terms
+            .remainder_cost(Fixed::ZERO, Fixed::ZERO, self.fee)
+            .map_err(|_| Reject::invalid("the order's cost is out of range"))?;
+        Ok((terms, cost))
+    }
+}
+
+/// What was ordered, as needed to price the unfilled remainder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Terms {
+    BuyQuantity { quantity: Fixed, per_share: Fixed },
+    BuyCash { amount_cash: Fixed },
+    Sell { quantity: Fixed },
+}
+
+impl Terms {
+    pub(super) fn side(self) -> Side {
+        match self {
+            Terms::BuyQuantity { .. } | Terms::BuyCash { .. } => Side::Buy,
+            Terms::Sell { .. } => Side::Sell,
+        }
+    }
+
+    /// A BUY's reservation once `filled_quantity` has filled for `filled_amount`: the remainder
+    /// priced as at reservation, plus the fee (charged at the end). SPEC §5.2: "after a partial
+    /// fill the reservation is the cost of the unfilled remainder, priced as in §5.1".
+    pub(super) fn remainder_cost(
+        self,
+        filled_quantity: Fixed,
+        filled_amount: Fixed,
+        fee: Fixed,
+    ) -> Result<Fixed, super::Overflow> {
+        let remainder = match self {
+            Terms::BuyQuantity {
+                quantity,
+                per_share,
+            } => {
+                let unfilled = sub(quantity, filled_quantity)?.max(Fixed::ZERO);
+                unfilled
+                    .checked_mul_ceil(per_share)
+                    .ok_or(super::Overflow)?
+            }
+            Terms::BuyCash { amount_cash } => sub(amount_cash, filled_amount)?.max(Fixed::ZERO),
+            Terms::Sell { .. } => Fixed::ZERO,
+        };
+        add(remainder, fee)
+    }
+}
+
+/// An open order. Its mutable fields change only under its customer's lock.
+pub(super) struct Order {
+    /// The owner itself, not its clientID: a re-key moves orders for free.
+    pub(super) customer: Arc<CustomerCell>,
+    pub(super) symbol: Arc<str>,
+    pub(super) terms: Terms,
+    /// The configured fee reserved with a BUY (zero for SELLs).
+    pub(super) fee: Fixed,
+    pub(super) in_doubt: bool,
+    pub(super) upstream_order_id: Option<Box<str>>,
+    /// Cumulative quantity applied so far; updates at or below it change nothing.
+    pub(super) filled_quantity: Fixed,
+    /// Money debited (BUY) or credited (SELL) for `filled_quantity`.
+    pub(super) filled_amount: Fixed,
+    /// BUY: cash held (remainder + fee). SELL: shares held in pending sells.
+    pub(super) reserved: Fixed,
+    /// The last status upstream reported.
+    pub(super) status: Option<OrderStatus>,
+}
+
+/// Which orders [`Ledger::orders`] lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Not in doubt: bound to an upstream id, or on its way and not answered yet.
+    Open,
+    /// Sent without an answer; its reservation is held until resolved.
+    InDoubt,
+}
+
+/// One row of `GET /admin/orders`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub local_id: LocalOrderId,
+    #[serde(rename = "orderId")]
+    pub upstream_order_id: Option<String>,
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    pub symbol: String,
+    pub side: Side,
+    pub state: OrderState,
+    pub status: Option<OrderStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Fixed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_cash: Option<Fixed>,
+    pub filled_quantity: Fixed,
+    pub filled_amount: Fixed,
+    /// BUY: cash still held for the remainder and the fee.
+    pub reserved_cash: Fixed,
+    /// SELL: shares still held in pending sells.
+    pub pending_sell_quantity: Fixed,
+}
+
+impl Ledger {
+    /// Reserves a BUY's cost at the customer and the omni account together, or not at all.
+    ///
+    /// Hot path: one map probe for the customer, one for the symbol, the customer's lock, one CAS
+    /// at the omni account, one insert. Allocates nothing on success except the order record's
+    /// slot (and, rarely, growth of the maps or the customer's open-order list).
+    pub fn reserve_buy(
+        &self,
+        client_id: &str,
+        symbol: &str,
+        cost: BuyCost,
+    ) -> Result<LocalOrderId, Reject> {
+        let (terms, total) = cost.terms()?;
+        let cell = self.order_path_customer(client_id)?;
+        let symbol = self.intern(symbol);
+
+        let mut customer = cell.lock();
+        let available = customer.available();
+        if available.map_or(true, |available| available < total) {
+            return Err(Reject::new(
+                RejectCode::InsufficientBuyingPower,
+                format!(
+                    "buying power {} is less than the {} this order needs",
+                    shown_available(&customer).money(),
+                    total.money()
+                ),
+            ));
+        }
+        // Cannot overflow (reserved + total ≤ cash), but checked before the omni step so that
+        // nothing after the CAS can fail.
+        let reserved_after = add(customer.reserved, total)
+            .map_err(|_| Reject::invalid("the order's cost is out of range"))?;
+        if let Err(omni_available) = self.omni.try_reserve(total) {
+            return Err(Reject::new(
+                RejectCode::InsufficientOmniBuyingPower,
+                format!(
+                    "omni account buying power {} is less than the {} this order needs",
+                    omni_available.money(),
+                    total.money()
+                ),
+            ));
+        }
+        customer.reserved = reserved_after;
+        debug_assert!(customer.reserved <= customer.cash);
+
+        let local = self.next_local_id.fetch_add(1, Ordering::Relaxed);
+        self.orders.insert(
+            local,
+            Order {
+                customer: cell.clone(),
+                symbol,
+                terms,
+                fee: cost.fee,
+                in_doubt: false,
+                upstream_order_id: None,
+                filled_quantity: Fixed::ZERO,
+                filled_amount: Fixed::ZERO,
+                reserved: total,
+                status: None,
+            },
+        );
+        customer.open_orders.push(local);
+        Ok(LocalOrderId(local))
+    }
+
+    /// Holds `quantity` shares of the customer's position for a SELL. Needs no cash, so it passes
+    /// when the omni account is depleted (seed `003`: "only SELLS will be permitted").
+    pub fn reserve_sell(
+        &self,
+        client_id: &str,
+        symbol: &str,
+        quantity: Fixed,
+    ) -> Result<LocalOrderId, Reject> {
+        if !quantity.is_positive() {
+            return Err(Reject::invalid(format!(
+                "a SELL needs a positive quantity; got {quantity}"
+            )));
+        }
+        let cell = self.order_path_customer(client_id)?;
+        let mut customer = cell.lock();
+        let held = customer
+            .positions
+            .get_key_value(symbol)
+            .map(|(symbol, position)| (symbol.clone(), *position));
+        let (position_quantity, pending) = held
+            .as_ref()
+            .map_or((Fixed::ZERO, Fixed::ZERO), |(_, position)| {
+                (position.quantity, position.pending_sell)
+            });
+        let free = position_quantity
+            .checked_sub(pending)
+            .unwrap_or(Fixed::ZERO);
+        let symbol = match held {
+            Some((symbol, _)) if quantity <= free => symbol,
+            _ => {
+                return Err(Reject::new(
+                    RejectCode::InsufficientPosition,
+                    format!(
+                        "position {position_quantity} minus {pending} pending in open sells \
+                         leaves {free}; this order sells {quantity}"
+                    ),
+                ))
+            }
+        };
+        if let Some(position) = customer.positions.get_mut(&symbol) {
+            // Cannot overflow: pending + quantity ≤ position quantity.
+            position.pending_sell = add(position.pending_sell, quantity)
+                .map_err(|_| Reject::invalid("the quantity is out of range"))?;
+        }
+
+        let local = self.next_local_id.fetch_add(1, Ordering::Relaxed);
+        self.orders.insert(
+            local,
+            Order {
+                customer: cell.clone(),
+                symbol,
+                terms: Terms::Sell { quantity },
+                fee: Fixed::ZERO,
+                in_doubt: false,
+                upstream_order_id: None,
+                filled_quantity: Fixed::ZERO,
+                filled_amount: Fixed::ZERO,
+                reserved: quantity,
+                status: None,
+            },
+        );
+        customer.open_orders.push(local);
+        Ok(LocalOrderId(local))
+    }
+
+    /// Upstream accepted the order (2xx with its orderId): later updates find it by that id. Also
+    /// ends an in-doubt state (a late answer).
+    pub fn bind(&self, local: LocalOrderId, upstream_order_id: &str) -> Result<(), LedgerError> {
+        let cell = self
+            .order_customer(local.0)
+            .ok_or_else(|| unknown_order(local))?;
+        let _customer = cell.lock();
+        let previous = {
+            let mut order = self
+                .orders
+                .get_mut(&local.0)
+                .ok_or_else(|| unknown_order(local))?;
+            order.in_doubt = false;
+            if order.upstream_order_id.as_deref() == Some(upstream_order_id) {
+                return Ok(());
+            }
+            order.upstream_order_id.replace(upstream_order_id.into())
+        };
+        if let Some(previous) = previous {
+            tracing::warn!(%local, %previous, new = upstream_order_id, "order re-bound to another upstream id");
+            self.local_by_upstream
+                .remove_if(&previous, |_, mapped| *mapped == local.0);
+        }
+        self.local_by_upstream
+            .insert(upstream_order_id.into(), local.0);
+        Ok(())
+    }
+
+    /// Upstream definitely did not take the order (4xx, or an admin resolving it as never
+    /// placed): everything it still holds returns. Fills already applied stay applied.
+    pub fn release(&self, local: LocalOrderId) -> Result<(), LedgerError> {
+        let cell = self
+            .order_customer(local.0)
+            .ok_or_else(|| unknown_order(local))?;
+        let mut customer = cell.lock();
+        let (terms, symbol, reserved) = {
+            let order = self
+                .orders
+                .get(&local.0)
+                .ok_or_else(|| unknown_order(local))?;
+            (order.terms, order.symbol.clone(), order.reserved)
+        };
+        match terms.side() {
+            Side::Buy => {
+                let reserved_after = sub(customer.reserved, reserved)
+                    .map_err(|overflow| overflow.error("the customer's reservation"))?;
+                self.omni
+                    .move_money(reserved, Fixed::ZERO, Fixed::ZERO)
+                    .map_err(|overflow| overflow.error("the omni account"))?;
+                customer.reserved = reserved_after;
+                debug_assert!(!customer.reserved.is_negative());
+            }
+            Side::Sell => {
+                if let Some(position) = customer.positions.get_mut(&symbol) {
+                    position.pending_sell = sub(position.pending_sell, reserved)
+                        .map_err(|overflow| overflow.error("the pending sells"))?;
+                    debug_assert!(!position.pending_sell.is_negative());
+                }
+                customer.drop_empty_position(&symbol);
+            }
+        }
+        self.close_order(&mut customer, local.0);
+        Ok(())
+    }
+
+    /// The order was sent and no answer came (timeout, reset): its reservation stays and it is
+    /// listed as in doubt until `bind`, `resolve_in_doubt` or `release`.
+    pub fn mark_in_doubt(&self, local: LocalOrderId) -> Result<(), LedgerError> {
+        let cell = self
+            .order_customer(local.0)
+            .ok_or_else(|| unknown_order(local))?;
+        let _customer = cell.lock();
+        let mut order = self
+            .orders
+            .get_mut(&local.0)
+            .ok_or_else(|| unknown_order(local))?;
+        if order.upstream_order_id.is_some() {
+            return Err(LedgerError::Invalid(format!(
+                "order {local} was already answered by upstream; it cannot be in doubt"
+            )));
+        }
+        order.in_doubt = true;
+        Ok(())
+    }
+
+    /// Admin resolution of an in-doubt order: it reached upstream under `upstream_order_id`
+    /// (bind it), or it never did (`None`: release it).
+    pub fn resolve_in_doubt(
+        &self,
+        local: LocalOrderId,
+        upstream_order_id: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let in_doubt = self
+            .orders
+            .get(&local.0)
+            .map(|order| order.in_doubt)
+            .ok_or_else(|| unknown_order(local))?;
+        if !in_doubt {
+            return Err(LedgerError::Invalid(format!(
+                "order {local} is not in doubt"
+            )));
+        }
+        match upstream_order_id {
+            Some(upstream_order_id) => self.bind(local, upstream_order_id),
+            None => self.release(local),
+        }
+    }
+
+    /// Open (including not yet answered) or in-doubt orders, oldest first.
+    pub fn orders(&self, filter: OrderState) -> Vec<OrderView> {
+        let wanted_in_doubt = filter == OrderState::InDoubt;
+        // Copy rows out first: no shard guard may be held while a customer lock is taken.
+        let mut rows: Vec<(Arc<CustomerCell>, OrderView)> = self
+            .orders
+            .iter()
+            .filter(|entry| entry.in_doubt == wanted_in_doubt)
+            .map(|entry| (entry.customer.clone(), order_view(*entry.key(), &entry)))
+            .collect();
+        for (cell, view) in &mut rows {
+            view.client_id = cell.lock().client_id.to_string();
+        }
+        let mut views: Vec<OrderView> = rows.into_iter().map(|(_, view)| view).collect();
+        views.sort_unstable_by_key(|view| view.local_id);
+        views
+    }
+
+    /// One order by local id.
+    pub fn order(&self, local: LocalOrderId) -> Option<OrderView> {
+        let (cell, mut view) = {
+            let order = self.orders.get(&local.0)?;
+            (order.customer.clone(), order_view(local.0, &order))
+        };
+        view.client_id = cell.lock().client_id.to_string();
+        Some(view)
+    }
+
+    /// The local id an upstream orderId is bound to.
+    pub fn local_id_of(&self, upstream_order_id: &str) -> Option<LocalOrderId> {
+        self.local_by_upstream
+            .get(upstream_order_id)
+            .map(|entry| LocalOrderId(*entry.value()))
+    }
+
+    /// Forgets a closed order. The caller holds its customer's lock and has already returned or
+    /// spent everything the order held.
+    pub(super) fn close_order(&self, customer: &mut CustomerState, local: u64) {
+        if let Some((_, order)) = self.orders.remove(&local) {
+            if let Some(upstream) = order.upstream_order_id {
+                self.local_by_upstream
+                    .remove_if(&upstream, |_, mapped| *mapped == local);
+            }
+        }
+        customer.forget_order(local);
+    }
+
+    fn order_path_customer(&self, client_id: &str) -> Result<Arc<CustomerCell>, Reject> {
+        match self.customers.get(client_id) {
+            Some(entry) => Ok(entry.value().clone()),
+            None => Err(Reject::new(
+                RejectCode::ClientIdUnknown,
+                format!("clientID {client_id} is not a registered customer"),
+            )),
+        }
+    }
+}
+
+/// `cash − reserved` for a message, even when it is out of range.
+fn shown_available(customer: &CustomerState) -> Fixed {
+    customer.available().unwrap_or_else(|| {
+        Fixed::from_units(
+            customer
+                .cash
+                .units()
+                .saturating_sub(customer.reserved.units()),
+        )
+    })
+}
+
+fn order_view(local: u64, order: &Order) -> OrderView {
+    let (quantity, amount_cash) = match order.terms {
+        Terms::BuyQuantity { quantity, .. } | Terms::Sell { quantity } => (Some(quantity), None),
+        Terms::BuyCash { amount_cash } => (None, Some(amount_cash)),
+    };
+    let side = order.terms.side();
+    OrderView {
+        local_id: LocalOrderId(local),
+        upstream_order_id: order.upstream_order_id.as_deref().map(str::to_string),
+        client_id: String::new(),
+        symbol: order.symbol.to_string(),
+        side,
+        state: if order.in_doubt {
+            OrderState::InDoubt
+        } else {
+            OrderState::Open
+        },
+        status: order.status,
+        quantity,
+        amount_cash,
+        filled_quantity: order.filled_quantity,
+        filled_amount: order.filled_amount,
+        reserved_cash: if side == Side::Buy {
+            order.reserved
+        } else {
+            Fixed::ZERO
+        },
+        pending_sell_quantity: if side == Side::Sell {
+            order.reserved
+        } else {
+            Fixed::ZERO
+        },
+    }
+}
+
+fn unknown_order(local: LocalOrderId) -> LedgerError {
+    LedgerError::NotFound(format!("order {local} is not open"))
+}

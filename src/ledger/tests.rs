@@ -1,0 +1,543 @@
+//! Unit tests quoting SPEC §5.1, §5.2, §6 and seed `003` (prefunding). The model-based proptest
+//! and the concurrency races are in `tests/ledger_model.rs`.
+
+use super::*;
+use crate::reject::RejectCode;
+
+fn money(text: &str) -> Fixed {
+    Fixed::parse(text).unwrap()
+}
+
+fn prefunded() -> Ledger {
+    Ledger::new(LedgerConfig {
+        funding: Funding::Prefunded,
+        sell_proceeds: SellProceeds::OnFill,
+    })
+}
+
+fn limit(quantity: &str, price: &str) -> BuyCost {
+    BuyCost {
+        per_share: Some(money(price)),
+        quantity: Some(money(quantity)),
+        amount_cash: None,
+        fee: Fixed::ZERO,
+    }
+}
+
+fn cash_order(amount: &str) -> BuyCost {
+    BuyCost {
+        per_share: None,
+        quantity: None,
+        amount_cash: Some(money(amount)),
+        fee: Fixed::ZERO,
+    }
+}
+
+fn update(status: OrderStatus, cumulative: &str, average: &str) -> OrderUpdate {
+    OrderUpdate {
+        status,
+        cumulative_quantity: money(cumulative),
+        average_price: money(average),
+        fees: None,
+    }
+}
+
+/// A ledger with one customer `C1` holding `cash` and an omni account funded with `omni`.
+fn one_customer(cash: &str, omni: &str) -> Ledger {
+    let ledger = prefunded();
+    ledger
+        .register(
+            "C1",
+            "cust-1",
+            money(cash),
+            vec![("AAPL".into(), money("3"))],
+        )
+        .unwrap();
+    if money(omni).is_positive() {
+        ledger.omni_deposit(money(omni)).unwrap();
+    }
+    ledger
+}
+
+fn view(ledger: &Ledger, client_id: &str) -> CustomerView {
+    ledger.customer(client_id).unwrap()
+}
+
+#[test]
+fn ledger_is_shareable() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Ledger>();
+}
+
+#[test]
+fn spec_5_2_limit_buy_partial_fill() {
+    // "a LIMIT BUY of 2 @ 100 (reserved 200) filled 1 @ 99 leaves cash −99 and reserved 100"
+    let ledger = one_customer("1000", "5000");
+    let local = ledger.reserve_buy("C1", "AAPL", limit("2", "100")).unwrap();
+    assert_eq!(view(&ledger, "C1").reserved, money("200"));
+    assert_eq!(ledger.omni().reserved, money("200"));
+    ledger.bind(local, "DW-1").unwrap();
+
+    let outcome = ledger.apply_update("DW-1", update(OrderStatus::PartialFill, "1", "99"));
+    assert_eq!(outcome, UpdateOutcome::Applied);
+    let customer = view(&ledger, "C1");
+    assert_eq!(customer.cash, money("901")); // 1000 − 99
+    assert_eq!(customer.reserved, money("100"));
+    assert_eq!(customer.available, money("801"));
+    assert_eq!(customer.positions["AAPL"], money("4"));
+    let omni = ledger.omni();
+    assert_eq!(omni.cash, money("4901"));
+    assert_eq!(omni.reserved, money("100"));
+    assert_eq!(omni.available, money("4801"));
+    ledger.check_invariants().unwrap();
+
+    // The rest fills at 100: average (99 + 100) / 2 = 99.5, total 199.
+    let outcome = ledger.apply_update("DW-1", update(OrderStatus::Filled, "2", "99.5"));
+    assert_eq!(outcome, UpdateOutcome::Applied);
+    let customer = view(&ledger, "C1");
+    assert_eq!(customer.cash, money("801"));
+    assert_eq!(customer.reserved, Fixed::ZERO);
+    assert_eq!(customer.positions["AAPL"], money("5"));
+    assert!(customer.open_orders.is_empty());
+    assert_eq!(ledger.omni().available, money("4801"));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn amount_cash_partial_keeps_amount_minus_filled() {
+    let ledger = one_customer("1000", "5000");
+    let local = ledger.reserve_buy("C1", "AAPL", cash_order("100")).unwrap();
+    ledger.bind(local, "DW-2").unwrap();
+    // 0.5 share at 120 = 60 filled; the order keeps 100 − 60 = 40.
+    ledger.apply_update("DW-2", update(OrderStatus::PartialFill, "0.5", "120"));
+    let customer = view(&ledger, "C1");
+    assert_eq!(customer.cash, money("940"));
+    assert_eq!(customer.reserved, money("40"));
+    assert_eq!(customer.positions["AAPL"], money("3.5"));
+    // Canceled after that: the 40 returns, the 60 stays spent.
+    ledger.apply_update("DW-2", update(OrderStatus::Canceled, "0.5", "120"));
+    let customer = view(&ledger, "C1");
+    assert_eq!(
+        (customer.cash, customer.reserved),
+        (money("940"), Fixed::ZERO)
+    );
+    assert_eq!(ledger.omni().available, money("4940"));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn duplicate_and_out_of_order_updates_change_nothing() {
+    let ledger = one_customer("1000", "5000");
+    let local = ledger.reserve_buy("C1", "AAPL", limit("3", "10")).unwrap();
+    ledger.bind(local, "DW-3").unwrap();
+    let second = update(OrderStatus::PartialFill, "2", "10");
+    assert_eq!(ledger.apply_update("DW-3", second), UpdateOutcome::Applied);
+    let after = view(&ledger, "C1");
+    assert_eq!(
+        ledger.apply_update("DW-3", second),
+        UpdateOutcome::Duplicate
+    );
+    let first = update(OrderStatus::PartialFill, "1", "10");
+    assert_eq!(ledger.apply_update("DW-3", first), UpdateOutcome::Duplicate);
+    assert_eq!(view(&ledger, "C1"), after);
+    // A final status at the same cumulative quantity still closes the order.
+    let canceled = update(OrderStatus::Canceled, "2", "10");
+    assert_eq!(
+        ledger.apply_update("DW-3", canceled),
+        UpdateOutcome::Applied
+    );
+    assert_eq!(view(&ledger, "C1").reserved, Fixed::ZERO);
+    assert_eq!(
+        ledger.apply_update("DW-3", canceled),
+        UpdateOutcome::UnknownOrder
+    );
+    assert_eq!(
+        ledger.apply_update("nobody", canceled),
+        UpdateOutcome::UnknownOrder
+    );
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn insufficient_buying_power_message_has_both_numbers() {
+    let ledger = one_customer("100", "5000");
+    let reject = ledger
+        .reserve_buy("C1", "AAPL", limit("1", "155"))
+        .unwrap_err();
+    assert_eq!(reject.code, RejectCode::InsufficientBuyingPower);
+    assert_eq!(
+        reject.message,
+        "buying power 100.00 is less than the 155.00 this order needs"
+    );
+    let reject = ledger
+        .reserve_buy("C9", "AAPL", limit("1", "1"))
+        .unwrap_err();
+    assert_eq!(reject.code, RejectCode::ClientIdUnknown);
+    assert_eq!(ledger.omni().reserved, Fixed::ZERO);
+}
+
+#[test]
+fn fee_is_reserved_and_charged_once_at_the_end() {
+    let ledger = one_customer("1000", "5000");
+    let mut cost = limit("2", "100");
+    cost.fee = money("1.5");
+    let local = ledger.reserve_buy("C1", "AAPL", cost).unwrap();
+    assert_eq!(view(&ledger, "C1").reserved, money("201.5"));
+    ledger.bind(local, "DW-4").unwrap();
+    ledger.apply_update("DW-4", update(OrderStatus::PartialFill, "1", "100"));
+    assert_eq!(view(&ledger, "C1").reserved, money("101.5"));
+    // Upstream reports its own fees at the end: those are charged, not the configured one.
+    let mut filled = update(OrderStatus::Filled, "2", "100");
+    filled.fees = Some(money("0.75"));
+    ledger.apply_update("DW-4", filled);
+    let customer = view(&ledger, "C1");
+    assert_eq!(
+        (customer.cash, customer.reserved),
+        (money("799.25"), Fixed::ZERO)
+    );
+    assert_eq!(ledger.omni().cash, money("4799.25"));
+
+    // Canceled with nothing filled: no fee.
+    let local = ledger.reserve_buy("C1", "AAPL", cost).unwrap();
+    ledger.bind(local, "DW-5").unwrap();
+    ledger.apply_update("DW-5", update(OrderStatus::Canceled, "0", "0"));
+    assert_eq!(view(&ledger, "C1").cash, money("799.25"));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn market_fill_above_its_reservation_is_spent_anyway() {
+    let ledger = one_customer("1000", "5000");
+    // Reserved at reference × buffer = 105; fills at 120.
+    let local = ledger.reserve_buy("C1", "AAPL", limit("2", "105")).unwrap();
+    ledger.bind(local, "DW-6").unwrap();
+    ledger.apply_update("DW-6", update(OrderStatus::PartialFill, "1", "120"));
+    let customer = view(&ledger, "C1");
+    assert_eq!(customer.cash, money("880"));
+    assert_eq!(customer.reserved, money("105"));
+    ledger.apply_update("DW-6", update(OrderStatus::Filled, "2", "120"));
+    let customer = view(&ledger, "C1");
+    assert_eq!(
+        (customer.cash, customer.reserved),
+        (money("760"), Fixed::ZERO)
+    );
+    assert_eq!(ledger.omni().available, money("4760"));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn sell_respects_pending_sells() {
+    let ledger = one_customer("0", "0");
+    let first = ledger.reserve_sell("C1", "AAPL", money("1")).unwrap();
+    let reject = ledger.reserve_sell("C1", "AAPL", money("5")).unwrap_err();
+    assert_eq!(reject.code, RejectCode::InsufficientPosition);
+    assert_eq!(
+        reject.message,
+        "position 3 minus 1 pending in open sells leaves 2; this order sells 5"
+    );
+    let reject = ledger.reserve_sell("C1", "MSFT", money("1")).unwrap_err();
+    assert_eq!(reject.code, RejectCode::InsufficientPosition);
+    ledger.reserve_sell("C1", "AAPL", money("2")).unwrap();
+    assert_eq!(view(&ledger, "C1").pending_sells["AAPL"], money("3"));
+
+    // A fill of the first SELL: position and pending both fall; proceeds are cash on fill.
+    ledger.bind(first, "DW-7").unwrap();
+    ledger.apply_update("DW-7", update(OrderStatus::Filled, "1", "50.5"));
+    let customer = view(&ledger, "C1");
+    assert_eq!(customer.positions["AAPL"], money("2"));
+    assert_eq!(customer.pending_sells["AAPL"], money("2"));
+    assert_eq!(customer.cash, money("50.5"));
+    assert_eq!(ledger.omni().cash, money("50.5"));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn withdrawal_beyond_available_is_refused() {
+    let ledger = one_customer("100", "1000");
+    ledger.reserve_buy("C1", "AAPL", limit("1", "70")).unwrap();
+    let refused = ledger.adjust_cash("C1", money("-50")).unwrap_err();
+    assert_eq!(
+        refused,
+        LedgerError::Refused(
+            "withdrawal of 50.00 is more than the 30.00 available \
+             (cash 100.00 minus 70.00 reserved for open orders)"
+                .to_string()
+        )
+    );
+    let customer = ledger.adjust_cash("C1", money("-30")).unwrap();
+    assert_eq!(
+        (customer.cash, customer.available),
+        (money("70"), Fixed::ZERO)
+    );
+    let customer = ledger.adjust_cash("C1", money("25")).unwrap();
+    assert_eq!(customer.available, money("25"));
+    assert!(matches!(
+        ledger.adjust_cash("nobody", money("1")),
+        Err(LedgerError::NotFound(_))
+    ));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn register_conflicts_are_409_and_replace_keeps_orders() {
+    let ledger = one_customer("100", "1000");
+    // SPEC §4.1: a clientID already bound to another customerId …
+    assert!(matches!(
+        ledger.register("C1", "cust-2", money("1"), vec![]),
+        Err(LedgerError::Conflict(_))
+    ));
+    // … or a second clientID for the same customerId.
+    assert!(matches!(
+        ledger.register("C2", "cust-1", money("1"), vec![]),
+        Err(LedgerError::Conflict(_))
+    ));
+    assert!(!ledger.contains("C2"));
+
+    // Replace: cash and positions change, the open order and its reservation stay.
+    let local = ledger.reserve_buy("C1", "AAPL", limit("1", "60")).unwrap();
+    ledger.reserve_sell("C1", "AAPL", money("2")).unwrap();
+    ledger
+        .register(
+            "C1",
+            "cust-1",
+            money("500"),
+            vec![("MSFT".into(), money("7"))],
+        )
+        .unwrap();
+    let customer = view(&ledger, "C1");
+    assert_eq!(customer.cash, money("500"));
+    assert_eq!(customer.reserved, money("60"));
+    assert_eq!(customer.positions.get("MSFT"), Some(&money("7")));
+    assert_eq!(customer.positions.get("AAPL"), None);
+    assert_eq!(customer.pending_sells["AAPL"], money("2"));
+    assert_eq!(customer.open_orders.len(), 2);
+    assert!(customer.open_orders.contains(&local.to_string()));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn rekey_moves_everything() {
+    let ledger = one_customer("1000", "1000");
+    let local = ledger.reserve_buy("C1", "AAPL", limit("1", "60")).unwrap();
+    ledger.bind(local, "DW-8").unwrap();
+    ledger
+        .register("C2", "cust-2", money("5"), Vec::new())
+        .unwrap();
+    assert!(matches!(
+        ledger.rekey("C1", "C2"),
+        Err(LedgerError::Conflict(_))
+    ));
+    assert!(matches!(
+        ledger.rekey("nobody", "C3"),
+        Err(LedgerError::NotFound(_))
+    ));
+    ledger.rekey("C1", "C3").unwrap();
+    assert!(!ledger.contains("C1"));
+    let customer = view(&ledger, "C3");
+    assert_eq!(customer.customer_id, "cust-1");
+    assert_eq!(customer.reserved, money("60"));
+    assert_eq!(customer.open_orders, vec!["DW-8".to_string()]);
+    // Fills follow the customer to its new clientID.
+    ledger.apply_update("DW-8", update(OrderStatus::Filled, "1", "60"));
+    assert_eq!(view(&ledger, "C3").cash, money("940"));
+    // The customerId is bound to the new clientID now, and the old one is free.
+    assert!(matches!(
+        ledger.register("C1", "cust-1", money("1"), vec![]),
+        Err(LedgerError::Conflict(_))
+    ));
+    ledger.register("C1", "cust-9", money("1"), vec![]).unwrap();
+    assert_eq!(ledger.orders(OrderState::Open).len(), 0);
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn prefunded_depletion_refuses_buys_and_passes_sells() {
+    // Seed 003: "When the 'prefunded' amount is depleted, only SELLS will be permitted."
+    let ledger = one_customer("1000", "100");
+    ledger.reserve_buy("C1", "AAPL", cash_order("100")).unwrap();
+    assert_eq!(ledger.omni().available, Fixed::ZERO);
+    let reject = ledger
+        .reserve_buy("C1", "AAPL", cash_order("30"))
+        .unwrap_err();
+    assert_eq!(reject.code, RejectCode::InsufficientOmniBuyingPower);
+    assert_eq!(
+        reject.message,
+        "omni account buying power 0.00 is less than the 30.00 this order needs"
+    );
+    // The customer side was not touched by the refused order.
+    assert_eq!(view(&ledger, "C1").reserved, money("100"));
+    ledger.reserve_sell("C1", "AAPL", money("1")).unwrap();
+    // A deposit (deposits.updated) raises it again.
+    ledger.omni_deposit(money("200")).unwrap();
+    ledger.reserve_buy("C1", "AAPL", cash_order("30")).unwrap();
+    assert!(matches!(
+        ledger.omni_deposit(Fixed::ZERO),
+        Err(LedgerError::Invalid(_))
+    ));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn cashless_credit_limit_and_roll() {
+    let ledger = Ledger::new(LedgerConfig {
+        funding: Funding::Cashless {
+            credit_limit: money("1000"),
+        },
+        sell_proceeds: SellProceeds::OnFill,
+    });
+    ledger
+        .register("C1", "cust-1", money("5000"), vec![])
+        .unwrap();
+    let local = ledger.reserve_buy("C1", "AAPL", limit("6", "100")).unwrap();
+    ledger.bind(local, "DW-9").unwrap();
+    ledger.apply_update("DW-9", update(OrderStatus::Filled, "6", "100"));
+    let omni = ledger.omni();
+    assert_eq!(omni.pending_settlement, Some(money("600")));
+    assert_eq!(omni.available, money("400"));
+    assert_eq!(omni.credit_limit, Some(money("1000")));
+    let reject = ledger
+        .reserve_buy("C1", "AAPL", limit("5", "100"))
+        .unwrap_err();
+    assert_eq!(reject.code, RejectCode::InsufficientOmniBuyingPower);
+
+    let omni = ledger.roll_settlement_day().unwrap();
+    assert_eq!(omni.pending_settlement, Some(Fixed::ZERO));
+    assert_eq!(omni.available, money("1000"));
+    ledger.reserve_buy("C1", "AAPL", limit("5", "100")).unwrap();
+    // A smaller line leaves available short, not negative reservations.
+    let omni = ledger.set_credit_limit(money("400")).unwrap();
+    assert_eq!(omni.available, money("-100"));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn sell_proceeds_on_settlement_wait_for_the_roll() {
+    let ledger = Ledger::new(LedgerConfig {
+        funding: Funding::Prefunded,
+        sell_proceeds: SellProceeds::OnSettlement,
+    });
+    ledger
+        .register(
+            "C1",
+            "cust-1",
+            money("0"),
+            vec![("AAPL".into(), money("2"))],
+        )
+        .unwrap();
+    let local = ledger.reserve_sell("C1", "AAPL", money("2")).unwrap();
+    ledger.bind(local, "DW-10").unwrap();
+    ledger.apply_update("DW-10", update(OrderStatus::Filled, "2", "10.25"));
+    let customer = view(&ledger, "C1");
+    assert_eq!(customer.cash, Fixed::ZERO);
+    assert_eq!(customer.unsettled_proceeds, money("20.5"));
+    assert!(customer.positions.is_empty());
+    assert_eq!(ledger.omni().unsettled_proceeds, money("20.5"));
+    ledger.check_invariants().unwrap();
+
+    let omni = ledger.roll_settlement_day().unwrap();
+    assert_eq!((omni.cash, omni.available), (money("20.5"), money("20.5")));
+    assert_eq!(omni.unsettled_proceeds, Fixed::ZERO);
+    let customer = view(&ledger, "C1");
+    assert_eq!(
+        (customer.cash, customer.unsettled_proceeds),
+        (money("20.5"), Fixed::ZERO)
+    );
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn release_and_in_doubt() {
+    let ledger = one_customer("1000", "1000");
+    let refused = ledger.reserve_buy("C1", "AAPL", limit("1", "100")).unwrap();
+    ledger.release(refused).unwrap();
+    assert_eq!(view(&ledger, "C1").reserved, Fixed::ZERO);
+    assert_eq!(ledger.omni().available, money("1000"));
+    assert!(matches!(
+        ledger.release(refused),
+        Err(LedgerError::NotFound(_))
+    ));
+
+    let lost = ledger.reserve_buy("C1", "AAPL", limit("1", "100")).unwrap();
+    let sell = ledger.reserve_sell("C1", "AAPL", money("1")).unwrap();
+    ledger.mark_in_doubt(lost).unwrap();
+    ledger.mark_in_doubt(sell).unwrap();
+    let in_doubt = ledger.orders(OrderState::InDoubt);
+    assert_eq!(in_doubt.len(), 2);
+    assert_eq!(in_doubt[0].local_id, lost);
+    assert_eq!(in_doubt[0].client_id, "C1");
+    assert_eq!(in_doubt[0].reserved_cash, money("100"));
+    assert_eq!(in_doubt[1].pending_sell_quantity, money("1"));
+    assert!(ledger.orders(OrderState::Open).is_empty());
+    assert_eq!(view(&ledger, "C1").reserved, money("100"));
+
+    // One reached upstream, the other never did.
+    ledger.resolve_in_doubt(lost, Some("DW-11")).unwrap();
+    ledger.resolve_in_doubt(sell, None).unwrap();
+    assert!(ledger.orders(OrderState::InDoubt).is_empty());
+    let open = ledger.orders(OrderState::Open);
+    assert_eq!(open[0].upstream_order_id.as_deref(), Some("DW-11"));
+    assert!(view(&ledger, "C1").pending_sells.is_empty());
+    assert!(matches!(
+        ledger.resolve_in_doubt(lost, None),
+        Err(LedgerError::Invalid(_))
+    ));
+    assert!(matches!(
+        ledger.mark_in_doubt(lost),
+        Err(LedgerError::Invalid(_))
+    ));
+    assert_eq!(LocalOrderId::parse(&lost.to_string()), Some(lost));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn out_of_range_is_an_error_never_a_panic() {
+    let ledger = one_customer("1000", "1000");
+    let huge = BuyCost {
+        per_share: Some(Fixed::MAX),
+        quantity: Some(money("2")),
+        amount_cash: None,
+        fee: Fixed::ZERO,
+    };
+    let reject = ledger.reserve_buy("C1", "AAPL", huge).unwrap_err();
+    assert_eq!(reject.code, RejectCode::InvalidOrder);
+    assert!(matches!(
+        ledger.omni_deposit(Fixed::MAX),
+        Err(LedgerError::Overflow(_))
+    ));
+    assert_eq!(ledger.omni().cash, money("1000"));
+    assert!(matches!(
+        ledger.adjust_cash("C1", Fixed::MAX),
+        Err(LedgerError::Overflow(_))
+    ));
+    let local = ledger.reserve_buy("C1", "AAPL", limit("1", "10")).unwrap();
+    ledger.bind(local, "DW-12").unwrap();
+    let absurd = update(OrderStatus::Filled, "92233720368", "92233720368");
+    assert!(matches!(
+        ledger.apply_update("DW-12", absurd),
+        UpdateOutcome::Invalid(_)
+    ));
+    let negative = update(OrderStatus::Filled, "-1", "10");
+    assert!(matches!(
+        ledger.apply_update("DW-12", negative),
+        UpdateOutcome::Invalid(_)
+    ));
+    assert_eq!(view(&ledger, "C1").reserved, money("10"));
+    ledger.check_invariants().unwrap();
+}
+
+#[test]
+fn views_serialize_in_the_admin_api_shape() {
+    let ledger = one_customer("100", "1000");
+    let json = serde_json::to_value(view(&ledger, "C1")).unwrap();
+    assert_eq!(json["clientID"], "C1");
+    assert_eq!(json["customerId"], "cust-1");
+    assert_eq!(json["cash"], "100");
+    assert_eq!(json["positions"]["AAPL"], "3");
+    assert_eq!(json["openOrders"], serde_json::json!([]));
+    let json = serde_json::to_value(ledger.omni()).unwrap();
+    assert_eq!(json["funding"], "prefunded");
+    assert_eq!(json["available"], "1000");
+    assert!(json.get("creditLimit").is_none());
+    assert_eq!(OrderStatus::parse("CANCELLED"), Some(OrderStatus::Canceled));
+    assert_eq!(OrderStatus::parse("8"), Some(OrderStatus::Rejected));
+}
