@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::{Clock, ShiftedClock, SystemClock};
 use crate::config::Config;
+use crate::engine::Engine;
 use crate::http::admin::Admin;
 use crate::http::body::BodyLimits;
 use crate::http::front::Front;
@@ -56,6 +57,8 @@ impl Gateway {
             Some(clock) => clock.clone(),
             None => Arc::new(SystemClock),
         };
+        let engine = Arc::new(Engine::new(&config, clock.clone()));
+        engine.bootstrap(&config).map_err(StartError)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
@@ -88,6 +91,7 @@ impl Gateway {
         let limits = ConnectionLimits::from_config(&config.server);
 
         let front = Arc::new(Front {
+            engine: engine.clone(),
             upstream,
             body_limits,
         });
@@ -101,6 +105,7 @@ impl Gateway {
 
         let admin = Arc::new(Admin {
             token: admin_token.clone(),
+            engine,
             clock,
             adjustable_clock,
             upstream: upstream_label.clone(),

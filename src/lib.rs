@@ -14,7 +14,14 @@
 //! - [`clock`]: the one source of time; nothing else reads the OS clock.
 //! - [`money`]: exact fixed-point numbers (10⁻⁸ units in an `i64`).
 //! - [`order`]: the order body as routers send it, parsed exactly.
+//! - [`decide`]: the pure decision: order + rules + book + `now` → accept or a reason.
+//! - [`engine`]: the shared state and the order path up to the wire (decide, then reserve).
+//! - [`events`]: DriveWealth event envelopes and their de-duplication.
+//! - [`queued`]: orders accepted for a later open (for the cancel cut-off).
 //! - [`reject`]: the rejection codes of the wire contract and their messages.
+//! - [`instruments`]: the instrument master (status, fractionability, reference prices).
+//! - [`ledger`]: customer and omni buying power, reservations, positions and fills.
+//! - [`rules`]: the DriveWealth rules an order must pass (clientID, market hours, …).
 //! - [`upstream`]: the pooled keep-alive client to DriveWealth and how its failures read.
 //! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
 //! - [`sim`]: a DriveWealth simulator, in-process or as `omnigate sim`.
@@ -23,10 +30,16 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod decide;
+pub mod engine;
+pub mod events;
 pub mod http;
+pub mod instruments;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod queued;
 pub mod reject;
+pub mod rules;
 pub mod sim;
 pub mod upstream;

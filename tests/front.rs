@@ -9,7 +9,9 @@ use common::{config, dead_port, send, send_raw, wait_for, Gateway, SilentUpstrea
 const ORDER: &str = r#"{"accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","quantity":1,"clientID":"123456789"}"#;
 
 fn gateway() -> Gateway {
-    Gateway::start(&config("", ""))
+    let gateway = Gateway::start(&config("", ""));
+    gateway.fund_omni("1000000");
+    gateway
 }
 
 #[test]
@@ -70,6 +72,7 @@ fn an_order_is_forwarded_byte_for_byte_with_its_headers() {
 #[test]
 fn bad_bodies_get_a_clear_4xx_and_never_reach_the_upstream() {
     let gateway = Gateway::start(&config("max_body_bytes = 1024", ""));
+    gateway.fund_omni("1000000");
     let before = gateway.upstream_requests();
     let json = [("content-type", "application/json")];
     // (what, headers, body, status, a phrase the message must contain)
@@ -200,9 +203,13 @@ fn a_dead_upstream_is_502_and_a_silent_one_504() {
         "",
         &format!("[upstream]\nurl = \"http://{dead}\"\n"),
     ));
+    gateway.fund_omni("1000000");
     let response = gateway.post_order(ORDER);
     assert_eq!(response.status, 502, "{}", response.text());
     assert_eq!(response.error().0, "UPSTREAM_UNAVAILABLE");
+    // Nothing was sent, so nothing stays reserved.
+    assert_eq!(gateway.customer("123456789")["reserved"], "0");
+    assert_eq!(gateway.omni()["reserved"], "0");
     let response = send(
         gateway.order,
         "GET",
@@ -220,11 +227,18 @@ fn a_dead_upstream_is_502_and_a_silent_one_504() {
             silent.addr
         ),
     ));
+    gateway.fund_omni("1000000");
     let response = gateway.post_order(ORDER);
     assert_eq!(response.status, 504, "{}", response.text());
     let (code, message) = response.error();
     assert_eq!(code, "UPSTREAM_TIMEOUT");
     assert!(message.contains("300 ms"), "{message}");
+    // Sent without an answer: the reservation stays, in doubt.
+    let in_doubt = gateway
+        .admin("GET", "/admin/orders?state=in_doubt", "")
+        .json();
+    assert_eq!(in_doubt.as_array().map(Vec::len), Some(1), "{in_doubt}");
+    assert_ne!(gateway.customer("123456789")["reserved"], "0");
     assert!(silent.accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1);
 }
 
@@ -234,6 +248,7 @@ fn simulator_faults_reach_the_router_as_gateway_errors() {
         "",
         "[upstream]\ntimeout_ms = 400\n[simulator]\nreset_pct = 100\n",
     ));
+    gateway.fund_omni("1000000");
     let response = gateway.post_order(ORDER);
     assert_eq!(
         response.status,
@@ -244,6 +259,7 @@ fn simulator_faults_reach_the_router_as_gateway_errors() {
     assert_eq!(response.error().0, "UPSTREAM_TIMEOUT");
 
     let gateway = Gateway::start(&config("", "[simulator]\nerror_pct = 100\n"));
+    gateway.fund_omni("1000000");
     let response = gateway.post_order(ORDER);
     assert_eq!(response.status, 503, "the upstream's own answer is relayed");
 }

@@ -32,8 +32,15 @@ pub struct Config {
     pub halts: HaltsConfig,
     pub market: MarketConfig,
     pub bootstrap: BootstrapConfig,
+    pub buying_power: BuyingPowerConfig,
+    pub fees: FeesConfig,
+    pub limits: LimitsConfig,
     pub clock: ClockConfig,
     pub log: LogConfig,
+    /// Load the built-in demo book of customers, instruments and omni cash (the embedded
+    /// default only; not a file key).
+    #[serde(skip)]
+    pub demo_book: bool,
 }
 
 /// `[server]`: the two listeners and the limits on what a client may send.
@@ -93,6 +100,14 @@ pub struct UpstreamConfig {
     pub pool_max_idle: usize,
     /// An idle pooled connection is closed after this. Default 30000 ms.
     pub pool_idle_timeout_ms: u64,
+    /// How often open orders are polled upstream for fills (SPEC §6). 0 turns the poller off.
+    /// Default 1000 ms.
+    pub poll_interval_ms: u64,
+    /// `authorization` header the poller sends (DriveWealth needs one; the simulator does not).
+    /// Default: none.
+    pub poll_authorization: Option<String>,
+    /// `dw-client-app-key` header the poller sends. Default: none.
+    pub poll_app_key: Option<String>,
 }
 
 impl Default for UpstreamConfig {
@@ -103,6 +118,9 @@ impl Default for UpstreamConfig {
             connect_timeout_ms: 1_000,
             pool_max_idle: 256,
             pool_idle_timeout_ms: 30_000,
+            poll_interval_ms: 1_000,
+            poll_authorization: None,
+            poll_app_key: None,
         }
     }
 }
@@ -156,6 +174,68 @@ pub struct OmnibusConfig {
     /// Orders must name one of these in `accountNo` (SPEC §4.5). Default: none (every order is
     /// refused until one is configured).
     pub account_numbers: Vec<String>,
+    /// `"prefunded"` (BUYs spend cash deposited first) or `"cashless"` (T+1 against
+    /// `credit_limit`). Default `"prefunded"`.
+    pub funding: FundingMode,
+    /// Cashless only: what the day's net buys plus reservations may reach. Default 0.
+    pub credit_limit: Decimal,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FundingMode {
+    #[default]
+    Prefunded,
+    Cashless,
+}
+
+/// `[buying_power]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BuyingPowerConfig {
+    /// When SELL proceeds become buying power: `"on_fill"` or `"on_settlement"`.
+    /// Default `"on_fill"`.
+    pub sell_proceeds: SellProceedsMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SellProceedsMode {
+    #[default]
+    OnFill,
+    OnSettlement,
+}
+
+/// `[fees]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct FeesConfig {
+    /// Added to every BUY's cost and reserved with it, in USD. Default 0.
+    pub per_order: Decimal,
+}
+
+/// `[limits]`: risk limits; `[limits.default]` applies to every customer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    pub default: CustomerLimits,
+}
+
+/// One customer's limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CustomerLimits {
+    /// Quantity-based MARKET, STOP and MARKET_IF_TOUCHED BUYs reserve
+    /// `quantity × max(reference, trigger) × (1 + market_buffer_pct/100)`. Default 5.
+    pub market_buffer_pct: Decimal,
+}
+
+impl Default for CustomerLimits {
+    fn default() -> Self {
+        Self {
+            market_buffer_pct: Decimal::from_text("5"),
+        }
+    }
 }
 
 /// `[client_id]`: format rules for `clientID` beyond the built-in charset and length (SPEC §4.1).
@@ -213,6 +293,9 @@ pub struct BootstrapConfig {
     /// `PUT /admin/instruments/{symbol}` plus `symbol`. Relative paths are read from the config
     /// file's folder. Default: none.
     pub instruments: Option<PathBuf>,
+    /// Customers, JSON Lines: one object a line, in the shape of `PUT /admin/customers/{clientID}`
+    /// plus `clientID`. Default: none.
+    pub customers: Option<PathBuf>,
 }
 
 /// `[clock]`
@@ -298,8 +381,10 @@ impl Config {
 
     /// The embedded default of `omnigate run` without `--config`.
     pub fn embedded_default() -> Config {
-        Config::parse(EMBEDDED_DEFAULT, "(embedded default)")
-            .unwrap_or_else(|error| panic!("the embedded default config is invalid: {error}"))
+        let mut config = Config::parse(EMBEDDED_DEFAULT, "(embedded default)")
+            .unwrap_or_else(|error| panic!("the embedded default config is invalid: {error}"));
+        config.demo_book = true;
+        config
     }
 
     /// Parses and validates config text; `origin` names it in error messages.
@@ -336,7 +421,13 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        if let Some(path) = self.bootstrap.instruments.as_mut() {
+        for path in [
+            self.bootstrap.instruments.as_mut(),
+            self.bootstrap.customers.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             if path.is_relative() {
                 *path = base.join(&*path);
             }

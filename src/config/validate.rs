@@ -133,6 +133,25 @@ impl Config {
                 );
             }
         }
+        if self.omnibus.credit_limit.0.is_negative() {
+            problem(
+                "omnibus.credit_limit",
+                format!("{} is negative", self.omnibus.credit_limit.0),
+            );
+        }
+        if self.fees.per_order.0.is_negative() {
+            problem(
+                "fees.per_order",
+                format!("{} is negative", self.fees.per_order.0),
+            );
+        }
+        let buffer = self.limits.default.market_buffer_pct.0;
+        if buffer.is_negative() || buffer > crate::money::Fixed::from_int(100).unwrap_or_default() {
+            problem(
+                "limits.default.market_buffer_pct",
+                format!("{buffer} is outside 0..=100"),
+            );
+        }
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problem("log.level", format!("{:?}: {error}", self.log.level));
         }

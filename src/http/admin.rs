@@ -15,11 +15,18 @@ use serde::{Deserialize, Serialize};
 use super::body::{self, BodyLimits};
 use super::respond;
 use crate::clock::{Clock, ShiftedClock};
+use crate::engine::{CustomerSpec, Engine, EventOutcome};
+use crate::instruments::InstrumentSpec;
+use crate::ledger::{LedgerError, LocalOrderId, OrderState};
+use crate::money::{self, Fixed};
 use crate::upstream::ProxyBody;
+
+type Answer = Response<ProxyBody>;
 
 /// What the admin API needs.
 pub struct Admin {
     pub token: String,
+    pub engine: Arc<Engine>,
     pub clock: Arc<dyn Clock>,
     /// Present only with `clock.adjustable = true`.
     pub adjustable_clock: Option<Arc<ShiftedClock>>,
@@ -44,10 +51,258 @@ impl Admin {
         }
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        match (&method, path.as_str()) {
-            (&Method::GET, "/admin/health") => self.health(),
-            (&Method::PUT, "/admin/clock") => self.set_clock(request).await,
+        let segments: Vec<&str> = path
+            .strip_prefix("/admin/")
+            .unwrap_or("")
+            .split('/')
+            .collect();
+        let engine = &self.engine;
+        match (&method, segments.as_slice()) {
+            (&Method::GET, ["health"]) => self.health(),
+            (&Method::PUT, ["clock"]) => self.set_clock(request).await,
+            (&Method::PUT, ["instruments", symbol]) => {
+                let symbol = (*symbol).to_owned();
+                match read_json::<InstrumentSpec>(request, self.body_limits).await {
+                    Ok(spec) => match engine.instruments.upsert(&symbol, spec) {
+                        Ok(instrument) => {
+                            tracing::info!(%symbol, "instrument entry set by the admin API");
+                            respond::json_value(StatusCode::OK, &instrument.to_json())
+                        }
+                        Err(error) => bad_request(&error.0),
+                    },
+                    Err(response) => response,
+                }
+            }
+            (&Method::GET, ["instruments", symbol]) => match engine.instruments.by_symbol(symbol) {
+                Some(instrument) => respond::json_value(StatusCode::OK, &instrument.to_json()),
+                None => unknown("instrument", symbol),
+            },
+            (&Method::POST, ["prices"]) => self.set_prices(request).await,
+            (&Method::PUT, ["customers", client_id]) => {
+                let client_id = (*client_id).to_owned();
+                match read_json::<CustomerSpec>(request, self.body_limits).await {
+                    Ok(spec) => match engine.register_customer(&client_id, spec) {
+                        Ok(()) => {
+                            tracing::info!(%client_id, "customer registered by the admin API");
+                            self.customer(&client_id)
+                        }
+                        Err(error) => ledger_error(error),
+                    },
+                    Err(response) => response,
+                }
+            }
+            (&Method::GET, ["customers", client_id]) => self.customer(client_id),
+            (&Method::POST, ["customers", client_id, "cash"]) => {
+                let client_id = (*client_id).to_owned();
+                self.customer_cash(&client_id, request).await
+            }
+            (&Method::POST, ["customers", client_id, "rekey"]) => {
+                let client_id = (*client_id).to_owned();
+                self.rekey(&client_id, request).await
+            }
+            (&Method::GET, ["omni"]) => respond::json_value(StatusCode::OK, &engine.ledger.omni()),
+            (&Method::POST, ["omni", "cash"]) => self.omni_cash(request).await,
+            (&Method::POST, ["omni", "settle"]) => match engine.ledger.roll_settlement_day() {
+                Ok(view) => {
+                    tracing::info!("settlement day rolled by the admin API");
+                    respond::json_value(StatusCode::OK, &view)
+                }
+                Err(error) => ledger_error(error),
+            },
+            (&Method::GET, ["orders"]) => self.list_orders(request.uri().query()),
+            (&Method::POST, ["orders", id, "resolve"]) => {
+                let id = (*id).to_owned();
+                self.resolve(&id, request).await
+            }
+            (&Method::POST, ["events"]) => self.event(request).await,
             _ => not_found(&method, &path),
+        }
+    }
+
+    fn customer(&self, client_id: &str) -> Answer {
+        match self.engine.ledger.customer(client_id) {
+            Some(view) => respond::json_value(StatusCode::OK, &view),
+            None => unknown("customer", client_id),
+        }
+    }
+
+    async fn customer_cash(&self, client_id: &str, request: Request<Incoming>) -> Answer {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Cash {
+            #[serde(deserialize_with = "money::exact::deserialize")]
+            amount: Fixed,
+            #[serde(default)]
+            reason: Option<String>,
+        }
+        let cash: Cash = match read_json(request, self.body_limits).await {
+            Ok(cash) => cash,
+            Err(response) => return response,
+        };
+        match self.engine.ledger.adjust_cash(client_id, cash.amount) {
+            Ok(view) => {
+                tracing::info!(%client_id, amount = %cash.amount, reason = cash.reason.as_deref().unwrap_or(""), "customer cash adjusted");
+                respond::json_value(StatusCode::OK, &view)
+            }
+            Err(error) => ledger_error(error),
+        }
+    }
+
+    async fn rekey(&self, client_id: &str, request: Request<Incoming>) -> Answer {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Rekey {
+            #[serde(rename = "newClientID")]
+            new_client_id: String,
+        }
+        let rekey: Rekey = match read_json(request, self.body_limits).await {
+            Ok(rekey) => rekey,
+            Err(response) => return response,
+        };
+        if let Err(reject) = self.engine.rules.client_ids().check(&rekey.new_client_id) {
+            return bad_request(&reject.message);
+        }
+        match self.engine.ledger.rekey(client_id, &rekey.new_client_id) {
+            Ok(()) => {
+                tracing::warn!(old = %client_id, new = %rekey.new_client_id, "customer re-keyed");
+                self.customer(&rekey.new_client_id)
+            }
+            Err(error) => ledger_error(error),
+        }
+    }
+
+    async fn omni_cash(&self, request: Request<Incoming>) -> Answer {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Cash {
+            #[serde(deserialize_with = "money::exact::deserialize")]
+            amount: Fixed,
+        }
+        let cash: Cash = match read_json(request, self.body_limits).await {
+            Ok(cash) => cash,
+            Err(response) => return response,
+        };
+        match self.engine.ledger.omni_deposit(cash.amount) {
+            Ok(view) => {
+                tracing::info!(amount = %cash.amount, "omni account funded by the admin API");
+                respond::json_value(StatusCode::OK, &view)
+            }
+            Err(error) => ledger_error(error),
+        }
+    }
+
+    async fn set_prices(&self, request: Request<Incoming>) -> Answer {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Price {
+            symbol: String,
+            #[serde(deserialize_with = "money::exact::deserialize")]
+            price: Fixed,
+        }
+        let prices: Vec<Price> = match read_json(request, self.body_limits).await {
+            Ok(prices) => prices,
+            Err(response) => return response,
+        };
+        // All or nothing: check every entry before changing any.
+        let mut found = Vec::with_capacity(prices.len());
+        for price in &prices {
+            if !price.price.is_positive() {
+                return bad_request(&format!("the price of {} must be above zero", price.symbol));
+            }
+            match self.engine.instruments.by_symbol(&price.symbol) {
+                Some(instrument) => found.push((instrument, price.price)),
+                None => return unknown("instrument", &price.symbol),
+            }
+        }
+        for (instrument, price) in &found {
+            instrument.set_reference_price(*price);
+        }
+        respond::json_value(
+            StatusCode::OK,
+            &serde_json::json!({ "updated": found.len() }),
+        )
+    }
+
+    fn list_orders(&self, query: Option<&str>) -> Answer {
+        let state = query
+            .unwrap_or("")
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("state="))
+            .unwrap_or("open");
+        let filter = match state {
+            "open" => OrderState::Open,
+            "in_doubt" => OrderState::InDoubt,
+            other => {
+                return bad_request(&format!("state {other:?} is not open or in_doubt"));
+            }
+        };
+        respond::json_value(StatusCode::OK, &self.engine.ledger.orders(filter))
+    }
+
+    async fn resolve(&self, id: &str, request: Request<Incoming>) -> Answer {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "snake_case")]
+        enum Outcome {
+            /// It reached DriveWealth under `orderId`: bind it.
+            Placed,
+            /// It never did: release its reservation.
+            NotPlaced,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Resolve {
+            outcome: Outcome,
+            #[serde(rename = "orderId", default)]
+            order_id: Option<String>,
+        }
+        let Some(local) = LocalOrderId::parse(id) else {
+            return unknown("in-doubt order", id);
+        };
+        let resolve: Resolve = match read_json(request, self.body_limits).await {
+            Ok(resolve) => resolve,
+            Err(response) => return response,
+        };
+        let upstream_id = match (resolve.outcome, resolve.order_id.as_deref()) {
+            (Outcome::Placed, Some(order_id)) if !order_id.is_empty() => Some(order_id),
+            (Outcome::Placed, _) => {
+                return bad_request("outcome \"placed\" needs the upstream orderId")
+            }
+            (Outcome::NotPlaced, None) => None,
+            (Outcome::NotPlaced, Some(_)) => {
+                return bad_request("outcome \"not_placed\" takes no orderId")
+            }
+        };
+        match self.engine.ledger.resolve_in_doubt(local, upstream_id) {
+            Ok(()) => {
+                tracing::warn!(%local, order_id = upstream_id.unwrap_or(""), "in-doubt order resolved by the admin API");
+                respond::json_value(
+                    StatusCode::OK,
+                    &serde_json::json!({ "resolved": local, "orderId": upstream_id }),
+                )
+            }
+            Err(error) => ledger_error(error),
+        }
+    }
+
+    async fn event(&self, request: Request<Incoming>) -> Answer {
+        let (parts, body) = request.into_parts();
+        let bytes = match body::read_limited(&parts.headers, body, self.body_limits).await {
+            Ok(bytes) => bytes,
+            Err(reject) => return bad_request(&reject.message),
+        };
+        match self.engine.apply_event(&bytes) {
+            Ok(outcome) => {
+                let (result, detail) = match outcome {
+                    EventOutcome::Applied => ("applied", String::new()),
+                    EventOutcome::Duplicate => ("duplicate", String::new()),
+                    EventOutcome::Ignored(why) => ("ignored", why),
+                };
+                respond::json_value(
+                    StatusCode::OK,
+                    &serde_json::json!({ "result": result, "detail": detail }),
+                )
+            }
+            Err(message) => bad_request(&message),
         }
     }
 
@@ -127,6 +382,32 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
             &format!("the request body does not fit: {error}"),
         )
     })
+}
+
+fn bad_request(message: &str) -> Answer {
+    respond::error_body(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+}
+
+fn unknown(what: &str, name: &str) -> Answer {
+    let shown: String = name.chars().take(64).collect();
+    respond::error_body(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        &format!("no {what} {shown:?}"),
+    )
+}
+
+/// The one place a ledger refusal becomes a status.
+fn ledger_error(error: LedgerError) -> Answer {
+    let (status, code) = match &error {
+        LedgerError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+        LedgerError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+        LedgerError::Invalid(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        LedgerError::Refused(_) | LedgerError::Overflow(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "REFUSED")
+        }
+    };
+    respond::error_body(status, code, &error.to_string())
 }
 
 fn not_found(method: &Method, path: &str) -> Response<ProxyBody> {

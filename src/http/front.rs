@@ -16,9 +16,15 @@ use hyper::body::Incoming;
 use super::body::{self, BodyLimits};
 use super::proxy;
 use super::respond::{self, GatewayError, DECISION_HEADER};
-use crate::order::{parse_cancel, parse_order};
+use crate::decide::decide_cancel;
+use crate::engine::Engine;
+use crate::events::OrderPayload;
+use crate::order::{parse_cancel, parse_order, OrderPatch};
 use crate::reject::Reject;
 use crate::upstream::{ProxyBody, Upstream, UpstreamError};
+
+/// Header on an accepted order that DriveWealth will queue: the open it waits for (RFC 3339).
+pub const QUEUED_UNTIL_HEADER: &str = "x-omnigate-queued-until";
 
 const ORDERS_PATH: &str = "/back-office/orders";
 /// Largest upstream answer to an order create or cancel that omnigate reads (it must read it to
@@ -27,8 +33,25 @@ const MAX_UPSTREAM_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// What the order front needs to serve a request.
 pub struct Front {
+    pub engine: Arc<Engine>,
     pub upstream: Upstream,
     pub body_limits: BodyLimits,
+}
+
+/// The upstream's whole answer to a request omnigate had to read.
+struct Answer {
+    parts: http::response::Parts,
+    body: Bytes,
+}
+
+impl Answer {
+    fn into_response(self, decision: &'static str) -> Response<ProxyBody> {
+        let mut response = Response::from_parts(self.parts, respond::full(self.body));
+        response
+            .headers_mut()
+            .insert(DECISION_HEADER, HeaderValue::from_static(decision));
+        response
+    }
 }
 
 impl Front {
@@ -39,6 +62,8 @@ impl Front {
             self.place_order(request).await
         } else if request.method() == Method::PATCH && order_id(path).is_some() {
             self.patch_order(request).await
+        } else if request.method() == Method::GET && order_id(path).is_some() {
+            self.get_order(request).await
         } else {
             proxy::forward(&self.upstream, request, self.body_limits).await
         }
@@ -53,10 +78,77 @@ impl Front {
             Ok(bytes) => bytes,
             Err(reject) => return respond::rejected(&reject),
         };
-        if let Err(reject) = parse_order(&bytes) {
-            return respond::rejected(&reject);
+        let order = match parse_order(&bytes) {
+            Ok(order) => order,
+            Err(reject) => return respond::rejected(&reject),
+        };
+        let admitted = match self.engine.admit(&order) {
+            Ok(admitted) => admitted,
+            Err(reject) => {
+                tracing::info!(code = %reject.code, message = %reject.message, "order rejected");
+                return respond::rejected(&reject);
+            }
+        };
+        drop(order);
+        let ledger = &self.engine.ledger;
+        match self.send_whole(parts, bytes).await {
+            Ok(answer) if answer.parts.status.is_success() => {
+                match created_order_id(&answer.body) {
+                    Some(order_id) => self.engine.bound(admitted, &order_id),
+                    None => {
+                        // Taken upstream, but under an id omnigate cannot read: hold the money
+                        // until an operator resolves it.
+                        tracing::error!(local = %admitted.local, "accepted upstream without a readable orderId; held in doubt");
+                        let _ = ledger.mark_in_doubt(admitted.local);
+                    }
+                }
+                let mut response = answer.into_response("accepted");
+                if let Some(queued) = admitted.queued {
+                    if let Ok(value) = HeaderValue::from_str(&queued.open.to_rfc3339()) {
+                        response.headers_mut().insert(QUEUED_UNTIL_HEADER, value);
+                    }
+                }
+                response
+            }
+            Ok(answer) if answer.parts.status.is_client_error() => {
+                // DriveWealth refused it: nothing is open, everything returns.
+                let _ = ledger.release(admitted.local);
+                answer.into_response("accepted")
+            }
+            Ok(answer) => {
+                // A 5xx may or may not have placed the order.
+                tracing::warn!(status = %answer.parts.status, local = %admitted.local, "upstream error on create; order held in doubt");
+                let _ = ledger.mark_in_doubt(admitted.local);
+                answer.into_response("accepted")
+            }
+            Err(error @ GatewayError::Upstream(UpstreamError::Unavailable(_))) => {
+                let _ = ledger.release(admitted.local);
+                error.into_response()
+            }
+            Err(error) => {
+                tracing::warn!(%error, local = %admitted.local, "order sent without an answer; held in doubt");
+                let _ = ledger.mark_in_doubt(admitted.local);
+                error.into_response()
+            }
         }
-        self.forward_whole(parts, bytes).await
+    }
+
+    /// Proxies an order status and learns fills from it (SPEC §6).
+    async fn get_order(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+        let (parts, _) = request.into_parts();
+        match self.send_whole(parts, Bytes::new()).await {
+            Ok(answer) => {
+                if answer.parts.status.is_success() {
+                    if let Ok(payload) = serde_json::from_slice::<OrderPayload>(&answer.body) {
+                        self.engine.learn(&payload);
+                    }
+                }
+                let mut response = Response::from_parts(answer.parts, respond::full(answer.body));
+                response.headers_mut().remove(DECISION_HEADER);
+                response
+            }
+            Err(error) => error.into_response(),
+        }
     }
 
     async fn patch_order(&self, request: Request<Incoming>) -> Response<ProxyBody> {
@@ -65,39 +157,52 @@ impl Front {
             Ok(bytes) => bytes,
             Err(reject) => return respond::rejected(&reject),
         };
-        if let Err(reject) = parse_cancel(&bytes) {
-            return respond::rejected(&reject);
+        match parse_cancel(&bytes) {
+            Err(reject) => return respond::rejected(&reject),
+            Ok(OrderPatch::Cancel) => {
+                let id = order_id(parts.uri.path()).unwrap_or_default();
+                let now = self.engine.clock.now();
+                let queued = self.engine.queued.get(id, now);
+                if let Err(reject) = decide_cancel(id, queued, &self.engine.rules, now) {
+                    return respond::rejected(&reject);
+                }
+            }
+            Ok(OrderPatch::Other) => {}
         }
-        self.forward_whole(parts, bytes).await
+        match self.send_whole(parts, bytes).await {
+            Ok(answer) => answer.into_response("accepted"),
+            Err(error) => error.into_response(),
+        }
     }
 
-    /// Sends the original bytes and reads the whole answer (bounded), so the caller can learn
+    /// Sends `bytes` as the body and reads the whole answer (bounded), so the caller can learn
     /// from it before relaying it.
-    async fn forward_whole(
+    async fn send_whole(
         &self,
         parts: http::request::Parts,
         bytes: Bytes,
-    ) -> Response<ProxyBody> {
-        let request = match proxy::upstream_request(&self.upstream, parts, respond::full(bytes)) {
-            Ok(request) => request,
-            Err(error) => return error.into_response(),
-        };
+    ) -> Result<Answer, GatewayError> {
+        let request = proxy::upstream_request(&self.upstream, parts, respond::full(bytes))?;
         let started = tokio::time::Instant::now();
-        let answer = match self.upstream.send(request).await {
-            Ok(answer) => answer,
-            Err(error) => return GatewayError::from(error).into_response(),
-        };
+        let answer = self.upstream.send(request).await?;
         let remaining = self.upstream.timeout().saturating_sub(started.elapsed());
-        match read_answer(answer, remaining).await {
-            Ok(mut response) => {
-                response
-                    .headers_mut()
-                    .insert(DECISION_HEADER, HeaderValue::from_static("accepted"));
-                response
-            }
-            Err(error) => GatewayError::from(error).into_response(),
-        }
+        Ok(read_answer(answer, remaining).await?)
     }
+}
+
+/// The id in DriveWealth's create answer: `orderId` (or `id`).
+fn created_order_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Created {
+        #[serde(rename = "orderId")]
+        order_id: Option<String>,
+        id: Option<String>,
+    }
+    let created: Created = serde_json::from_slice(body).ok()?;
+    created
+        .order_id
+        .or(created.id)
+        .filter(|id| !id.is_empty() && id.len() <= 128)
 }
 
 /// The `{id}` of `/back-office/orders/{id}`.
@@ -134,7 +239,7 @@ fn require_json(headers: &http::HeaderMap) -> Result<(), Reject> {
 async fn read_answer(
     answer: Response<Incoming>,
     remaining: Duration,
-) -> Result<Response<ProxyBody>, UpstreamError> {
+) -> Result<Answer, UpstreamError> {
     let (mut parts, body) = answer.into_parts();
     let collected = tokio::time::timeout(
         remaining,
@@ -145,10 +250,10 @@ async fn read_answer(
     .map_err(|error| UpstreamError::NoAnswer(format!("the answer was cut: {error}")))?;
     proxy::strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(http::header::CONTENT_LENGTH);
-    Ok(Response::from_parts(
+    Ok(Answer {
         parts,
-        respond::full(collected.to_bytes()),
-    ))
+        body: collected.to_bytes(),
+    })
 }
 
 #[cfg(test)]

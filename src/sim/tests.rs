@@ -357,7 +357,10 @@ async fn error_pct_100_answers_503_on_back_office_only() {
     let orders = sim.get("/sim/orders").await;
     assert_eq!((orders.status, orders.body.as_str()), (200, "[]"));
     let count = sim.get("/sim/requests/count").await;
-    assert_eq!(count.body, r#"{"count":4}"#, "3 creates and 1 GET; /sim/* is not counted");
+    assert_eq!(
+        count.body, r#"{"count":4}"#,
+        "3 creates and 1 GET; /sim/* is not counted"
+    );
 
     let faults = sim
         .call(Method::PUT, "/sim/faults", r#"{"error_pct":0}"#)

@@ -63,11 +63,23 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_omnigate")
 }
 
-/// A config on ephemeral loopback ports with a fixed admin token; `extra` is appended (and may
-/// add keys to `[server]` only through its own sections, so keep `[server]` keys in `server`).
+/// The instrument master every test gateway starts with (written next to its config).
+pub const INSTRUMENTS: &str = r#"{"symbol":"AAPL","instrumentID":"a67422af-8504-43df-9e63-7361eb0bd99e","assetClass":"EQUITY","exchange":"NASDAQ","status":"ACTIVE","fractionable":true,"price":"190.00"}
+{"symbol":"SPY","instrumentID":"c9a5f4f2-8a3d-4f57-8e1f-2e5b0c6d7a22","assetClass":"ETF","exchange":"ARCA","status":"ACTIVE","fractionable":true,"price":"560.00"}
+{"symbol":"BRK.A","instrumentID":"d4e8b1c3-5f6a-4b7c-9d0e-1f2a3b4c5d33","assetClass":"EQUITY","exchange":"NYSE","status":"ACTIVE","fractionable":false,"price":"700000.00"}
+{"symbol":"BTC","instrumentID":"e5f9c2d4-6a7b-4c8d-8e1f-2a3b4c5d6e44","assetClass":"CRYPTO","exchange":"CRYPTO","status":"ACTIVE","fractionable":true,"price":"65000.00"}
+"#;
+
+/// The customers every test gateway starts with.
+pub const CUSTOMERS: &str = r#"{"clientID":"123456789","customerId":"c-1","cash":"100000.00","positions":{"AAPL":"10"}}
+{"clientID":"CUST0A19F","customerId":"c-2","cash":"1000.00"}
+"#;
+
+/// A config on ephemeral loopback ports with a fixed admin token and the standard test book;
+/// `server_extra` goes into `[server]`, `rest` is appended.
 pub fn config(server_extra: &str, rest: &str) -> String {
     format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n{server_extra}\n\n[omnibus]\naccount_numbers = [\"DWOM000001\"]\n\n{rest}\n"
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n{server_extra}\n\n[omnibus]\naccount_numbers = [\"DWOM000001\"]\n\n[bootstrap]\ninstruments = \"instruments.jsonl\"\ncustomers = \"customers.jsonl\"\n\n{rest}\n"
     )
 }
 
@@ -76,13 +88,15 @@ impl Gateway {
     /// prints where it listens.
     pub fn start(config_text: &str) -> Gateway {
         let dir = TempDir::new("gw");
+        dir.file("instruments.jsonl", INSTRUMENTS);
+        dir.file("customers.jsonl", CUSTOMERS);
         let path = dir.file("omnigate.toml", config_text);
         let mut child = Command::new(binary())
             .args(["run", "--config"])
             .arg(&path)
             .current_dir(&dir.0)
             .env_remove("OMNIGATE_ADMIN_TOKEN")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -151,7 +165,37 @@ impl Gateway {
         )
     }
 
-    /// How many requests the in-process simulator has received on any path.
+    /// Deposits `amount` into the omni account.
+    pub fn fund_omni(&self, amount: &str) {
+        let response = self.admin(
+            "POST",
+            "/admin/omni/cash",
+            &format!(r#"{{"amount":"{amount}"}}"#),
+        );
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+
+    /// Moves the gateway's clock (needs `clock.adjustable = true`).
+    pub fn set_clock(&self, rfc3339: &str) {
+        let response = self.admin("PUT", "/admin/clock", &format!(r#"{{"now":"{rfc3339}"}}"#));
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+
+    /// `GET /admin/customers/{clientID}` as JSON.
+    pub fn customer(&self, client_id: &str) -> serde_json::Value {
+        let response = self.admin("GET", &format!("/admin/customers/{client_id}"), "");
+        assert_eq!(response.status, 200, "{}", response.text());
+        response.json()
+    }
+
+    /// `GET /admin/omni` as JSON.
+    pub fn omni(&self) -> serde_json::Value {
+        let response = self.admin("GET", "/admin/omni", "");
+        assert_eq!(response.status, 200, "{}", response.text());
+        response.json()
+    }
+
+    /// How many requests the in-process simulator has received on DriveWealth's paths.
     pub fn upstream_requests(&self) -> u64 {
         let simulator = self.simulator.expect("in-process simulator");
         let response = send(simulator, "GET", "/sim/requests/count", &[], b"");

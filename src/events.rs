@@ -1,0 +1,240 @@
+//! DriveWealth events posted to `POST /admin/events` (SPEC §6).
+//!
+//! Envelope `{id, type, timestamp, payload}`. Events can arrive more than once and out of order;
+//! duplicates are dropped by envelope `id` here, and order updates are applied idempotently by
+//! `cumulativeQuantity` in the ledger, so a late update changes nothing.
+
+use std::collections::{HashSet, VecDeque};
+
+use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::instruments::InstrumentStatus;
+use crate::money::{self, Fixed};
+
+/// One event, as far as omnigate reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `instruments.updated`: a status change (a halt, a delisting) by `instrumentID`.
+    InstrumentUpdated {
+        instrument_id: String,
+        status: Option<InstrumentStatus>,
+    },
+    /// `orders.created` / `orders.updated` / `orders.completed`.
+    Order(OrderPayload),
+    /// `deposits.updated`.
+    Deposit(DepositPayload),
+    /// A type omnigate does not act on; acknowledged and ignored.
+    Other(String),
+}
+
+/// The order fields of an order event or a proxied `GET /back-office/orders/{id}` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OrderPayload {
+    pub id: String,
+    pub status: String,
+    #[serde(
+        rename = "cumulativeQuantity",
+        default,
+        deserialize_with = "money::exact::option"
+    )]
+    pub cumulative_quantity: Option<Fixed>,
+    #[serde(
+        rename = "averagePrice",
+        default,
+        deserialize_with = "money::exact::option"
+    )]
+    pub average_price: Option<Fixed>,
+    #[serde(default, deserialize_with = "money::exact::option")]
+    pub fees: Option<Fixed>,
+}
+
+/// The fields of a `deposits.updated` payload that move omni cash.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DepositPayload {
+    #[serde(rename = "paymentID")]
+    pub payment_id: String,
+    #[serde(deserialize_with = "money::exact::deserialize")]
+    pub amount: Fixed,
+    /// A number: 2 is successful (DriveWealth's `statusMessage` "Successful").
+    pub status: i64,
+    #[serde(rename = "accountNo", default)]
+    pub account_no: Option<String>,
+}
+
+impl DepositPayload {
+    pub const STATUS_SUCCESSFUL: i64 = 2;
+
+    pub fn is_successful(&self) -> bool {
+        self.status == Self::STATUS_SUCCESSFUL
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct InstrumentPayload {
+    #[serde(rename = "instrumentID")]
+    instrument_id: String,
+    #[serde(default)]
+    current: Option<InstrumentChange>,
+}
+
+#[derive(Deserialize)]
+struct InstrumentChange {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Parses an envelope: `(event id, event)`, or why it cannot be read.
+pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
+    let envelope: Envelope<'_> =
+        serde_json::from_slice(body).map_err(|error| format!("not an event envelope: {error}"))?;
+    if envelope.id.trim().is_empty() || envelope.id.len() > 128 {
+        return Err("the event id must be 1 to 128 characters".to_owned());
+    }
+    let payload = envelope.payload.get();
+    let event = match envelope.kind.as_str() {
+        "instruments.updated" => {
+            let payload: InstrumentPayload = serde_json::from_str(payload)
+                .map_err(|error| format!("instruments.updated payload: {error}"))?;
+            let status = match payload.current.and_then(|current| current.status) {
+                None => None,
+                Some(text) => Some(InstrumentStatus::parse(&text).ok_or_else(|| {
+                    format!("instruments.updated: status {text:?} is not ACTIVE, INACTIVE, CLOSE_ONLY or HALTED")
+                })?),
+            };
+            Event::InstrumentUpdated {
+                instrument_id: payload.instrument_id,
+                status,
+            }
+        }
+        "orders.created" | "orders.updated" | "orders.completed" => Event::Order(
+            serde_json::from_str(payload)
+                .map_err(|error| format!("{} payload: {error}", envelope.kind))?,
+        ),
+        "deposits.updated" => Event::Deposit(
+            serde_json::from_str(payload)
+                .map_err(|error| format!("deposits.updated payload: {error}"))?,
+        ),
+        other => Event::Other(other.to_owned()),
+    };
+    Ok((envelope.id, event))
+}
+
+/// Remembers the most recent event ids so a redelivered event is applied once.
+///
+/// Bounded: past `capacity` ids the oldest is forgotten. DriveWealth redelivers within minutes;
+/// order updates are idempotent by themselves, so only deposits rely on this, and they are also
+/// kept once per `paymentID` by the ledger.
+pub struct SeenEvents {
+    capacity: usize,
+    inner: Mutex<(HashSet<String>, VecDeque<String>)>,
+}
+
+impl SeenEvents {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            inner: Mutex::new((HashSet::new(), VecDeque::new())),
+        }
+    }
+
+    /// True the first time `id` is seen.
+    pub fn first_time(&self, id: &str) -> bool {
+        let mut guard = self.inner.lock();
+        let (set, order) = &mut *guard;
+        if set.contains(id) {
+            return false;
+        }
+        if order.len() >= self.capacity {
+            if let Some(oldest) = order.pop_front() {
+                set.remove(&oldest);
+            }
+        }
+        set.insert(id.to_owned());
+        order.push_back(id.to_owned());
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_halt_event_parses() {
+        let body = br#"{
+            "id": "event_17913550-6db0-4086-9137-3fd728bd6821",
+            "type": "instruments.updated",
+            "timestamp": "2019-08-21T16:41:53.938331938Z",
+            "payload": {
+                "instrumentID": "26fa9515-d1c6-44ce-93b2-b94430451508",
+                "previous": { "status": "ACTIVE" },
+                "current": { "status": "HALTED" }
+            }
+        }"#;
+        let (id, event) = parse_event(body).unwrap();
+        assert_eq!(id, "event_17913550-6db0-4086-9137-3fd728bd6821");
+        assert_eq!(
+            event,
+            Event::InstrumentUpdated {
+                instrument_id: "26fa9515-d1c6-44ce-93b2-b94430451508".to_owned(),
+                status: Some(InstrumentStatus::Halted),
+            }
+        );
+    }
+
+    #[test]
+    fn order_and_deposit_payloads_read_numbers_exactly() {
+        let (_, event) = parse_event(
+            br#"{"id":"e1","type":"orders.updated","timestamp":"t","payload":{"id":"GC.1",
+            "status":"PARTIAL_FILL","cumulativeQuantity":5,"averagePrice":155.12345678,"fees":0.1}}"#,
+        )
+        .unwrap();
+        let Event::Order(order) = event else { panic!() };
+        assert_eq!(order.average_price.unwrap().to_string(), "155.12345678");
+        assert_eq!(order.fees.unwrap().to_string(), "0.1");
+        let (_, event) = parse_event(
+            br#"{"id":"e2","type":"deposits.updated","timestamp":"t","payload":{"paymentID":"p1",
+            "amount":100.10,"status":2,"statusMessage":"Successful","currency":"USD"}}"#,
+        )
+        .unwrap();
+        let Event::Deposit(deposit) = event else {
+            panic!()
+        };
+        assert!(deposit.is_successful());
+        assert_eq!(deposit.amount.to_string(), "100.1");
+    }
+
+    #[test]
+    fn bad_envelopes_say_why() {
+        assert!(parse_event(b"{}").unwrap_err().contains("envelope"));
+        let bad_status = br#"{"id":"e","type":"instruments.updated","payload":{"instrumentID":"x","current":{"status":"PAUSED"}}}"#;
+        assert!(parse_event(bad_status).unwrap_err().contains("PAUSED"));
+        let other = br#"{"id":"e","type":"accounts.updated","payload":{}}"#;
+        assert_eq!(
+            parse_event(other).unwrap().1,
+            Event::Other("accounts.updated".into())
+        );
+    }
+
+    #[test]
+    fn duplicates_are_seen_once_within_capacity() {
+        let seen = SeenEvents::new(2);
+        assert!(seen.first_time("a"));
+        assert!(!seen.first_time("a"));
+        assert!(seen.first_time("b"));
+        assert!(seen.first_time("c")); // forgets "a"
+        assert!(seen.first_time("a"));
+        assert!(!seen.first_time("c"));
+    }
+}

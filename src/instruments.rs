@@ -1,0 +1,383 @@
+//! The instrument master: what omnigate knows of each instrument, by symbol and by DriveWealth's
+//! `instrumentID`.
+//!
+//! Entries come from the bootstrap file and `PUT /admin/instruments/{symbol}`; status changes
+//! also come from `instruments.updated` events, and reference prices from `POST /admin/prices`.
+//! Status and price live in atomics inside the shared entry, so an order's lookup is one map read
+//! and no lock is held while it is decided.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::money::{self, Fixed};
+use crate::order::InstrumentRef;
+use crate::rules::market_hours::Exchange;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AssetClass {
+    Equity,
+    Etf,
+    Crypto,
+    MutualFund,
+}
+
+/// DriveWealth's instrument `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[repr(u8)]
+pub enum InstrumentStatus {
+    Active = 0,
+    Inactive = 1,
+    CloseOnly = 2,
+    Halted = 3,
+}
+
+impl InstrumentStatus {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "ACTIVE" => Some(Self::Active),
+            "INACTIVE" => Some(Self::Inactive),
+            "CLOSE_ONLY" => Some(Self::CloseOnly),
+            "HALTED" => Some(Self::Halted),
+            _ => None,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Inactive => "INACTIVE",
+            Self::CloseOnly => "CLOSE_ONLY",
+            Self::Halted => "HALTED",
+        }
+    }
+
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Self::Active,
+            1 => Self::Inactive,
+            2 => Self::CloseOnly,
+            _ => Self::Halted,
+        }
+    }
+}
+
+/// The body of `PUT /admin/instruments/{symbol}` (and one line of the bootstrap file, which also
+/// carries `symbol`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentSpec {
+    #[serde(default)]
+    pub symbol: Option<String>,
+    #[serde(rename = "instrumentID")]
+    pub instrument_id: String,
+    #[serde(rename = "assetClass")]
+    pub asset_class: AssetClass,
+    pub exchange: ExchangeName,
+    pub status: InstrumentStatus,
+    pub fractionable: bool,
+    /// Reference price (the partner's market data); may be updated by `POST /admin/prices`.
+    #[serde(default, deserialize_with = "money::exact::option")]
+    pub price: Option<Fixed>,
+    #[serde(
+        rename = "orderSizeMin",
+        default,
+        deserialize_with = "money::exact::option"
+    )]
+    pub order_size_min: Option<Fixed>,
+    #[serde(
+        rename = "orderSizeMax",
+        default,
+        deserialize_with = "money::exact::option"
+    )]
+    pub order_size_max: Option<Fixed>,
+    #[serde(
+        rename = "orderSizeStep",
+        default,
+        deserialize_with = "money::exact::option"
+    )]
+    pub order_size_step: Option<Fixed>,
+}
+
+/// An exchange as the admin API spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExchangeName(pub Exchange);
+
+impl<'de> Deserialize<'de> for ExchangeName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Exchange::parse(&text).map(ExchangeName).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "exchange {text:?} is not one of NASDAQ, NYSE, ARCA, AMEX, BATS, IEX, CRYPTO"
+            ))
+        })
+    }
+}
+
+/// One instrument. Status and reference price change in place.
+#[derive(Debug)]
+pub struct Instrument {
+    pub symbol: String,
+    pub instrument_id: String,
+    pub asset_class: AssetClass,
+    pub exchange: Exchange,
+    pub fractionable: bool,
+    pub order_size_min: Option<Fixed>,
+    pub order_size_max: Option<Fixed>,
+    pub order_size_step: Option<Fixed>,
+    status: AtomicU8,
+    /// 10⁻⁸ units; 0 means no reference price is known.
+    reference_price: AtomicI64,
+}
+
+impl Instrument {
+    pub fn status(&self) -> InstrumentStatus {
+        InstrumentStatus::from_u8(self.status.load(Ordering::Acquire))
+    }
+
+    pub fn set_status(&self, status: InstrumentStatus) {
+        self.status.store(status as u8, Ordering::Release);
+    }
+
+    pub fn reference_price(&self) -> Option<Fixed> {
+        let units = self.reference_price.load(Ordering::Acquire);
+        (units > 0).then(|| Fixed::from_units(units))
+    }
+
+    pub fn set_reference_price(&self, price: Fixed) {
+        self.reference_price.store(price.units(), Ordering::Release);
+    }
+
+    pub fn is_crypto(&self) -> bool {
+        self.asset_class == AssetClass::Crypto
+    }
+
+    /// The admin API's view of this entry.
+    pub fn to_json(&self) -> serde_json::Value {
+        let fixed = |value: Option<Fixed>| value.map(|v| v.to_string());
+        serde_json::json!({
+            "symbol": self.symbol,
+            "instrumentID": self.instrument_id,
+            "assetClass": self.asset_class,
+            "exchange": self.exchange.as_str(),
+            "status": self.status().as_str(),
+            "fractionable": self.fractionable,
+            "price": fixed(self.reference_price()),
+            "orderSizeMin": fixed(self.order_size_min),
+            "orderSizeMax": fixed(self.order_size_max),
+            "orderSizeStep": fixed(self.order_size_step),
+        })
+    }
+}
+
+/// Why an instrument entry was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InstrumentError(pub String);
+
+/// Every instrument, by symbol and by `instrumentID`.
+#[derive(Default)]
+pub struct InstrumentMaster {
+    by_symbol: DashMap<String, Arc<Instrument>>,
+    symbol_by_id: DashMap<String, String>,
+}
+
+impl InstrumentMaster {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces the entry for `symbol`.
+    pub fn upsert(
+        &self,
+        symbol: &str,
+        spec: InstrumentSpec,
+    ) -> Result<Arc<Instrument>, InstrumentError> {
+        validate(symbol, &spec)?;
+        let instrument = Arc::new(Instrument {
+            symbol: symbol.to_owned(),
+            instrument_id: spec.instrument_id.clone(),
+            asset_class: spec.asset_class,
+            exchange: spec.exchange.0,
+            fractionable: spec.fractionable,
+            order_size_min: spec.order_size_min,
+            order_size_max: spec.order_size_max,
+            order_size_step: spec.order_size_step,
+            status: AtomicU8::new(spec.status as u8),
+            reference_price: AtomicI64::new(spec.price.map_or(0, Fixed::units)),
+        });
+        if let Some(previous) = self.by_symbol.insert(symbol.to_owned(), instrument.clone()) {
+            if previous.instrument_id != instrument.instrument_id {
+                self.symbol_by_id.remove(&previous.instrument_id);
+            }
+        }
+        self.symbol_by_id
+            .insert(spec.instrument_id, symbol.to_owned());
+        Ok(instrument)
+    }
+
+    /// The instrument an order names (by symbol or by `instrumentID`).
+    pub fn find(&self, reference: &InstrumentRef<'_>) -> Option<Arc<Instrument>> {
+        match reference {
+            InstrumentRef::Symbol(symbol) => self.by_symbol(symbol),
+            InstrumentRef::InstrumentId(id) => self.by_instrument_id(id),
+        }
+    }
+
+    pub fn by_symbol(&self, symbol: &str) -> Option<Arc<Instrument>> {
+        self.by_symbol
+            .get(symbol)
+            .map(|entry| entry.value().clone())
+    }
+
+    pub fn by_instrument_id(&self, id: &str) -> Option<Arc<Instrument>> {
+        let symbol = self.symbol_by_id.get(id)?;
+        self.by_symbol(symbol.value())
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_symbol.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_symbol.is_empty()
+    }
+
+    /// Loads a JSON Lines file of [`InstrumentSpec`]s (each with `symbol`). Errors name the file
+    /// and line.
+    pub fn load_json_lines(&self, path: &Path) -> Result<usize, InstrumentError> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            InstrumentError(format!("{}: cannot read: {error}", path.display()))
+        })?;
+        let mut loaded = 0;
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let at = |message: String| {
+                InstrumentError(format!("{}:{}: {message}", path.display(), index + 1))
+            };
+            let spec: InstrumentSpec =
+                serde_json::from_str(line).map_err(|error| at(error.to_string()))?;
+            let symbol = spec
+                .symbol
+                .clone()
+                .ok_or_else(|| at("the entry has no symbol".to_owned()))?;
+            self.upsert(&symbol, spec).map_err(|error| at(error.0))?;
+            loaded += 1;
+        }
+        Ok(loaded)
+    }
+}
+
+fn validate(symbol: &str, spec: &InstrumentSpec) -> Result<(), InstrumentError> {
+    let bad = |message: String| Err(InstrumentError(message));
+    if symbol.is_empty()
+        || symbol.len() > 32
+        || !symbol
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'/' | b'_'))
+    {
+        return bad(format!("symbol {symbol:?} is not a ticker"));
+    }
+    if let Some(inner) = &spec.symbol {
+        if inner != symbol {
+            return bad(format!(
+                "symbol {inner:?} in the body differs from {symbol:?}"
+            ));
+        }
+    }
+    if spec.instrument_id.trim().is_empty() || spec.instrument_id.len() > 64 {
+        return bad("instrumentID must be 1 to 64 characters".to_owned());
+    }
+    for (name, value) in [
+        ("price", spec.price),
+        ("orderSizeMin", spec.order_size_min),
+        ("orderSizeMax", spec.order_size_max),
+        ("orderSizeStep", spec.order_size_step),
+    ] {
+        if value.is_some_and(|v| !v.is_positive()) {
+            return bad(format!("{name} must be above zero"));
+        }
+    }
+    if let (Some(min), Some(max)) = (spec.order_size_min, spec.order_size_max) {
+        if min > max {
+            return bad(format!("orderSizeMin {min} is above orderSizeMax {max}"));
+        }
+    }
+    if (spec.asset_class == AssetClass::Crypto) != (spec.exchange.0 == Exchange::Crypto) {
+        return bad("assetClass CRYPTO and exchange CRYPTO go together".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> InstrumentSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const AAPL: &str = r#"{"instrumentID":"a67422af-8504-43df-9e63-7361eb0bd99e","assetClass":"EQUITY",
+        "exchange":"NASDAQ","status":"ACTIVE","fractionable":true,"price":"190.00",
+        "orderSizeMin":0.00000001,"orderSizeStep":"0.00000001"}"#;
+
+    #[test]
+    fn entries_are_found_by_symbol_and_instrument_id() {
+        let master = InstrumentMaster::new();
+        master.upsert("AAPL", spec(AAPL)).unwrap();
+        let by_symbol = master.find(&InstrumentRef::Symbol("AAPL".into())).unwrap();
+        let by_id = master
+            .find(&InstrumentRef::InstrumentId(
+                "a67422af-8504-43df-9e63-7361eb0bd99e".into(),
+            ))
+            .unwrap();
+        assert!(Arc::ptr_eq(&by_symbol, &by_id));
+        assert_eq!(by_symbol.reference_price().unwrap().to_string(), "190");
+        assert_eq!(by_symbol.order_size_min.unwrap().units(), 1);
+        by_id.set_status(InstrumentStatus::Halted);
+        assert_eq!(by_symbol.status(), InstrumentStatus::Halted);
+        assert!(master.find(&InstrumentRef::Symbol("MSFT".into())).is_none());
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        let master = InstrumentMaster::new();
+        assert!(master.upsert("AA PL", spec(AAPL)).is_err());
+        let crypto_on_nasdaq = AAPL.replace("EQUITY", "CRYPTO");
+        assert!(master.upsert("BTC", spec(&crypto_on_nasdaq)).is_err());
+        assert!(serde_json::from_str::<InstrumentSpec>(&AAPL.replace("NASDAQ", "LSE")).is_err());
+        assert!(serde_json::from_str::<InstrumentSpec>(&AAPL.replace("ACTIVE", "OPEN")).is_err());
+        assert!(
+            serde_json::from_str::<InstrumentSpec>(&AAPL.replace("\"price\"", "\"prize\""))
+                .is_err()
+        );
+        let inverted = AAPL.replace(
+            "\"orderSizeStep\":\"0.00000001\"",
+            "\"orderSizeMax\":\"0.000000001\"",
+        );
+        assert!(serde_json::from_str::<InstrumentSpec>(&inverted).is_err());
+    }
+
+    #[test]
+    fn replacing_an_entry_moves_its_instrument_id() {
+        let master = InstrumentMaster::new();
+        master.upsert("AAPL", spec(AAPL)).unwrap();
+        master
+            .upsert("AAPL", spec(&AAPL.replace("a67422af", "b67422af")))
+            .unwrap();
+        assert!(master
+            .by_instrument_id("a67422af-8504-43df-9e63-7361eb0bd99e")
+            .is_none());
+        assert!(master
+            .by_instrument_id("b67422af-8504-43df-9e63-7361eb0bd99e")
+            .is_some());
+        assert_eq!(master.len(), 1);
+    }
+}

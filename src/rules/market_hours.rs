@@ -1,0 +1,673 @@
+//! Equity market hours, queuing and opening cancel cut-offs (SPEC §4.4, seeds `001`, `002`).
+//!
+//! Everything is a pure function of an instant (`now`, from the [`crate::clock::Clock`]) and the
+//! configured calendar. Wall-clock times are America/New_York and go through the tz database
+//! (`chrono-tz`), so the UTC instant of 09:30 moves with daylight saving time.
+//!
+//! | New York time | normal trading day | early-close day | weekend, holiday |
+//! | --- | --- | --- | --- |
+//! | 00:00–04:00 | closed | closed | closed |
+//! | 04:00–09:30 | pre-market | pre-market | closed |
+//! | 09:30–16:00 | regular | regular until 13:00 | closed |
+//! | 16:00–20:00 | post-market | post-market 13:00–17:00 | closed |
+//! | 20:00–24:00 | closed | closed from 17:00 | closed |
+//!
+//! Each interval includes its start and excludes its end: 09:29:59 is pre-market, 09:30:00 is
+//! regular.
+//!
+//! Orders that do not execute now are queued by DriveWealth for the next regular open. Queued
+//! orders go to the executing brokers at 09:05 and join the opening auction; from the listing
+//! exchange's cut-off until the open they can no longer be canceled:
+//!
+//! | exchange | cut-off |
+//! | --- | --- |
+//! | NASDAQ, BATS, IEX | 09:28 |
+//! | NYSE Arca (`ARCA`), NYSE American (`AMEX`) | 09:29 |
+//! | NYSE | at the open (09:30): no window |
+//!
+//! Crypto trades around the clock and is never queued; the equity sessions do not apply to it.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
+use chrono_tz::America::New_York;
+
+use crate::config::MarketConfig;
+
+const PRE_MARKET_OPEN: NaiveTime = new_york_time(4, 0);
+const REGULAR_OPEN: NaiveTime = new_york_time(9, 30);
+const REGULAR_CLOSE: NaiveTime = new_york_time(16, 0);
+const POST_MARKET_CLOSE: NaiveTime = new_york_time(20, 0);
+const EARLY_REGULAR_CLOSE: NaiveTime = new_york_time(13, 0);
+const EARLY_POST_MARKET_CLOSE: NaiveTime = new_york_time(17, 0);
+
+/// How many days [`MarketCalendar::next_regular_open`] looks ahead. The longest real closure
+/// (weekend plus holidays, or an emergency like September 2001) is under a week; the bound only
+/// stops a calendar that lists a month of holidays from looping.
+const OPEN_SEARCH_DAYS_MAX: u32 = 30;
+
+/// `hour:minute` as a `NaiveTime`, checked when the constant is built.
+const fn new_york_time(hour: u32, minute: u32) -> NaiveTime {
+    match NaiveTime::from_hms_opt(hour, minute, 0) {
+        Some(time) => time,
+        None => panic!("not a time of day"),
+    }
+}
+
+/// The equity session at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Session {
+    /// 04:00–09:30 on a trading day: only extended-hours (`GTX`) orders execute.
+    PreMarket,
+    /// 09:30–16:00 (13:00 on an early-close day).
+    Regular,
+    /// 16:00–20:00 (13:00–17:00 on an early-close day): only `GTX` orders execute.
+    PostMarket,
+    /// Overnight, weekends and holidays: orders are queued for the next regular open.
+    Closed,
+}
+
+impl Session {
+    /// The session in words, for messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Session::PreMarket => "pre-market",
+            Session::Regular => "regular",
+            Session::PostMarket => "post-market",
+            Session::Closed => "closed",
+        }
+    }
+}
+
+/// The listing exchange of an instrument, as the instrument master names it (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Exchange {
+    Nasdaq,
+    Nyse,
+    /// NYSE Arca.
+    Arca,
+    /// NYSE American.
+    Amex,
+    Bats,
+    Iex,
+    Crypto,
+}
+
+impl Exchange {
+    pub const ALL: [Exchange; 7] = [
+        Exchange::Nasdaq,
+        Exchange::Nyse,
+        Exchange::Arca,
+        Exchange::Amex,
+        Exchange::Bats,
+        Exchange::Iex,
+        Exchange::Crypto,
+    ];
+
+    /// Parses the spec's exchange string (`NASDAQ`, `NYSE`, `ARCA`, `AMEX`, `BATS`, `IEX`,
+    /// `CRYPTO`); exact and upper-case, like the other enum values of the API.
+    pub fn parse(text: &str) -> Option<Exchange> {
+        Exchange::ALL
+            .into_iter()
+            .find(|exchange| exchange.as_str() == text)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Exchange::Nasdaq => "NASDAQ",
+            Exchange::Nyse => "NYSE",
+            Exchange::Arca => "ARCA",
+            Exchange::Amex => "AMEX",
+            Exchange::Bats => "BATS",
+            Exchange::Iex => "IEX",
+            Exchange::Crypto => "CRYPTO",
+        }
+    }
+
+    /// New York time after which an order queued for the open can no longer be canceled (seeds
+    /// `001`, `002`); `None` for crypto, which is never queued.
+    const fn opening_cancel_cutoff_time(self) -> Option<NaiveTime> {
+        match self {
+            Exchange::Nasdaq | Exchange::Bats | Exchange::Iex => Some(new_york_time(9, 28)),
+            Exchange::Arca | Exchange::Amex => Some(new_york_time(9, 29)),
+            Exchange::Nyse => Some(REGULAR_OPEN),
+            Exchange::Crypto => None,
+        }
+    }
+}
+
+/// The New York calendar date at an instant.
+pub fn new_york_date(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&New_York).date_naive()
+}
+
+/// The instant of a New York wall-clock time, `None` if that time does not exist that day.
+///
+/// Session times (04:00–20:00) never fall in a DST gap (02:00–03:00) or fold (01:00–02:00), but
+/// the tz database is data: answer `None` rather than panic. In a fold the earlier instant wins.
+fn new_york_instant(date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
+    New_York
+        .from_local_datetime(&date.and_time(time))
+        .earliest()
+        .map(|instant| instant.with_timezone(&Utc))
+}
+
+/// The exchange calendar: weekends, `market.holidays` and `market.early_closes`.
+#[derive(Debug, Clone, Default)]
+pub struct MarketCalendar {
+    /// `market.holidays`, sorted and deduplicated for binary search.
+    holidays: Vec<NaiveDate>,
+    /// `market.early_closes`, sorted and deduplicated for binary search.
+    early_closes: Vec<NaiveDate>,
+}
+
+impl MarketCalendar {
+    pub fn new(config: &MarketConfig) -> Self {
+        fn sorted(dates: &[NaiveDate]) -> Vec<NaiveDate> {
+            let mut dates = dates.to_vec();
+            dates.sort_unstable();
+            dates.dedup();
+            dates
+        }
+        Self {
+            holidays: sorted(&config.holidays),
+            early_closes: sorted(&config.early_closes),
+        }
+    }
+
+    /// A weekday that is not a holiday.
+    pub fn is_trading_day(&self, date: NaiveDate) -> bool {
+        !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+            && self.holidays.binary_search(&date).is_err()
+    }
+
+    /// A trading day whose regular session ends at 13:00 and post-market at 17:00.
+    pub fn is_early_close(&self, date: NaiveDate) -> bool {
+        self.is_trading_day(date) && self.early_closes.binary_search(&date).is_ok()
+    }
+
+    /// The equity session at `now`.
+    pub fn session(&self, now: DateTime<Utc>) -> Session {
+        let local = now.with_timezone(&New_York);
+        let date = local.date_naive();
+        if !self.is_trading_day(date) {
+            return Session::Closed;
+        }
+        let (regular_close, post_market_close) = if self.is_early_close(date) {
+            (EARLY_REGULAR_CLOSE, EARLY_POST_MARKET_CLOSE)
+        } else {
+            (REGULAR_CLOSE, POST_MARKET_CLOSE)
+        };
+        let time = local.time();
+        if time < PRE_MARKET_OPEN {
+            Session::Closed
+        } else if time < REGULAR_OPEN {
+            Session::PreMarket
+        } else if time < regular_close {
+            Session::Regular
+        } else if time < post_market_close {
+            Session::PostMarket
+        } else {
+            Session::Closed
+        }
+    }
+
+    /// Whether an equity order placed at `now` executes now rather than being queued by
+    /// DriveWealth for the next regular open: in the regular session, or in pre- and post-market
+    /// when it is an extended-hours order (`timeInForce: GTX`).
+    pub fn executes_now(&self, now: DateTime<Utc>, extended_hours: bool) -> bool {
+        match self.session(now) {
+            Session::Regular => true,
+            Session::PreMarket | Session::PostMarket => extended_hours,
+            Session::Closed => false,
+        }
+    }
+
+    /// 09:30 New York on `date`; `None` on a day without a regular session.
+    pub fn regular_open(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        if !self.is_trading_day(date) {
+            return None;
+        }
+        new_york_instant(date, REGULAR_OPEN)
+    }
+
+    /// 16:00 New York on `date` (13:00 on an early-close day); `None` on a day without a regular
+    /// session.
+    pub fn regular_close(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        if !self.is_trading_day(date) {
+            return None;
+        }
+        let close = if self.is_early_close(date) {
+            EARLY_REGULAR_CLOSE
+        } else {
+            REGULAR_CLOSE
+        };
+        new_york_instant(date, close)
+    }
+
+    /// The first regular open strictly after `now`: today's 09:30 before it, else 09:30 of the
+    /// next trading day. This is when DriveWealth releases an order queued at `now`.
+    ///
+    /// The search covers [`OPEN_SEARCH_DAYS_MAX`] days. A calendar with no trading day in that
+    /// window (a month of holidays) gets 09:30 of the first day past it, so that the answer is
+    /// still later than `now` and nothing loops.
+    pub fn next_regular_open(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let mut date = new_york_date(now);
+        for _ in 0..=OPEN_SEARCH_DAYS_MAX {
+            if let Some(open) = self.regular_open(date) {
+                if open > now {
+                    return open;
+                }
+            }
+            match date.succ_opt() {
+                Some(next) => date = next,
+                None => break,
+            }
+        }
+        new_york_instant(date, REGULAR_OPEN)
+            .filter(|open| *open > now)
+            .unwrap_or_else(|| {
+                let window = TimeDelta::days(i64::from(OPEN_SEARCH_DAYS_MAX) + 1);
+                now.checked_add_signed(window).unwrap_or(now)
+            })
+    }
+
+    /// When orders queued for the open on `date` stop being cancelable, by listing exchange:
+    /// 09:28 (NASDAQ, BATS, IEX), 09:29 (ARCA, AMEX), 09:30 (NYSE, "at the open"). `None` for
+    /// crypto and on days without a regular session.
+    pub fn opening_cancel_cutoff(
+        &self,
+        exchange: Exchange,
+        date: NaiveDate,
+    ) -> Option<DateTime<Utc>> {
+        let cutoff = exchange.opening_cancel_cutoff_time()?;
+        if !self.is_trading_day(date) {
+            return None;
+        }
+        new_york_instant(date, cutoff)
+    }
+
+    /// `Some(today's open)` when `now` is between the exchange's opening cut-off (inclusive) and
+    /// the regular open (exclusive) on a trading day: a cancel of an order queued for the open
+    /// cannot succeed then (`CANCEL_NOT_ALLOWED`). `None` otherwise; always `None` for NYSE,
+    /// whose cut-off is the open itself, and for crypto.
+    pub fn cancel_blocked(&self, exchange: Exchange, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let date = new_york_date(now);
+        let cutoff = self.opening_cancel_cutoff(exchange, date)?;
+        let open = self.regular_open(date)?;
+        (cutoff <= now && now < open).then_some(open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    /// `"2026-06-04"`, `"09:30:00"` in New York, as an instant.
+    fn ny(day: &str, time: &str) -> DateTime<Utc> {
+        let local = date(day).and_time(time.parse().unwrap());
+        New_York
+            .from_local_datetime(&local)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// The holidays and early closes these tests need (2026, from the NYSE calendar).
+    fn calendar() -> MarketCalendar {
+        MarketCalendar::new(&MarketConfig {
+            holidays: [
+                "2026-01-19",
+                "2026-07-03",
+                "2026-09-07",
+                "2026-11-26",
+                "2026-12-25",
+            ]
+            .map(date)
+            .to_vec(),
+            early_closes: ["2026-11-27", "2026-12-24"].map(date).to_vec(),
+        })
+    }
+
+    #[test]
+    fn the_open_moves_in_utc_with_daylight_saving_time() {
+        let calendar = calendar();
+        // DST starts Sunday 2026-03-08 and ends Sunday 2026-11-01.
+        let cases = [
+            ("2026-03-06", "2026-03-06T14:30:00Z", "2026-03-06T21:00:00Z"), // EST, UTC-5
+            ("2026-03-09", "2026-03-09T13:30:00Z", "2026-03-09T20:00:00Z"), // EDT, UTC-4
+            ("2026-10-30", "2026-10-30T13:30:00Z", "2026-10-30T20:00:00Z"), // EDT
+            ("2026-11-02", "2026-11-02T14:30:00Z", "2026-11-02T21:00:00Z"), // EST
+        ];
+        for (day, open, close) in cases {
+            assert_eq!(calendar.regular_open(date(day)), Some(utc(open)), "{day}");
+            assert_eq!(calendar.regular_close(date(day)), Some(utc(close)), "{day}");
+            let open = utc(open);
+            assert_eq!(
+                calendar.session(open - TimeDelta::seconds(1)),
+                Session::PreMarket,
+                "{day}"
+            );
+            assert_eq!(calendar.session(open), Session::Regular, "{day}");
+        }
+        // The same UTC instant is pre-market before the switch and regular after it.
+        assert_eq!(
+            calendar.session(utc("2026-03-06T13:45:00Z")),
+            Session::PreMarket
+        );
+        assert_eq!(
+            calendar.session(utc("2026-03-09T13:45:00Z")),
+            Session::Regular
+        );
+    }
+
+    #[test]
+    fn session_boundaries_on_a_normal_day() {
+        let calendar = calendar();
+        let day = "2026-06-04"; // a Thursday
+        let cases = [
+            ("00:00:00", Session::Closed),
+            ("03:59:59", Session::Closed),
+            ("04:00:00", Session::PreMarket),
+            ("09:29:59", Session::PreMarket),
+            ("09:30:00", Session::Regular),
+            ("15:59:59", Session::Regular),
+            ("16:00:00", Session::PostMarket),
+            ("19:59:59", Session::PostMarket),
+            ("20:00:00", Session::Closed),
+            ("23:59:59", Session::Closed),
+        ];
+        for (time, expected) in cases {
+            assert_eq!(calendar.session(ny(day, time)), expected, "{time}");
+        }
+        // Just under a boundary is still before it.
+        let almost_open = ny(day, "09:30:00") - TimeDelta::milliseconds(1);
+        assert_eq!(calendar.session(almost_open), Session::PreMarket);
+    }
+
+    #[test]
+    fn holidays_and_weekends_are_closed_all_day() {
+        let calendar = calendar();
+        for day in [
+            "2026-07-03", // Independence Day observed (Friday)
+            "2026-12-25", // Christmas
+            "2026-06-06", // Saturday
+            "2026-06-07", // Sunday
+        ] {
+            assert!(!calendar.is_trading_day(date(day)), "{day}");
+            assert_eq!(calendar.regular_open(date(day)), None, "{day}");
+            assert_eq!(calendar.regular_close(date(day)), None, "{day}");
+            for time in ["04:00:00", "09:30:00", "12:00:00", "16:00:00"] {
+                assert_eq!(
+                    calendar.session(ny(day, time)),
+                    Session::Closed,
+                    "{day} {time}"
+                );
+                assert!(!calendar.executes_now(ny(day, time), true), "{day} {time}");
+            }
+        }
+        assert!(calendar.is_trading_day(date("2026-07-02")));
+        assert!(calendar.is_trading_day(date("2026-12-24")));
+        // Without the holiday list, 2026-07-03 is a plain Friday.
+        let bare = MarketCalendar::new(&MarketConfig::default());
+        assert!(bare.is_trading_day(date("2026-07-03")));
+    }
+
+    #[test]
+    fn early_close_day() {
+        let calendar = calendar();
+        let day = "2026-11-27"; // day after Thanksgiving
+        assert!(calendar.is_early_close(date(day)));
+        assert!(!calendar.is_early_close(date("2026-11-30")));
+        let cases = [
+            ("03:59:59", Session::Closed),
+            ("04:00:00", Session::PreMarket),
+            ("09:30:00", Session::Regular),
+            ("12:59:59", Session::Regular),
+            ("13:00:00", Session::PostMarket),
+            ("13:30:00", Session::PostMarket),
+            ("16:00:00", Session::PostMarket),
+            ("16:59:59", Session::PostMarket),
+            ("17:00:00", Session::Closed),
+            ("19:00:00", Session::Closed),
+        ];
+        for (time, expected) in cases {
+            assert_eq!(calendar.session(ny(day, time)), expected, "{time}");
+        }
+        assert_eq!(
+            calendar.regular_close(date(day)),
+            Some(utc("2026-11-27T18:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn executes_now_in_regular_or_with_extended_hours() {
+        let calendar = calendar();
+        let day = "2026-06-04";
+        let cases = [
+            ("03:00:00", false, false),
+            ("03:00:00", true, false),
+            ("08:00:00", false, false),
+            ("08:00:00", true, true),
+            ("10:00:00", false, true),
+            ("10:00:00", true, true),
+            ("17:00:00", false, false),
+            ("17:00:00", true, true),
+            ("21:00:00", true, false),
+        ];
+        for (time, extended_hours, expected) in cases {
+            assert_eq!(
+                calendar.executes_now(ny(day, time), extended_hours),
+                expected,
+                "{time} extended_hours={extended_hours}"
+            );
+        }
+    }
+
+    #[test]
+    fn next_regular_open() {
+        let calendar = calendar();
+        let cases = [
+            // (now in New York, next open in New York, why)
+            (
+                ("2026-06-04", "08:00:00"),
+                "2026-06-04",
+                "before today's open",
+            ),
+            (
+                ("2026-06-04", "00:00:00"),
+                "2026-06-04",
+                "just after midnight",
+            ),
+            (("2026-06-04", "09:29:59"), "2026-06-04", "a second before"),
+            (
+                ("2026-06-04", "09:30:00"),
+                "2026-06-05",
+                "at the open: the next one",
+            ),
+            (
+                ("2026-06-04", "12:00:00"),
+                "2026-06-05",
+                "during the session",
+            ),
+            (
+                ("2026-06-05", "16:30:00"),
+                "2026-06-08",
+                "Friday after close",
+            ),
+            (("2026-06-06", "10:00:00"), "2026-06-08", "Saturday"),
+            (("2026-06-07", "23:59:59"), "2026-06-08", "Sunday night"),
+            (
+                ("2026-01-16", "17:00:00"),
+                "2026-01-20",
+                "over Monday's MLK Day",
+            ),
+            (
+                ("2026-09-04", "20:00:00"),
+                "2026-09-08",
+                "over Monday's Labor Day",
+            ),
+            (
+                ("2026-07-02", "16:00:00"),
+                "2026-07-06",
+                "over Friday's July 3",
+            ),
+            (("2026-07-03", "10:00:00"), "2026-07-06", "on a holiday"),
+            (
+                ("2026-12-24", "14:00:00"),
+                "2026-12-28",
+                "early close, then Christmas",
+            ),
+        ];
+        for ((day, time), open_day, why) in cases {
+            assert_eq!(
+                calendar.next_regular_open(ny(day, time)),
+                ny(open_day, "09:30:00"),
+                "{day} {time}: {why}"
+            );
+        }
+        // Across the March switch the open is an hour earlier in UTC.
+        assert_eq!(
+            calendar.next_regular_open(utc("2026-03-06T22:00:00Z")),
+            utc("2026-03-09T13:30:00Z")
+        );
+    }
+
+    #[test]
+    fn next_regular_open_is_bounded() {
+        // Every day of 2026 a holiday: the search gives up without looping or panicking, and
+        // still answers a time after `now`.
+        let first = date("2026-01-01");
+        let calendar = MarketCalendar::new(&MarketConfig {
+            holidays: first.iter_days().take(365).collect(),
+            early_closes: Vec::new(),
+        });
+        let now = ny("2026-06-04", "12:00:00");
+        let open = calendar.next_regular_open(now);
+        assert!(open > now);
+        assert!(open - now <= TimeDelta::days(i64::from(OPEN_SEARCH_DAYS_MAX) + 2));
+    }
+
+    #[test]
+    fn opening_cancel_cutoffs_by_exchange() {
+        let calendar = calendar();
+        let day = date("2026-06-04");
+        let cases = [
+            (Exchange::Nasdaq, Some("09:28:00")),
+            (Exchange::Bats, Some("09:28:00")),
+            (Exchange::Iex, Some("09:28:00")),
+            (Exchange::Arca, Some("09:29:00")),
+            (Exchange::Amex, Some("09:29:00")),
+            (Exchange::Nyse, Some("09:30:00")),
+            (Exchange::Crypto, None),
+        ];
+        for (exchange, expected) in cases {
+            assert_eq!(
+                calendar.opening_cancel_cutoff(exchange, day),
+                expected.map(|time| ny("2026-06-04", time)),
+                "{exchange:?}"
+            );
+            assert_eq!(
+                calendar.opening_cancel_cutoff(exchange, date("2026-07-03")),
+                None,
+                "{exchange:?} on a holiday"
+            );
+        }
+    }
+
+    #[test]
+    fn cancel_blocked_between_cutoff_and_open() {
+        let calendar = calendar();
+        let day = "2026-06-04";
+        let open = ny(day, "09:30:00");
+        let cases = [
+            (Exchange::Nasdaq, "09:05:00", false),
+            (Exchange::Nasdaq, "09:27:59", false),
+            (Exchange::Nasdaq, "09:28:00", true),
+            (Exchange::Nasdaq, "09:29:59", true),
+            (Exchange::Nasdaq, "09:30:00", false),
+            (Exchange::Bats, "09:28:00", true),
+            (Exchange::Iex, "09:28:00", true),
+            (Exchange::Arca, "09:28:30", false),
+            (Exchange::Arca, "09:29:00", true),
+            (Exchange::Arca, "09:30:00", false),
+            (Exchange::Amex, "09:28:59", false),
+            (Exchange::Amex, "09:29:00", true),
+            (Exchange::Nyse, "09:28:00", false),
+            (Exchange::Nyse, "09:29:59", false),
+            (Exchange::Nyse, "09:30:00", false),
+            (Exchange::Crypto, "09:29:00", false),
+        ];
+        for (exchange, time, blocked) in cases {
+            assert_eq!(
+                calendar.cancel_blocked(exchange, ny(day, time)),
+                blocked.then_some(open),
+                "{exchange:?} at {time}"
+            );
+        }
+        // Not on days without an open.
+        for day in ["2026-07-03", "2026-06-06"] {
+            assert_eq!(
+                calendar.cancel_blocked(Exchange::Nasdaq, ny(day, "09:29:00")),
+                None,
+                "{day}"
+            );
+        }
+        // On the Monday after the March switch, the window is 13:28–13:30 UTC.
+        assert_eq!(
+            calendar.cancel_blocked(Exchange::Nasdaq, utc("2026-03-09T13:28:00Z")),
+            Some(utc("2026-03-09T13:30:00Z"))
+        );
+        assert_eq!(
+            calendar.cancel_blocked(Exchange::Nasdaq, utc("2026-03-09T14:28:00Z")),
+            None
+        );
+    }
+
+    #[test]
+    fn exchange_strings_round_trip() {
+        for exchange in Exchange::ALL {
+            assert_eq!(Exchange::parse(exchange.as_str()), Some(exchange));
+        }
+        let parsed: Vec<_> = ["NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "IEX", "CRYPTO"]
+            .into_iter()
+            .map(Exchange::parse)
+            .collect();
+        assert!(parsed.iter().all(Option::is_some));
+        for text in ["nasdaq", "NYQ", "NYSE ARCA", "", " NYSE"] {
+            assert_eq!(Exchange::parse(text), None, "{text:?}");
+        }
+    }
+
+    /// The calendar shipped in the embedded default config (`src/config/default.toml`).
+    #[test]
+    fn embedded_default_ships_the_nyse_calendar() {
+        let market = crate::config::Config::embedded_default().market;
+        for year in [2026, 2027] {
+            let holidays = market.holidays.iter().filter(|d| d.year() == year).count();
+            assert_eq!(holidays, 10, "{year}");
+        }
+        for day in market.holidays.iter().chain(&market.early_closes) {
+            assert!(
+                !matches!(day.weekday(), Weekday::Sat | Weekday::Sun),
+                "{day} is a {}",
+                day.weekday()
+            );
+        }
+        let calendar = MarketCalendar::new(&market);
+        for day in ["2026-07-03", "2026-12-25", "2027-06-18", "2027-12-24"] {
+            assert!(!calendar.is_trading_day(date(day)), "{day}");
+        }
+        for day in ["2026-11-27", "2026-12-24", "2027-11-26"] {
+            assert!(calendar.is_early_close(date(day)), "{day}");
+        }
+        // 2028-01-01 is a Saturday and NYSE observes no New Year's Day holiday for it.
+        assert!(calendar.is_trading_day(date("2027-12-31")));
+    }
+}
