@@ -15,6 +15,8 @@ use crate::http::admin::Admin;
 use crate::http::body::BodyLimits;
 use crate::http::front::Front;
 use crate::http::server::{self, ConnectionLimits};
+use crate::poller::{self, PollCredentials};
+use crate::settlement;
 use crate::sim::Simulator;
 use crate::upstream::{Upstream, UpstreamBase};
 
@@ -84,6 +86,21 @@ impl Gateway {
             }
         };
         let upstream = Upstream::new(base, &config.upstream);
+        tasks.spawn(settlement::run(
+            engine.clone(),
+            config.omnibus.settlement_time,
+            shutdown_rx.clone(),
+        ));
+        if config.upstream.poll_interval_ms > 0 {
+            let credentials = PollCredentials::from_config(&config.upstream).map_err(StartError)?;
+            tasks.spawn(poller::run(
+                engine.clone(),
+                upstream.clone(),
+                credentials,
+                Duration::from_millis(config.upstream.poll_interval_ms),
+                shutdown_rx.clone(),
+            ));
+        }
         let body_limits = BodyLimits {
             max_bytes: config.server.max_body_bytes,
             read_timeout: Duration::from_millis(config.server.body_read_timeout_ms),

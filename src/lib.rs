@@ -17,6 +17,7 @@
 //! - [`decide`]: the pure decision: order + rules + book + `now` → accept or a reason.
 //! - [`engine`]: the shared state and the order path up to the wire (decide, then reserve).
 //! - [`events`]: DriveWealth event envelopes and their de-duplication.
+//! - [`poller`]: polls open orders upstream for fills DriveWealth's events may not bring.
 //! - [`queued`]: orders accepted for a later open (for the cancel cut-off).
 //! - [`reject`]: the rejection codes of the wire contract and their messages.
 //! - [`instruments`]: the instrument master (status, fractionability, reference prices).
@@ -24,6 +25,7 @@
 //! - [`rules`]: the DriveWealth rules an order must pass (clientID, market hours, …).
 //! - [`upstream`]: the pooled keep-alive client to DriveWealth and how its failures read.
 //! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
+//! - [`settlement`]: rolls the settlement day at `omnibus.settlement_time`.
 //! - [`sim`]: a DriveWealth simulator, in-process or as `omnigate sim`.
 //! - [`app`]: wiring: builds the pieces from a config and runs them until shutdown.
 
@@ -38,8 +40,10 @@ pub mod instruments;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod poller;
 pub mod queued;
 pub mod reject;
 pub mod rules;
+pub mod settlement;
 pub mod sim;
 pub mod upstream;

@@ -168,7 +168,7 @@ impl Default for SimulatorConfig {
 }
 
 /// `[omnibus]`: the partner's omnibus account(s) at DriveWealth.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct OmnibusConfig {
     /// Orders must name one of these in `accountNo` (SPEC §4.5). Default: none (every order is
@@ -179,6 +179,20 @@ pub struct OmnibusConfig {
     pub funding: FundingMode,
     /// Cashless only: what the day's net buys plus reservations may reach. Default 0.
     pub credit_limit: Decimal,
+    /// New York time at which each trading day's settlement rolls (cashless: the day's net
+    /// starts again; `on_settlement` proceeds become buying power). Default `"17:00"`.
+    pub settlement_time: chrono::NaiveTime,
+}
+
+impl Default for OmnibusConfig {
+    fn default() -> Self {
+        Self {
+            account_numbers: Vec::new(),
+            funding: FundingMode::Prefunded,
+            credit_limit: Decimal::default(),
+            settlement_time: chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

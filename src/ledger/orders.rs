@@ -215,7 +215,7 @@ impl Ledger {
 
         let mut customer = cell.lock();
         let available = customer.available();
-        if available.map_or(true, |available| available < total) {
+        if available.is_none_or(|available| available < total) {
             return Err(Reject::new(
                 RejectCode::InsufficientBuyingPower,
                 format!(
