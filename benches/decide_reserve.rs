@@ -41,10 +41,9 @@ fn engine() -> Engine {
     .expect("instrument");
     engine.instruments.upsert("AAPL", spec).expect("upsert");
     for index in 0..CUSTOMERS {
-        let spec: CustomerSpec = serde_json::from_str(&format!(
-            r#"{{"customerId":"c-{index}","cash":"1000000"}}"#
-        ))
-        .expect("customer");
+        let spec: CustomerSpec =
+            serde_json::from_str(&format!(r#"{{"customerId":"c-{index}","cash":"1000000"}}"#))
+                .expect("customer");
         engine
             .register_customer(&format!("CUST{index:07}"), spec)
             .expect("register");
@@ -60,7 +59,10 @@ fn order_path(c: &mut Criterion) {
     let engine = engine();
     let now = engine.clock.now();
     let mut group = c.benchmark_group("order_path");
-    for (name, body) in [("limit", LIMIT_BUY), ("fractional_market", FRACTIONAL_MARKET_BUY)] {
+    for (name, body) in [
+        ("limit", LIMIT_BUY),
+        ("fractional_market", FRACTIONAL_MARKET_BUY),
+    ] {
         group.bench_function(format!("parse/{name}"), |b| {
             b.iter(|| black_box(parse_order(black_box(body.as_bytes())).expect("valid").size))
         });

@@ -348,3 +348,48 @@ fn customers_and_the_omni_account_through_the_admin_api() {
         404
     );
 }
+
+#[test]
+fn buying_power_and_position_rejections_name_both_numbers() {
+    let gateway = Gateway::start(&config("", "[fees]\nper_order = \"0.50\"\n"));
+    gateway.fund_omni("1000000");
+    // A new instrument without a reference price.
+    let put = gateway.admin(
+        "PUT",
+        "/admin/instruments/NEWCO",
+        r#"{"instrumentID":"n-1","assetClass":"EQUITY","exchange":"NYSE","status":"ACTIVE","fractionable":true}"#,
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    let before = gateway.upstream_requests();
+    let cases = [
+        // CUST0A19F has 1000.00: 10 × 100 + 0.50 fee is 1000.50.
+        (
+            r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":10,"price":100,"clientID":"CUST0A19F"}"#,
+            "INSUFFICIENT_BUYING_POWER",
+            "buying power 1000.00 is less than the 1000.50 this order needs",
+        ),
+        // 123456789 holds 10 AAPL.
+        (
+            r#"{"accountNo":"DWOM000001","orderType":"MARKET","side":"SELL","symbol":"AAPL","quantity":10.5,"clientID":"123456789"}"#,
+            "INSUFFICIENT_POSITION",
+            "10",
+        ),
+        (
+            r#"{"accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"NEWCO","quantity":1,"clientID":"123456789"}"#,
+            "NO_REFERENCE_PRICE",
+            "NEWCO",
+        ),
+    ];
+    for (body, code, needle) in cases {
+        let (got, message) = gateway.post_order(body).error();
+        assert_eq!(got, code, "{message}");
+        assert!(message.contains(needle), "{code}: {message}");
+    }
+    assert_eq!(gateway.upstream_requests(), before);
+    // Just enough is enough: 9 × 100 + 0.50.
+    let fits = gateway.post_order(
+        r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":9,"price":100,"clientID":"CUST0A19F"}"#,
+    );
+    assert_eq!(fits.status, 200, "{}", fits.text());
+    assert_eq!(gateway.customer("CUST0A19F")["reserved"], "900.5");
+}

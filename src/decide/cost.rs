@@ -88,3 +88,110 @@ pub fn hold_for(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instruments::{InstrumentMaster, InstrumentSpec};
+    use crate::order::parse_order;
+
+    fn instrument(price: Option<&str>) -> std::sync::Arc<Instrument> {
+        let price = price.map_or(String::new(), |p| format!(r#","price":"{p}""#));
+        let spec: InstrumentSpec = serde_json::from_str(&format!(
+            r#"{{"instrumentID":"i","assetClass":"EQUITY","exchange":"NASDAQ","status":"ACTIVE","fractionable":true{price}}}"#
+        ))
+        .unwrap();
+        InstrumentMaster::new().upsert("AAPL", spec).unwrap()
+    }
+
+    fn hold(fields: &str, price: Option<&str>) -> Result<Hold, Reject> {
+        let body = format!(r#"{{"accountNo":"A","symbol":"AAPL",{fields}}}"#);
+        let order = parse_order(body.as_bytes()).unwrap();
+        let fixed = |text: &str| Fixed::parse(text).unwrap();
+        hold_for(&order, &instrument(price), fixed("5"), fixed("0.25"))
+    }
+
+    fn buy_total(hold: Hold) -> String {
+        match hold {
+            Hold::Buy(cost) => cost.cost().unwrap().to_string(),
+            Hold::Sell { .. } => panic!("not a buy"),
+        }
+    }
+
+    #[test]
+    fn costs_follow_spec_5_1() {
+        // LIMIT: quantity × price + fee; no reference price needed.
+        let limit = hold(
+            r#""orderType":"LIMIT","side":"BUY","quantity":2,"price":"100""#,
+            None,
+        );
+        assert_eq!(buy_total(limit.unwrap()), "200.25");
+        // amountCash: the amount + fee.
+        let cash = hold(
+            r#""orderType":"MARKET","side":"BUY","amountCash":"30""#,
+            None,
+        );
+        assert_eq!(buy_total(cash.unwrap()), "30.25");
+        // MARKET with quantity: reference × (1 + 5%) per share.
+        let market = hold(
+            r#""orderType":"MARKET","side":"BUY","quantity":2"#,
+            Some("100"),
+        );
+        assert_eq!(buy_total(market.unwrap()), "210.25");
+        // STOP: the higher of reference and trigger, buffered.
+        let stop = hold(
+            r#""orderType":"STOP","side":"BUY","quantity":1,"price":"120""#,
+            Some("100"),
+        );
+        assert_eq!(buy_total(stop.unwrap()), "126.25");
+        let mit = hold(
+            r#""orderType":"MARKET_IF_TOUCHED","side":"BUY","quantity":1,"price":"90""#,
+            Some("100"),
+        );
+        assert_eq!(buy_total(mit.unwrap()), "105.25");
+        // SELLs hold shares: amountCash / reference, buffered.
+        assert_eq!(
+            hold(
+                r#""orderType":"MARKET","side":"SELL","quantity":"5.12580012""#,
+                None
+            )
+            .unwrap(),
+            Hold::Sell {
+                quantity: Fixed::parse("5.12580012").unwrap()
+            }
+        );
+        assert_eq!(
+            hold(
+                r#""orderType":"MARKET","side":"SELL","amountCash":"100""#,
+                Some("200")
+            )
+            .unwrap(),
+            Hold::Sell {
+                quantity: Fixed::parse("0.525").unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn no_reference_price_means_no_estimate() {
+        for fields in [
+            r#""orderType":"MARKET","side":"BUY","quantity":1"#,
+            r#""orderType":"STOP","side":"BUY","quantity":1,"price":"120""#,
+            r#""orderType":"MARKET","side":"SELL","amountCash":"100""#,
+        ] {
+            let reject = hold(fields, None).unwrap_err();
+            assert_eq!(reject.code, RejectCode::NoReferencePrice, "{fields}");
+            assert!(reject.message.contains("AAPL"), "{}", reject.message);
+        }
+    }
+
+    #[test]
+    fn an_unrepresentable_cost_is_an_invalid_order() {
+        let reject = hold(
+            r#""orderType":"LIMIT","side":"BUY","quantity":"90000000000","price":"90000000000""#,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(reject.code, RejectCode::InvalidOrder);
+    }
+}
