@@ -22,6 +22,7 @@
 //! - [`reject`]: the rejection codes of the wire contract and their messages.
 //! - [`instruments`]: the instrument master (status, fractionability, reference prices).
 //! - [`ledger`]: customer and omni buying power, reservations, positions and fills.
+//! - [`limits`]: risk-officer controls: limits, kill switch, rate, duplicates, idempotency keys.
 //! - [`rules`]: the DriveWealth rules an order must pass (clientID, market hours, …).
 //! - [`upstream`]: the pooled keep-alive client to DriveWealth and how its failures read.
 //! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
@@ -38,6 +39,7 @@ pub mod events;
 pub mod http;
 pub mod instruments;
 pub mod ledger;
+pub mod limits;
 pub mod money;
 pub mod order;
 pub mod poller;

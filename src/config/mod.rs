@@ -67,6 +67,9 @@ pub struct ServerConfig {
     /// Open client connections per listener; further connections wait in the kernel backlog.
     /// Default 4096.
     pub max_connections: usize,
+    /// How long an `Idempotency-Key` is remembered after its first request: a repeat within it
+    /// gets the first answer again (SPEC §3). 1..=8760 hours. Default 96.
+    pub idempotency_ttl_hours: u64,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +84,7 @@ impl Default for ServerConfig {
             header_read_timeout_ms: 5_000,
             body_read_timeout_ms: 10_000,
             max_connections: 4096,
+            idempotency_ttl_hours: 96,
         }
     }
 }
@@ -182,6 +186,9 @@ pub struct OmnibusConfig {
     /// New York time at which each trading day's settlement rolls (cashless: the day's net
     /// starts again; `on_settlement` proceeds become buying power). Default `"17:00"`.
     pub settlement_time: chrono::NaiveTime,
+    /// Omni available buying power below which a warning is logged and a metric set, once per
+    /// crossing (SPEC §5.3), in USD. Default: none (off).
+    pub low_balance_warning: Option<Decimal>,
 }
 
 impl Default for OmnibusConfig {
@@ -191,6 +198,7 @@ impl Default for OmnibusConfig {
             funding: FundingMode::Prefunded,
             credit_limit: Decimal::default(),
             settlement_time: chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+            low_balance_warning: None,
         }
     }
 }
@@ -228,28 +236,94 @@ pub struct FeesConfig {
     pub per_order: Decimal,
 }
 
-/// `[limits]`: risk limits; `[limits.default]` applies to every customer.
+/// `[limits]`: pre-trade risk limits (SPEC §5.3, SEC Rule 15c3-5 style controls).
+///
+/// `[limits.default]` applies to every customer; a `[[limits.customer]]` entry overrides any
+/// subset of its keys for one `clientID`. `crate::limits::LimitBook` resolves the two (plus the
+/// admin API's temporary raises) into one customer's effective limits.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct LimitsConfig {
     pub default: CustomerLimits,
+    /// Per-customer overrides, at most one entry per `client_id`. Default: none.
+    pub customer: Vec<CustomerLimitsEntry>,
 }
 
-/// One customer's limits.
+/// The limits every customer gets (`[limits.default]`). A key left out is off unless it says
+/// otherwise.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct CustomerLimits {
+    /// Largest notional of one order, in USD: a BUY's cost (fees included), a SELL's quantity ×
+    /// reference price. Above it → `LIMIT_EXCEEDED`. Default: none (off).
+    pub max_order_notional: Option<Decimal>,
+    /// Largest quantity of one order, in shares. Default: none (off).
+    pub max_order_quantity: Option<Decimal>,
+    /// Most orders one customer may have open at once; the next one → `LIMIT_EXCEEDED`.
+    /// Default: none (off).
+    pub max_open_orders: Option<u32>,
+    /// Most a customer's BUYs may add up to in one trading day, in USD. Default: none (off).
+    pub daily_buy_notional: Option<Decimal>,
+    /// Sustained order rate per customer (a token bucket refilled at this rate); over it →
+    /// `RATE_LIMITED` (429). May be fractional (`0.5` = one order every two seconds).
+    /// Default: none (off).
+    pub orders_per_second: Option<Decimal>,
+    /// Orders a customer may send at once before `orders_per_second` applies (the bucket's size).
+    /// Default: `orders_per_second` rounded up.
+    pub burst: Option<u32>,
+    /// Largest distance of a LIMIT's limit price (STOP / MARKET_IF_TOUCHED: trigger price) from
+    /// the reference price, in percent of the reference; further → `PRICE_OUT_OF_BAND`.
+    /// Default: none (off).
+    pub price_band_pct: Option<Decimal>,
     /// Quantity-based MARKET, STOP and MARKET_IF_TOUCHED BUYs reserve
     /// `quantity × max(reference, trigger) × (1 + market_buffer_pct/100)`. Default 5.
     pub market_buffer_pct: Decimal,
+    /// Same customer, symbol, side and size again within this many milliseconds →
+    /// `DUPLICATE_ORDER` (15c3-5 duplicative orders). Default 0 (content check off; a reused
+    /// `clientOrderID` is always a duplicate).
+    pub duplicate_window_ms: u64,
+    /// Symbols this customer may not trade (→ `TRADING_DISABLED`), case-insensitive.
+    /// Default empty.
+    pub restricted_symbols: Vec<String>,
 }
 
 impl Default for CustomerLimits {
     fn default() -> Self {
         Self {
+            max_order_notional: None,
+            max_order_quantity: None,
+            max_open_orders: None,
+            daily_buy_notional: None,
+            orders_per_second: None,
+            burst: None,
+            price_band_pct: None,
             market_buffer_pct: Decimal::from_text("5"),
+            duplicate_window_ms: 0,
+            restricted_symbols: Vec::new(),
         }
     }
+}
+
+/// One `[[limits.customer]]` entry: `client_id` plus any subset of `[limits.default]`'s keys.
+/// A key left out falls back to `[limits.default]`, each key on its own. A limit that is on by
+/// default cannot be switched off for one customer (TOML has no null): raise it instead.
+/// `restricted_symbols` adds to the default list rather than replacing it, so a customer entry
+/// can never lift a firm-wide restriction.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CustomerLimitsEntry {
+    /// The customer's `clientID`. Required.
+    pub client_id: String,
+    pub max_order_notional: Option<Decimal>,
+    pub max_order_quantity: Option<Decimal>,
+    pub max_open_orders: Option<u32>,
+    pub daily_buy_notional: Option<Decimal>,
+    pub orders_per_second: Option<Decimal>,
+    pub burst: Option<u32>,
+    pub price_band_pct: Option<Decimal>,
+    pub market_buffer_pct: Option<Decimal>,
+    pub duplicate_window_ms: Option<u64>,
+    pub restricted_symbols: Vec<String>,
 }
 
 /// `[client_id]`: format rules for `clientID` beyond the built-in charset and length (SPEC §4.1).
@@ -505,6 +579,31 @@ mod tests {
         let error = Config::parse("[server]\n\nmax_body_bytes = \"big\"\n", "f.toml").unwrap_err();
         assert_eq!(error.problems.len(), 1);
         assert_eq!(error.problems[0].key, "line 3", "{error}");
+    }
+
+    #[test]
+    fn the_examples_commented_out_in_the_example_parse() {
+        // Every `# key = value` line and `# [[table]]` header of the example, switched on, must
+        // still be a valid config: a documented example a risk officer copies has to work.
+        let example = include_str!("../../examples/omnigate.toml");
+        let switched_on: String = example
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with("[[")
+                        || rest.split_once(" = ").is_some_and(|(key, _)| {
+                            key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                        }) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .fold(String::new(), |text, line| text + line + "\n");
+        let config = Config::parse(&switched_on, "switched on").unwrap();
+        assert!(config.limits.default.max_order_notional.is_some());
+        assert_eq!(config.limits.customer.len(), 1);
+        assert!(config.omnibus.low_balance_warning.is_some());
     }
 
     #[test]

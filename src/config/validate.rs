@@ -1,6 +1,14 @@
 //! Semantic checks of a parsed config: every problem, each by key.
 
-use super::{Config, ConfigProblem};
+use std::collections::HashSet;
+
+use super::{Config, ConfigProblem, LimitsConfig};
+use crate::limits::LimitPatch;
+
+/// `server.idempotency_ttl_hours` at most one year: keys are held in memory until then.
+const IDEMPOTENCY_TTL_HOURS_MAX: u64 = 8760;
+/// Longest symbol accepted in `restricted_symbols`.
+const SYMBOL_LEN_MAX: usize = 32;
 
 impl Config {
     /// Every rule the config breaks; empty when it is usable.
@@ -145,17 +153,111 @@ impl Config {
                 format!("{} is negative", self.fees.per_order.0),
             );
         }
-        let buffer = self.limits.default.market_buffer_pct.0;
-        if buffer.is_negative() || buffer > crate::money::Fixed::from_int(100).unwrap_or_default() {
+        if !(1..=IDEMPOTENCY_TTL_HOURS_MAX).contains(&server.idempotency_ttl_hours) {
             problem(
-                "limits.default.market_buffer_pct",
-                format!("{buffer} is outside 0..=100"),
+                "server.idempotency_ttl_hours",
+                format!(
+                    "{} is outside 1..={IDEMPOTENCY_TTL_HOURS_MAX} hours",
+                    server.idempotency_ttl_hours
+                ),
             );
         }
+        if let Some(threshold) = self.omnibus.low_balance_warning {
+            if threshold.0.is_negative() {
+                problem(
+                    "omnibus.low_balance_warning",
+                    format!("{} is negative", threshold.0),
+                );
+            }
+        }
+        validate_limits(&self.limits, &mut problem);
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problem("log.level", format!("{:?}: {error}", self.log.level));
         }
         problems
+    }
+}
+
+/// `[limits.default]` and every `[[limits.customer]]` entry, each problem under its own key
+/// (`limits.customer[1].price_band_pct`). The value rules are `LimitPatch::problems`, shared with
+/// the admin API's temporary overrides.
+fn validate_limits(limits: &LimitsConfig, problem: &mut impl FnMut(&str, String)) {
+    let default_rate = limits.default.orders_per_second;
+    validate_layer(
+        "limits.default",
+        &LimitPatch::from(&limits.default),
+        default_rate.is_some(),
+        &limits.default.restricted_symbols,
+        problem,
+    );
+    let mut seen = HashSet::new();
+    for (index, entry) in limits.customer.iter().enumerate() {
+        let prefix = format!("limits.customer[{index}]");
+        let client_id = entry.client_id.as_str();
+        if client_id.is_empty() {
+            problem(
+                &format!("{prefix}.client_id"),
+                "is missing: every [[limits.customer]] entry names its clientID".to_owned(),
+            );
+        } else if client_id.len() > 64
+            || !client_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            problem(
+                &format!("{prefix}.client_id"),
+                format!("{client_id:?} is not a clientID (1 to 64 of A-Z a-z 0-9 _ -)"),
+            );
+        } else if !seen.insert(client_id) {
+            problem(
+                &format!("{prefix}.client_id"),
+                format!("{client_id:?} already has a [[limits.customer]] entry"),
+            );
+        }
+        validate_layer(
+            &prefix,
+            &LimitPatch::from(entry),
+            entry.orders_per_second.or(default_rate).is_some(),
+            &entry.restricted_symbols,
+            problem,
+        );
+    }
+}
+
+/// One layer's keys. `has_rate`: the layer ends up with an `orders_per_second` (its own or the
+/// default's), without which a `burst` means nothing.
+fn validate_layer(
+    prefix: &str,
+    limits: &LimitPatch,
+    has_rate: bool,
+    restricted_symbols: &[String],
+    problem: &mut impl FnMut(&str, String),
+) {
+    for (key, message) in limits.problems() {
+        problem(&format!("{prefix}.{key}"), message);
+    }
+    if let Some(burst) = limits.burst.filter(|burst| *burst > 0 && !has_rate) {
+        problem(
+            &format!("{prefix}.burst"),
+            format!("{burst} has no effect without orders_per_second"),
+        );
+    }
+    let mut symbols = HashSet::new();
+    for (index, symbol) in restricted_symbols.iter().enumerate() {
+        let key = format!("{prefix}.restricted_symbols[{index}]");
+        if symbol.is_empty()
+            || symbol.len() > SYMBOL_LEN_MAX
+            || !symbol.bytes().all(|b| b.is_ascii_graphic())
+        {
+            problem(
+                &key,
+                format!(
+                    "{symbol:?} is not a symbol (1 to {SYMBOL_LEN_MAX} printable characters, no spaces)"
+                ),
+            );
+        } else if !symbols.insert(symbol.to_ascii_uppercase()) {
+            problem(&key, format!("{symbol:?} is listed twice"));
+        }
     }
 }
 
@@ -191,5 +293,179 @@ mod tests {
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use crate::config::Config;
+
+    fn problems(text: &str) -> Vec<(String, String)> {
+        match Config::parse(text, "f.toml") {
+            Ok(_) => Vec::new(),
+            Err(error) => error
+                .problems
+                .into_iter()
+                .map(|p| (p.key, p.message))
+                .collect(),
+        }
+    }
+
+    fn keys(text: &str) -> Vec<String> {
+        problems(text).into_iter().map(|(key, _)| key).collect()
+    }
+
+    #[test]
+    fn limits_read_exactly_and_customer_entries_keep_their_keys() {
+        let config = Config::parse(
+            r#"
+            [limits.default]
+            max_order_notional = 25000
+            max_order_quantity = "1000.5"
+            max_open_orders = 50
+            daily_buy_notional = 100000.25
+            orders_per_second = 2.5
+            price_band_pct = 10
+            duplicate_window_ms = 2000
+            restricted_symbols = ["XYZ"]
+            [[limits.customer]]
+            client_id = "CUST1"
+            max_order_notional = "50000"
+            burst = 10
+            [[limits.customer]]
+            client_id = "CUST2"
+            "#,
+            "f.toml",
+        )
+        .unwrap();
+        let default = &config.limits.default;
+        assert_eq!(default.max_order_notional.unwrap().0.to_string(), "25000");
+        assert_eq!(default.max_order_quantity.unwrap().0.to_string(), "1000.5");
+        assert_eq!(
+            default.daily_buy_notional.unwrap().0.to_string(),
+            "100000.25"
+        );
+        assert_eq!(default.orders_per_second.unwrap().0.to_string(), "2.5");
+        assert_eq!(default.burst, None);
+        assert_eq!(config.limits.customer.len(), 2);
+        assert_eq!(config.limits.customer[0].client_id, "CUST1");
+        assert_eq!(config.limits.customer[0].burst, Some(10));
+        assert_eq!(config.limits.customer[1].max_order_notional, None);
+    }
+
+    #[test]
+    fn every_broken_limit_is_reported_by_key() {
+        let found = keys(
+            r#"
+            [limits.default]
+            max_order_notional = -1
+            market_buffer_pct = 101
+            price_band_pct = 1000.00000001
+            orders_per_second = 0
+            burst = 0
+            duplicate_window_ms = 86400001
+            restricted_symbols = ["AAPL", "aapl", ""]
+            [[limits.customer]]
+            client_id = "A"
+            [[limits.customer]]
+            client_id = "A"
+            price_band_pct = -0.5
+            daily_buy_notional = -3
+            [[limits.customer]]
+            max_order_quantity = 1
+            [[limits.customer]]
+            client_id = "has space"
+            market_buffer_pct = -1
+            "#,
+        );
+        for key in [
+            "limits.default.max_order_notional",
+            "limits.default.market_buffer_pct",
+            "limits.default.price_band_pct",
+            "limits.default.orders_per_second",
+            "limits.default.burst",
+            "limits.default.duplicate_window_ms",
+            "limits.default.restricted_symbols[1]",
+            "limits.default.restricted_symbols[2]",
+            "limits.customer[1].client_id",
+            "limits.customer[1].price_band_pct",
+            "limits.customer[1].daily_buy_notional",
+            "limits.customer[2].client_id",
+            "limits.customer[3].client_id",
+            "limits.customer[3].market_buffer_pct",
+        ] {
+            assert!(
+                found.iter().any(|k| k == key),
+                "{key} missing from {found:?}"
+            );
+        }
+        assert!(!found.iter().any(|k| k == "limits.customer[0].client_id"));
+        assert_eq!(found.len(), 14, "{found:?}");
+    }
+
+    #[test]
+    fn limit_bounds_are_inclusive() {
+        assert!(keys(
+            r#"
+            [limits.default]
+            market_buffer_pct = 100
+            price_band_pct = 1000
+            max_order_notional = 0
+            orders_per_second = 1000000
+            duplicate_window_ms = 86400000
+            "#
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn burst_needs_a_rate_somewhere() {
+        let found = problems(
+            r#"
+            [limits.default]
+            burst = 5
+            [[limits.customer]]
+            client_id = "A"
+            burst = 5
+            [[limits.customer]]
+            client_id = "B"
+            burst = 5
+            orders_per_second = 1
+            "#,
+        );
+        let found: Vec<&str> = found.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(
+            found,
+            ["limits.default.burst", "limits.customer[0].burst"],
+            "{found:?}"
+        );
+        // A customer entry's burst is fine when the default carries the rate.
+        assert!(keys(
+            "[limits.default]\norders_per_second = 5\n[[limits.customer]]\nclient_id = \"A\"\nburst = 1\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn server_ttl_and_low_balance_are_checked() {
+        let found =
+            problems("[server]\nidempotency_ttl_hours = 0\n[omnibus]\nlow_balance_warning = -5\n");
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, "server.idempotency_ttl_hours");
+        assert_eq!(found[1].0, "omnibus.low_balance_warning");
+        assert_eq!(
+            keys("[server]\nidempotency_ttl_hours = 8761\n"),
+            ["server.idempotency_ttl_hours"]
+        );
+        assert!(keys(
+            "[server]\nidempotency_ttl_hours = 8760\n[omnibus]\nlow_balance_warning = 0\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_customer_entry_is_an_error() {
+        let found = keys("[[limits.customer]]\nclient_id = \"A\"\nmax_notional = 5\n");
+        assert_eq!(found, ["limits.customer.0.max_notional"]);
     }
 }

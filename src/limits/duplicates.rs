@@ -1,0 +1,491 @@
+//! `DUPLICATE_ORDER` (SPEC §3.1, 15c3-5 duplicative orders): two checks, made and recorded in
+//! one atomic step.
+//!
+//! (a) A `clientOrderID` this customer already used. (b) When the customer's
+//! `duplicate_window_ms` is above 0: the same customer, symbol, side and size (quantity or
+//! `amountCash`, exactly) as an order accepted less than `duplicate_window_ms` ago — at
+//! `window − 1 ms` it is a duplicate, at `window` it is not.
+//!
+//! **Atomic.** [`DuplicateGuard::check_and_record`] checks and records under one lock, so of two
+//! identical orders racing exactly one passes. An order that passes here but is then refused
+//! further on (buying power, upstream 4xx) must be given back with [`DuplicateGuard::forget`],
+//! so that its `clientOrderID` can be used again.
+//!
+//! **Bounded.** Orders are remembered by a 128-bit digest of their identity (no strings kept,
+//! nothing allocated once the tables have grown), in [`SHARDS`] shards chosen by customer, each
+//! behind its own mutex (no global lock: customers in different shards never meet). The
+//! `clientOrderID`s remembered are capped at `capacity_ids` in total (default
+//! [`CLIENT_ORDER_IDS_MAX`]), `capacity_ids / SHARDS` per shard; when a shard is full its oldest
+//! id is forgotten. So a reused `clientOrderID` is caught as long as it is among roughly the last
+//! `capacity_ids` ids sent through the gateway (at least the last `capacity_ids / SHARDS` of its
+//! shard). Content entries (b) are dropped once their window has passed, and are capped the same
+//! way.
+//!
+//! Time is the injected `now` (`DateTime<Utc>`). A `now` earlier than a recorded order (the
+//! admin clock was set back) counts as "0 ms ago": the conservative reading.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+
+use crate::order::{Side, Size};
+use crate::reject::{Reject, RejectCode};
+
+use super::digest::{Digest128, DigestKeyed};
+use super::{short, unix_ns};
+
+/// `clientOrderID`s remembered across all customers by default (≈ 48 bytes each: ~48 MB full).
+pub const CLIENT_ORDER_IDS_MAX: usize = 1_000_000;
+/// Independent locks. A power of two, so a shard is picked with a mask.
+pub const SHARDS: usize = 64;
+
+/// What the duplicate checks look at in one order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderIdentity<'a> {
+    pub client_id: &'a str,
+    pub client_order_id: Option<&'a str>,
+    /// The instrument master's symbol (compared ASCII-case-insensitively).
+    pub symbol: &'a str,
+    pub side: Side,
+    pub size: Size,
+}
+
+/// Proof that an order passed, to give it back with [`DuplicateGuard::forget`]. Plain data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DuplicateTicket {
+    shard: usize,
+    id: Option<(u128, u64)>,
+    content: Option<(u128, u64)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ContentSeen {
+    at_ns: i64,
+    seq: u64,
+}
+
+/// One shard's memory.
+#[derive(Debug, Default)]
+struct Shard {
+    /// Id digest → the sequence number it was recorded with.
+    ids: HashMap<u128, u64, DigestKeyed>,
+    /// Ids oldest first, for eviction. An entry whose sequence number no longer matches `ids`
+    /// (forgotten) is skipped.
+    ids_order: VecDeque<(u128, u64)>,
+    contents: HashMap<u128, ContentSeen, DigestKeyed>,
+    /// (digest, seq, when it stops mattering) roughly oldest first.
+    contents_order: VecDeque<(u128, u64, i64)>,
+    next_seq: u64,
+}
+
+impl Shard {
+    fn seq(&mut self) -> u64 {
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.next_seq
+    }
+
+    fn evict_ids(&mut self, capacity: usize) {
+        while self.ids_order.len() > capacity {
+            if let Some((digest, seq)) = self.ids_order.pop_front() {
+                if self.ids.get(&digest) == Some(&seq) {
+                    self.ids.remove(&digest);
+                }
+            }
+        }
+    }
+
+    /// Drops content entries whose window has passed (front first; windows differ per customer,
+    /// so the queue is only roughly ordered and a few may linger until the cap reaches them).
+    fn evict_contents(&mut self, capacity: usize, now_ns: i64) {
+        while let Some(&(digest, seq, until_ns)) = self.contents_order.front() {
+            if until_ns > now_ns && self.contents_order.len() <= capacity {
+                break;
+            }
+            self.contents_order.pop_front();
+            if self
+                .contents
+                .get(&digest)
+                .is_some_and(|seen| seen.seq == seq)
+            {
+                self.contents.remove(&digest);
+            }
+        }
+    }
+}
+
+/// Every customer's recent `clientOrderID`s and order contents.
+#[derive(Debug)]
+pub struct DuplicateGuard {
+    shards: Box<[Mutex<Shard>]>,
+    ids_per_shard: usize,
+}
+
+impl Default for DuplicateGuard {
+    fn default() -> Self {
+        Self::new(CLIENT_ORDER_IDS_MAX)
+    }
+}
+
+impl DuplicateGuard {
+    /// Remembers up to `capacity_ids` `clientOrderID`s in total (and as many content entries).
+    pub fn new(capacity_ids: usize) -> Self {
+        DuplicateGuard {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            ids_per_shard: capacity_ids.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    /// Refuses a duplicate with `DUPLICATE_ORDER`; otherwise records the order and returns the
+    /// ticket to [`forget`](Self::forget) it by. `window_ms` is the customer's
+    /// `duplicate_window_ms` (0: content check off).
+    pub fn check_and_record(
+        &self,
+        order: &OrderIdentity<'_>,
+        window_ms: u64,
+        now: DateTime<Utc>,
+    ) -> Result<DuplicateTicket, Reject> {
+        let customer = customer_digest(order.client_id);
+        let shard_index = (customer as usize) & (SHARDS - 1);
+        let id_digest = order
+            .client_order_id
+            .map(|client_order_id| id_digest(customer, client_order_id));
+        let content = (window_ms > 0).then(|| content_digest(customer, order));
+        let now_ns = unix_ns(now);
+        let window_ns = i64::try_from(window_ms)
+            .ok()
+            .and_then(|ms| ms.checked_mul(1_000_000))
+            .unwrap_or(i64::MAX);
+
+        let mut shard = self.shards[shard_index].lock();
+        shard.evict_contents(self.ids_per_shard, now_ns);
+        if let Some(digest) = id_digest {
+            if shard.ids.contains_key(&digest) {
+                return Err(Reject::new(
+                    RejectCode::DuplicateOrder,
+                    format!(
+                        "clientOrderID {:?} was already used by this customer",
+                        short(order.client_order_id.unwrap_or_default())
+                    ),
+                ));
+            }
+        }
+        if let Some(digest) = content {
+            if let Some(seen) = shard.contents.get(&digest) {
+                let ago_ns = now_ns.saturating_sub(seen.at_ns).max(0);
+                if ago_ns < window_ns {
+                    return Err(Reject::new(
+                        RejectCode::DuplicateOrder,
+                        format!(
+                            "the same order ({} {} {}) was accepted {} ms ago, within duplicate_window_ms {window_ms}",
+                            order.side.as_str(),
+                            describe_size(order.size),
+                            order.symbol,
+                            ago_ns / 1_000_000
+                        ),
+                    ));
+                }
+            }
+        }
+
+        let id = id_digest.map(|digest| {
+            let seq = shard.seq();
+            shard.ids.insert(digest, seq);
+            shard.ids_order.push_back((digest, seq));
+            (digest, seq)
+        });
+        shard.evict_ids(self.ids_per_shard);
+        let content = content.map(|digest| {
+            let seq = shard.seq();
+            shard
+                .contents
+                .insert(digest, ContentSeen { at_ns: now_ns, seq });
+            shard
+                .contents_order
+                .push_back((digest, seq, now_ns.saturating_add(window_ns)));
+            (digest, seq)
+        });
+        Ok(DuplicateTicket {
+            shard: shard_index,
+            id,
+            content,
+        })
+    }
+
+    /// Gives back an order that passed [`check_and_record`](Self::check_and_record) but was not
+    /// accepted after all: its `clientOrderID` and content no longer count. Forgetting twice, or
+    /// after the entry was evicted or recorded again, changes nothing.
+    pub fn forget(&self, ticket: DuplicateTicket) {
+        let Some(shard) = self.shards.get(ticket.shard) else {
+            return;
+        };
+        let mut shard = shard.lock();
+        if let Some((digest, seq)) = ticket.id {
+            if shard.ids.get(&digest) == Some(&seq) {
+                shard.ids.remove(&digest);
+            }
+        }
+        if let Some((digest, seq)) = ticket.content {
+            if shard
+                .contents
+                .get(&digest)
+                .is_some_and(|seen| seen.seq == seq)
+            {
+                shard.contents.remove(&digest);
+            }
+        }
+    }
+
+    /// `clientOrderID`s remembered now (for metrics and tests).
+    pub fn remembered_ids(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().ids.len()).sum()
+    }
+}
+
+fn customer_digest(client_id: &str) -> u128 {
+    let mut digest = Digest128::new();
+    digest.write_field(b"customer");
+    digest.write_field(client_id.as_bytes());
+    digest.finish128()
+}
+
+fn id_digest(customer: u128, client_order_id: &str) -> u128 {
+    let mut digest = Digest128::new();
+    digest.write_field(b"clientOrderID");
+    digest.write(&customer.to_le_bytes());
+    digest.write_field(client_order_id.as_bytes());
+    digest.finish128()
+}
+
+fn content_digest(customer: u128, order: &OrderIdentity<'_>) -> u128 {
+    let mut digest = Digest128::new();
+    digest.write_field(b"content");
+    digest.write(&customer.to_le_bytes());
+    digest.write_u64(order.symbol.len() as u64);
+    for byte in order.symbol.bytes() {
+        digest.write_u8(byte.to_ascii_uppercase());
+    }
+    digest.write_u8(match order.side {
+        Side::Buy => b'B',
+        Side::Sell => b'S',
+    });
+    let (kind, amount) = match order.size {
+        Size::Quantity(quantity) => (b'Q', quantity),
+        Size::AmountCash(amount) => (b'C', amount),
+    };
+    digest.write_u8(kind);
+    digest.write(&amount.units().to_le_bytes());
+    digest.finish128()
+}
+
+fn describe_size(size: Size) -> String {
+    match size {
+        Size::Quantity(quantity) => format!("{quantity} shares of"),
+        Size::AmountCash(amount) => format!("amountCash {} of", amount.money()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::money::Fixed;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-06-04T14:00:00Z".parse().unwrap()
+    }
+
+    fn order<'a>(client_order_id: Option<&'a str>, quantity: &str) -> OrderIdentity<'a> {
+        OrderIdentity {
+            client_id: "CUST1",
+            client_order_id,
+            symbol: "AAPL",
+            side: Side::Buy,
+            size: Size::Quantity(Fixed::parse(quantity).unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_reused_client_order_id_is_a_duplicate_for_the_same_customer_only() {
+        let guard = DuplicateGuard::default();
+        guard
+            .check_and_record(&order(Some("abc-1"), "10"), 0, t0())
+            .unwrap();
+        let reject = guard
+            .check_and_record(&order(Some("abc-1"), "20"), 0, t0() + TimeDelta::days(3))
+            .unwrap_err();
+        assert_eq!(reject.code, RejectCode::DuplicateOrder);
+        assert_eq!(
+            reject.message,
+            "clientOrderID \"abc-1\" was already used by this customer"
+        );
+        let other_customer = OrderIdentity {
+            client_id: "CUST2",
+            ..order(Some("abc-1"), "10")
+        };
+        guard.check_and_record(&other_customer, 0, t0()).unwrap();
+        guard
+            .check_and_record(&order(Some("abc-2"), "10"), 0, t0())
+            .unwrap();
+        // Without a clientOrderID and with the window off, identical orders all pass.
+        for _ in 0..3 {
+            guard.check_and_record(&order(None, "10"), 0, t0()).unwrap();
+        }
+    }
+
+    #[test]
+    fn same_content_within_the_window_is_a_duplicate_at_the_window_it_is_not() {
+        let guard = DuplicateGuard::default();
+        let window_ms = 2000;
+        guard
+            .check_and_record(&order(None, "10"), window_ms, t0())
+            .unwrap();
+        let reject = guard
+            .check_and_record(
+                &order(None, "10"),
+                window_ms,
+                t0() + TimeDelta::milliseconds(1999),
+            )
+            .unwrap_err();
+        assert_eq!(reject.code, RejectCode::DuplicateOrder);
+        assert_eq!(
+            reject.message,
+            "the same order (BUY 10 shares of AAPL) was accepted 1999 ms ago, within duplicate_window_ms 2000"
+        );
+        // A different size, side or symbol is another order.
+        guard
+            .check_and_record(&order(None, "10.5"), window_ms, t0())
+            .unwrap();
+        let sell = OrderIdentity {
+            side: Side::Sell,
+            ..order(None, "10")
+        };
+        guard.check_and_record(&sell, window_ms, t0()).unwrap();
+        let cash = OrderIdentity {
+            size: Size::AmountCash(Fixed::parse("10").unwrap()),
+            ..order(None, "10")
+        };
+        guard.check_and_record(&cash, window_ms, t0()).unwrap();
+        let lower_case = OrderIdentity {
+            symbol: "aapl",
+            ..order(None, "10")
+        };
+        assert!(guard
+            .check_and_record(&lower_case, window_ms, t0())
+            .is_err());
+
+        let at_window = t0() + TimeDelta::milliseconds(2000);
+        guard
+            .check_and_record(&order(None, "10"), window_ms, at_window)
+            .unwrap();
+        // …and that one starts a new window.
+        assert!(guard
+            .check_and_record(
+                &order(None, "10"),
+                window_ms,
+                at_window + TimeDelta::milliseconds(1999)
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn a_clock_set_back_counts_as_now() {
+        let guard = DuplicateGuard::default();
+        guard
+            .check_and_record(&order(None, "1"), 1000, t0())
+            .unwrap();
+        assert!(guard
+            .check_and_record(&order(None, "1"), 1000, t0() - TimeDelta::hours(1))
+            .is_err());
+    }
+
+    #[test]
+    fn a_forgotten_order_can_be_sent_again() {
+        let guard = DuplicateGuard::default();
+        let ticket = guard
+            .check_and_record(&order(Some("x"), "10"), 5000, t0())
+            .unwrap();
+        guard.forget(ticket);
+        let again = guard
+            .check_and_record(&order(Some("x"), "10"), 5000, t0())
+            .unwrap();
+        // Forgetting the old ticket again does not remove the new record.
+        guard.forget(ticket);
+        assert!(guard
+            .check_and_record(&order(Some("x"), "10"), 5000, t0())
+            .is_err());
+        guard.forget(again);
+        assert!(guard
+            .check_and_record(&order(Some("x"), "10"), 5000, t0())
+            .is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded_oldest_ids_go_first() {
+        let guard = DuplicateGuard::new(SHARDS * 10);
+        let ids: Vec<String> = (0..100).map(|n| format!("id-{n}")).collect();
+        for id in &ids {
+            guard
+                .check_and_record(&order(Some(id), "1"), 0, t0())
+                .unwrap();
+        }
+        // One customer: all in one shard of 10.
+        assert_eq!(guard.remembered_ids(), 10);
+        assert!(guard
+            .check_and_record(&order(Some("id-99"), "1"), 0, t0())
+            .is_err());
+        assert!(guard
+            .check_and_record(&order(Some("id-0"), "1"), 0, t0())
+            .is_ok());
+    }
+
+    #[test]
+    fn content_entries_are_dropped_once_their_window_has_passed() {
+        let guard = DuplicateGuard::default();
+        for n in 0..100 {
+            guard
+                .check_and_record(&order(None, &n.to_string()), 10, t0())
+                .unwrap();
+        }
+        guard
+            .check_and_record(&order(None, "1000"), 10, t0() + TimeDelta::seconds(1))
+            .unwrap();
+        let shard = customer_digest("CUST1") as usize & (SHARDS - 1);
+        assert_eq!(guard.shards[shard].lock().contents.len(), 1);
+    }
+
+    #[test]
+    fn of_identical_orders_racing_exactly_one_passes() {
+        const THREADS: usize = 16;
+        for round in 0..20 {
+            let guard = Arc::new(DuplicateGuard::default());
+            let passed = Arc::new(AtomicUsize::new(0));
+            let start = Arc::new(Barrier::new(THREADS));
+            let workers: Vec<_> = (0..THREADS)
+                .map(|thread| {
+                    let (guard, passed, start) = (guard.clone(), passed.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        // Half race on the clientOrderID, half (no id) on the content.
+                        let id = format!("order-{round}");
+                        let client_order_id = (thread % 2 == 0).then_some(id.as_str());
+                        start.wait();
+                        if guard
+                            .check_and_record(&order(client_order_id, "7"), 60_000, t0())
+                            .is_ok()
+                        {
+                            passed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.join().unwrap();
+            }
+            assert_eq!(passed.load(Ordering::Relaxed), 1, "round {round}");
+        }
+    }
+}
