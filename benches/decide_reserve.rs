@@ -71,7 +71,7 @@ fn order_path(c: &mut Criterion) {
             b.iter(|| {
                 let accepted = decide(
                     black_box(&parsed),
-                    &engine.rules,
+                    &engine.settings.load().rules,
                     &engine.instruments,
                     &engine.ledger,
                     now,

@@ -1,6 +1,7 @@
 //! Wiring: builds every piece from a [`Config`] and runs the listeners until shutdown.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use crate::http::admin::Admin;
 use crate::http::body::BodyLimits;
 use crate::http::front::Front;
 use crate::http::server::{self, ConnectionLimits};
-use crate::poller::{self, PollCredentials};
+use crate::poller::{self, PollCredentials, UpstreamOps};
 use crate::settlement;
 use crate::sim::Simulator;
 use crate::upstream::{Upstream, UpstreamBase};
@@ -34,6 +35,35 @@ pub enum TokenSource {
     Generated,
 }
 
+/// Re-reads the config file and applies what may change while running (SPEC §5.3): an invalid
+/// file is refused with every problem listed, and the settings in force stay.
+pub struct Reloader {
+    path: Option<PathBuf>,
+    engine: Arc<Engine>,
+}
+
+impl Reloader {
+    pub fn reload(&self) -> Result<(), String> {
+        let Some(path) = &self.path else {
+            return Err(
+                "omnigate runs on its embedded default: there is no config file to reload"
+                    .to_owned(),
+            );
+        };
+        match Config::load(path) {
+            Ok(config) => {
+                self.engine.reload(&config);
+                tracing::info!(path = %path.display(), "config reloaded");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!("config reload refused; the previous config stays:\n{error}");
+                Err(error.to_string())
+            }
+        }
+    }
+}
+
 /// A running gateway.
 pub struct Gateway {
     pub order_addr: SocketAddr,
@@ -43,13 +73,14 @@ pub struct Gateway {
     pub simulator_addr: Option<SocketAddr>,
     pub admin_token: String,
     pub token_source: TokenSource,
+    pub reloader: Arc<Reloader>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
 impl Gateway {
     /// Binds every listener and starts serving.
-    pub async fn start(config: Config) -> Result<Gateway, StartError> {
+    pub async fn start(config: Config, path: Option<PathBuf>) -> Result<Gateway, StartError> {
         let (admin_token, token_source) = admin_token(&config)?;
         let adjustable_clock = config
             .clock
@@ -91,12 +122,14 @@ impl Gateway {
             config.omnibus.settlement_time,
             shutdown_rx.clone(),
         ));
+        let ops = UpstreamOps {
+            upstream: upstream.clone(),
+            credentials: PollCredentials::from_config(&config.upstream).map_err(StartError)?,
+        };
         if config.upstream.poll_interval_ms > 0 {
-            let credentials = PollCredentials::from_config(&config.upstream).map_err(StartError)?;
             tasks.spawn(poller::run(
                 engine.clone(),
-                upstream.clone(),
-                credentials,
+                ops.clone(),
                 Duration::from_millis(config.upstream.poll_interval_ms),
                 shutdown_rx.clone(),
             ));
@@ -120,9 +153,16 @@ impl Gateway {
             shutdown_rx.clone(),
         ));
 
+        let reloader = Arc::new(Reloader {
+            path,
+            engine: engine.clone(),
+        });
         let admin = Arc::new(Admin {
             token: admin_token.clone(),
             engine,
+            reloader: reloader.clone(),
+            ops,
+            metrics: crate::metrics::install(),
             clock,
             adjustable_clock,
             upstream: upstream_label.clone(),
@@ -144,6 +184,7 @@ impl Gateway {
             simulator_addr,
             admin_token,
             token_source,
+            reloader,
             shutdown,
             tasks,
         })

@@ -10,8 +10,10 @@
 //!      └──────────── http::proxy (every other path, streaming) ◀──────┘
 //! ```
 //!
+//! - [`codec`]: the compact binary encoding of WAL records and snapshots.
 //! - [`config`]: the TOML file, its defaults and its validation.
 //! - [`clock`]: the one source of time; nothing else reads the OS clock.
+//! - [`metrics`]: Prometheus metrics at `GET /metrics`.
 //! - [`money`]: exact fixed-point numbers (10⁻⁸ units in an `i64`).
 //! - [`order`]: the order body as routers send it, parsed exactly.
 //! - [`decide`]: the pure decision: order + rules + book + `now` → accept or a reason.
@@ -32,6 +34,7 @@
 
 pub mod app;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod decide;
 pub mod engine;
@@ -40,6 +43,7 @@ pub mod http;
 pub mod instruments;
 pub mod ledger;
 pub mod limits;
+pub mod metrics;
 pub mod money;
 pub mod order;
 pub mod poller;

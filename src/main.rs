@@ -58,15 +58,16 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config } => {
-            let config = match config {
-                Some(path) => match Config::load(&path) {
+            let path = config;
+            let config = match &path {
+                Some(path) => match Config::load(path) {
                     Ok(config) => config,
                     Err(error) => return fail(error),
                 },
                 None => Config::embedded_default(),
             };
             init_logging(&config);
-            runtime().block_on(run(config))
+            runtime().block_on(run(config, path))
         }
         Command::Sim { listen, config } => {
             let mut config = match config {
@@ -100,12 +101,13 @@ fn runtime() -> tokio::runtime::Runtime {
         })
 }
 
-async fn run(config: Config) -> ExitCode {
-    let gateway = match Gateway::start(config).await {
+async fn run(config: Config, path: Option<PathBuf>) -> ExitCode {
+    let gateway = match Gateway::start(config, path).await {
         Ok(gateway) => gateway,
         Err(error) => return fail(error),
     };
     print_banner(&gateway);
+    reload_on_sighup(gateway.reloader.clone());
     wait_for_stop().await;
     tracing::info!("shutting down");
     gateway.shutdown(Duration::from_secs(10)).await;
@@ -157,6 +159,22 @@ fn print_banner(gateway: &Gateway) {
          -d '{{\"accountNo\":\"DWOM000001\",\"orderType\":\"MARKET\",\"side\":\"BUY\",\
          \"symbol\":\"AAPL\",\"quantity\":1,\"clientID\":\"123456789\"}}'"
     );
+}
+
+/// SIGHUP re-reads the config file, as `POST /admin/reload` does.
+fn reload_on_sighup(reloader: Arc<omnigate::app::Reloader>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut hangups) = signal(SignalKind::hangup()) {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    // The outcome is logged by the reloader.
+                    let _ = reloader.reload();
+                }
+            });
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -50,11 +50,70 @@ impl PollCredentials {
     }
 }
 
+/// Requests omnigate makes upstream on its own behalf: status polls and kill-switch cancels.
+#[derive(Clone)]
+pub struct UpstreamOps {
+    pub upstream: Upstream,
+    pub credentials: PollCredentials,
+}
+
+impl UpstreamOps {
+    /// `PATCH /back-office/orders/{id}` `{"method":"CANCEL"}`; Ok when the upstream took it.
+    pub async fn cancel(&self, order_id: &str) -> Result<(), String> {
+        let request = self.request(
+            Method::PATCH,
+            order_id,
+            Bytes::from_static(br#"{"method":"CANCEL"}"#),
+        )?;
+        let response = self
+            .upstream
+            .send(request)
+            .await
+            .map_err(|error| error.to_string())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("status {}", response.status()))
+        }
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        order_id: &str,
+        body: Bytes,
+    ) -> Result<Request<crate::upstream::ProxyBody>, String> {
+        let path = format!("/back-office/orders/{order_id}");
+        let path = http::uri::PathAndQuery::try_from(path.as_str())
+            .map_err(|error| format!("order id is not a path segment: {error}"))?;
+        let uri = self
+            .upstream
+            .base()
+            .uri_for(Some(&path))
+            .map_err(|error| error.to_string())?;
+        let mut request = Request::builder().method(method).uri(uri).header(
+            http::header::HOST,
+            self.upstream.base().authority().as_str(),
+        );
+        if !body.is_empty() {
+            request = request.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(value) = &self.credentials.authorization {
+            request = request.header(AUTHORIZATION, value.clone());
+        }
+        if let Some(value) = &self.credentials.app_key {
+            request = request.header("dw-client-app-key", value.clone());
+        }
+        request
+            .body(respond::full(body))
+            .map_err(|error| error.to_string())
+    }
+}
+
 /// Runs until `shutdown` turns true.
 pub async fn run(
     engine: Arc<Engine>,
-    upstream: Upstream,
-    credentials: PollCredentials,
+    ops: UpstreamOps,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -74,7 +133,7 @@ pub async fn run(
             if *shutdown.borrow() {
                 return;
             }
-            match poll_one(&upstream, &credentials, order_id).await {
+            match poll_one(&ops, order_id).await {
                 Ok(payload) => {
                     engine.learn(&payload);
                 }
@@ -84,31 +143,9 @@ pub async fn run(
     }
 }
 
-async fn poll_one(
-    upstream: &Upstream,
-    credentials: &PollCredentials,
-    order_id: &str,
-) -> Result<OrderPayload, String> {
-    let path = format!("/back-office/orders/{order_id}");
-    let path = http::uri::PathAndQuery::try_from(path.as_str())
-        .map_err(|error| format!("order id is not a path segment: {error}"))?;
-    let uri = upstream
-        .base()
-        .uri_for(Some(&path))
-        .map_err(|error| error.to_string())?;
-    let mut request = Request::builder()
-        .method(Method::GET)
-        .uri(uri)
-        .header(http::header::HOST, upstream.base().authority().as_str());
-    if let Some(value) = &credentials.authorization {
-        request = request.header(AUTHORIZATION, value.clone());
-    }
-    if let Some(value) = &credentials.app_key {
-        request = request.header("dw-client-app-key", value.clone());
-    }
-    let request = request
-        .body(respond::full(Bytes::new()))
-        .map_err(|error| error.to_string())?;
+async fn poll_one(ops: &UpstreamOps, order_id: &str) -> Result<OrderPayload, String> {
+    let upstream = &ops.upstream;
+    let request = ops.request(Method::GET, order_id, Bytes::new())?;
     let response = upstream
         .send(request)
         .await

@@ -33,7 +33,7 @@ pub async fn run(
         let local = engine.clock.now().with_timezone(&New_York);
         let today = local.date_naive();
         if due(local.time(), today, settlement_time, last_rolled)
-            && engine.rules.calendar.is_trading_day(today)
+            && engine.settings.load().rules.calendar.is_trading_day(today)
         {
             last_rolled = Some(today);
             match engine.ledger.roll_settlement_day() {

@@ -83,7 +83,8 @@ pub struct Accepted<'o> {
     pub queued_until: Option<DateTime<Utc>>,
 }
 
-/// Decides one order. See the module doc for the order of checks.
+/// Decides one order against the rules alone. See the module doc for the order of checks; the
+/// order path runs the same two stages with the risk controls between them.
 pub fn decide<'o>(
     order: &'o Order<'o>,
     rules: &Rules,
@@ -91,6 +92,29 @@ pub fn decide<'o>(
     customers: &dyn CustomerDirectory,
     now: DateTime<Utc>,
 ) -> Result<Accepted<'o>, Reject> {
+    let client_id = identify(order, rules, customers)?;
+    let tradable = check_trade(order, rules, instruments, now)?;
+    Ok(Accepted {
+        client_id,
+        instrument: tradable.instrument,
+        queued_until: tradable.queued_until,
+    })
+}
+
+/// What [`check_trade`] found.
+#[derive(Debug, Clone)]
+pub struct Tradable {
+    pub instrument: Arc<Instrument>,
+    /// The regular open DriveWealth will queue the order for, when it does not execute now.
+    pub queued_until: Option<DateTime<Utc>>,
+}
+
+/// Checks 1–2: the account and the customer. Returns the customer's `clientID`.
+pub fn identify<'o>(
+    order: &'o Order<'o>,
+    rules: &Rules,
+    customers: &dyn CustomerDirectory,
+) -> Result<&'o str, Reject> {
     if !rules.is_omnibus_account(&order.account_no) {
         return Err(Reject::new(
             RejectCode::AccountNotAllowed,
@@ -124,6 +148,16 @@ pub fn decide<'o>(
         ));
     }
 
+    Ok(client_id)
+}
+
+/// Checks 3–6: the instrument, its status and halts, order type and size, market hours.
+pub fn check_trade(
+    order: &Order<'_>,
+    rules: &Rules,
+    instruments: &InstrumentMaster,
+    now: DateTime<Utc>,
+) -> Result<Tradable, Reject> {
     let Some(instrument) = instruments.find(&order.instrument) else {
         let (field, value) = match &order.instrument {
             InstrumentRef::Symbol(symbol) => ("symbol", symbol),
@@ -199,8 +233,7 @@ pub fn decide<'o>(
         Some(open)
     };
 
-    Ok(Accepted {
-        client_id,
+    Ok(Tradable {
         instrument,
         queued_until,
     })

@@ -14,12 +14,16 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{self, BodyLimits};
 use super::respond;
+use crate::app::Reloader;
 use crate::clock::{Clock, ShiftedClock};
 use crate::engine::{CustomerSpec, Engine, EventOutcome};
 use crate::instruments::InstrumentSpec;
 use crate::ledger::{LedgerError, LocalOrderId, OrderState};
+use crate::limits::{KillSwitchSetting, LimitOverride};
 use crate::money::{self, Fixed};
+use crate::poller::UpstreamOps;
 use crate::upstream::ProxyBody;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 type Answer = Response<ProxyBody>;
 
@@ -27,6 +31,11 @@ type Answer = Response<ProxyBody>;
 pub struct Admin {
     pub token: String,
     pub engine: Arc<Engine>,
+    /// Re-reads the config file (`POST /admin/reload`, and SIGHUP in `main`).
+    pub reloader: Arc<Reloader>,
+    /// For `cancelOpen` of the kill switch.
+    pub ops: UpstreamOps,
+    pub metrics: Option<PrometheusHandle>,
     pub clock: Arc<dyn Clock>,
     /// Present only with `clock.adjustable = true`.
     pub adjustable_clock: Option<Arc<ShiftedClock>>,
@@ -57,6 +66,9 @@ impl Admin {
             .split('/')
             .collect();
         let engine = &self.engine;
+        if method == Method::GET && path == "/metrics" {
+            return self.render_metrics();
+        }
         match (&method, segments.as_slice()) {
             (&Method::GET, ["health"]) => self.health(),
             (&Method::PUT, ["clock"]) => self.set_clock(request).await,
@@ -115,7 +127,106 @@ impl Admin {
                 self.resolve(&id, request).await
             }
             (&Method::POST, ["events"]) => self.event(request).await,
+            (&Method::GET, ["kill-switch"]) => {
+                respond::json_value(StatusCode::OK, &engine.kill_switch.current().setting())
+            }
+            (&Method::PUT, ["kill-switch"]) => self.set_kill_switch(request).await,
+            (&Method::PUT, ["limits", client_id]) => {
+                let client_id = (*client_id).to_owned();
+                self.set_limits(&client_id, request).await
+            }
+            (&Method::GET, ["limits"]) => {
+                let now = self.clock.now();
+                respond::json_value(
+                    StatusCode::OK,
+                    &engine.settings.load().limits.overrides(now),
+                )
+            }
+            (&Method::POST, ["reload"]) => match self.reloader.reload() {
+                Ok(()) => {
+                    respond::json_value(StatusCode::OK, &serde_json::json!({"reloaded": true}))
+                }
+                Err(problems) => bad_request(&problems),
+            },
             _ => not_found(&method, &path),
+        }
+    }
+
+    fn render_metrics(&self) -> Answer {
+        let Some(handle) = &self.metrics else {
+            return not_found(&Method::GET, "/metrics");
+        };
+        self.engine.publish_gauges();
+        let mut response = Response::new(respond::full(handle.render()));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        response
+    }
+
+    async fn set_kill_switch(&self, request: Request<Incoming>) -> Answer {
+        let setting: KillSwitchSetting = match read_json(request, self.body_limits).await {
+            Ok(setting) => setting,
+            Err(response) => return response,
+        };
+        if let Err(problems) = self.engine.kill_switch.set(&setting) {
+            return bad_request(&problems.join("; "));
+        }
+        tracing::warn!(global = setting.global, clients = ?setting.client_ids, symbols = ?setting.symbols, cancel_open = setting.cancel_open, "kill switch set");
+        let mut canceling = Vec::new();
+        if setting.cancel_open {
+            let state = self.engine.kill_switch.current();
+            canceling = self
+                .engine
+                .ledger
+                .orders(OrderState::Open)
+                .into_iter()
+                .filter(|order| state.blocks(&order.client_id, &order.symbol).is_some())
+                .filter_map(|order| order.upstream_order_id)
+                .collect();
+            let ops = self.ops.clone();
+            let ids = canceling.clone();
+            tokio::spawn(async move {
+                for order_id in ids {
+                    match ops.cancel(&order_id).await {
+                        Ok(()) => tracing::info!(%order_id, "kill switch: cancel sent"),
+                        Err(error) => {
+                            tracing::error!(%order_id, %error, "kill switch: cancel failed")
+                        }
+                    }
+                }
+            });
+        }
+        respond::json_value(
+            StatusCode::OK,
+            &serde_json::json!({
+                "killSwitch": self.engine.kill_switch.current().setting(),
+                "canceling": canceling,
+            }),
+        )
+    }
+
+    async fn set_limits(&self, client_id: &str, request: Request<Incoming>) -> Answer {
+        let limit_override: LimitOverride = match read_json(request, self.body_limits).await {
+            Ok(limit_override) => limit_override,
+            Err(response) => return response,
+        };
+        let now = self.clock.now();
+        let settings = self.engine.settings.load();
+        match settings.limits.set_override(client_id, limit_override, now) {
+            Ok(()) => {
+                tracing::warn!(%client_id, "temporary limit override set");
+                respond::json_value(
+                    StatusCode::OK,
+                    &settings.limits.override_for(client_id, now),
+                )
+            }
+            Err(error) => respond::error_body(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "REFUSED",
+                &error.to_string(),
+            ),
         }
     }
 
@@ -159,7 +270,14 @@ impl Admin {
             Ok(rekey) => rekey,
             Err(response) => return response,
         };
-        if let Err(reject) = self.engine.rules.client_ids().check(&rekey.new_client_id) {
+        if let Err(reject) = self
+            .engine
+            .settings
+            .load()
+            .rules
+            .client_ids()
+            .check(&rekey.new_client_id)
+        {
             return bad_request(&reject.message);
         }
         match self.engine.ledger.rekey(client_id, &rekey.new_client_id) {

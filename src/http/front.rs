@@ -19,12 +19,46 @@ use super::respond::{self, GatewayError, DECISION_HEADER};
 use crate::decide::decide_cancel;
 use crate::engine::Engine;
 use crate::events::OrderPayload;
+use crate::limits::{Begin, StoredAnswer};
 use crate::order::{parse_cancel, parse_order, OrderPatch};
 use crate::reject::Reject;
 use crate::upstream::{ProxyBody, Upstream, UpstreamError};
 
 /// Header on an accepted order that DriveWealth will queue: the open it waits for (RFC 3339).
 pub const QUEUED_UNTIL_HEADER: &str = "x-omnigate-queued-until";
+/// DriveWealth's name for the header (SPEC §3).
+const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// What a replayed answer carries besides its status and body.
+const REPLAYED_HEADERS: [&str; 3] = ["content-type", DECISION_HEADER, QUEUED_UNTIL_HEADER];
+
+/// Answers worth giving again to a repeat: decisions and upstream answers, and an order in doubt
+/// (a retry must not send it twice). Not: overload, storage trouble, or an upstream that could
+/// not be reached (nothing happened; a retry may go ahead).
+fn replayable(status: http::StatusCode) -> bool {
+    status.is_success()
+        || (status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS)
+        || status == http::StatusCode::GATEWAY_TIMEOUT
+}
+
+/// A stored answer, again.
+fn replay(answer: &StoredAnswer) -> Response<ProxyBody> {
+    let mut response = Response::new(respond::full(answer.body.clone()));
+    *response.status_mut() =
+        http::StatusCode::from_u16(answer.status).unwrap_or(http::StatusCode::OK);
+    for (name, value) in &answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response.headers_mut().insert(
+        "x-omnigate-idempotent-replay",
+        HeaderValue::from_static("true"),
+    );
+    response
+}
 
 const ORDERS_PATH: &str = "/back-office/orders";
 /// Largest upstream answer to an order create or cancel that omnigate reads (it must read it to
@@ -78,13 +112,74 @@ impl Front {
             Ok(bytes) => bytes,
             Err(reject) => return respond::rejected(&reject),
         };
+        let Some(key) = parts.headers.get(IDEMPOTENCY_KEY_HEADER).cloned() else {
+            return self.decide_and_forward(parts, bytes).await;
+        };
+        // SPEC §3: a repeat of a key is answered from memory, before anything else is checked.
+        let now = self.engine.clock.now();
+        let guard = match self.engine.idempotency.begin(key.as_bytes(), &bytes, now) {
+            Err(reject) => return respond::rejected(&reject),
+            Ok(Begin::Replay(answer)) => return replay(&answer),
+            Ok(Begin::Mismatch(reject)) => return respond::rejected(&reject),
+            Ok(Begin::Wait(first)) => {
+                // Someone is handling the first request with this key right now: its answer is
+                // ours. It takes at most the upstream's timeout, plus a margin.
+                let patience = self.upstream.timeout() * 2;
+                return match tokio::time::timeout(patience, first.wait()).await {
+                    Ok(Some(answer)) => replay(&answer),
+                    _ => GatewayError::Overloaded(
+                        "the first request with this Idempotency-Key has not finished; retry"
+                            .to_owned(),
+                    )
+                    .into_response(),
+                };
+            }
+            Ok(Begin::First(guard)) => guard,
+        };
+        let response = self.decide_and_forward(parts, bytes).await;
+        if !replayable(response.status()) {
+            return response; // dropping the guard frees the key for a retry
+        }
+        let (parts, body) = response.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => return GatewayError::Internal(error.to_string()).into_response(),
+        };
+        let stored = StoredAnswer {
+            status: parts.status.as_u16(),
+            headers: parts
+                .headers
+                .iter()
+                .filter(|(name, _)| REPLAYED_HEADERS.contains(&name.as_str()))
+                .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+                .collect(),
+            body: body.to_vec(),
+        };
+        self.engine.remember_idempotent(guard, stored);
+        Response::from_parts(parts, respond::full(body))
+    }
+
+    /// Everything after the idempotency check: parse, decide, reserve, forward, bind.
+    async fn decide_and_forward(
+        &self,
+        parts: http::request::Parts,
+        bytes: Bytes,
+    ) -> Response<ProxyBody> {
         let order = match parse_order(&bytes) {
             Ok(order) => order,
             Err(reject) => return respond::rejected(&reject),
         };
-        let admitted = match self.engine.admit(&order) {
-            Ok(admitted) => admitted,
+        let deciding = std::time::Instant::now();
+        let decision = self.engine.admit(&order);
+        metrics::histogram!("omnigate_decision_seconds").record(deciding.elapsed().as_secs_f64());
+        let admitted = match decision {
+            Ok(admitted) => {
+                metrics::counter!("omnigate_decisions_total", "code" => "ACCEPTED").increment(1);
+                admitted
+            }
             Err(reject) => {
+                metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str())
+                    .increment(1);
                 tracing::info!(code = %reject.code, message = %reject.message, "order rejected");
                 return respond::rejected(&reject);
             }
@@ -94,7 +189,7 @@ impl Front {
         match self.send_whole(parts, bytes).await {
             Ok(answer) if answer.parts.status.is_success() => {
                 match created_order_id(&answer.body) {
-                    Some(order_id) => self.engine.bound(admitted, &order_id),
+                    Some(order_id) => self.engine.bound(&admitted, &order_id),
                     None => {
                         // Taken upstream, but under an id omnigate cannot read: hold the money
                         // until an operator resolves it.
@@ -112,7 +207,7 @@ impl Front {
             }
             Ok(answer) if answer.parts.status.is_client_error() => {
                 // DriveWealth refused it: nothing is open, everything returns.
-                let _ = ledger.release(admitted.local);
+                self.engine.refused_upstream(&admitted);
                 answer.into_response("accepted")
             }
             Ok(answer) => {
@@ -122,7 +217,7 @@ impl Front {
                 answer.into_response("accepted")
             }
             Err(error @ GatewayError::Upstream(UpstreamError::Unavailable(_))) => {
-                let _ = ledger.release(admitted.local);
+                self.engine.refused_upstream(&admitted);
                 error.into_response()
             }
             Err(error) => {
@@ -163,7 +258,9 @@ impl Front {
                 let id = order_id(parts.uri.path()).unwrap_or_default();
                 let now = self.engine.clock.now();
                 let queued = self.engine.queued.get(id, now);
-                if let Err(reject) = decide_cancel(id, queued, &self.engine.rules, now) {
+                if let Err(reject) =
+                    decide_cancel(id, queued, &self.engine.settings.load().rules, now)
+                {
                     return respond::rejected(&reject);
                 }
             }
@@ -184,7 +281,9 @@ impl Front {
     ) -> Result<Answer, GatewayError> {
         let request = proxy::upstream_request(&self.upstream, parts, respond::full(bytes))?;
         let started = tokio::time::Instant::now();
-        let answer = self.upstream.send(request).await?;
+        let answer = self.upstream.send(request).await;
+        metrics::histogram!("omnigate_upstream_seconds").record(started.elapsed().as_secs_f64());
+        let answer = answer?;
         let remaining = self.upstream.timeout().saturating_sub(started.elapsed());
         Ok(read_answer(answer, remaining).await?)
     }

@@ -209,6 +209,15 @@ impl Gateway {
         response.json().as_array().expect("array").clone()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The config file the gateway was started with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.0.join("omnigate.toml")
+    }
+
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }

@@ -4,32 +4,42 @@
 //! HTTP layers (order front, admin API) and the poller all act on the ledger through here, so
 //! there is one place where the pieces meet.
 
+mod admit;
+mod daily;
+mod settings;
+
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use serde::Deserialize;
 
 use crate::clock::Clock;
 use crate::config::{Config, FundingMode, SellProceedsMode};
-use crate::decide::{self, hold_for, CustomerDirectory, Hold, QueuedOrder, Rules};
+use crate::decide::CustomerDirectory;
 use crate::events::{parse_event, Event, OrderPayload, SeenEvents};
 use crate::instruments::InstrumentMaster;
 use crate::ledger::{
-    Funding, Ledger, LedgerConfig, LedgerError, LocalOrderId, OrderStatus, OrderUpdate,
-    SellProceeds, UpdateOutcome,
+    Funding, Ledger, LedgerConfig, LedgerError, OrderStatus, OrderUpdate, SellProceeds,
+    UpdateOutcome,
 };
+use crate::limits::{DuplicateGuard, IdempotencyStore, KillSwitch, RateLimiter};
 use crate::money::{self, Fixed};
-use crate::order::Order;
 use crate::queued::QueuedOrders;
-use crate::reject::Reject;
+
+pub use admit::Admitted;
+pub use daily::DailyBuys;
+pub use settings::Settings;
 
 /// Orders remembered for the cancel cut-off; one trading day's queued orders fit many times.
 const QUEUED_ORDERS_MAX: usize = 1_000_000;
 /// Event ids remembered to drop redeliveries.
 const SEEN_EVENTS_MAX: usize = 1_000_000;
 /// The demo book of the embedded default (SPEC §2).
-const DEMO_INSTRUMENTS: &str = include_str!("config/demo_instruments.jsonl");
-const DEMO_CUSTOMERS: &str = include_str!("config/demo_customers.jsonl");
+const DEMO_INSTRUMENTS: &str = include_str!("../config/demo_instruments.jsonl");
+const DEMO_CUSTOMERS: &str = include_str!("../config/demo_customers.jsonl");
 /// The demo omni account's opening balance.
 const DEMO_OMNI_CASH: Fixed = Fixed::from_units(1_000_000 * money::SCALE);
 
@@ -39,25 +49,30 @@ impl CustomerDirectory for Ledger {
     }
 }
 
+/// Distinct clientOrderIDs remembered for duplicate detection.
+const CLIENT_ORDER_IDS_MAX: usize = 1_000_000;
+/// Idempotency keys remembered at once.
+const IDEMPOTENCY_KEYS_MAX: usize = 1_000_000;
+
 /// Everything the listeners share.
 pub struct Engine {
     pub clock: Arc<dyn Clock>,
-    pub rules: Rules,
-    pub market_buffer_pct: Fixed,
-    pub fee_per_order: Fixed,
+    /// Rules and limits of the current config; replaced whole on reload.
+    pub settings: ArcSwap<Settings>,
     pub instruments: InstrumentMaster,
     pub ledger: Ledger,
     pub queued: QueuedOrders,
     pub seen_events: SeenEvents,
     /// `paymentID`s already credited: a deposit raises omni cash once (SPEC §6).
     pub seen_payments: SeenEvents,
-}
-
-/// An order that passed the rules and holds its reservation.
-#[derive(Debug, Clone, Copy)]
-pub struct Admitted {
-    pub local: LocalOrderId,
-    pub queued: Option<QueuedOrder>,
+    pub kill_switch: KillSwitch,
+    pub rate: RateLimiter,
+    pub duplicates: DuplicateGuard,
+    pub idempotency: IdempotencyStore,
+    pub daily_buys: DailyBuys,
+    /// Whether omni buying power is below `omnibus.low_balance_warning` (to log each crossing
+    /// once).
+    omni_low: AtomicBool,
 }
 
 /// `PUT /admin/customers/{clientID}` (and one bootstrap line, which also carries `clientID`).
@@ -99,11 +114,12 @@ impl Engine {
             SellProceedsMode::OnFill => SellProceeds::OnFill,
             SellProceedsMode::OnSettlement => SellProceeds::OnSettlement,
         };
+        let settings = Settings::new(config, None);
+        let idempotency =
+            IdempotencyStore::new(settings.idempotency_ttl_hours, IDEMPOTENCY_KEYS_MAX);
         Engine {
             clock,
-            rules: Rules::from_config(config),
-            market_buffer_pct: config.limits.default.market_buffer_pct.0,
-            fee_per_order: config.fees.per_order.0,
+            settings: ArcSwap::from_pointee(settings),
             instruments: InstrumentMaster::new(),
             ledger: Ledger::new(LedgerConfig {
                 funding,
@@ -112,7 +128,27 @@ impl Engine {
             queued: QueuedOrders::new(QUEUED_ORDERS_MAX),
             seen_events: SeenEvents::new(SEEN_EVENTS_MAX),
             seen_payments: SeenEvents::new(SEEN_EVENTS_MAX),
+            kill_switch: KillSwitch::new(),
+            rate: RateLimiter::new(),
+            duplicates: DuplicateGuard::new(CLIENT_ORDER_IDS_MAX),
+            idempotency,
+            daily_buys: DailyBuys::default(),
+            omni_low: AtomicBool::new(false),
         }
+    }
+
+    /// Applies a reloaded config: the next order sees all of it. Listeners, upstream, WAL and
+    /// funding mode are fixed at start; a change to them waits for a restart.
+    pub fn reload(&self, config: &Config) {
+        let previous = self.settings.load();
+        let next = Settings::new(config, Some(&previous));
+        self.idempotency.set_ttl_hours(next.idempotency_ttl_hours);
+        if let crate::config::FundingMode::Cashless = config.omnibus.funding {
+            if let Err(error) = self.ledger.set_credit_limit(config.omnibus.credit_limit.0) {
+                tracing::error!(%error, "omnibus.credit_limit not applied");
+            }
+        }
+        self.settings.store(Arc::new(next));
     }
 
     /// Loads the bootstrap files (and the demo book of the embedded default). Errors name the
@@ -174,7 +210,9 @@ impl Engine {
                 )));
             }
         }
-        self.rules
+        self.settings
+            .load()
+            .rules
             .client_ids()
             .check(client_id)
             .map_err(|reject| LedgerError::Invalid(reject.message))?;
@@ -185,46 +223,48 @@ impl Engine {
             .collect();
         self.ledger
             .register(client_id, &spec.customer_id, spec.cash, positions)
-    }
-
-    /// Decides an order and reserves what it holds: the order path up to the wire.
-    pub fn admit(&self, order: &Order<'_>) -> Result<Admitted, Reject> {
-        let now = self.clock.now();
-        let accepted = decide::decide(order, &self.rules, &self.instruments, &self.ledger, now)?;
-        let instrument = &accepted.instrument;
-        let hold = hold_for(
-            order,
-            instrument,
-            self.market_buffer_pct,
-            self.fee_per_order,
-        )?;
-        let local = match hold {
-            Hold::Buy(cost) => {
-                self.ledger
-                    .reserve_buy(accepted.client_id, &instrument.symbol, cost)?
-            }
-            Hold::Sell { quantity } => {
-                self.ledger
-                    .reserve_sell(accepted.client_id, &instrument.symbol, quantity)?
-            }
-        };
-        Ok(Admitted {
-            local,
-            queued: accepted.queued_until.map(|open| QueuedOrder {
-                exchange: instrument.exchange,
-                open,
-            }),
-        })
+            .map(|_| ())
     }
 
     /// The upstream took the order under `order_id`.
-    pub fn bound(&self, admitted: Admitted, order_id: &str) {
+    pub fn bound(&self, admitted: &Admitted, order_id: &str) {
         if let Err(error) = self.ledger.bind(admitted.local, order_id) {
             tracing::error!(%error, order_id, "could not bind an accepted order");
         }
         if let Some(queued) = admitted.queued {
             self.queued.insert(order_id, queued, self.clock.now());
         }
+    }
+
+    /// The upstream refused (or could not be reached with) an admitted order: everything it held
+    /// returns, and its clientOrderID may be used again.
+    pub fn refused_upstream(&self, admitted: &Admitted) {
+        if let Err(error) = self.ledger.release(admitted.local) {
+            tracing::error!(%error, local = %admitted.local, "release failed");
+        }
+        self.duplicates.forget(admitted.ticket);
+        if let Some(client_id) = admitted.client_id.as_deref() {
+            self.daily_buys
+                .give_back(client_id, admitted.trading_day, admitted.daily_notional);
+        }
+    }
+
+    /// Sets the gauges that are read from state rather than counted as they happen.
+    pub fn publish_gauges(&self) {
+        let omni = self.ledger.omni();
+        metrics::gauge!("omnigate_omni_available_usd").set(fixed_as_f64(omni.available));
+        metrics::gauge!("omnigate_omni_reserved_usd").set(fixed_as_f64(omni.reserved));
+        let in_doubt = self.ledger.orders(crate::ledger::OrderState::InDoubt).len();
+        metrics::gauge!("omnigate_orders_in_doubt").set(in_doubt as f64);
+    }
+
+    /// Keeps the first answer to an `Idempotency-Key`.
+    pub fn remember_idempotent(
+        &self,
+        guard: crate::limits::IdempotencyGuard,
+        answer: crate::limits::StoredAnswer,
+    ) {
+        guard.complete(answer);
     }
 
     /// Applies what an order status (a proxied GET answer, an event, a poll) says.
@@ -239,7 +279,11 @@ impl Engine {
             average_price: payload.average_price.unwrap_or(Fixed::ZERO),
             fees: payload.fees,
         };
-        self.ledger.apply_update(&payload.id, update)
+        let outcome = self.ledger.apply_update(&payload.id, update);
+        if outcome == UpdateOutcome::Applied {
+            self.watch_omni_balance(&self.settings.load());
+        }
+        outcome
     }
 
     /// Applies one posted DriveWealth event.
@@ -271,7 +315,7 @@ impl Engine {
             }),
             Event::Deposit(deposit) => {
                 if let Some(account) = &deposit.account_no {
-                    if !self.rules.is_omnibus_account(account) {
+                    if !self.settings.load().rules.is_omnibus_account(account) {
                         return Err(format!(
                             "deposits.updated for account {account:?}, which is not an omnibus account"
                         ));
@@ -289,6 +333,7 @@ impl Engine {
                 self.ledger
                     .omni_deposit(deposit.amount)
                     .map_err(|error| error.to_string())?;
+                self.watch_omni_balance(&self.settings.load());
                 Ok(EventOutcome::Applied)
             }
             Event::Other(kind) => Ok(EventOutcome::Ignored(format!("event type {kind}"))),
@@ -310,4 +355,10 @@ fn load_json_lines(
         load(line).map_err(|error| format!("{key}: {}:{}: {error}", path.display(), index + 1))?;
     }
     Ok(())
+}
+
+/// Metrics only: Prometheus samples are floats. Money never goes through this on its way
+/// anywhere else.
+fn fixed_as_f64(value: Fixed) -> f64 {
+    value.units() as f64 / money::SCALE as f64
 }
