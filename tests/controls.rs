@@ -276,3 +276,38 @@ fn rate_limits_and_temporary_raises() {
     let (code, message) = gateway.post_order(&order("15")).error();
     assert_eq!(code, "LIMIT_EXCEEDED", "{message}");
 }
+
+#[test]
+fn duplicates_and_the_low_balance_warning() {
+    let accounts = r#"account_numbers = ["DWOM000001"]"#;
+    let gateway = Gateway::start(
+        &config("", "[limits.default]\nduplicate_window_ms = 60000\n")
+            .replace(accounts, &format!("{accounts}\nlow_balance_warning = 1000")),
+    );
+    gateway.fund_omni("1500");
+    let with_id = |id: &str, quantity: &str| {
+        order(quantity).replace(
+            r#""clientID""#,
+            &format!(r#""clientOrderID":"{id}","clientID""#),
+        )
+    };
+    assert_eq!(gateway.post_order(&with_id("co-1", "1")).status, 200);
+    // The same clientOrderID again, even for another size.
+    let (code, message) = gateway.post_order(&with_id("co-1", "2")).error();
+    assert_eq!(code, "DUPLICATE_ORDER", "{message}");
+    // Same customer, symbol, side and size inside the window, under a new clientOrderID.
+    assert_eq!(
+        gateway.post_order(&with_id("co-2", "1")).error().0,
+        "DUPLICATE_ORDER"
+    );
+    // 1 × 190 × 1.05 = 199.50 is reserved so far; 3 more shares (598.50) take omni below 1000.
+    let metrics = || gateway.admin("GET", "/metrics", "").text();
+    assert!(!metrics().contains("omnigate_omni_low_balance 1"));
+    assert_eq!(gateway.post_order(&with_id("co-3", "3")).status, 200);
+    let text = metrics();
+    assert!(text.contains("omnigate_omni_low_balance 1"), "{text}");
+    assert!(
+        text.contains("omnigate_decisions_total{code=\"DUPLICATE_ORDER\"} 2"),
+        "{text}"
+    );
+}
