@@ -702,7 +702,9 @@ impl Harness {
                         .collect(),
                 );
                 match expected {
-                    Ok(()) => result.unwrap(),
+                    Ok(()) => {
+                        result.unwrap();
+                    }
                     Err(_) => assert!(matches!(result, Err(LedgerError::Conflict(_)))),
                 }
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::{add, Ledger, LedgerError};
+use super::{add, sub, Ledger, LedgerError, Overflow};
 use crate::money::Fixed;
 
 /// A customer's state; every field changes only under this mutex (and so do the mutable parts of
@@ -41,6 +41,20 @@ impl Position {
     pub(super) fn is_empty(&self) -> bool {
         self.quantity.is_zero() && self.pending_sell.is_zero()
     }
+}
+
+/// What [`Ledger::register`] did, so the caller can log its effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Registered {
+    /// A new customer (log it as itself: replayed by [`Ledger::redo_register_new`]).
+    New,
+    /// The cash and positions of an existing customer were replaced; replayed by
+    /// [`Ledger::redo_replace`]. Deltas are new − old at the instant of the replace; only
+    /// non-zero position changes are listed, sorted by symbol.
+    Replaced {
+        cash_delta: Fixed,
+        position_deltas: Vec<(String, Fixed)>,
+    },
 }
 
 impl CustomerState {
@@ -93,13 +107,59 @@ impl Ledger {
     /// A replace may leave cash below what open orders hold, or a position below its pending
     /// sells: the back office states the truth, and available simply goes negative until fills,
     /// cancels or deposits bring it back.
+    ///
+    /// Returns what it did, for the write-ahead log. A replace *sets* cash and positions, which
+    /// does not commute with a fill racing it (the fill may be logged on either side of it), so
+    /// it reports the change as deltas taken under the customer's lock (new − old); replaying
+    /// those with [`Ledger::redo_replace`] gives the same result whatever the log order.
     pub fn register(
         &self,
         client_id: &str,
         customer_id: &str,
         cash: Fixed,
         positions: Vec<(String, Fixed)>,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<Registered, LedgerError> {
+        let holdings = self.holdings(client_id, customer_id, positions)?;
+        let _registry = self.registry.lock();
+        let existing = self
+            .customers
+            .get(client_id)
+            .map(|entry| entry.value().clone());
+        let Some(cell) = existing else {
+            self.insert_customer(client_id, customer_id, cash, holdings)?;
+            return Ok(Registered::New);
+        };
+        let mut customer = cell.lock();
+        if *customer.customer_id != *customer_id {
+            return Err(LedgerError::Conflict(format!(
+                "clientID {client_id} is already registered to customerId {}; \
+                 a clientID belongs to one customer",
+                customer.customer_id
+            )));
+        }
+        let (cash_delta, position_deltas) = replace_deltas(&customer, cash, &holdings)
+            .map_err(|overflow| overflow.error("the change of cash or a position"))?;
+        // Adding new − old gives exactly the new values, so the live call and its replay share
+        // one code path.
+        add_deltas(&mut customer, cash_delta, &position_deltas)
+            .map_err(|overflow| overflow.error("the customer's cash or a position"))?;
+        debug_assert_eq!(customer.cash, cash);
+        Ok(Registered::Replaced {
+            cash_delta,
+            position_deltas: position_deltas
+                .into_iter()
+                .map(|(symbol, delta)| (symbol.to_string(), delta))
+                .collect(),
+        })
+    }
+
+    /// Checks a registration's ids and positions and interns the symbols.
+    pub(super) fn holdings(
+        &self,
+        client_id: &str,
+        customer_id: &str,
+        positions: Vec<(String, Fixed)>,
+    ) -> Result<Vec<(Arc<str>, Fixed)>, LedgerError> {
         if client_id.is_empty() || customer_id.is_empty() {
             return Err(LedgerError::Invalid(
                 "clientID and customerId must not be empty".to_string(),
@@ -124,32 +184,30 @@ impl Ledger {
             }
             holdings.push((self.intern(&symbol), quantity));
         }
+        Ok(holdings)
+    }
 
-        let _registry = self.registry.lock();
+    /// Adds a customer under a clientID and a customerId that are both unused. The caller holds
+    /// the registry lock.
+    pub(super) fn insert_customer(
+        &self,
+        client_id: &str,
+        customer_id: &str,
+        cash: Fixed,
+        holdings: Vec<(Arc<str>, Fixed)>,
+    ) -> Result<(), LedgerError> {
+        // Cloned out first: no shard guard may be held while a customer lock is taken.
         let existing = self
             .customers
             .get(client_id)
             .map(|entry| entry.value().clone());
         if let Some(cell) = existing {
-            let mut customer = cell.lock();
-            if *customer.customer_id != *customer_id {
-                return Err(LedgerError::Conflict(format!(
-                    "clientID {client_id} is already registered to customerId {}; \
-                     a clientID belongs to one customer",
-                    customer.customer_id
-                )));
-            }
-            customer.cash = cash;
-            for position in customer.positions.values_mut() {
-                position.quantity = Fixed::ZERO;
-            }
-            for (symbol, quantity) in holdings {
-                customer.positions.entry(symbol).or_default().quantity = quantity;
-            }
-            customer
-                .positions
-                .retain(|_, position| !position.is_empty());
-            return Ok(());
+            // `register` turns this case into a replace before calling; a replayed registration
+            // lands here only when the log and the ledger disagree.
+            return Err(LedgerError::Conflict(format!(
+                "clientID {client_id} is already registered to customerId {}",
+                cell.lock().customer_id
+            )));
         }
         if let Some(other) = self.client_by_customer.get(customer_id) {
             return Err(LedgerError::Conflict(format!(
@@ -314,4 +372,64 @@ impl Ledger {
 
 fn unknown_customer(client_id: &str) -> LedgerError {
     LedgerError::NotFound(format!("clientID {client_id} is not a registered customer"))
+}
+
+/// Per symbol, the change of a position's quantity.
+pub(super) type PositionDeltas = Vec<(Arc<str>, Fixed)>;
+
+/// What a replace changes: cash `new − old`, and per symbol the position quantity `new − old`
+/// (a held symbol missing from the new list goes to zero). Only non-zero changes, sorted by
+/// symbol so the same replace always reports the same list.
+fn replace_deltas(
+    customer: &CustomerState,
+    cash: Fixed,
+    holdings: &[(Arc<str>, Fixed)],
+) -> Result<(Fixed, PositionDeltas), Overflow> {
+    let cash_delta = sub(cash, customer.cash)?;
+    let mut deltas: BTreeMap<Arc<str>, Fixed> = BTreeMap::new();
+    for (symbol, position) in &customer.positions {
+        deltas.insert(
+            symbol.clone(),
+            position.quantity.checked_neg().ok_or(Overflow)?,
+        );
+    }
+    for (symbol, quantity) in holdings {
+        let held = customer
+            .positions
+            .get(symbol)
+            .map_or(Fixed::ZERO, |position| position.quantity);
+        deltas.insert(symbol.clone(), sub(*quantity, held)?);
+    }
+    let position_deltas = deltas
+        .into_iter()
+        .filter(|(_, delta)| !delta.is_zero())
+        .collect();
+    Ok((cash_delta, position_deltas))
+}
+
+/// Adds a replace's deltas to the customer, all or nothing. Positions left empty are dropped.
+pub(super) fn add_deltas(
+    customer: &mut CustomerState,
+    cash_delta: Fixed,
+    position_deltas: &[(Arc<str>, Fixed)],
+) -> Result<(), Overflow> {
+    let cash = add(customer.cash, cash_delta)?;
+    let mut quantities = Vec::with_capacity(position_deltas.len());
+    for (symbol, delta) in position_deltas {
+        let held = customer
+            .positions
+            .get(symbol)
+            .map_or(Fixed::ZERO, |position| position.quantity);
+        quantities.push(add(held, *delta)?);
+    }
+    customer.cash = cash;
+    for ((symbol, _), quantity) in position_deltas.iter().zip(quantities) {
+        customer
+            .positions
+            .entry(symbol.clone())
+            .or_default()
+            .quantity = quantity;
+        customer.drop_empty_position(symbol);
+    }
+    Ok(())
 }

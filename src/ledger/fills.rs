@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::customer::{CustomerState, Position};
-use super::orders::{Order, Side, Terms};
+use super::orders::{Order, OrderTerms, Side};
 use super::{add, sub, FundingKind, Ledger, LedgerError, Overflow, SellProceeds};
 use crate::money::Fixed;
 
@@ -204,8 +204,10 @@ impl Ledger {
         let newly_filled_amount = sub(filled_amount, order.filled_amount)?;
         let newly_filled_quantity = sub(filled_quantity, order.filled_quantity)?;
         let ordered = match order.terms {
-            Terms::BuyQuantity { quantity, .. } | Terms::Sell { quantity } => Some(quantity),
-            Terms::BuyCash { .. } => None,
+            OrderTerms::BuyQuantity { quantity, .. } | OrderTerms::Sell { quantity } => {
+                Some(quantity)
+            }
+            OrderTerms::BuyCash { .. } => None,
         };
         if ordered.is_some_and(|ordered| filled_quantity > ordered) {
             tracing::warn!(

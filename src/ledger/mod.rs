@@ -11,6 +11,9 @@
 //! - `orders`: reserving BUYs and SELLs, binding them to upstream ids, releasing, in doubt.
 //! - `fills`: applying upstream progress (`apply_update`) and rolling the settlement day.
 //! - `invariants`: [`Ledger::check_invariants`], the whole-ledger audit the tests run.
+//! - `persist`: snapshots — [`LedgerState`], [`Ledger::export_state`], [`Ledger::import_state`]
+//!   and their binary encoding.
+//! - `redo`: replaying the write-ahead log (`redo_reserve_buy`, `redo_replace`, …).
 //!
 //! # Money
 //! Every amount is a [`Fixed`] (10⁻⁸ units in an `i64`); every operation is checked and an
@@ -40,6 +43,34 @@
 //! the customer's side. If the omni CAS fails, nothing was changed at either side. A CAS fails
 //! only when the omni available amount really is short (every successful CAS is final), so no
 //! order is refused because of another order's half-done reservation.
+//!
+//! # Persistence and log order
+//! Recovery is a snapshot ([`LedgerState`]) plus the write-ahead log replayed on top of it. Each
+//! live call is logged *after* it changed the ledger, so records of concurrent calls may be
+//! logged in another order than they were applied. Replay applies effects, not decisions: the
+//! `redo_*` calls (module `redo`) add what the live call added without re-checking balances, and
+//! a replace is logged as the deltas it made ([`Registered`]). Everything else replays through the
+//! live call itself, which is deterministic given the same prior state.
+//!
+//! Sums commute, so records of *different* orders and customers may be logged in any
+//! interleaving and replay still reaches the same state. What does not commute, and so must be
+//! logged in the order it was applied (the writer's job, e.g. by logging under the same lock or
+//! ticket that orders the change, or by closing the mutation gate around it):
+//! - **One order's records.** `apply_update` is idempotent by cumulative quantity, which makes it
+//!   order-dependent: of two updates with the same cumulative quantity and different average
+//!   prices the first wins, and an amountCash BUY's reservation only ever shrinks
+//!   (`min` with what it holds), so a corrected average applied in another order can leave a
+//!   different reservation. An update logged before the `bind` that made it findable replays as
+//!   `UnknownOrder` and its fill is lost: log the bind before the order's id can be answered.
+//! - **Registrations and re-keys against the records that use their clientID.** The customer is
+//!   visible to the order path the moment `register` or `rekey` returns; a reservation logged
+//!   before the registration replays as `NotFound`. Log these admin changes before making them
+//!   visible (or under the gate).
+//! - **`roll_settlement_day` against fills.** A roll credits the unsettled proceeds and resets the
+//!   cashless day's net *as they are at that instant*; a fill logged on the other side of the
+//!   roll than it was applied lands on the other day. Roll with the mutation gate closed.
+//! - **`set_credit_limit` against another `set_credit_limit`** (a SET of the line): only config
+//!   reloads call it; serialise them.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -54,13 +85,18 @@ mod fills;
 mod invariants;
 mod omni;
 mod orders;
+mod persist;
+mod redo;
 #[cfg(test)]
 mod tests;
 
-pub use customer::CustomerView;
+pub use customer::{CustomerView, Registered};
 pub use fills::{OrderStatus, OrderUpdate, UpdateOutcome};
 pub use omni::{FundingKind, OmniView};
-pub use orders::{BuyCost, LocalOrderId, OrderState, OrderView, Side};
+pub use orders::{BuyCost, LocalOrderId, OrderState, OrderTerms, OrderView, Side};
+pub use persist::{
+    CustomerRecord, LedgerState, OmniState, OrderRecord, PositionRecord, LEDGER_STATE_FORMAT,
+};
 
 use customer::CustomerCell;
 use omni::Omni;

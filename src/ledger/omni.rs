@@ -103,6 +103,15 @@ impl Omni {
         Ok(())
     }
 
+    /// Replay of a reservation ([`Ledger::redo_reserve_buy`]): moves `cost` from available to
+    /// reserved without looking at available. The live CAS already made the check; the log may
+    /// hold reservations in another order than they were made, so replay must not repeat it.
+    pub(super) fn reserve_unchecked(&self, cost: Fixed) -> Result<(), Overflow> {
+        let cost_units = cost.units();
+        let taken = cost_units.checked_neg().ok_or(Overflow)?;
+        apply_all(&[(&self.available, taken), (&self.reserved, cost_units)])
+    }
+
     /// Moves money at the omni account in one all-or-nothing step:
     /// - `released`: reservation returned (reserved falls, available rises);
     /// - `spent`: money paid out for fills and fees (negative: received, e.g. SELL proceeds);

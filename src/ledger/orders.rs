@@ -70,7 +70,7 @@ impl BuyCost {
         self.terms().map(|(_, cost)| cost)
     }
 
-    fn terms(&self) -> Result<(Terms, Fixed), Reject> {
+    pub(super) fn terms(&self) -> Result<(OrderTerms, Fixed), Reject> {
         if self.fee.is_negative() {
             return Err(Reject::invalid(format!("fee {} is negative", self.fee)));
         }
@@ -78,13 +78,13 @@ impl BuyCost {
             (Some(quantity), None, Some(per_share))
                 if quantity.is_positive() && per_share.is_positive() =>
             {
-                Terms::BuyQuantity {
+                OrderTerms::BuyQuantity {
                     quantity,
                     per_share,
                 }
             }
             (None, Some(amount_cash), _) if amount_cash.is_positive() => {
-                Terms::BuyCash { amount_cash }
+                OrderTerms::BuyCash { amount_cash }
             }
             _ => {
                 return Err(Reject::invalid(
@@ -100,19 +100,30 @@ impl BuyCost {
     }
 }
 
-/// What was ordered, as needed to price the unfilled remainder.
+/// What was ordered, as needed to price the unfilled remainder. Public for snapshots
+/// ([`LedgerState`](super::LedgerState)); the order path builds it from a [`BuyCost`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Terms {
-    BuyQuantity { quantity: Fixed, per_share: Fixed },
-    BuyCash { amount_cash: Fixed },
-    Sell { quantity: Fixed },
+pub enum OrderTerms {
+    /// A BUY of `quantity` shares reserved at `per_share` each (limit price, or reference ×
+    /// buffer).
+    BuyQuantity {
+        quantity: Fixed,
+        per_share: Fixed,
+    },
+    /// A BUY for an amount of cash (fractional, `amountCash`).
+    BuyCash {
+        amount_cash: Fixed,
+    },
+    Sell {
+        quantity: Fixed,
+    },
 }
 
-impl Terms {
-    pub(super) fn side(self) -> Side {
+impl OrderTerms {
+    pub fn side(self) -> Side {
         match self {
-            Terms::BuyQuantity { .. } | Terms::BuyCash { .. } => Side::Buy,
-            Terms::Sell { .. } => Side::Sell,
+            OrderTerms::BuyQuantity { .. } | OrderTerms::BuyCash { .. } => Side::Buy,
+            OrderTerms::Sell { .. } => Side::Sell,
         }
     }
 
@@ -126,7 +137,7 @@ impl Terms {
         fee: Fixed,
     ) -> Result<Fixed, super::Overflow> {
         let remainder = match self {
-            Terms::BuyQuantity {
+            OrderTerms::BuyQuantity {
                 quantity,
                 per_share,
             } => {
@@ -135,8 +146,10 @@ impl Terms {
                     .checked_mul_ceil(per_share)
                     .ok_or(super::Overflow)?
             }
-            Terms::BuyCash { amount_cash } => sub(amount_cash, filled_amount)?.max(Fixed::ZERO),
-            Terms::Sell { .. } => Fixed::ZERO,
+            OrderTerms::BuyCash { amount_cash } => {
+                sub(amount_cash, filled_amount)?.max(Fixed::ZERO)
+            }
+            OrderTerms::Sell { .. } => Fixed::ZERO,
         };
         add(remainder, fee)
     }
@@ -147,7 +160,7 @@ pub(super) struct Order {
     /// The owner itself, not its clientID: a re-key moves orders for free.
     pub(super) customer: Arc<CustomerCell>,
     pub(super) symbol: Arc<str>,
-    pub(super) terms: Terms,
+    pub(super) terms: OrderTerms,
     /// The configured fee reserved with a BUY (zero for SELLs).
     pub(super) fee: Fixed,
     pub(super) in_doubt: bool,
@@ -313,7 +326,7 @@ impl Ledger {
             Order {
                 customer: cell.clone(),
                 symbol,
-                terms: Terms::Sell { quantity },
+                terms: OrderTerms::Sell { quantity },
                 fee: Fixed::ZERO,
                 in_doubt: false,
                 upstream_order_id: None,
@@ -507,8 +520,10 @@ fn shown_available(customer: &CustomerState) -> Fixed {
 
 fn order_view(local: u64, order: &Order) -> OrderView {
     let (quantity, amount_cash) = match order.terms {
-        Terms::BuyQuantity { quantity, .. } | Terms::Sell { quantity } => (Some(quantity), None),
-        Terms::BuyCash { amount_cash } => (None, Some(amount_cash)),
+        OrderTerms::BuyQuantity { quantity, .. } | OrderTerms::Sell { quantity } => {
+            (Some(quantity), None)
+        }
+        OrderTerms::BuyCash { amount_cash } => (None, Some(amount_cash)),
     };
     let side = order.terms.side();
     OrderView {

@@ -316,6 +316,59 @@ fn register_conflicts_are_409_and_replace_keeps_orders() {
 }
 
 #[test]
+fn register_reports_a_replace_as_deltas() {
+    let ledger = one_customer("100", "1000");
+    ledger.reserve_sell("C1", "AAPL", money("1")).unwrap();
+    let replaced = ledger
+        .register(
+            "C1",
+            "cust-1",
+            money("40"),
+            vec![("MSFT".into(), money("7")), ("BTC".into(), Fixed::ZERO)],
+        )
+        .unwrap();
+    // New − old, sorted by symbol; BTC did not change and is left out.
+    assert_eq!(
+        replaced,
+        Registered::Replaced {
+            cash_delta: money("-60"),
+            position_deltas: vec![
+                ("AAPL".to_string(), money("-3")),
+                ("MSFT".to_string(), money("7")),
+            ],
+        }
+    );
+    assert_eq!(
+        ledger.register("C2", "cust-2", money("1"), Vec::new()),
+        Ok(Registered::New)
+    );
+
+    // Replaying the same effects on a copy of the state before gives the same customer.
+    let replayed = one_customer("100", "1000");
+    replayed.reserve_sell("C1", "AAPL", money("1")).unwrap();
+    let Registered::Replaced {
+        cash_delta,
+        position_deltas,
+    } = replaced
+    else {
+        unreachable!()
+    };
+    replayed
+        .redo_replace("C1", cash_delta, position_deltas)
+        .unwrap();
+    replayed
+        .redo_register_new("C2", "cust-2", money("1"), Vec::new())
+        .unwrap();
+    assert_eq!(view(&replayed, "C1"), view(&ledger, "C1"));
+    assert_eq!(view(&replayed, "C2"), view(&ledger, "C2"));
+    // The pending sell keeps the emptied AAPL position listed in pending sells only.
+    assert_eq!(view(&ledger, "C1").pending_sells["AAPL"], money("1"));
+    assert!(!view(&ledger, "C1").positions.contains_key("AAPL"));
+    ledger.check_invariants().unwrap();
+    replayed.check_invariants().unwrap();
+}
+
+#[test]
 fn rekey_moves_everything() {
     let ledger = one_customer("1000", "1000");
     let local = ledger.reserve_buy("C1", "AAPL", limit("1", "60")).unwrap();

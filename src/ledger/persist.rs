@@ -1,0 +1,750 @@
+//! Snapshots of the whole ledger (SPEC §10): [`LedgerState`] is the ledger as plain data,
+//! [`Ledger::export_state`] takes it, [`Ledger::import_state`] rebuilds a ledger from it, and
+//! [`LedgerState::encode`] / [`LedgerState::decode`] carry it through the binary codec.
+//!
+//! # What is stored
+//! Everything the ledger keeps except what it derives: every customer (ids, cash, reserved,
+//! unsettled proceeds, positions with their pending sells, open order ids), every omni field, and
+//! every open order (in doubt included) with its owner's clientID. Not stored: the interned
+//! symbols (rebuilt on import), the two indexes (customerId → clientID and upstream id → local
+//! id, rebuilt from the records), and the configuration (`sell_proceeds` and the funding kind
+//! come from the [`LedgerConfig`] given to import, which checks that the state fits it).
+//!
+//! # Assertions on both sides (STYLE habit 8)
+//! Export reads a ledger whose invariants hold. Import trusts nothing: it checks every record on
+//! its own (ids present and unique, terms positive, a SELL has no fee, no final status on an
+//! open order, local ids below `next_local_id`, …), then builds the ledger and runs
+//! [`Ledger::check_invariants`] over the whole of it. Any problem is an `Err` naming it; a
+//! corrupt snapshot never panics and never yields a ledger whose books do not balance.
+//!
+//! # Encoding
+//! Deterministic: customers sorted by clientID, positions by symbol, open-order ids ascending,
+//! orders by local id, so one state always encodes to the same bytes whatever the order of its
+//! vectors. It starts with [`LEDGER_STATE_FORMAT`]; any change of layout bumps it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::customer::{CustomerCell, CustomerState, Position};
+use super::orders::Order;
+use super::{
+    Funding, FundingKind, Ledger, LedgerConfig, LocalOrderId, OrderStatus, OrderTerms, SellProceeds,
+};
+use crate::codec::{DecodeError, Decoder, Encoder};
+use crate::money::Fixed;
+
+/// The first byte of an encoded [`LedgerState`]: the version of the layout below.
+pub const LEDGER_STATE_FORMAT: u8 = 1;
+
+/// The whole ledger as plain data: enough to rebuild it exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerState {
+    /// The local id the next reservation gets (one above every id handed out so far).
+    pub next_local_id: u64,
+    pub omni: OmniState,
+    /// Sorted by clientID when exported.
+    pub customers: Vec<CustomerRecord>,
+    /// Open orders, in doubt included; sorted by local id when exported.
+    pub orders: Vec<OrderRecord>,
+}
+
+/// Every field of the omni account, as stored in its atomics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OmniState {
+    pub funding: FundingKind,
+    pub cash: Fixed,
+    pub reserved: Fixed,
+    pub available: Fixed,
+    /// Cashless: the day's net settled-pending buys. Always zero when prefunded.
+    pub pending_settlement: Fixed,
+    pub unsettled_proceeds: Fixed,
+    /// Cashless: the credit line in force (it may differ from the configured one after a
+    /// reload). Always zero when prefunded.
+    pub credit_limit: Fixed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerRecord {
+    pub client_id: String,
+    pub customer_id: String,
+    pub cash: Fixed,
+    pub reserved: Fixed,
+    pub unsettled_proceeds: Fixed,
+    /// Non-empty positions only, sorted by symbol when exported.
+    pub positions: Vec<PositionRecord>,
+    /// Ascending when exported.
+    pub open_orders: Vec<LocalOrderId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionRecord {
+    pub symbol: String,
+    pub quantity: Fixed,
+    pub pending_sell: Fixed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub local_id: LocalOrderId,
+    /// The owner's clientID at the time of the snapshot.
+    pub client_id: String,
+    pub symbol: String,
+    pub terms: OrderTerms,
+    /// The configured fee reserved with a BUY; zero for a SELL.
+    pub fee: Fixed,
+    pub in_doubt: bool,
+    pub upstream_order_id: Option<String>,
+    pub filled_quantity: Fixed,
+    pub filled_amount: Fixed,
+    /// BUY: cash held. SELL: shares held in pending sells.
+    pub reserved: Fixed,
+    pub status: Option<OrderStatus>,
+}
+
+impl Ledger {
+    /// Takes the whole ledger as plain data.
+    ///
+    /// The caller guarantees that no mutation is in flight (the server closes its mutation gate
+    /// first): the omni atomics and the customers agree only when nothing is moving. Each
+    /// customer is still read under its lock, together with its orders, so each customer is one
+    /// consistent instant even so.
+    pub fn export_state(&self) -> LedgerState {
+        let cells: Vec<Arc<CustomerCell>> = self
+            .customers
+            .iter()
+            .map(|entry| entry.value().clone())
+            .collect();
+        let mut customers = Vec::with_capacity(cells.len());
+        let mut orders = Vec::with_capacity(self.orders.len());
+        let mut exported: HashSet<u64> = HashSet::with_capacity(self.orders.len());
+        for cell in &cells {
+            let customer = cell.lock();
+            customers.push(customer_record(&customer));
+            for &local in &customer.open_orders {
+                // Customer lock, then a shard guard: the documented lock order.
+                if let Some(order) = self.orders.get(&local) {
+                    orders.push(order_record(local, &customer.client_id, &order));
+                    exported.insert(local);
+                }
+            }
+        }
+        // Orders no customer lists exist only when an invariant is broken. They are exported
+        // anyway, so that import refuses the state instead of silently losing them.
+        let strays: Vec<(u64, Arc<CustomerCell>)> = self
+            .orders
+            .iter()
+            .filter(|entry| !exported.contains(entry.key()))
+            .map(|entry| (*entry.key(), entry.customer.clone()))
+            .collect();
+        for (local, cell) in strays {
+            let customer = cell.lock();
+            if let Some(order) = self.orders.get(&local) {
+                orders.push(order_record(local, &customer.client_id, &order));
+            }
+        }
+        customers.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
+        orders.sort_unstable_by_key(|order| order.local_id);
+
+        let load = |cell: &AtomicI64| Fixed::from_units(cell.load(Ordering::Acquire));
+        let omni = &self.omni;
+        LedgerState {
+            next_local_id: self.next_local_id.load(Ordering::Acquire),
+            omni: OmniState {
+                funding: omni.kind,
+                cash: load(&omni.cash),
+                reserved: load(&omni.reserved),
+                available: load(&omni.available),
+                pending_settlement: load(&omni.pending_settlement),
+                unsettled_proceeds: load(&omni.unsettled_proceeds),
+                credit_limit: load(&omni.credit_limit),
+            },
+            customers,
+            orders,
+        }
+    }
+
+    /// Rebuilds a ledger from a snapshot: the customers and both halves of the clientID ↔
+    /// customerId mapping, the orders and the upstream-id index, the omni account; then audits
+    /// the result with [`Ledger::check_invariants`].
+    ///
+    /// `config` must fit the state: the same funding kind, and `sell_proceeds = on_settlement`
+    /// while any proceeds are still unsettled (otherwise no roll would ever credit them). The
+    /// stored credit line is restored as it was; a different configured line is applied by the
+    /// caller afterwards with [`Ledger::set_credit_limit`], as a config reload would.
+    ///
+    /// Any inconsistency is an `Err` naming it, never a panic.
+    pub fn import_state(config: LedgerConfig, state: LedgerState) -> Result<Ledger, String> {
+        check_config(config, &state.omni)?;
+        if state.next_local_id == 0 {
+            return Err("snapshot: next local id is 0; local ids start at 1".to_string());
+        }
+        let ledger = Ledger::new(config);
+
+        for record in state.customers {
+            ledger.import_customer(record)?;
+        }
+        for record in state.orders {
+            ledger.import_order(record, state.next_local_id)?;
+        }
+        ledger
+            .next_local_id
+            .store(state.next_local_id, Ordering::Release);
+
+        let omni = &ledger.omni;
+        let omni_state = state.omni;
+        for (cell, value) in [
+            (&omni.cash, omni_state.cash),
+            (&omni.reserved, omni_state.reserved),
+            (&omni.available, omni_state.available),
+            (&omni.pending_settlement, omni_state.pending_settlement),
+            (&omni.unsettled_proceeds, omni_state.unsettled_proceeds),
+            (&omni.credit_limit, omni_state.credit_limit),
+        ] {
+            cell.store(value.units(), Ordering::Release);
+        }
+
+        ledger
+            .check_invariants()
+            .map_err(|problems| format!("snapshot is inconsistent:\n{problems}"))?;
+        Ok(ledger)
+    }
+
+    fn import_customer(&self, record: CustomerRecord) -> Result<(), String> {
+        let CustomerRecord {
+            client_id,
+            customer_id,
+            cash,
+            reserved,
+            unsettled_proceeds,
+            positions: position_records,
+            open_orders,
+        } = record;
+        if client_id.is_empty() || customer_id.is_empty() {
+            return Err(format!(
+                "snapshot: a customer has an empty clientID ({client_id:?}) or customerId \
+                 ({customer_id:?})"
+            ));
+        }
+        if self.customers.contains_key(client_id.as_str()) {
+            return Err(format!("snapshot: clientID {client_id} is listed twice"));
+        }
+        if let Some(other) = self.client_by_customer.get(customer_id.as_str()) {
+            return Err(format!(
+                "snapshot: customerId {customer_id} belongs to both clientID {} and {client_id}",
+                other.value()
+            ));
+        }
+        let mut positions = HashMap::with_capacity(position_records.len());
+        for position in position_records {
+            if position.symbol.is_empty() {
+                return Err(format!(
+                    "snapshot: {client_id} has a position with an empty symbol"
+                ));
+            }
+            let value = Position {
+                quantity: position.quantity,
+                pending_sell: position.pending_sell,
+            };
+            if positions
+                .insert(self.intern(&position.symbol), value)
+                .is_some()
+            {
+                return Err(format!(
+                    "snapshot: {client_id} lists position {} twice",
+                    position.symbol
+                ));
+            }
+        }
+        let state = CustomerState {
+            client_id: client_id.as_str().into(),
+            customer_id: customer_id.as_str().into(),
+            cash,
+            reserved,
+            unsettled_proceeds,
+            positions,
+            open_orders: open_orders.iter().map(|local| local.0).collect(),
+        };
+        self.customers
+            .insert(client_id.as_str().into(), Arc::new(Mutex::new(state)));
+        self.client_by_customer
+            .insert(customer_id.into(), client_id.into());
+        Ok(())
+    }
+
+    fn import_order(&self, record: OrderRecord, next_local_id: u64) -> Result<(), String> {
+        let local = record.local_id;
+        if local.0 == 0 || local.0 >= next_local_id {
+            return Err(format!(
+                "snapshot: order {local} is outside the ids handed out (1 to {})",
+                next_local_id - 1
+            ));
+        }
+        if self.orders.contains_key(&local.0) {
+            return Err(format!("snapshot: order {local} is listed twice"));
+        }
+        check_order(&record)?;
+        let customer = self
+            .customers
+            .get(record.client_id.as_str())
+            .map(|entry| entry.value().clone())
+            .ok_or_else(|| {
+                format!(
+                    "snapshot: order {local} belongs to clientID {}, which is not a customer",
+                    record.client_id
+                )
+            })?;
+        if let Some(upstream) = &record.upstream_order_id {
+            if let Some(other) = self.local_by_upstream.get(upstream.as_str()) {
+                return Err(format!(
+                    "snapshot: upstream order id {upstream} is bound to both local-{} and {local}",
+                    other.value()
+                ));
+            }
+            self.local_by_upstream
+                .insert(upstream.as_str().into(), local.0);
+        }
+        self.orders.insert(
+            local.0,
+            Order {
+                customer,
+                symbol: self.intern(&record.symbol),
+                terms: record.terms,
+                fee: record.fee,
+                in_doubt: record.in_doubt,
+                upstream_order_id: record.upstream_order_id.map(String::into_boxed_str),
+                filled_quantity: record.filled_quantity,
+                filled_amount: record.filled_amount,
+                reserved: record.reserved,
+                status: record.status,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// The snapshot must have been taken under the same funding kind, and its unsettled proceeds
+/// need a configuration that still settles them.
+fn check_config(config: LedgerConfig, omni: &OmniState) -> Result<(), String> {
+    let configured = match config.funding {
+        Funding::Prefunded => FundingKind::Prefunded,
+        Funding::Cashless { .. } => FundingKind::Cashless,
+    };
+    if configured != omni.funding {
+        return Err(format!(
+            "snapshot: the omni account is {:?} but the configuration says {configured:?}",
+            omni.funding
+        ));
+    }
+    if omni.funding == FundingKind::Prefunded
+        && !(omni.credit_limit.is_zero() && omni.pending_settlement.is_zero())
+    {
+        return Err(format!(
+            "snapshot: a prefunded omni account has a credit limit {} or pending settlement {}",
+            omni.credit_limit, omni.pending_settlement
+        ));
+    }
+    if omni.credit_limit.is_negative() {
+        return Err(format!(
+            "snapshot: the credit limit {} is negative",
+            omni.credit_limit
+        ));
+    }
+    if config.sell_proceeds == SellProceeds::OnFill && !omni.unsettled_proceeds.is_zero() {
+        return Err(format!(
+            "snapshot: {} of SELL proceeds await settlement, but the configuration credits \
+             proceeds on fill (buying_power.sell_proceeds), so no roll would ever settle them",
+            omni.unsettled_proceeds.money()
+        ));
+    }
+    Ok(())
+}
+
+/// What an open order can look like, checked on its own (the sums are `check_invariants`').
+fn check_order(record: &OrderRecord) -> Result<(), String> {
+    let local = record.local_id;
+    let problem = |what: String| Err(format!("snapshot: order {local} {what}"));
+    if record.symbol.is_empty() {
+        return problem("has an empty symbol".to_string());
+    }
+    let terms_ok = match record.terms {
+        OrderTerms::BuyQuantity {
+            quantity,
+            per_share,
+        } => quantity.is_positive() && per_share.is_positive(),
+        OrderTerms::BuyCash { amount_cash } => amount_cash.is_positive(),
+        OrderTerms::Sell { quantity } => quantity.is_positive(),
+    };
+    if !terms_ok {
+        return problem(format!(
+            "has terms that are not positive: {:?}",
+            record.terms
+        ));
+    }
+    if record.fee.is_negative()
+        || (matches!(record.terms, OrderTerms::Sell { .. }) && !record.fee.is_zero())
+    {
+        return problem(format!(
+            "has a fee of {} (a BUY's is not negative, a SELL's is zero)",
+            record.fee
+        ));
+    }
+    if record.filled_quantity.is_negative() || record.filled_amount.is_negative() {
+        return problem(format!(
+            "has filled {} for {}: negative",
+            record.filled_quantity, record.filled_amount
+        ));
+    }
+    if record.reserved.is_negative() {
+        return problem(format!("holds a negative {}", record.reserved));
+    }
+    if record.status.is_some_and(OrderStatus::is_final) {
+        return problem(format!("is open with the final status {:?}", record.status));
+    }
+    match &record.upstream_order_id {
+        Some(upstream) if upstream.is_empty() => problem("has an empty upstream id".to_string()),
+        Some(_) if record.in_doubt => {
+            problem("is bound to an upstream id yet in doubt".to_string())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn customer_record(customer: &CustomerState) -> CustomerRecord {
+    let mut positions: Vec<PositionRecord> = customer
+        .positions
+        .iter()
+        .map(|(symbol, position)| PositionRecord {
+            symbol: symbol.to_string(),
+            quantity: position.quantity,
+            pending_sell: position.pending_sell,
+        })
+        .collect();
+    positions.sort_unstable_by(|a, b| a.symbol.cmp(&b.symbol));
+    let mut open_orders: Vec<LocalOrderId> = customer
+        .open_orders
+        .iter()
+        .copied()
+        .map(LocalOrderId)
+        .collect();
+    open_orders.sort_unstable();
+    CustomerRecord {
+        client_id: customer.client_id.to_string(),
+        customer_id: customer.customer_id.to_string(),
+        cash: customer.cash,
+        reserved: customer.reserved,
+        unsettled_proceeds: customer.unsettled_proceeds,
+        positions,
+        open_orders,
+    }
+}
+
+fn order_record(local: u64, client_id: &str, order: &Order) -> OrderRecord {
+    OrderRecord {
+        local_id: LocalOrderId(local),
+        client_id: client_id.to_string(),
+        symbol: order.symbol.to_string(),
+        terms: order.terms,
+        fee: order.fee,
+        in_doubt: order.in_doubt,
+        upstream_order_id: order.upstream_order_id.as_deref().map(str::to_string),
+        filled_quantity: order.filled_quantity,
+        filled_amount: order.filled_amount,
+        reserved: order.reserved,
+        status: order.status,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// Tags of the encoding. Never renumbered: a change bumps [`LEDGER_STATE_FORMAT`].
+const FUNDING_PREFUNDED: u8 = 1;
+const FUNDING_CASHLESS: u8 = 2;
+const TERMS_BUY_QUANTITY: u8 = 1;
+const TERMS_BUY_CASH: u8 = 2;
+const TERMS_SELL: u8 = 3;
+/// `None` is 0; each status its own number.
+const STATUSES: [(u8, OrderStatus); 7] = [
+    (1, OrderStatus::New),
+    (2, OrderStatus::Pending),
+    (3, OrderStatus::PartialFill),
+    (4, OrderStatus::Filled),
+    (5, OrderStatus::Canceled),
+    (6, OrderStatus::Rejected),
+    (7, OrderStatus::PendingCancel),
+];
+
+/// Most entries a decoder reserves room for up front: a corrupt count must not allocate GBs
+/// before the input runs out.
+const PREALLOCATE_MAX: usize = 1024;
+
+impl LedgerState {
+    /// Appends the state (layout in the module docs). Sorts as it goes, so the bytes depend only
+    /// on the contents.
+    pub fn encode(&self, encoder: &mut Encoder) {
+        encoder.u8(LEDGER_STATE_FORMAT).u64(self.next_local_id);
+        let omni = &self.omni;
+        encoder
+            .u8(match omni.funding {
+                FundingKind::Prefunded => FUNDING_PREFUNDED,
+                FundingKind::Cashless => FUNDING_CASHLESS,
+            })
+            .fixed(omni.cash)
+            .fixed(omni.reserved)
+            .fixed(omni.available)
+            .fixed(omni.pending_settlement)
+            .fixed(omni.unsettled_proceeds)
+            .fixed(omni.credit_limit);
+
+        let mut customers: Vec<&CustomerRecord> = self.customers.iter().collect();
+        customers.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        encoder.u32(count(customers.len()));
+        for customer in customers {
+            encoder
+                .str(&customer.client_id)
+                .str(&customer.customer_id)
+                .fixed(customer.cash)
+                .fixed(customer.reserved)
+                .fixed(customer.unsettled_proceeds);
+            let mut positions: Vec<&PositionRecord> = customer.positions.iter().collect();
+            positions.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+            encoder.u32(count(positions.len()));
+            for position in positions {
+                encoder
+                    .str(&position.symbol)
+                    .fixed(position.quantity)
+                    .fixed(position.pending_sell);
+            }
+            let mut open_orders = customer.open_orders.clone();
+            open_orders.sort_unstable();
+            encoder.u32(count(open_orders.len()));
+            for local in open_orders {
+                encoder.u64(local.0);
+            }
+        }
+
+        let mut orders: Vec<&OrderRecord> = self.orders.iter().collect();
+        orders.sort_by_key(|order| order.local_id);
+        encoder.u32(count(orders.len()));
+        for order in orders {
+            encoder
+                .u64(order.local_id.0)
+                .str(&order.client_id)
+                .str(&order.symbol);
+            match order.terms {
+                OrderTerms::BuyQuantity {
+                    quantity,
+                    per_share,
+                } => encoder
+                    .u8(TERMS_BUY_QUANTITY)
+                    .fixed(quantity)
+                    .fixed(per_share),
+                OrderTerms::BuyCash { amount_cash } => {
+                    encoder.u8(TERMS_BUY_CASH).fixed(amount_cash)
+                }
+                OrderTerms::Sell { quantity } => encoder.u8(TERMS_SELL).fixed(quantity),
+            };
+            let status = order.status.map_or(0, |status| {
+                STATUSES
+                    .iter()
+                    .find(|(_, known)| *known == status)
+                    .map_or(0, |(code, _)| *code)
+            });
+            encoder
+                .fixed(order.fee)
+                .bool(order.in_doubt)
+                .option_str(order.upstream_order_id.as_deref())
+                .fixed(order.filled_quantity)
+                .fixed(order.filled_amount)
+                .fixed(order.reserved)
+                .u8(status);
+        }
+    }
+
+    /// Reads a state back. Checks the encoding only (tags, lengths, UTF-8); whether the state
+    /// makes sense is [`Ledger::import_state`]'s to decide. Does not require the input to end
+    /// here: a snapshot file may carry more after it.
+    pub fn decode(decoder: &mut Decoder<'_>) -> Result<LedgerState, DecodeError> {
+        let mut reader = Reader {
+            decoder,
+            consumed: 0,
+        };
+        let format = reader.u8("ledger state format")?;
+        if format != LEDGER_STATE_FORMAT {
+            return Err(reader.error("ledger state format", "unknown version"));
+        }
+        let next_local_id = reader.u64("next local id")?;
+        let funding = match reader.u8("omni funding kind")? {
+            FUNDING_PREFUNDED => FundingKind::Prefunded,
+            FUNDING_CASHLESS => FundingKind::Cashless,
+            _ => return Err(reader.error("omni funding kind", "unknown tag")),
+        };
+        let omni = OmniState {
+            funding,
+            cash: reader.fixed("omni cash")?,
+            reserved: reader.fixed("omni reserved")?,
+            available: reader.fixed("omni available")?,
+            pending_settlement: reader.fixed("omni pending settlement")?,
+            unsettled_proceeds: reader.fixed("omni unsettled proceeds")?,
+            credit_limit: reader.fixed("omni credit limit")?,
+        };
+
+        let customer_count = reader.count("customer count")?;
+        let mut customers = Vec::with_capacity(customer_count.min(PREALLOCATE_MAX));
+        for _ in 0..customer_count {
+            let client_id = reader.string("customer clientID")?;
+            let customer_id = reader.string("customer customerId")?;
+            let cash = reader.fixed("customer cash")?;
+            let reserved = reader.fixed("customer reserved")?;
+            let unsettled_proceeds = reader.fixed("customer unsettled proceeds")?;
+            let position_count = reader.count("position count")?;
+            let mut positions = Vec::with_capacity(position_count.min(PREALLOCATE_MAX));
+            for _ in 0..position_count {
+                positions.push(PositionRecord {
+                    symbol: reader.string("position symbol")?,
+                    quantity: reader.fixed("position quantity")?,
+                    pending_sell: reader.fixed("position pending sell")?,
+                });
+            }
+            let open_count = reader.count("open order count")?;
+            let mut open_orders = Vec::with_capacity(open_count.min(PREALLOCATE_MAX));
+            for _ in 0..open_count {
+                open_orders.push(LocalOrderId(reader.u64("open order id")?));
+            }
+            customers.push(CustomerRecord {
+                client_id,
+                customer_id,
+                cash,
+                reserved,
+                unsettled_proceeds,
+                positions,
+                open_orders,
+            });
+        }
+
+        let order_count = reader.count("order count")?;
+        let mut orders = Vec::with_capacity(order_count.min(PREALLOCATE_MAX));
+        for _ in 0..order_count {
+            let local_id = LocalOrderId(reader.u64("order local id")?);
+            let client_id = reader.string("order clientID")?;
+            let symbol = reader.string("order symbol")?;
+            let terms = match reader.u8("order terms")? {
+                TERMS_BUY_QUANTITY => OrderTerms::BuyQuantity {
+                    quantity: reader.fixed("order quantity")?,
+                    per_share: reader.fixed("order price per share")?,
+                },
+                TERMS_BUY_CASH => OrderTerms::BuyCash {
+                    amount_cash: reader.fixed("order amount cash")?,
+                },
+                TERMS_SELL => OrderTerms::Sell {
+                    quantity: reader.fixed("order quantity")?,
+                },
+                _ => return Err(reader.error("order terms", "unknown tag")),
+            };
+            let fee = reader.fixed("order fee")?;
+            let in_doubt = reader.bool("order in doubt")?;
+            let upstream_order_id = reader.option_string("order upstream id")?;
+            let filled_quantity = reader.fixed("order filled quantity")?;
+            let filled_amount = reader.fixed("order filled amount")?;
+            let reserved = reader.fixed("order reserved")?;
+            let status = match reader.u8("order status")? {
+                0 => None,
+                code => Some(
+                    STATUSES
+                        .iter()
+                        .find(|(known, _)| *known == code)
+                        .map(|(_, status)| *status)
+                        .ok_or_else(|| reader.error("order status", "unknown tag"))?,
+                ),
+            };
+            orders.push(OrderRecord {
+                local_id,
+                client_id,
+                symbol,
+                terms,
+                fee,
+                in_doubt,
+                upstream_order_id,
+                filled_quantity,
+                filled_amount,
+                reserved,
+                status,
+            });
+        }
+        Ok(LedgerState {
+            next_local_id,
+            omni,
+            customers,
+            orders,
+        })
+    }
+}
+
+/// Vector lengths are written as `u32`; the ledger never holds four billion of anything.
+fn count(length: usize) -> u32 {
+    u32::try_from(length).unwrap_or(u32::MAX)
+}
+
+/// A [`Decoder`] that also counts what it read, so that an unknown tag — which the codec itself
+/// cannot see — is reported at its offset. The codec has no offset accessor; the offset here is
+/// counted from the first byte of the ledger state, and the tag's own byte is the one before it.
+struct Reader<'d, 'a> {
+    decoder: &'d mut Decoder<'a>,
+    consumed: usize,
+}
+
+impl Reader<'_, '_> {
+    fn error(&self, what: &'static str, problem: &'static str) -> DecodeError {
+        DecodeError {
+            what,
+            offset: self.consumed,
+            problem,
+        }
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        let value = self.decoder.u8(what)?;
+        self.consumed += 1;
+        Ok(value)
+    }
+
+    fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
+        let value = self.decoder.bool(what)?;
+        self.consumed += 1;
+        Ok(value)
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        let value = self.decoder.u64(what)?;
+        self.consumed += 8;
+        Ok(value)
+    }
+
+    fn fixed(&mut self, what: &'static str) -> Result<Fixed, DecodeError> {
+        let value = self.decoder.fixed(what)?;
+        self.consumed += 8;
+        Ok(value)
+    }
+
+    fn count(&mut self, what: &'static str) -> Result<usize, DecodeError> {
+        let value = self.decoder.u32(what)?;
+        self.consumed += 4;
+        Ok(value as usize)
+    }
+
+    fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
+        let value = self.decoder.string(what)?;
+        self.consumed += 4 + value.len();
+        Ok(value)
+    }
+
+    fn option_string(&mut self, what: &'static str) -> Result<Option<String>, DecodeError> {
+        let value = self.decoder.option_string(what)?;
+        self.consumed += 1 + value.as_ref().map_or(0, |text| 4 + text.len());
+        Ok(value)
+    }
+}
