@@ -44,9 +44,10 @@ fn engine() -> Engine {
         let spec: CustomerSpec =
             serde_json::from_str(&format!(r#"{{"customerId":"c-{index}","cash":"1000000"}}"#))
                 .expect("customer");
-        engine
+        let no_wal = engine
             .register_customer(&format!("CUST{index:07}"), spec)
             .expect("register");
+        drop(no_wal);
     }
     engine
         .ledger
@@ -83,7 +84,8 @@ fn order_path(c: &mut Criterion) {
         group.bench_function(format!("parse_decide_reserve_release/{name}"), |b| {
             b.iter(|| {
                 let order = parse_order(black_box(body.as_bytes())).expect("valid");
-                let admitted = engine.admit(&order).expect("admitted");
+                let (admitted, durability) = engine.admit(&order).expect("admitted");
+                drop(durability); // no WAL in this bench: the decision path alone
                 engine.ledger.release(admitted.local).expect("release");
             })
         });

@@ -35,6 +35,28 @@ pub enum TokenSource {
     Generated,
 }
 
+/// How `omnigate run` was asked to start.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The config file (for reloads); `None` on the embedded default.
+    pub config_path: Option<PathBuf>,
+    /// The operator's flag: cut a corrupt WAL at the bad record instead of refusing to start.
+    pub truncate_corrupt_wal: bool,
+}
+
+/// Writes snapshots when enough records have accumulated (SPEC §10: they bound replay time).
+async fn snapshots(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let engine = engine.clone();
+        let _ = tokio::task::spawn_blocking(move || engine.snapshot_if_due()).await;
+    }
+}
+
 /// Re-reads the config file and applies what may change while running (SPEC §5.3): an invalid
 /// file is refused with every problem listed, and the settings in force stay.
 pub struct Reloader {
@@ -74,14 +96,18 @@ pub struct Gateway {
     pub admin_token: String,
     pub token_source: TokenSource,
     pub reloader: Arc<Reloader>,
+    engine: Arc<Engine>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
 impl Gateway {
     /// Binds every listener and starts serving.
-    pub async fn start(config: Config, path: Option<PathBuf>) -> Result<Gateway, StartError> {
+    pub async fn start(config: Config, options: StartOptions) -> Result<Gateway, StartError> {
+        let path = options.config_path.clone();
         let (admin_token, token_source) = admin_token(&config)?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
         let adjustable_clock = config
             .clock
             .adjustable
@@ -90,10 +116,22 @@ impl Gateway {
             Some(clock) => clock.clone(),
             None => Arc::new(SystemClock),
         };
-        let engine = Arc::new(Engine::new(&config, clock.clone()));
-        engine.bootstrap(&config).map_err(StartError)?;
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut tasks = JoinSet::new();
+        let engine = {
+            let config = config.clone();
+            let clock = clock.clone();
+            tokio::task::spawn_blocking(move || -> Result<Engine, String> {
+                let opened = Engine::open(&config, clock, options.truncate_corrupt_wal)?;
+                if opened.fresh {
+                    opened.engine.bootstrap(&config)?;
+                }
+                Ok(opened.engine)
+            })
+            .await
+            .map_err(|error| StartError(format!("start-up failed: {error}")))?
+            .map_err(StartError)?
+        };
+        let engine = Arc::new(engine);
+        tasks.spawn(snapshots(engine.clone(), shutdown_rx.clone()));
 
         let order_listener = bind(config.server.listen, "server.listen").await?;
         let admin_listener = bind(config.server.admin_listen, "server.admin_listen").await?;
@@ -157,6 +195,7 @@ impl Gateway {
             path,
             engine: engine.clone(),
         });
+        let engine_handle = engine.clone();
         let admin = Arc::new(Admin {
             token: admin_token.clone(),
             engine,
@@ -185,6 +224,7 @@ impl Gateway {
             admin_token,
             token_source,
             reloader,
+            engine: engine_handle,
             shutdown,
             tasks,
         })
@@ -201,6 +241,9 @@ impl Gateway {
             tracing::warn!("connections still open after {grace:?}; closing them");
             self.tasks.abort_all();
         }
+        // A final snapshot, and the WAL flushed and closed.
+        let engine = self.engine.clone();
+        let _ = tokio::task::spawn_blocking(move || engine.close()).await;
     }
 }
 

@@ -91,6 +91,13 @@ impl Encoder {
             Some(value) => self.u8(1).str(value),
         }
     }
+
+    pub fn option_u64(&mut self, value: Option<u64>) -> &mut Self {
+        match value {
+            None => self.u8(0),
+            Some(value) => self.u8(1).u64(value),
+        }
+    }
 }
 
 /// Reads values back, in the order they were written.
@@ -106,6 +113,11 @@ impl<'a> Decoder<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.offset == self.bytes.len()
+    }
+
+    /// Bytes read so far.
+    pub fn offset(&self) -> usize {
+        self.offset
     }
 
     /// Fails unless every byte was read: trailing bytes mean the record is not what we think.
@@ -198,6 +210,14 @@ impl<'a> Decoder<'a> {
 
     pub fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
         self.str(what).map(str::to_owned)
+    }
+
+    pub fn option_u64(&mut self, what: &'static str) -> Result<Option<u64>, DecodeError> {
+        match self.u8(what)? {
+            0 => Ok(None),
+            1 => self.u64(what).map(Some),
+            _ => Err(self.error(what, "not an option tag")),
+        }
     }
 
     pub fn option_string(&mut self, what: &'static str) -> Result<Option<String>, DecodeError> {

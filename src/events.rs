@@ -148,6 +148,11 @@ impl SeenEvents {
         }
     }
 
+    /// Every id remembered, oldest first (for snapshots).
+    pub fn ids(&self) -> Vec<String> {
+        self.inner.lock().1.iter().cloned().collect()
+    }
+
     /// True the first time `id` is seen.
     pub fn first_time(&self, id: &str) -> bool {
         let mut guard = self.inner.lock();

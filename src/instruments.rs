@@ -240,6 +240,14 @@ impl InstrumentMaster {
         self.by_symbol(symbol.value())
     }
 
+    /// Every entry (for snapshots and listings).
+    pub fn all(&self) -> Vec<Arc<Instrument>> {
+        self.by_symbol
+            .iter()
+            .map(|entry| entry.value().clone())
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.by_symbol.len()
     }

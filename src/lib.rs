@@ -30,6 +30,7 @@
 //! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
 //! - [`settlement`]: rolls the settlement day at `omnibus.settlement_time`.
 //! - [`sim`]: a DriveWealth simulator, in-process or as `omnigate sim`.
+//! - [`wal`]: the write-ahead log: records stored durably (group commit), recovered, snapshotted.
 //! - [`app`]: wiring: builds the pieces from a config and runs them until shutdown.
 
 pub mod app;
@@ -53,3 +54,4 @@ pub mod rules;
 pub mod settlement;
 pub mod sim;
 pub mod upstream;
+pub mod wal;

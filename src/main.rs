@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 
-use omnigate::app::{Gateway, TokenSource};
+use omnigate::app::{Gateway, StartOptions, TokenSource};
 use omnigate::clock::SystemClock;
 use omnigate::config::{Config, LogFormat};
 use omnigate::sim::Simulator;
@@ -30,6 +30,10 @@ enum Command {
     Run {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// If the WAL has a corrupt record in the middle, cut it there (dropping every later
+        /// record) instead of refusing to start. Take a copy of wal.dir first.
+        #[arg(long)]
+        truncate_corrupt_wal: bool,
     },
     /// Run the DriveWealth simulator alone.
     Sim {
@@ -42,6 +46,19 @@ enum Command {
     },
     /// Validate a config file: exit 0, or list every problem by key.
     CheckConfig { file: PathBuf },
+    /// Inspect a write-ahead log directory.
+    Wal {
+        #[command(subcommand)]
+        command: WalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WalCommand {
+    /// Check every record's checksum; report each file's valid length and the first problem.
+    Verify { dir: PathBuf },
+    /// Print every record as a JSON line.
+    Dump { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -57,7 +74,11 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { config } => {
+        Command::Wal { command } => wal_command(command),
+        Command::Run {
+            config,
+            truncate_corrupt_wal,
+        } => {
             let path = config;
             let config = match &path {
                 Some(path) => match Config::load(path) {
@@ -67,7 +88,11 @@ fn main() -> ExitCode {
                 None => Config::embedded_default(),
             };
             init_logging(&config);
-            runtime().block_on(run(config, path))
+            let options = StartOptions {
+                config_path: path,
+                truncate_corrupt_wal,
+            };
+            runtime().block_on(run(config, options))
         }
         Command::Sim { listen, config } => {
             let mut config = match config {
@@ -82,6 +107,75 @@ fn main() -> ExitCode {
             }
             init_logging(&config);
             runtime().block_on(simulate(config))
+        }
+    }
+}
+
+fn wal_command(command: WalCommand) -> ExitCode {
+    match command {
+        WalCommand::Verify { dir } => match omnigate::wal::verify(&dir) {
+            Ok(report) => {
+                for segment in &report.segments {
+                    println!(
+                        "{}: {} records, lsn {}..{}, valid {} of {} bytes{}",
+                        segment.name,
+                        segment.records,
+                        segment.first_lsn,
+                        segment
+                            .last_lsn
+                            .map_or("-".to_owned(), |lsn| lsn.to_string()),
+                        segment.valid_bytes,
+                        segment.file_bytes,
+                        segment
+                            .problem
+                            .as_deref()
+                            .map_or(String::new(), |problem| format!("; {problem}"))
+                    );
+                }
+                for snapshot in &report.snapshots {
+                    println!(
+                        "{}: covers lsn < {}{}",
+                        snapshot.name,
+                        snapshot.next_lsn,
+                        snapshot
+                            .problem
+                            .as_deref()
+                            .map_or(String::new(), |problem| format!("; {problem}"))
+                    );
+                }
+                println!(
+                    "{} records; on start: {}",
+                    report.records, report.open_decision
+                );
+                if report.is_clean() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                }
+            }
+            Err(error) => fail(error),
+        },
+        WalCommand::Dump { dir } => {
+            let mut out = std::io::stdout().lock();
+            let result = omnigate::wal::dump(&dir, &mut |entry| {
+                use std::io::Write;
+                let record = match omnigate::wal::record::Record::decode(&entry.record) {
+                    Ok(record) => record.to_json(),
+                    Err(error) => serde_json::json!({ "undecodable": error.to_string() }),
+                };
+                let line = serde_json::json!({
+                    "segment": entry.segment,
+                    "offset": entry.offset,
+                    "lsn": entry.lsn,
+                    "type": record.get("type"),
+                    "record": record.get("record").or(record.get("undecodable")),
+                });
+                let _ = writeln!(out, "{line}");
+            });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(error),
+            }
         }
     }
 }
@@ -101,8 +195,8 @@ fn runtime() -> tokio::runtime::Runtime {
         })
 }
 
-async fn run(config: Config, path: Option<PathBuf>) -> ExitCode {
-    let gateway = match Gateway::start(config, path).await {
+async fn run(config: Config, options: StartOptions) -> ExitCode {
+    let gateway = match Gateway::start(config, options).await {
         Ok(gateway) => gateway,
         Err(error) => return fail(error),
     };

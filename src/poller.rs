@@ -135,7 +135,8 @@ pub async fn run(
             }
             match poll_one(&ops, order_id).await {
                 Ok(payload) => {
-                    engine.learn(&payload);
+                    // A poll is not acknowledged to anyone: its record need not be awaited.
+                    drop(engine.learn(&payload));
                 }
                 Err(error) => tracing::debug!(order_id, %error, "poll failed"),
             }

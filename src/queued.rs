@@ -48,6 +48,14 @@ impl QueuedOrders {
         (queued.open > now).then_some(queued)
     }
 
+    /// Every entry (for snapshots).
+    pub fn entries(&self) -> Vec<(String, QueuedOrder)> {
+        self.by_order_id
+            .iter()
+            .map(|entry| (entry.key().clone(), *entry.value()))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.by_order_id.len()
     }

@@ -36,8 +36,11 @@ pub async fn run(
             && engine.settings.load().rules.calendar.is_trading_day(today)
         {
             last_rolled = Some(today);
-            match engine.ledger.roll_settlement_day() {
-                Ok(_) => tracing::info!(%today, "settlement day rolled"),
+            match engine.roll_settlement_day() {
+                Ok((_, durability)) => match durability.wait().await {
+                    Ok(()) => tracing::info!(%today, "settlement day rolled"),
+                    Err(error) => tracing::error!(%error, "settlement roll not made durable"),
+                },
                 Err(error) => tracing::error!(%error, "settlement roll failed"),
             }
         }

@@ -35,6 +35,7 @@ pub struct Config {
     pub buying_power: BuyingPowerConfig,
     pub fees: FeesConfig,
     pub limits: LimitsConfig,
+    pub wal: WalConfig,
     pub clock: ClockConfig,
     pub log: LogConfig,
     /// Load the built-in demo book of customers, instruments and omni cash (the embedded
@@ -386,6 +387,47 @@ pub struct BootstrapConfig {
     pub customers: Option<PathBuf>,
 }
 
+/// `[wal]`: the write-ahead log (SPEC §10).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WalConfig {
+    /// Folder of the log's segments and snapshots; relative paths are read from the config
+    /// file's folder. Default `"./omnigate-data"`.
+    pub dir: PathBuf,
+    /// `"always"`: a decision is fsynced before it is acted on (group commit); `"interval"`:
+    /// fsynced every `fsync_interval_ms` (a crash may lose that much); `"off"`: never (tests
+    /// only). Default `"always"`.
+    pub fsync: FsyncMode,
+    /// With `fsync = "interval"`. Default 10 ms.
+    pub fsync_interval_ms: u64,
+    /// A snapshot is written after this many records (and at a clean shutdown); replay reads
+    /// the snapshot and the records after it. Default 100000.
+    pub snapshot_every: u64,
+    /// A segment file is rolled past this many bytes. Default 67108864 (64 MiB).
+    pub segment_bytes: u64,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("./omnigate-data"),
+            fsync: FsyncMode::Always,
+            fsync_interval_ms: 10,
+            snapshot_every: 100_000,
+            segment_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncMode {
+    #[default]
+    Always,
+    Interval,
+    Off,
+}
+
 /// `[clock]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -509,6 +551,9 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
+        if self.wal.dir.is_relative() {
+            self.wal.dir = base.join(&self.wal.dir);
+        }
         for path in [
             self.bootstrap.instruments.as_mut(),
             self.bootstrap.customers.as_mut(),

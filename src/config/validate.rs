@@ -171,6 +171,31 @@ impl Config {
             }
         }
         validate_limits(&self.limits, &mut problem);
+        if self.wal.fsync_interval_ms == 0 || self.wal.fsync_interval_ms > 60_000 {
+            problem(
+                "wal.fsync_interval_ms",
+                format!("{} is outside 1..=60000", self.wal.fsync_interval_ms),
+            );
+        }
+        if self.wal.snapshot_every == 0 {
+            problem("wal.snapshot_every", "must be at least 1".to_owned());
+        }
+        if !(crate::wal::SEGMENT_BYTES_MIN..=crate::wal::SEGMENT_BYTES_MAX)
+            .contains(&self.wal.segment_bytes)
+        {
+            problem(
+                "wal.segment_bytes",
+                format!(
+                    "{} is outside {}..={}",
+                    self.wal.segment_bytes,
+                    crate::wal::SEGMENT_BYTES_MIN,
+                    crate::wal::SEGMENT_BYTES_MAX
+                ),
+            );
+        }
+        if self.wal.dir.as_os_str().is_empty() {
+            problem("wal.dir", "is empty".to_owned());
+        }
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problem("log.level", format!("{:?}: {error}", self.log.level));
         }

@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 
-use super::Engine;
+use super::{Durability, Engine, StorageError};
 use crate::decide::{self, hold_for, Hold, QueuedOrder};
 use crate::ledger::{BuyCost, LocalOrderId};
 use crate::limits::{
@@ -16,6 +16,15 @@ use crate::money::Fixed;
 use crate::order::{Order, OrderType, Side, Size};
 use crate::reject::Reject;
 use crate::rules::market_hours::new_york_date;
+use crate::wal::record::Record;
+
+/// Why an order was not admitted.
+#[derive(Debug)]
+pub enum AdmitError {
+    Rejected(Reject),
+    /// The WAL cannot take records: fail closed (503).
+    Storage(StorageError),
+}
 
 /// An order that passed every check and holds its reservation.
 #[derive(Debug, Clone)]
@@ -32,8 +41,16 @@ pub struct Admitted {
 }
 
 impl Engine {
-    /// Decides an order and reserves what it holds.
-    pub fn admit(&self, order: &Order<'_>) -> Result<Admitted, Reject> {
+    /// Decides an order and reserves what it holds. The reservation's record is queued to the
+    /// WAL; the order may be forwarded once the returned [`Durability`] resolves.
+    pub fn admit(&self, order: &Order<'_>) -> Result<(Admitted, Durability), AdmitError> {
+        if let Some(reason) = self.storage_failed() {
+            return Err(AdmitError::Storage(StorageError(reason)));
+        }
+        self.admit_in_memory(order).map_err(AdmitError::Rejected)
+    }
+
+    fn admit_in_memory(&self, order: &Order<'_>) -> Result<(Admitted, Durability), Reject> {
         let now = self.clock.now();
         let settings = self.settings.load();
         let client_id = decide::identify(order, &settings.rules, &self.ledger)?;
@@ -93,26 +110,55 @@ impl Engine {
             };
             self.daily_buys
                 .try_add(client_id, trading_day, daily_notional, &limits)?;
+            // The reservation and its record go together under the gate (see `journal`).
+            let gate = self.gate.shared();
             let reserved = match hold {
-                Hold::Buy(cost) => self.ledger.reserve_buy(client_id, &instrument.symbol, cost),
-                Hold::Sell { quantity } => {
-                    self.ledger
-                        .reserve_sell(client_id, &instrument.symbol, quantity)
-                }
-            };
-            match reserved {
-                Ok(local) => Ok(Admitted {
-                    local,
-                    ticket,
-                    client_id: (!daily_notional.is_zero() && limits.daily_buy_notional.is_some())
-                        .then(|| client_id.into()),
-                    queued: tradable.queued_until.map(|open| QueuedOrder {
-                        exchange: instrument.exchange,
-                        open,
+                Hold::Buy(cost) => self
+                    .ledger
+                    .reserve_buy(client_id, &instrument.symbol, cost)
+                    .map(|local| {
+                        let record = Record::ReserveBuy {
+                            local: local.0,
+                            client_id: client_id.to_owned(),
+                            symbol: instrument.symbol.clone(),
+                            per_share: cost.per_share,
+                            quantity: cost.quantity,
+                            amount_cash: cost.amount_cash,
+                            fee: cost.fee,
+                        };
+                        (local, self.log(&[record]))
                     }),
-                    daily_notional,
-                    trading_day,
-                }),
+                Hold::Sell { quantity } => self
+                    .ledger
+                    .reserve_sell(client_id, &instrument.symbol, quantity)
+                    .map(|local| {
+                        let record = Record::ReserveSell {
+                            local: local.0,
+                            client_id: client_id.to_owned(),
+                            symbol: instrument.symbol.clone(),
+                            quantity,
+                        };
+                        (local, self.log(&[record]))
+                    }),
+            };
+            drop(gate);
+            match reserved {
+                Ok((local, durability)) => Ok((
+                    Admitted {
+                        local,
+                        ticket,
+                        client_id: (!daily_notional.is_zero()
+                            && limits.daily_buy_notional.is_some())
+                        .then(|| client_id.into()),
+                        queued: tradable.queued_until.map(|open| QueuedOrder {
+                            exchange: instrument.exchange,
+                            open,
+                        }),
+                        daily_notional,
+                        trading_day,
+                    },
+                    durability,
+                )),
                 Err(reject) => {
                     self.daily_buys
                         .give_back(client_id, trading_day, daily_notional);

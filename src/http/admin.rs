@@ -13,10 +13,10 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
 use super::body::{self, BodyLimits};
-use super::respond;
+use super::respond::{self, GatewayError};
 use crate::app::Reloader;
 use crate::clock::{Clock, ShiftedClock};
-use crate::engine::{CustomerSpec, Engine, EventOutcome};
+use crate::engine::{CustomerSpec, Durability, Engine, EventOutcome};
 use crate::instruments::InstrumentSpec;
 use crate::ledger::{LedgerError, LocalOrderId, OrderState};
 use crate::limits::{KillSwitchSetting, LimitOverride};
@@ -75,10 +75,10 @@ impl Admin {
             (&Method::PUT, ["instruments", symbol]) => {
                 let symbol = (*symbol).to_owned();
                 match read_json::<InstrumentSpec>(request, self.body_limits).await {
-                    Ok(spec) => match engine.instruments.upsert(&symbol, spec) {
-                        Ok(instrument) => {
+                    Ok(spec) => match engine.upsert_instrument(&symbol, spec) {
+                        Ok((instrument, durability)) => {
                             tracing::info!(%symbol, "instrument entry set by the admin API");
-                            respond::json_value(StatusCode::OK, &instrument.to_json())
+                            committed(durability, &instrument.to_json()).await
                         }
                         Err(error) => bad_request(&error.0),
                     },
@@ -94,9 +94,12 @@ impl Admin {
                 let client_id = (*client_id).to_owned();
                 match read_json::<CustomerSpec>(request, self.body_limits).await {
                     Ok(spec) => match engine.register_customer(&client_id, spec) {
-                        Ok(()) => {
+                        Ok(durability) => {
                             tracing::info!(%client_id, "customer registered by the admin API");
-                            self.customer(&client_id)
+                            match durability.wait().await {
+                                Ok(()) => self.customer(&client_id),
+                                Err(error) => GatewayError::from(error).into_response(),
+                            }
                         }
                         Err(error) => ledger_error(error),
                     },
@@ -114,10 +117,10 @@ impl Admin {
             }
             (&Method::GET, ["omni"]) => respond::json_value(StatusCode::OK, &engine.ledger.omni()),
             (&Method::POST, ["omni", "cash"]) => self.omni_cash(request).await,
-            (&Method::POST, ["omni", "settle"]) => match engine.ledger.roll_settlement_day() {
-                Ok(view) => {
+            (&Method::POST, ["omni", "settle"]) => match engine.roll_settlement_day() {
+                Ok((view, durability)) => {
                     tracing::info!("settlement day rolled by the admin API");
-                    respond::json_value(StatusCode::OK, &view)
+                    committed(durability, &view).await
                 }
                 Err(error) => ledger_error(error),
             },
@@ -170,8 +173,12 @@ impl Admin {
             Ok(setting) => setting,
             Err(response) => return response,
         };
-        if let Err(problems) = self.engine.kill_switch.set(&setting) {
-            return bad_request(&problems.join("; "));
+        let durability = match self.engine.set_kill_switch(&setting) {
+            Ok(durability) => durability,
+            Err(problems) => return bad_request(&problems.join("; ")),
+        };
+        if let Err(error) = durability.wait().await {
+            return GatewayError::from(error).into_response();
         }
         tracing::warn!(global = setting.global, clients = ?setting.client_ids, symbols = ?setting.symbols, cancel_open = setting.cancel_open, "kill switch set");
         let mut canceling = Vec::new();
@@ -213,14 +220,19 @@ impl Admin {
             Err(response) => return response,
         };
         let now = self.clock.now();
-        let settings = self.engine.settings.load();
-        match settings.limits.set_override(client_id, limit_override, now) {
-            Ok(()) => {
+        match self
+            .engine
+            .set_limit_override(client_id, limit_override, now)
+        {
+            Ok(durability) => {
                 tracing::warn!(%client_id, "temporary limit override set");
-                respond::json_value(
-                    StatusCode::OK,
-                    &settings.limits.override_for(client_id, now),
-                )
+                let current = self
+                    .engine
+                    .settings
+                    .load()
+                    .limits
+                    .override_for(client_id, now);
+                committed(durability, &current).await
             }
             Err(error) => respond::error_body(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -250,10 +262,10 @@ impl Admin {
             Ok(cash) => cash,
             Err(response) => return response,
         };
-        match self.engine.ledger.adjust_cash(client_id, cash.amount) {
-            Ok(view) => {
+        match self.engine.adjust_cash(client_id, cash.amount) {
+            Ok((view, durability)) => {
                 tracing::info!(%client_id, amount = %cash.amount, reason = cash.reason.as_deref().unwrap_or(""), "customer cash adjusted");
-                respond::json_value(StatusCode::OK, &view)
+                committed(durability, &view).await
             }
             Err(error) => ledger_error(error),
         }
@@ -280,10 +292,13 @@ impl Admin {
         {
             return bad_request(&reject.message);
         }
-        match self.engine.ledger.rekey(client_id, &rekey.new_client_id) {
-            Ok(()) => {
+        match self.engine.rekey(client_id, &rekey.new_client_id) {
+            Ok(durability) => {
                 tracing::warn!(old = %client_id, new = %rekey.new_client_id, "customer re-keyed");
-                self.customer(&rekey.new_client_id)
+                match durability.wait().await {
+                    Ok(()) => self.customer(&rekey.new_client_id),
+                    Err(error) => GatewayError::from(error).into_response(),
+                }
             }
             Err(error) => ledger_error(error),
         }
@@ -300,10 +315,10 @@ impl Admin {
             Ok(cash) => cash,
             Err(response) => return response,
         };
-        match self.engine.ledger.omni_deposit(cash.amount) {
-            Ok(view) => {
+        match self.engine.omni_deposit(cash.amount) {
+            Ok((view, durability)) => {
                 tracing::info!(amount = %cash.amount, "omni account funded by the admin API");
-                respond::json_value(StatusCode::OK, &view)
+                committed(durability, &view).await
             }
             Err(error) => ledger_error(error),
         }
@@ -321,24 +336,19 @@ impl Admin {
             Ok(prices) => prices,
             Err(response) => return response,
         };
-        // All or nothing: check every entry before changing any.
-        let mut found = Vec::with_capacity(prices.len());
-        for price in &prices {
-            if !price.price.is_positive() {
-                return bad_request(&format!("the price of {} must be above zero", price.symbol));
+        let entries: Vec<(String, Fixed)> = prices
+            .into_iter()
+            .map(|price| (price.symbol, price.price))
+            .collect();
+        match self.engine.set_prices(&entries) {
+            Ok(durability) => {
+                committed(durability, &serde_json::json!({ "updated": entries.len() })).await
             }
-            match self.engine.instruments.by_symbol(&price.symbol) {
-                Some(instrument) => found.push((instrument, price.price)),
-                None => return unknown("instrument", &price.symbol),
+            Err(message) if message.starts_with("no instrument") => {
+                respond::error_body(StatusCode::NOT_FOUND, "NOT_FOUND", &message)
             }
+            Err(message) => bad_request(&message),
         }
-        for (instrument, price) in &found {
-            instrument.set_reference_price(*price);
-        }
-        respond::json_value(
-            StatusCode::OK,
-            &serde_json::json!({ "updated": found.len() }),
-        )
     }
 
     fn list_orders(&self, query: Option<&str>) -> Answer {
@@ -390,13 +400,14 @@ impl Admin {
                 return bad_request("outcome \"not_placed\" takes no orderId")
             }
         };
-        match self.engine.ledger.resolve_in_doubt(local, upstream_id) {
-            Ok(()) => {
+        match self.engine.resolve_in_doubt(local, upstream_id) {
+            Ok(durability) => {
                 tracing::warn!(%local, order_id = upstream_id.unwrap_or(""), "in-doubt order resolved by the admin API");
-                respond::json_value(
-                    StatusCode::OK,
+                committed(
+                    durability,
                     &serde_json::json!({ "resolved": local, "orderId": upstream_id }),
                 )
+                .await
             }
             Err(error) => ledger_error(error),
         }
@@ -409,7 +420,10 @@ impl Admin {
             Err(reject) => return bad_request(&reject.message),
         };
         match self.engine.apply_event(&bytes) {
-            Ok(outcome) => {
+            Ok((outcome, durability)) => {
+                if let Err(error) = durability.wait().await {
+                    return GatewayError::from(error).into_response();
+                }
                 let (result, detail) = match outcome {
                     EventOutcome::Applied => ("applied", String::new()),
                     EventOutcome::Duplicate => ("duplicate", String::new()),
@@ -500,6 +514,14 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
             &format!("the request body does not fit: {error}"),
         )
     })
+}
+
+/// Answers `value` once the change's record is durable; 503 if it cannot be.
+async fn committed(durability: Durability, value: &impl serde::Serialize) -> Answer {
+    match durability.wait().await {
+        Ok(()) => respond::json_value(StatusCode::OK, value),
+        Err(error) => GatewayError::from(error).into_response(),
+    }
 }
 
 fn bad_request(message: &str) -> Answer {

@@ -17,7 +17,7 @@ use super::body::{self, BodyLimits};
 use super::proxy;
 use super::respond::{self, GatewayError, DECISION_HEADER};
 use crate::decide::decide_cancel;
-use crate::engine::Engine;
+use crate::engine::{AdmitError, Engine};
 use crate::events::OrderPayload;
 use crate::limits::{Begin, StoredAnswer};
 use crate::order::{parse_cancel, parse_order, OrderPatch};
@@ -155,7 +155,11 @@ impl Front {
                 .collect(),
             body: body.to_vec(),
         };
-        self.engine.remember_idempotent(guard, stored);
+        if let Err(error) = self.engine.remember_idempotent(guard, stored).wait().await {
+            // The answer stands (the order is already decided), but a retry after a restart
+            // would not find the key: say so loudly.
+            tracing::error!(%error, "idempotency key not made durable");
+        }
         Response::from_parts(parts, respond::full(body))
     }
 
@@ -172,29 +176,38 @@ impl Front {
         let deciding = std::time::Instant::now();
         let decision = self.engine.admit(&order);
         metrics::histogram!("omnigate_decision_seconds").record(deciding.elapsed().as_secs_f64());
-        let admitted = match decision {
+        let (admitted, durability) = match decision {
             Ok(admitted) => {
                 metrics::counter!("omnigate_decisions_total", "code" => "ACCEPTED").increment(1);
                 admitted
             }
-            Err(reject) => {
+            Err(AdmitError::Rejected(reject)) => {
                 metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str())
                     .increment(1);
                 tracing::info!(code = %reject.code, message = %reject.message, "order rejected");
                 return respond::rejected(&reject);
             }
+            Err(AdmitError::Storage(error)) => return GatewayError::from(error).into_response(),
         };
         drop(order);
-        let ledger = &self.engine.ledger;
+        // Log before act: the reservation is durable before the order leaves (SPEC §10).
+        if let Err(error) = durability.wait().await {
+            tracing::error!(%error, "order not forwarded: its decision could not be made durable");
+            self.engine.abandon(&admitted);
+            return GatewayError::from(error).into_response();
+        }
+        let engine = &self.engine;
+        // Records after the forward are not awaited: a crash before they are durable leaves the
+        // order in doubt, its money held, never lost.
         match self.send_whole(parts, bytes).await {
             Ok(answer) if answer.parts.status.is_success() => {
                 match created_order_id(&answer.body) {
-                    Some(order_id) => self.engine.bound(&admitted, &order_id),
+                    Some(order_id) => drop(engine.bound(&admitted, &order_id)),
                     None => {
                         // Taken upstream, but under an id omnigate cannot read: hold the money
                         // until an operator resolves it.
                         tracing::error!(local = %admitted.local, "accepted upstream without a readable orderId; held in doubt");
-                        let _ = ledger.mark_in_doubt(admitted.local);
+                        drop(engine.in_doubt(&admitted));
                     }
                 }
                 let mut response = answer.into_response("accepted");
@@ -207,22 +220,22 @@ impl Front {
             }
             Ok(answer) if answer.parts.status.is_client_error() => {
                 // DriveWealth refused it: nothing is open, everything returns.
-                self.engine.refused_upstream(&admitted);
+                drop(engine.refused_upstream(&admitted));
                 answer.into_response("accepted")
             }
             Ok(answer) => {
                 // A 5xx may or may not have placed the order.
                 tracing::warn!(status = %answer.parts.status, local = %admitted.local, "upstream error on create; order held in doubt");
-                let _ = ledger.mark_in_doubt(admitted.local);
+                drop(engine.in_doubt(&admitted));
                 answer.into_response("accepted")
             }
             Err(error @ GatewayError::Upstream(UpstreamError::Unavailable(_))) => {
-                self.engine.refused_upstream(&admitted);
+                drop(engine.refused_upstream(&admitted));
                 error.into_response()
             }
             Err(error) => {
                 tracing::warn!(%error, local = %admitted.local, "order sent without an answer; held in doubt");
-                let _ = ledger.mark_in_doubt(admitted.local);
+                drop(engine.in_doubt(&admitted));
                 error.into_response()
             }
         }
@@ -235,7 +248,7 @@ impl Front {
             Ok(answer) => {
                 if answer.parts.status.is_success() {
                     if let Ok(payload) = serde_json::from_slice::<OrderPayload>(&answer.body) {
-                        self.engine.learn(&payload);
+                        drop(self.engine.learn(&payload));
                     }
                 }
                 let mut response = Response::from_parts(answer.parts, respond::full(answer.body));

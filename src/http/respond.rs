@@ -79,9 +79,9 @@ pub fn rejected(reject: &Reject) -> Response<ProxyBody> {
 pub enum GatewayError {
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
-    /// The upstream answered something omnigate cannot read where it must read it.
-    #[error("DriveWealth sent an answer omnigate cannot read: {0}")]
-    UpstreamGarbled(String),
+    /// The write-ahead log cannot make a decision durable: nothing is acted on (fail closed).
+    #[error("{0}")]
+    Storage(#[from] crate::engine::StorageError),
     /// A limit of omnigate's own is full (try again later).
     #[error("{0}")]
     Overloaded(String),
@@ -99,9 +99,7 @@ impl GatewayError {
             GatewayError::Upstream(UpstreamError::NoAnswer(_)) => {
                 (StatusCode::GATEWAY_TIMEOUT, "UPSTREAM_TIMEOUT")
             }
-            GatewayError::UpstreamGarbled(_) => {
-                (StatusCode::BAD_GATEWAY, "UPSTREAM_INVALID_RESPONSE")
-            }
+            GatewayError::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE"),
             GatewayError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED"),
             GatewayError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }

@@ -20,7 +20,7 @@ pub struct Gateway {
     pub admin: SocketAddr,
     /// The in-process simulator, when the config has no `upstream.url`.
     pub simulator: Option<SocketAddr>,
-    pub dir: TempDir,
+    pub dir: std::sync::Arc<TempDir>,
 }
 
 impl Drop for Gateway {
@@ -87,7 +87,11 @@ impl Gateway {
     /// Starts `omnigate run --config` on `config_text` and waits (with a deadline) until it
     /// prints where it listens.
     pub fn start(config_text: &str) -> Gateway {
-        let dir = TempDir::new("gw");
+        Gateway::start_in(std::sync::Arc::new(TempDir::new("gw")), config_text)
+    }
+
+    /// Starts in `dir`, which may hold the WAL of an earlier run (restart tests).
+    pub fn start_in(dir: std::sync::Arc<TempDir>, config_text: &str) -> Gateway {
         dir.file("instruments.jsonl", INSTRUMENTS);
         dir.file("customers.jsonl", CUSTOMERS);
         let path = dir.file("omnigate.toml", config_text);
@@ -207,6 +211,28 @@ impl Gateway {
         let simulator = self.simulator.expect("in-process simulator");
         let response = send(simulator, "GET", "/sim/orders", &[], b"");
         response.json().as_array().expect("array").clone()
+    }
+
+    /// SIGKILL: no shutdown, no final snapshot.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and wait for a clean exit.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "omnigate exited with {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("omnigate did not stop within 20 s of SIGTERM");
     }
 
     pub fn pid(&self) -> u32 {
@@ -391,5 +417,58 @@ impl SilentUpstream {
             }
         });
         SilentUpstream { addr, accepted }
+    }
+}
+
+/// `omnigate sim` as its own process, so it outlives gateway restarts.
+pub struct Simulator {
+    child: Child,
+    pub addr: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Simulator {
+    pub fn start(simulator_section: &str) -> Simulator {
+        let dir = TempDir::new("sim");
+        let path = dir.file(
+            "sim.toml",
+            &format!("[simulator]\nlisten = \"127.0.0.1:0\"\n{simulator_section}\n"),
+        );
+        let mut child = Command::new(binary())
+            .args(["sim", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn omnigate sim");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = lines
+            .next()
+            .and_then(Result::ok)
+            .expect("the simulator prints where it listens");
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Simulator {
+            child,
+            addr: address_in(&line),
+            _dir: dir,
+        }
+    }
+
+    pub fn orders(&self) -> Vec<serde_json::Value> {
+        send(self.addr, "GET", "/sim/orders", &[], b"")
+            .json()
+            .as_array()
+            .expect("array")
+            .clone()
     }
 }

@@ -1,0 +1,201 @@
+//! Admin changes (SPEC §7), each applied with the gate held exclusively and logged, so that its
+//! record sits in the log exactly where its effect happened. The caller answers 2xx only once
+//! the returned [`Durability`] resolves.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{CustomerSpec, Durability, Engine};
+use crate::instruments::{Instrument, InstrumentError, InstrumentSpec};
+use crate::ledger::{CustomerView, LedgerError, LocalOrderId, OmniView, Registered};
+use crate::limits::{KillSwitchSetting, LimitOverride, OverrideError};
+use crate::money::Fixed;
+use crate::wal::record::{InstrumentEntry, Record};
+
+impl Engine {
+    /// Registers (or replaces) a customer; the clientID format rules apply here too.
+    pub fn register_customer(
+        &self,
+        client_id: &str,
+        spec: CustomerSpec,
+    ) -> Result<Durability, LedgerError> {
+        if let Some(inner) = &spec.client_id {
+            if inner != client_id {
+                return Err(LedgerError::Invalid(format!(
+                    "clientID {inner:?} in the body differs from {client_id:?} in the path"
+                )));
+            }
+        }
+        self.settings
+            .load()
+            .rules
+            .client_ids()
+            .check(client_id)
+            .map_err(|reject| LedgerError::Invalid(reject.message))?;
+        let positions: Vec<(String, Fixed)> = spec
+            .positions
+            .into_iter()
+            .map(|(symbol, quantity)| (symbol, quantity.0))
+            .collect();
+        let _gate = self.gate.exclusive();
+        let record = match self.ledger.register(
+            client_id,
+            &spec.customer_id,
+            spec.cash,
+            positions.clone(),
+        )? {
+            Registered::New => Record::CustomerNew {
+                client_id: client_id.to_owned(),
+                customer_id: spec.customer_id,
+                cash: spec.cash,
+                positions,
+            },
+            Registered::Replaced {
+                cash_delta,
+                position_deltas,
+            } => Record::CustomerReplace {
+                client_id: client_id.to_owned(),
+                cash_delta,
+                position_deltas,
+            },
+        };
+        Ok(self.log(&[record]))
+    }
+
+    pub fn adjust_cash(
+        &self,
+        client_id: &str,
+        amount: Fixed,
+    ) -> Result<(CustomerView, Durability), LedgerError> {
+        let _gate = self.gate.exclusive();
+        let view = self.ledger.adjust_cash(client_id, amount)?;
+        let durability = self.log(&[Record::CustomerCash {
+            client_id: client_id.to_owned(),
+            amount,
+        }]);
+        Ok((view, durability))
+    }
+
+    pub fn rekey(&self, client_id: &str, new_client_id: &str) -> Result<Durability, LedgerError> {
+        let _gate = self.gate.exclusive();
+        self.ledger.rekey(client_id, new_client_id)?;
+        Ok(self.log(&[Record::Rekey {
+            old: client_id.to_owned(),
+            new: new_client_id.to_owned(),
+        }]))
+    }
+
+    pub fn omni_deposit(&self, amount: Fixed) -> Result<(OmniView, Durability), LedgerError> {
+        let durability = {
+            let _gate = self.gate.exclusive();
+            self.ledger.omni_deposit(amount)?;
+            self.log(&[Record::OmniDeposit {
+                amount,
+                payment_id: None,
+            }])
+        };
+        self.watch_omni_balance(&self.settings.load());
+        Ok((self.ledger.omni(), durability))
+    }
+
+    pub fn roll_settlement_day(&self) -> Result<(OmniView, Durability), LedgerError> {
+        let _gate = self.gate.exclusive();
+        let view = self.ledger.roll_settlement_day()?;
+        Ok((view, self.log(&[Record::SettlementRolled])))
+    }
+
+    pub fn resolve_in_doubt(
+        &self,
+        local: LocalOrderId,
+        order_id: Option<&str>,
+    ) -> Result<Durability, LedgerError> {
+        let _gate = self.gate.exclusive();
+        self.ledger.resolve_in_doubt(local, order_id)?;
+        Ok(self.log(&[Record::Resolve {
+            local: local.0,
+            order_id: order_id.map(str::to_owned),
+        }]))
+    }
+
+    pub fn upsert_instrument(
+        &self,
+        symbol: &str,
+        spec: InstrumentSpec,
+    ) -> Result<(Arc<Instrument>, Durability), InstrumentError> {
+        let _gate = self.gate.exclusive();
+        let instrument = self.instruments.upsert(symbol, spec)?;
+        let durability = self.log(&[Record::InstrumentUpsert(entry_of(&instrument))]);
+        Ok((instrument, durability))
+    }
+
+    /// Sets reference prices, all or none: every symbol must be known and every price positive.
+    pub fn set_prices(&self, prices: &[(String, Fixed)]) -> Result<Durability, String> {
+        let _gate = self.gate.exclusive();
+        let mut found = Vec::with_capacity(prices.len());
+        for (symbol, price) in prices {
+            if !price.is_positive() {
+                return Err(format!("the price of {symbol} must be above zero"));
+            }
+            match self.instruments.by_symbol(symbol) {
+                Some(instrument) => found.push((instrument, *price)),
+                None => return Err(format!("no instrument {symbol:?}")),
+            }
+        }
+        let records: Vec<Record> = found
+            .iter()
+            .map(|(instrument, price)| {
+                instrument.set_reference_price(*price);
+                Record::Price {
+                    symbol: instrument.symbol.clone(),
+                    price: *price,
+                }
+            })
+            .collect();
+        Ok(self.log(&records))
+    }
+
+    pub fn set_kill_switch(&self, setting: &KillSwitchSetting) -> Result<Durability, Vec<String>> {
+        let _gate = self.gate.exclusive();
+        self.kill_switch.set(setting)?;
+        Ok(self.log(&[Record::KillSwitch(setting.clone())]))
+    }
+
+    pub fn set_limit_override(
+        &self,
+        client_id: &str,
+        limit_override: LimitOverride,
+        now: DateTime<Utc>,
+    ) -> Result<Durability, OverrideError> {
+        let _gate = self.gate.exclusive();
+        let record = Record::LimitOverride {
+            client_id: client_id.to_owned(),
+            limits: limit_override.limits,
+            expires_at_unix_ns: limit_override
+                .expires_at
+                .timestamp_nanos_opt()
+                .unwrap_or(i64::MAX),
+        };
+        self.settings
+            .load()
+            .limits
+            .set_override(client_id, limit_override, now)?;
+        Ok(self.log(&[record]))
+    }
+}
+
+/// An instrument as logged.
+pub(super) fn entry_of(instrument: &Instrument) -> InstrumentEntry {
+    InstrumentEntry {
+        symbol: instrument.symbol.clone(),
+        instrument_id: instrument.instrument_id.clone(),
+        asset_class: instrument.asset_class,
+        exchange: instrument.exchange,
+        status: instrument.status(),
+        fractionable: instrument.fractionable,
+        price: instrument.reference_price(),
+        order_size_min: instrument.order_size_min,
+        order_size_max: instrument.order_size_max,
+        order_size_step: instrument.order_size_step,
+    }
+}
