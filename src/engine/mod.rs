@@ -12,6 +12,8 @@ mod journal;
 mod lifecycle;
 mod recovery;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

@@ -101,6 +101,13 @@ impl Engine {
         })
     }
 
+    /// Writes through `wal` from now on (tests that inject storage faults build the WAL
+    /// themselves).
+    #[doc(hidden)]
+    pub fn attach_wal(&mut self, wal: Wal, next_lsn: u64, snapshot_every: u64) {
+        self.journal = Some(Arc::new(Journal::new(wal, next_lsn, snapshot_every)));
+    }
+
     /// Orders reserved before a crash with no logged answer: in doubt, and logged as such.
     fn hold_unanswered_in_doubt(&self) -> Result<usize, String> {
         let unanswered: Vec<LocalOrderId> = self

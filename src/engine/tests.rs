@@ -1,0 +1,108 @@
+//! The engine against a WAL whose disk fails: fail closed, lose nothing acknowledged.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::clock::FixedClock;
+use crate::instruments::InstrumentSpec;
+use crate::order::parse_order;
+use crate::wal::{Fault, FaultPlan, FaultyStorage, Wal, WalOptions};
+
+const ORDER: &[u8] = br#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":2,"price":100,"clientID":"CUST0A19F"}"#;
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut config =
+        Config::parse("[omnibus]\naccount_numbers = [\"DWOM000001\"]\n", "test").unwrap();
+    config.wal.dir = dir.to_path_buf();
+    config
+}
+
+fn clock() -> Arc<dyn Clock> {
+    // Thursday 2026-11-19, 11:00 ET.
+    Arc::new(FixedClock::new("2026-11-19T16:00:00Z".parse().unwrap()))
+}
+
+fn book(engine: &Engine) {
+    let spec: InstrumentSpec = serde_json::from_str(
+        r#"{"instrumentID":"i-aapl","assetClass":"EQUITY","exchange":"NASDAQ","status":"ACTIVE","fractionable":true,"price":"100"}"#,
+    )
+    .unwrap();
+    let (_, durability) = engine.upsert_instrument("AAPL", spec).unwrap();
+    durability.wait_blocking().unwrap();
+    let customer: CustomerSpec =
+        serde_json::from_str(r#"{"customerId":"c-2","cash":"1000"}"#).unwrap();
+    engine
+        .register_customer("CUST0A19F", customer)
+        .unwrap()
+        .wait_blocking()
+        .unwrap();
+    let (_, durability) = engine
+        .omni_deposit(Fixed::from_int(10_000).unwrap())
+        .unwrap();
+    durability.wait_blocking().unwrap();
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("omnigate-engine-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn an_fsync_failure_closes_the_door_and_loses_nothing_acknowledged() {
+    for fault in [Fault::Io, Fault::NoSpace] {
+        let dir = temp_dir(&format!("{fault:?}"));
+        let config = config(&dir);
+        let plan = FaultPlan::new(fault);
+        let (wal, recovered) = Wal::open_with_storage(
+            &dir,
+            WalOptions::default(),
+            Arc::new(FaultyStorage::new(plan.clone())),
+        )
+        .unwrap();
+        let mut engine = Engine::new(&config, clock());
+        engine.attach_wal(wal, recovered.next_lsn, 1_000);
+        book(&engine);
+
+        // One order acknowledged durable, then the disk fails.
+        let order = parse_order(ORDER).unwrap();
+        let (first, durability) = engine.admit(&order).unwrap();
+        durability.wait_blocking().unwrap();
+        plan.fail_sync_after(0);
+        plan.fail_write_after(0);
+        let (second, durability) = engine.admit(&order).unwrap();
+        assert!(durability.wait_blocking().is_err(), "{fault:?}");
+        engine.abandon(&second);
+        assert!(engine.storage_failed().is_some());
+        // From now on: every new order is refused before anything is reserved.
+        match engine.admit(&order) {
+            Err(AdmitError::Storage(_)) => {}
+            Err(AdmitError::Rejected(reject)) => panic!("expected a storage refusal: {reject}"),
+            Ok(_) => panic!("admitted with a failed WAL"),
+        }
+        let view = engine.ledger.customer("CUST0A19F").unwrap();
+        assert_eq!(
+            view.reserved.to_string(),
+            "200",
+            "only the acknowledged order holds money"
+        );
+        drop(engine);
+
+        // Recovery from the real disk: everything acknowledged is there.
+        let opened = Engine::open(&config, clock(), false).unwrap();
+        let view = opened.engine.ledger.customer("CUST0A19F").unwrap();
+        assert_eq!(view.cash.to_string(), "1000");
+        assert!(
+            view.reserved.to_string() == "200" || view.reserved.to_string() == "400",
+            "the acknowledged order is reserved (the failed one may be in doubt): {view:?}"
+        );
+        let in_doubt = opened
+            .engine
+            .ledger
+            .orders(crate::ledger::OrderState::InDoubt);
+        assert!(in_doubt.iter().any(|order| order.local_id == first.local));
+        assert_eq!(opened.engine.ledger.omni().cash.to_string(), "10000");
+        opened.engine.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
