@@ -80,6 +80,13 @@ impl Engine {
                 )
             })?;
         }
+        if config.omnibus.funding == crate::config::FundingMode::Cashless {
+            // The credit line is config, not history: today's file wins over the snapshot's.
+            engine
+                .ledger
+                .set_credit_limit(config.omnibus.credit_limit.0)
+                .map_err(|error| format!("omnibus.credit_limit: {error}"))?;
+        }
         engine.journal = Some(Arc::new(Journal::new(
             wal,
             recovered.next_lsn,
