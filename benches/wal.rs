@@ -16,8 +16,21 @@
 //! Each append row also prints records per fsync (the group-commit ratio).
 //!
 //! Run: `cargo bench --bench wal -- --warm-up-time 1 --measurement-time 5`.
-//! Last result (2-core Intel Xeon KVM guest, ext4 on virtio disk; see perf/RESULTS.md):
-//! RESULTS_PLACEHOLDER
+//! Last result, 2026-11-21, 2-core Intel Xeon (KVM guest), ext4 on a virtio disk, two runs
+//! minutes apart (A: machine loaded by other builds; B: quieter). Details in perf/RESULTS.md.
+//!
+//! | row | run A | run B | records per fsync (A / B) |
+//! | --- | --- | --- | --- |
+//! | raw write + fdatasync | 3.62 ms | 2.57 ms | - |
+//! | always, 1 thread | 496/s | 11.6k/s | 1.0 / 1.0 |
+//! | always, 64 threads | 88.3k/s | 150k/s | 51.6 / 55.6 |
+//! | always, 256 threads | 81.1k/s | 193k/s | 180 / 230 |
+//! | always, 1,024 tokio tasks | 357k/s | 1.06M/s | 538 / 530 |
+//! | off, 64 threads | 167k/s | 402k/s | - |
+//! | replay, open 1M records | 9.4M/s | 7.1M/s | |
+//!
+//! This VM's fsync latency swings between ~0.1 ms and ~4 ms (p99 8 ms) from minute to minute,
+//! so compare rows within a run; records per fsync is the stable number.
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};

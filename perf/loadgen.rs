@@ -45,19 +45,20 @@ fn options() -> Result<Options, String> {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--target" => options.target = value()?,
-            "--concurrency" => options.concurrency = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--concurrency" => {
+                options.concurrency = value()?.parse().map_err(|e| format!("{e}"))?
+            }
             "--seconds" => options.seconds = value()?.parse().map_err(|e| format!("{e}"))?,
             "--max-requests" => {
                 options.max_requests = value()?.parse().map_err(|e| format!("{e}"))?
             }
-            "--customers" => {
-                options.customers = value()?.split(',').map(str::to_owned).collect()
-            }
+            "--customers" => options.customers = value()?.split(',').map(str::to_owned).collect(),
             "--account" => options.account = value()?,
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    if !(options.target.starts_with("http://127.") || options.target.starts_with("http://localhost"))
+    if !(options.target.starts_with("http://127.")
+        || options.target.starts_with("http://localhost"))
     {
         return Err("--target must be a loopback address (http://127.x.x.x:port)".to_owned());
     }
@@ -131,7 +132,10 @@ async fn main() {
     let total = latency.len();
     println!("target       {}", options.target);
     println!("concurrency  {}", options.concurrency);
-    println!("requests     {total} in {elapsed:.2} s = {:.0} req/s", total as f64 / elapsed);
+    println!(
+        "requests     {total} in {elapsed:.2} s = {:.0} req/s",
+        total as f64 / elapsed
+    );
     println!("statuses     {by_status:?}  (0 = no answer)");
     for quantile in [0.5, 0.9, 0.99, 0.999] {
         println!(

@@ -513,6 +513,36 @@ mod tests {
         assert_eq!(find_intact_record_after(&tail, usize::MAX, 1, 100), None);
     }
 
+    proptest::proptest! {
+        /// A corrupt file is data, not a bug: no bytes make the readers panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            offset in 0usize..600,
+            lsn in proptest::prelude::any::<u64>(),
+        ) {
+            let _ = read_record(&bytes, offset, lsn);
+            let _ = find_intact_record_after(&bytes, offset, lsn, lsn.saturating_add(64));
+            let _ = decode_segment_header(&bytes);
+            let _ = decode_snapshot(&bytes);
+        }
+
+        /// Whatever is written reads back as itself.
+        #[test]
+        fn any_record_round_trips(
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..300),
+            lsn in 1u64..u64::MAX,
+        ) {
+            let mut buf = Vec::new();
+            encode_record(&mut buf, lsn, &payload);
+            let read = read_record(&buf, 0, lsn);
+            proptest::prop_assert_eq!(
+                read,
+                RecordRead::Record { lsn, payload: &payload[..], next: buf.len() }
+            );
+        }
+    }
+
     #[test]
     fn headers_round_trip_and_refuse_damage() {
         let header = encode_segment_header(77);

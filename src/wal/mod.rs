@@ -6,7 +6,8 @@
 //!
 //! # Pieces
 //!
-//! - [`format`]: the bytes on disk (names, headers, the record frame), pure functions.
+//! - [`record`]: what the gateway logs (the domain records); everything else here is bytes.
+//! - [`format`](mod@format): the bytes on disk (names, headers, the record frame), pure functions.
 //! - `recovery`: reading a directory back and the decision table below.
 //! - `writer`: the one thread that writes, with group commit.
 //! - `completion`: the one-shot an appender awaits (async) or waits on (blocking).
@@ -22,7 +23,8 @@
 //! increasing lsns in queue order, writes the batch with one positional write, then under
 //! [`FsyncPolicy::Always`] issues ONE `fdatasync` for the whole batch, and only then completes
 //! every waiter. Under `Interval(d)` waiters complete once written and the file is synced at
-//! most every `d`; under `Off`, never (tests and benchmarks only).
+//! most every `d`; under `Off`, never (tests and benchmarks only). [`Wal::shutdown`] closes the
+//! queue's sending end; the writer commits what is queued, fsyncs, and exits.
 //!
 //! If a write or an fsync fails, the log is closed for good: [`Wal::failed`] says why, every
 //! waiter in the batch and every later append gets [`WalError::Failed`], and the writer stops.

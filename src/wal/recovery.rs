@@ -161,9 +161,20 @@ pub(crate) fn scan_segment(
     loop {
         match format::read_record(&buf, offset, scan.next_lsn) {
             RecordRead::Record { lsn, payload, next } => {
+                let Some(next_lsn) = lsn.checked_add(1) else {
+                    // Only a crafted file gets here (2^64 records were never written).
+                    scan.damage = Some(Damage {
+                        offset: offset as u64,
+                        reason: format!("lsn {lsn} leaves no lsn after it"),
+                        checksum_valid: true,
+                        in_header: false,
+                        intact_after: None,
+                    });
+                    break;
+                };
                 visit(lsn, offset as u64, payload);
                 scan.records += 1;
-                scan.next_lsn += 1;
+                scan.next_lsn = next_lsn;
                 offset = next;
             }
             RecordRead::End => break,

@@ -588,3 +588,14 @@ fn appends_racing_a_shutdown_or_a_failure_all_resolve() {
         );
     }
 }
+
+#[test]
+fn a_crafted_segment_at_the_end_of_the_lsn_space_is_damage_not_a_panic() {
+    let temp = TempDir::new("lsn-max");
+    let mut bytes = format::encode_segment_header(u64::MAX).to_vec();
+    format::encode_record(&mut bytes, u64::MAX, b"last");
+    std::fs::write(temp.path().join(format::segment_file_name(u64::MAX)), bytes).expect("write");
+    let report = verify(temp.path()).expect("verify");
+    assert!(report.open_refuses, "{}", report.open_decision);
+    assert!(Wal::open(temp.path(), WalOptions::default()).is_err());
+}
