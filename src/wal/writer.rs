@@ -223,6 +223,7 @@ impl Writer {
             }
         }
         self.flush()?;
+        metrics::histogram!("omnigate_wal_batch_records").record(self.waiters.len() as f64);
         let sync_due = match self.fsync {
             FsyncPolicy::Always => appended,
             FsyncPolicy::Interval(interval) => self.last_sync.elapsed() >= interval,
@@ -292,9 +293,11 @@ impl Writer {
 
     /// One fdatasync. Never retried: see the module doc.
     fn sync(&mut self) -> Result<(), WalError> {
+        let started = Instant::now();
         self.file
             .sync_data()
             .map_err(|e| WalError::io("fsync", &self.segment.path, Some(self.offset), &e))?;
+        metrics::histogram!("omnigate_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
         self.dirty = false;
         self.last_sync = Instant::now();
         Ok(())
