@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::instruments::InstrumentStatus;
 use crate::money::{self, Fixed};
+use crate::reject::clip;
 
 /// One event, as far as omnigate reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +97,8 @@ struct InstrumentChange {
 
 /// Parses an envelope: `(event id, event)`, or why it cannot be read.
 pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
-    let envelope: Envelope<'_> =
-        serde_json::from_slice(body).map_err(|error| format!("not an event envelope: {error}"))?;
+    let envelope: Envelope<'_> = serde_json::from_slice(body)
+        .map_err(|error| format!("not an event envelope: {}", clip(error)))?;
     if envelope.id.trim().is_empty() || envelope.id.len() > 128 {
         return Err("the event id must be 1 to 128 characters".to_owned());
     }
@@ -105,11 +106,14 @@ pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
     let event = match envelope.kind.as_str() {
         "instruments.updated" => {
             let payload: InstrumentPayload = serde_json::from_str(payload)
-                .map_err(|error| format!("instruments.updated payload: {error}"))?;
+                .map_err(|error| format!("instruments.updated payload: {}", clip(error)))?;
             let status = match payload.current.and_then(|current| current.status) {
                 None => None,
                 Some(text) => Some(InstrumentStatus::parse(&text).ok_or_else(|| {
-                    format!("instruments.updated: status {text:?} is not ACTIVE, INACTIVE, CLOSE_ONLY or HALTED")
+                    format!(
+                        "instruments.updated: status {:?} is not ACTIVE, INACTIVE, CLOSE_ONLY or HALTED",
+                        clip(&text)
+                    )
                 })?),
             };
             Event::InstrumentUpdated {
@@ -119,11 +123,11 @@ pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
         }
         "orders.created" | "orders.updated" | "orders.completed" => Event::Order(
             serde_json::from_str(payload)
-                .map_err(|error| format!("{} payload: {error}", envelope.kind))?,
+                .map_err(|error| format!("{} payload: {}", clip(&envelope.kind), clip(error)))?,
         ),
         "deposits.updated" => Event::Deposit(
             serde_json::from_str(payload)
-                .map_err(|error| format!("deposits.updated payload: {error}"))?,
+                .map_err(|error| format!("deposits.updated payload: {}", clip(error)))?,
         ),
         other => Event::Other(other.to_owned()),
     };
@@ -230,6 +234,17 @@ mod tests {
             parse_event(other).unwrap().1,
             Event::Other("accounts.updated".into())
         );
+    }
+
+    #[test]
+    fn huge_inputs_are_not_quoted_back_whole() {
+        let body = format!("\"{}\"", "x".repeat(60_000));
+        assert!(parse_event(body.as_bytes()).unwrap_err().len() < 300);
+        let status = format!(
+            r#"{{"id":"e","type":"instruments.updated","payload":{{"instrumentID":"x","current":{{"status":"{}"}}}}}}"#,
+            "x".repeat(60_000)
+        );
+        assert!(parse_event(status.as_bytes()).unwrap_err().len() < 300);
     }
 
     #[test]

@@ -138,6 +138,24 @@ impl Reject {
     }
 }
 
+/// Longest message text quoted from a client's input (a parser's complaint can quote a whole
+/// 60 kB string back): answers and log lines stay small whatever a client sends.
+pub const QUOTED_TEXT_MAX: usize = 200;
+
+/// `text` cut to at most [`QUOTED_TEXT_MAX`] bytes on a character boundary, with `…` if cut.
+pub fn clip(text: impl fmt::Display) -> String {
+    let mut text = text.to_string();
+    if text.len() > QUOTED_TEXT_MAX {
+        let mut end = QUOTED_TEXT_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

@@ -511,7 +511,10 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
         respond::error_body(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
-            &format!("the request body does not fit: {error}"),
+            &format!(
+                "the request body does not fit: {}",
+                crate::reject::clip(error)
+            ),
         )
     })
 }

@@ -55,7 +55,8 @@ pub async fn read_limited(
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Ok(Err(error)) => Err(Reject::invalid(format!(
-            "the request body could not be read: {error}"
+            "the request body could not be read: {}",
+            crate::reject::clip(error)
         ))),
     }
 }

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use super::{ClientIdField, InstrumentRef, Order, OrderPatch, OrderType, Side, Size, TimeInForce};
 use crate::money::{Fixed, FixedError};
-use crate::reject::Reject;
+use crate::reject::{clip, Reject};
 
 /// The fields of SPEC §3, each as its raw JSON text.
 #[derive(Deserialize)]
@@ -55,8 +55,9 @@ pub fn parse_order(body: &[u8]) -> Result<Order<'_>, Reject> {
     }
     let text = std::str::from_utf8(body)
         .map_err(|_| Reject::invalid("the request body is not valid UTF-8"))?;
-    let raw: RawOrder<'_> = serde_json::from_str(text)
-        .map_err(|error| Reject::invalid(format!("the order is not valid JSON: {error}")))?;
+    let raw: RawOrder<'_> = serde_json::from_str(text).map_err(|error| {
+        Reject::invalid(format!("the order is not valid JSON: {}", clip(error)))
+    })?;
 
     let account_no = required_string("accountNo", raw.account_no)?;
     let order_type = match required_string("orderType", raw.order_type)?.as_ref() {
@@ -168,8 +169,9 @@ struct RawPatch<'a> {
 pub fn parse_cancel(body: &[u8]) -> Result<OrderPatch, Reject> {
     let text = std::str::from_utf8(body)
         .map_err(|_| Reject::invalid("the request body is not valid UTF-8"))?;
-    let raw: RawPatch<'_> = serde_json::from_str(text)
-        .map_err(|error| Reject::invalid(format!("the request is not valid JSON: {error}")))?;
+    let raw: RawPatch<'_> = serde_json::from_str(text).map_err(|error| {
+        Reject::invalid(format!("the request is not valid JSON: {}", clip(error)))
+    })?;
     match required_string("method", raw.method)?.as_ref() {
         "CANCEL" => Ok(OrderPatch::Cancel),
         _ => Ok(OrderPatch::Other),
@@ -396,6 +398,13 @@ mod tests {
             parse(&with(r#""A\u0042C""#)).unwrap().client_id,
             ClientIdField::Text("ABC".into())
         );
+    }
+
+    #[test]
+    fn a_huge_string_body_is_not_quoted_back_whole() {
+        let body = format!("\"{}\"", "x".repeat(60_000));
+        assert!(parse_order(body.as_bytes()).unwrap_err().message.len() < 300);
+        assert!(parse_cancel(body.as_bytes()).unwrap_err().message.len() < 300);
     }
 
     #[test]

@@ -1,0 +1,74 @@
+//! Order bodies come straight off the network (`POST /back-office/orders`, `PATCH` cancels):
+//! whatever the bytes, parsing answers `Ok` or `INVALID_ORDER`, never a panic; and an order that
+//! parses carries only exact, positive numbers.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use omnigate::money::Fixed;
+use omnigate::order::{parse_cancel, parse_order, Size};
+use omnigate::reject::RejectCode;
+
+fuzz_target!(|data: &[u8]| {
+    match parse_order(data) {
+        Ok(order) => {
+            assert!(
+                std::str::from_utf8(data).is_ok(),
+                "an order parsed from bytes that are not UTF-8"
+            );
+            let (size_field, size) = match order.size {
+                Size::Quantity(quantity) => ("quantity", quantity),
+                Size::AmountCash(amount) => ("amountCash", amount),
+            };
+            assert_positive_and_exact(size_field, size);
+            if let Some(price) = order.price {
+                assert_positive_and_exact("price", price);
+            }
+            assert!(
+                !order.order_type.needs_price() || order.price.is_some(),
+                "a {} order parsed without a price",
+                order.order_type.as_str()
+            );
+            assert!(
+                !order.account_no.trim().is_empty(),
+                "an order parsed with a blank accountNo"
+            );
+        }
+        Err(reject) => {
+            assert_eq!(
+                reject.code,
+                RejectCode::InvalidOrder,
+                "parse_order refused with {:?}, not INVALID_ORDER: {}",
+                reject.code,
+                reject.message
+            );
+            assert!(
+                reject.message.len() <= MESSAGE_BYTES_MAX,
+                "a {}-byte message quotes the input back",
+                reject.message.len()
+            );
+        }
+    }
+    // A cancel is any other PATCH body; only "no panic", the code and a short message are
+    // promised.
+    if let Err(reject) = parse_cancel(data) {
+        assert_eq!(reject.code, RejectCode::InvalidOrder, "{}", reject.message);
+        assert!(reject.message.len() <= MESSAGE_BYTES_MAX);
+    }
+});
+
+/// A rejection's message stays small whatever the body: it goes into answers and log lines.
+const MESSAGE_BYTES_MAX: usize = 512;
+
+/// Positive, and its text reads back to the same number (nothing was rounded on the way in).
+fn assert_positive_and_exact(field: &str, value: Fixed) {
+    assert!(
+        value.is_positive(),
+        "{field} parsed as {value}, not above zero"
+    );
+    assert_eq!(
+        Fixed::parse(&value.to_string()),
+        Ok(value),
+        "{field} {value} does not read back from its own text"
+    );
+}
