@@ -9,8 +9,8 @@ use super::{Durability, Engine, StorageError};
 use crate::decide::{self, hold_for, Hold, QueuedOrder};
 use crate::ledger::{BuyCost, LocalOrderId};
 use crate::limits::{
-    check_order_limits, check_restricted_symbol, DuplicateTicket, OrderIdentity, OrderRisk,
-    PriceKind,
+    check_open_orders, check_order_limits, check_restricted_symbol, DuplicateTicket, OrderIdentity,
+    OrderRisk, PriceKind,
 };
 use crate::money::Fixed;
 use crate::order::{Order, OrderType, Side, Size};
@@ -91,13 +91,8 @@ impl Engine {
                         .price
                         .map(|price| (price_kind(order.order_type), price)),
                     reference,
-                    open_orders: if limits.max_open_orders.is_some() {
-                        self.ledger
-                            .customer(client_id)
-                            .map_or(0, |view| view.open_orders.len() as u32)
-                    } else {
-                        0
-                    },
+                    // Checked with the reservation, under the customer's lock (below).
+                    open_orders: 0,
                     bought_today: Fixed::ZERO,
                 },
                 &limits,
@@ -110,12 +105,13 @@ impl Engine {
             };
             self.daily_buys
                 .try_add(client_id, trading_day, daily_notional, &limits)?;
+            let open_orders_check = |open: u32| check_open_orders(open, &limits);
             // The reservation and its record go together under the gate (see `journal`).
             let gate = self.gate.shared();
             let reserved = match hold {
                 Hold::Buy(cost) => self
                     .ledger
-                    .reserve_buy(client_id, &instrument.symbol, cost)
+                    .reserve_buy_checked(client_id, &instrument.symbol, cost, &open_orders_check)
                     .map(|local| {
                         let record = Record::ReserveBuy {
                             local: local.0,
@@ -130,7 +126,12 @@ impl Engine {
                     }),
                 Hold::Sell { quantity } => self
                     .ledger
-                    .reserve_sell(client_id, &instrument.symbol, quantity)
+                    .reserve_sell_checked(
+                        client_id,
+                        &instrument.symbol,
+                        quantity,
+                        &open_orders_check,
+                    )
                     .map(|local| {
                         let record = Record::ReserveSell {
                             local: local.0,

@@ -106,3 +106,42 @@ fn an_fsync_failure_closes_the_door_and_loses_nothing_acknowledged() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn max_open_orders_holds_under_concurrency() {
+    let config = Config::parse(
+        "[omnibus]\naccount_numbers = [\"DWOM000001\"]\n[limits.default]\nmax_open_orders = 3\n",
+        "test",
+    )
+    .unwrap();
+    let engine = Arc::new(Engine::new(&config, clock()));
+    book(&engine);
+    let barrier = Arc::new(std::sync::Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|n| {
+            let (engine, barrier) = (engine.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let body = format!(
+                    r#"{{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":1,"price":"{}","clientID":"CUST0A19F"}}"#,
+                    10 + n
+                );
+                let order = parse_order(body.as_bytes()).unwrap();
+                barrier.wait();
+                match engine.admit(&order) {
+                    Ok(_) => 1,
+                    Err(AdmitError::Rejected(reject)) => {
+                        assert_eq!(reject.code, crate::reject::RejectCode::LimitExceeded);
+                        assert!(reject.message.contains("max_open_orders is 3"), "{}", reject.message);
+                        0
+                    }
+                    Err(AdmitError::Storage(error)) => panic!("{error}"),
+                }
+            })
+        })
+        .collect();
+    let admitted: usize = threads
+        .into_iter()
+        .map(|thread| thread.join().unwrap())
+        .sum();
+    assert_eq!(admitted, 3);
+}

@@ -222,11 +222,24 @@ impl Ledger {
         symbol: &str,
         cost: BuyCost,
     ) -> Result<LocalOrderId, Reject> {
+        self.reserve_buy_checked(client_id, symbol, cost, &|_| Ok(()))
+    }
+
+    /// [`Ledger::reserve_buy`], with `open_orders_check` given the customer's open-order count
+    /// under the customer's lock, so a cap on open orders holds under concurrency too.
+    pub fn reserve_buy_checked(
+        &self,
+        client_id: &str,
+        symbol: &str,
+        cost: BuyCost,
+        open_orders_check: &dyn Fn(u32) -> Result<(), Reject>,
+    ) -> Result<LocalOrderId, Reject> {
         let (terms, total) = cost.terms()?;
         let cell = self.order_path_customer(client_id)?;
         let symbol = self.intern(symbol);
 
         let mut customer = cell.lock();
+        open_orders_check(open_order_count(&customer))?;
         let available = customer.available();
         if available.is_none_or(|available| available < total) {
             return Err(Reject::new(
@@ -283,6 +296,18 @@ impl Ledger {
         symbol: &str,
         quantity: Fixed,
     ) -> Result<LocalOrderId, Reject> {
+        self.reserve_sell_checked(client_id, symbol, quantity, &|_| Ok(()))
+    }
+
+    /// [`Ledger::reserve_sell`] with an open-order check under the customer's lock (see
+    /// [`Ledger::reserve_buy_checked`]).
+    pub fn reserve_sell_checked(
+        &self,
+        client_id: &str,
+        symbol: &str,
+        quantity: Fixed,
+        open_orders_check: &dyn Fn(u32) -> Result<(), Reject>,
+    ) -> Result<LocalOrderId, Reject> {
         if !quantity.is_positive() {
             return Err(Reject::invalid(format!(
                 "a SELL needs a positive quantity; got {quantity}"
@@ -290,6 +315,7 @@ impl Ledger {
         }
         let cell = self.order_path_customer(client_id)?;
         let mut customer = cell.lock();
+        open_orders_check(open_order_count(&customer))?;
         let held = customer
             .positions
             .get_key_value(symbol)
@@ -504,6 +530,10 @@ impl Ledger {
             )),
         }
     }
+}
+
+fn open_order_count(customer: &CustomerState) -> u32 {
+    u32::try_from(customer.open_orders.len()).unwrap_or(u32::MAX)
 }
 
 /// `cash − reserved` for a message, even when it is out of range.
