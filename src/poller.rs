@@ -20,6 +20,8 @@ use crate::upstream::Upstream;
 
 /// Orders polled per round at most; the rest wait for the next round (oldest first).
 const ORDERS_PER_ROUND_MAX: usize = 2_000;
+/// Status requests in flight at once.
+const POLLS_IN_FLIGHT_MAX: usize = 16;
 /// Largest status answer read.
 const ANSWER_BYTES_MAX: usize = 256 * 1024;
 
@@ -124,23 +126,33 @@ pub async fn run(
             _ = ticker.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let open = engine.ledger.orders(OrderState::Open);
-        for order_id in open
-            .iter()
-            .filter_map(|order| order.upstream_order_id.as_deref())
+        let open: Vec<String> = engine
+            .ledger
+            .orders(OrderState::Open)
+            .into_iter()
+            .filter_map(|order| order.upstream_order_id)
             .take(ORDERS_PER_ROUND_MAX)
-        {
+            .collect();
+        // A few polls in flight at once, so a round keeps up with a busy book without
+        // flooding the upstream.
+        let mut polls = tokio::task::JoinSet::new();
+        for order_id in open {
             if *shutdown.borrow() {
                 return;
             }
-            match poll_one(&ops, order_id).await {
-                Ok(payload) => {
-                    // A poll is not acknowledged to anyone: its record need not be awaited.
-                    drop(engine.learn(&payload));
-                }
-                Err(error) => tracing::debug!(order_id, %error, "poll failed"),
+            if polls.len() >= POLLS_IN_FLIGHT_MAX {
+                polls.join_next().await;
             }
+            let (engine, ops) = (engine.clone(), ops.clone());
+            polls.spawn(async move {
+                match poll_one(&ops, &order_id).await {
+                    // A poll is not acknowledged to anyone: its record need not be awaited.
+                    Ok(payload) => drop(engine.learn(&payload)),
+                    Err(error) => tracing::debug!(%order_id, %error, "poll failed"),
+                }
+            });
         }
+        while polls.join_next().await.is_some() {}
     }
 }
 
