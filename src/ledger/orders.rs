@@ -175,6 +175,30 @@ pub(super) struct Order {
     pub(super) status: Option<OrderStatus>,
 }
 
+impl Order {
+    /// A new open order: nothing filled, no upstream id yet, `reserved` held.
+    pub(super) fn opened(
+        customer: Arc<CustomerCell>,
+        symbol: Arc<str>,
+        terms: OrderTerms,
+        fee: Fixed,
+        reserved: Fixed,
+    ) -> Order {
+        Order {
+            customer,
+            symbol,
+            terms,
+            fee,
+            in_doubt: false,
+            upstream_order_id: None,
+            filled_quantity: Fixed::ZERO,
+            filled_amount: Fixed::ZERO,
+            reserved,
+            status: None,
+        }
+    }
+}
+
 /// Which orders [`Ledger::orders`] lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -271,18 +295,7 @@ impl Ledger {
         let local = self.next_local_id.fetch_add(1, Ordering::Relaxed);
         self.orders.insert(
             local,
-            Order {
-                customer: cell.clone(),
-                symbol,
-                terms,
-                fee: cost.fee,
-                in_doubt: false,
-                upstream_order_id: None,
-                filled_quantity: Fixed::ZERO,
-                filled_amount: Fixed::ZERO,
-                reserved: total,
-                status: None,
-            },
+            Order::opened(cell.clone(), symbol, terms, cost.fee, total),
         );
         customer.open_orders.push(local);
         Ok(LocalOrderId(local))
@@ -349,18 +362,13 @@ impl Ledger {
         let local = self.next_local_id.fetch_add(1, Ordering::Relaxed);
         self.orders.insert(
             local,
-            Order {
-                customer: cell.clone(),
+            Order::opened(
+                cell.clone(),
                 symbol,
-                terms: OrderTerms::Sell { quantity },
-                fee: Fixed::ZERO,
-                in_doubt: false,
-                upstream_order_id: None,
-                filled_quantity: Fixed::ZERO,
-                filled_amount: Fixed::ZERO,
-                reserved: quantity,
-                status: None,
-            },
+                OrderTerms::Sell { quantity },
+                Fixed::ZERO,
+                quantity,
+            ),
         );
         customer.open_orders.push(local);
         Ok(LocalOrderId(local))

@@ -73,18 +73,7 @@ impl Ledger {
             .reserve_unchecked(total)
             .map_err(|overflow| overflow.error("the omni account"))?;
         customer.reserved = reserved_after;
-        let order = Order {
-            customer: cell.clone(),
-            symbol,
-            terms,
-            fee: cost.fee,
-            in_doubt: false,
-            upstream_order_id: None,
-            filled_quantity: Fixed::ZERO,
-            filled_amount: Fixed::ZERO,
-            reserved: total,
-            status: None,
-        };
+        let order = Order::opened(cell.clone(), symbol, terms, cost.fee, total);
         self.open_replayed(&mut customer, local, order, next);
         Ok(())
     }
@@ -119,18 +108,13 @@ impl Ledger {
             .entry(symbol.clone())
             .or_default()
             .pending_sell = pending_after;
-        let order = Order {
-            customer: cell.clone(),
+        let order = Order::opened(
+            cell.clone(),
             symbol,
-            terms: OrderTerms::Sell { quantity },
-            fee: Fixed::ZERO,
-            in_doubt: false,
-            upstream_order_id: None,
-            filled_quantity: Fixed::ZERO,
-            filled_amount: Fixed::ZERO,
-            reserved: quantity,
-            status: None,
-        };
+            OrderTerms::Sell { quantity },
+            Fixed::ZERO,
+            quantity,
+        );
         self.open_replayed(&mut customer, local, order, next);
         Ok(())
     }
