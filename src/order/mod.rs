@@ -21,6 +21,20 @@ pub enum OrderType {
 }
 
 impl OrderType {
+    /// The spellings accepted, for messages.
+    pub const ALLOWED: &'static str = "MARKET, LIMIT, STOP, MARKET_IF_TOUCHED";
+
+    /// DriveWealth's spelling (exact, upper case).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "MARKET" => Some(OrderType::Market),
+            "LIMIT" => Some(OrderType::Limit),
+            "STOP" => Some(OrderType::Stop),
+            "MARKET_IF_TOUCHED" => Some(OrderType::MarketIfTouched),
+            _ => None,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             OrderType::Market => "MARKET",
@@ -43,6 +57,18 @@ pub enum Side {
 }
 
 impl Side {
+    /// The spellings accepted, for messages.
+    pub const ALLOWED: &'static str = "BUY, SELL";
+
+    /// DriveWealth's spelling (exact, upper case).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "BUY" => Some(Side::Buy),
+            "SELL" => Some(Side::Sell),
+            _ => None,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Side::Buy => "BUY",

@@ -60,24 +60,11 @@ pub fn parse_order(body: &[u8]) -> Result<Order<'_>, Reject> {
     })?;
 
     let account_no = required_string("accountNo", raw.account_no)?;
-    let order_type = match required_string("orderType", raw.order_type)?.as_ref() {
-        "MARKET" => OrderType::Market,
-        "LIMIT" => OrderType::Limit,
-        "STOP" => OrderType::Stop,
-        "MARKET_IF_TOUCHED" => OrderType::MarketIfTouched,
-        other => {
-            return Err(unknown_value(
-                "orderType",
-                other,
-                "MARKET, LIMIT, STOP, MARKET_IF_TOUCHED",
-            ))
-        }
-    };
-    let side = match required_string("side", raw.side)?.as_ref() {
-        "BUY" => Side::Buy,
-        "SELL" => Side::Sell,
-        other => return Err(unknown_value("side", other, "BUY, SELL")),
-    };
+    let order_type = required_string("orderType", raw.order_type)?;
+    let order_type = OrderType::parse(&order_type)
+        .ok_or_else(|| unknown_value("orderType", &order_type, OrderType::ALLOWED))?;
+    let side = required_string("side", raw.side)?;
+    let side = Side::parse(&side).ok_or_else(|| unknown_value("side", &side, Side::ALLOWED))?;
     let instrument = match (
         optional_string("symbol", raw.symbol)?,
         optional_string("instrumentID", raw.instrument_id)?,

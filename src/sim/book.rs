@@ -18,66 +18,8 @@ use chrono::{DateTime, Utc};
 
 use crate::money::Fixed;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderType {
-    Market,
-    Limit,
-    Stop,
-    MarketIfTouched,
-}
-
-impl OrderType {
-    pub const ALLOWED: &'static str = "MARKET, LIMIT, STOP, MARKET_IF_TOUCHED";
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "MARKET" => Some(Self::Market),
-            "LIMIT" => Some(Self::Limit),
-            "STOP" => Some(Self::Stop),
-            "MARKET_IF_TOUCHED" => Some(Self::MarketIfTouched),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Market => "MARKET",
-            Self::Limit => "LIMIT",
-            Self::Stop => "STOP",
-            Self::MarketIfTouched => "MARKET_IF_TOUCHED",
-        }
-    }
-
-    /// LIMIT takes a limit price, STOP and MARKET_IF_TOUCHED a trigger price.
-    pub fn needs_price(self) -> bool {
-        !matches!(self, Self::Market)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Buy,
-    Sell,
-}
-
-impl Side {
-    pub const ALLOWED: &'static str = "BUY, SELL";
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "BUY" => Some(Self::Buy),
-            "SELL" => Some(Self::Sell),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Buy => "BUY",
-            Self::Sell => "SELL",
-        }
-    }
-}
+/// The simulator reads the same order types and sides as the gateway.
+pub use crate::order::{OrderType, Side};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
