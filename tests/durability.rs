@@ -175,7 +175,7 @@ fn everything_comes_back_after_a_clean_stop_and_after_sigkill() {
 
     // The log can be inspected offline once the gateway is gone.
     gateway.stop();
-    let wal_dir = dir.0.join("omnigate-data");
+    let wal_dir = dir.path().join("omnigate-data");
     let verify = Command::new(binary())
         .args(["wal", "verify"])
         .arg(&wal_dir)

@@ -15,28 +15,12 @@ use omnigate::wal::{
     dump, verify, DumpEntry, Fault, FaultPlan, FaultyStorage, Recovered, Wal, WalError, WalOptions,
 };
 
-/// A fresh directory under cargo's per-target temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("wal_recovery")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create test dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory removed on drop (`tempfile`), named for the test that uses it.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("omnigate-wal-{name}-"))
+        .tempdir()
+        .expect("create test dir")
 }
 
 fn options() -> WalOptions {
@@ -135,7 +119,7 @@ fn flip_bit(path: &Path, offset: u64) {
 
 #[test]
 fn empty_or_missing_directory_is_a_fresh_log() {
-    let temp = TempDir::new("empty");
+    let temp = scratch("empty");
     for dir in [temp.path().to_path_buf(), temp.path().join("not/yet/there")] {
         let (wal, recovered) = open(&dir, options());
         assert_eq!(
@@ -158,7 +142,7 @@ fn empty_or_missing_directory_is_a_fresh_log() {
 
 #[test]
 fn clean_end_reopens_and_continues() {
-    let temp = TempDir::new("clean");
+    let temp = scratch("clean");
     write_log(temp.path(), options(), 25);
     let (wal, recovered) = open(temp.path(), options());
     assert_eq!(recovered.records, expected_records(1..=25));
@@ -172,7 +156,7 @@ fn clean_end_reopens_and_continues() {
 
 #[test]
 fn a_file_ending_exactly_at_a_record_boundary_is_a_clean_end() {
-    let temp = TempDir::new("boundary");
+    let temp = scratch("boundary");
     write_log(temp.path(), options(), 6);
     let last = entry(temp.path(), 6);
     let segment = temp.path().join(&last.segment);
@@ -181,7 +165,7 @@ fn a_file_ending_exactly_at_a_record_boundary_is_a_clean_end() {
         (last.offset + 16 + last.record.len() as u64, 6),
         (last.offset, 5),
     ] {
-        let copy = TempDir::new(&format!("boundary-{cut}"));
+        let copy = scratch(&format!("boundary-{cut}"));
         std::fs::copy(&segment, copy.path().join(&last.segment)).expect("copy");
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -220,7 +204,7 @@ fn torn_tail_is_cut_at_the_last_whole_record_wherever_the_tear_is() {
     let frame = 16 + record(8).len() as u64;
     for keep in [1, 3, 4, 6, 9, 15, 16, 40, frame - 1] {
         for truncate in [false, true] {
-            let temp = TempDir::new(&format!("torn-{keep}-{truncate}"));
+            let temp = scratch(&format!("torn-{keep}-{truncate}"));
             write_log(temp.path(), options(), 8);
             let segment = file_name(&segment_files(temp.path())[0]);
             let offset = entry(temp.path(), 8).offset;
@@ -247,7 +231,7 @@ fn torn_tail_is_cut_at_the_last_whole_record_wherever_the_tear_is() {
 
 #[test]
 fn a_bad_checksum_on_the_last_record_is_a_torn_tail() {
-    let temp = TempDir::new("torn-crc");
+    let temp = scratch("torn-crc");
     write_log(temp.path(), options(), 5);
     let last = entry(temp.path(), 5);
     flip_bit(&temp.path().join(&last.segment), last.offset + 30);
@@ -262,7 +246,7 @@ fn a_bad_checksum_on_the_last_record_is_a_torn_tail() {
 
 #[test]
 fn an_interrupted_segment_creation_is_removed() {
-    let temp = TempDir::new("torn-header");
+    let temp = scratch("torn-header");
     write_log(temp.path(), small_segments(), 100);
     let segments = segment_files(temp.path());
     let last = segments.last().expect("segments");
@@ -306,7 +290,7 @@ fn entry_lsns_in(dir: &Path, segment: &Path) -> (Option<u64>, usize) {
 
 #[test]
 fn a_flipped_bit_mid_log_refuses_naming_segment_and_offset() {
-    let temp = TempDir::new("mid");
+    let temp = scratch("mid");
     write_log(temp.path(), options(), 10);
     let bad = entry(temp.path(), 5);
     flip_bit(&temp.path().join(&bad.segment), bad.offset + 20);
@@ -333,7 +317,7 @@ fn a_flipped_bit_mid_log_refuses_naming_segment_and_offset() {
 
 #[test]
 fn with_the_operator_flag_a_mid_log_corruption_is_cut_there() {
-    let temp = TempDir::new("mid-flag");
+    let temp = scratch("mid-flag");
     write_log(temp.path(), options(), 10);
     let bad = entry(temp.path(), 5);
     flip_bit(&temp.path().join(&bad.segment), bad.offset + 20);
@@ -361,7 +345,7 @@ fn with_the_operator_flag_a_mid_log_corruption_is_cut_there() {
 
 #[test]
 fn damage_at_the_end_of_a_segment_that_is_not_the_last_refuses() {
-    let temp = TempDir::new("mid-segment");
+    let temp = scratch("mid-segment");
     write_log(temp.path(), small_segments(), 100);
     let segments = segment_files(temp.path());
     assert!(segments.len() >= 3, "{segments:?}");
@@ -405,7 +389,7 @@ fn damage_at_the_end_of_a_segment_that_is_not_the_last_refuses() {
 
 #[test]
 fn an_intact_record_with_an_impossible_lsn_refuses_even_at_the_tail() {
-    let temp = TempDir::new("bad-lsn");
+    let temp = scratch("bad-lsn");
     write_log(temp.path(), options(), 3);
     let last = entry(temp.path(), 3);
     // Re-frame record 3 as lsn 9 with a good checksum: whole, so not a torn write.
@@ -442,7 +426,7 @@ fn crc32c_of(lsn: u64, payload: &[u8]) -> u32 {
 
 #[test]
 fn an_over_limit_length_mid_log_refuses() {
-    let temp = TempDir::new("huge-len");
+    let temp = scratch("huge-len");
     write_log(temp.path(), options(), 6);
     let bad = entry(temp.path(), 2);
     edit_file(&temp.path().join(&bad.segment), |bytes| {
@@ -461,7 +445,7 @@ fn an_over_limit_length_mid_log_refuses() {
 
 #[test]
 fn a_missing_middle_segment_refuses_naming_the_gap() {
-    let temp = TempDir::new("gap");
+    let temp = scratch("gap");
     write_log(temp.path(), small_segments(), 120);
     let segments = segment_files(temp.path());
     assert!(segments.len() >= 3, "{segments:?}");
@@ -493,7 +477,7 @@ fn a_missing_middle_segment_refuses_naming_the_gap() {
 
 #[test]
 fn a_missing_first_segment_refuses() {
-    let temp = TempDir::new("gap-first");
+    let temp = scratch("gap-first");
     write_log(temp.path(), small_segments(), 100);
     let segments = segment_files(temp.path());
     std::fs::remove_file(&segments[0]).expect("remove");
@@ -506,7 +490,7 @@ fn a_missing_first_segment_refuses() {
 
 #[test]
 fn a_missing_segment_after_the_snapshot_refuses() {
-    let temp = TempDir::new("gap-snapshot");
+    let temp = scratch("gap-snapshot");
     let (wal, _) = open(temp.path(), small_segments());
     for n in 1..=100 {
         wal.append(record(n)).wait().expect("append");
@@ -528,7 +512,7 @@ fn a_missing_segment_after_the_snapshot_refuses() {
 
 #[test]
 fn a_bad_snapshot_refuses_naming_the_file() {
-    let temp = TempDir::new("bad-snapshot");
+    let temp = scratch("bad-snapshot");
     let (wal, _) = open(temp.path(), options());
     for n in 1..=10 {
         wal.append(record(n)).wait().expect("append");
@@ -565,7 +549,7 @@ fn a_bad_snapshot_refuses_naming_the_file() {
 
 #[test]
 fn snapshot_then_tail_replay_returns_only_records_after_it() {
-    let temp = TempDir::new("snapshot");
+    let temp = scratch("snapshot");
     let (wal, _) = open(temp.path(), small_segments());
     for n in 1..=100 {
         assert_eq!(wal.append(record(n)).wait(), Ok(n));
@@ -624,7 +608,7 @@ fn snapshot_then_tail_replay_returns_only_records_after_it() {
 
 #[test]
 fn segments_roll_and_recover_in_order() {
-    let temp = TempDir::new("roll");
+    let temp = scratch("roll");
     write_log(temp.path(), small_segments(), 500);
     let segments = segment_files(temp.path());
     assert!(segments.len() >= 10, "{} segments", segments.len());
@@ -661,7 +645,7 @@ fn segments_roll_and_recover_in_order() {
 
 #[test]
 fn concurrent_appenders_are_all_acknowledged_and_recovered_in_lsn_order() {
-    let temp = TempDir::new("concurrent");
+    let temp = scratch("concurrent");
     const THREADS: u64 = 64;
     const EACH: u64 = 60;
     let (wal, _) = open(temp.path(), small_segments());
@@ -708,7 +692,7 @@ fn concurrent_appenders_are_all_acknowledged_and_recovered_in_lsn_order() {
 
 #[test]
 fn async_appenders_on_a_runtime() {
-    let temp = TempDir::new("async");
+    let temp = scratch("async");
     let (wal, _) = open(temp.path(), options());
     let wal = Arc::new(wal);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -750,7 +734,7 @@ fn async_appenders_on_a_runtime() {
 
 #[test]
 fn verify_and_dump_a_good_log() {
-    let temp = TempDir::new("verify-good");
+    let temp = scratch("verify-good");
     write_log(temp.path(), small_segments(), 150);
     let report = verify(temp.path()).expect("verify");
     assert!(report.is_clean(), "{:?}", report.problems);
@@ -775,7 +759,7 @@ fn verify_and_dump_a_good_log() {
 
 #[test]
 fn verify_and_dump_a_bad_log() {
-    let temp = TempDir::new("verify-bad");
+    let temp = scratch("verify-bad");
     write_log(temp.path(), small_segments(), 150);
     let bad = entry(temp.path(), 60);
     flip_bit(&temp.path().join(&bad.segment), bad.offset + 18);
@@ -807,7 +791,7 @@ fn verify_and_dump_a_bad_log() {
     assert!(listed.contains(&59) && !listed.contains(&60) && listed.contains(&150));
 
     // A torn tail is reported as such; verify says open would repair it.
-    let temp = TempDir::new("verify-torn");
+    let temp = scratch("verify-torn");
     write_log(temp.path(), options(), 4);
     tear_last_record(temp.path(), 4, 10, false);
     let report = verify(temp.path()).expect("verify");
@@ -827,7 +811,7 @@ fn verify_and_dump_a_bad_log() {
     ));
 
     // A bad snapshot is named.
-    let temp = TempDir::new("verify-snapshot");
+    let temp = scratch("verify-snapshot");
     let (wal, _) = open(temp.path(), options());
     wal.append(record(1)).wait().expect("append");
     wal.snapshot(b"state", 2).expect("snapshot");
@@ -857,7 +841,7 @@ fn open_faulty(dir: &Path, plan: &Arc<FaultPlan>) -> Wal {
 
 #[test]
 fn an_fsync_error_closes_the_log_for_good_and_loses_nothing_acknowledged() {
-    let temp = TempDir::new("fail-fsync");
+    let temp = scratch("fail-fsync");
     let plan = FaultPlan::new(Fault::Io);
     let wal = open_faulty(temp.path(), &plan);
     for n in 1..=10 {
@@ -907,7 +891,7 @@ fn an_fsync_error_closes_the_log_for_good_and_loses_nothing_acknowledged() {
 
 #[test]
 fn a_torn_write_with_enospc_closes_the_log_and_recovery_cuts_it() {
-    let temp = TempDir::new("fail-write");
+    let temp = scratch("fail-write");
     let plan = FaultPlan::new(Fault::NoSpace);
     let wal = open_faulty(temp.path(), &plan);
     for n in 1..=5 {
@@ -936,7 +920,7 @@ fn a_torn_write_with_enospc_closes_the_log_and_recovery_cuts_it() {
 
 #[test]
 fn under_concurrent_load_a_failure_loses_no_acknowledged_record() {
-    let temp = TempDir::new("fail-load");
+    let temp = scratch("fail-load");
     let plan = FaultPlan::new(Fault::Io);
     let wal = Arc::new(open_faulty(temp.path(), &plan));
     // Fail the 20th fsync from now, while 16 threads append as fast as they are acknowledged.
@@ -982,7 +966,7 @@ fn under_concurrent_load_a_failure_loses_no_acknowledged_record() {
 
 #[test]
 fn a_second_open_of_the_same_directory_is_refused() {
-    let temp = TempDir::new("lock");
+    let temp = scratch("lock");
     let (wal, _) = open(temp.path(), options());
     assert!(matches!(
         Wal::open(temp.path(), options()),
@@ -999,7 +983,7 @@ fn a_second_open_of_the_same_directory_is_refused() {
 
 #[test]
 fn records_are_limited_in_size_on_the_way_in() {
-    let temp = TempDir::new("limits");
+    let temp = scratch("limits");
     let (wal, _) = open(temp.path(), options());
     assert!(matches!(
         wal.append(Vec::new()).wait(),

@@ -42,16 +42,11 @@ fn book(engine: &Engine) {
     durability.wait_blocking().unwrap();
 }
 
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("omnigate-engine-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 #[test]
 fn an_fsync_failure_closes_the_door_and_loses_nothing_acknowledged() {
     for fault in [Fault::Io, Fault::NoSpace] {
-        let dir = temp_dir(&format!("{fault:?}"));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("wal");
         let config = config(&dir);
         let plan = FaultPlan::new(fault);
         let (wal, recovered) = Wal::open_with_storage(
@@ -103,7 +98,6 @@ fn an_fsync_failure_closes_the_door_and_loses_nothing_acknowledged() {
         assert!(in_doubt.iter().any(|order| order.local_id == first.local));
         assert_eq!(opened.engine.ledger.omni().cash.to_string(), "10000");
         opened.engine.close();
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

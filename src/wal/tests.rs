@@ -4,7 +4,6 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,30 +12,12 @@ use parking_lot::{Condvar, Mutex};
 use super::format::{self, SEGMENT_HEADER_BYTES};
 use super::*;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join("omnigate-wal-unit").join(format!(
-            "{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create test dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory removed on drop (`tempfile`), named for the test that uses it.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("omnigate-wal-{name}-"))
+        .tempdir()
+        .expect("create test dir")
 }
 
 fn options(fsync: FsyncPolicy) -> WalOptions {
@@ -66,7 +47,7 @@ fn counting(dir: &Path, options: WalOptions) -> (Wal, Recovered, Arc<FaultPlan>)
 
 #[test]
 fn one_fsync_covers_a_whole_batch() {
-    let temp = TempDir::new("group-commit");
+    let temp = scratch("group-commit");
     let (wal, _, plan) = counting(temp.path(), options(FsyncPolicy::Always));
     let before = plan.syncs();
     // 1,000 appends queued before any is awaited: they reach the writer while it waits on
@@ -86,7 +67,7 @@ fn one_fsync_covers_a_whole_batch() {
 
 #[test]
 fn max_batch_records_caps_a_batch() {
-    let temp = TempDir::new("batch-cap");
+    let temp = scratch("batch-cap");
     let gate = Gate::new();
     let storage = Arc::new(GatedStorage { gate: gate.clone() });
     let (wal, _) = Wal::open_with_storage(
@@ -118,7 +99,7 @@ fn max_batch_records_caps_a_batch() {
 
 #[test]
 fn a_full_queue_refuses_at_once_and_never_grows() {
-    let temp = TempDir::new("queue-full");
+    let temp = scratch("queue-full");
     let gate = Gate::new();
     let storage = Arc::new(GatedStorage { gate: gate.clone() });
     let (wal, _) = Wal::open_with_storage(
@@ -152,7 +133,7 @@ fn a_full_queue_refuses_at_once_and_never_grows() {
 
 #[test]
 fn interval_acknowledges_on_write_and_fsyncs_within_the_interval() {
-    let temp = TempDir::new("interval");
+    let temp = scratch("interval");
     let (wal, _, plan) = counting(
         temp.path(),
         options(FsyncPolicy::Interval(Duration::from_millis(20))),
@@ -165,7 +146,7 @@ fn interval_acknowledges_on_write_and_fsyncs_within_the_interval() {
 
 #[test]
 fn off_never_fsyncs_appends_but_shutdown_does() {
-    let temp = TempDir::new("off");
+    let temp = scratch("off");
     let (wal, _, plan) = counting(temp.path(), options(FsyncPolicy::Off));
     let before = plan.syncs();
     for n in 1..=50 {
@@ -178,7 +159,7 @@ fn off_never_fsyncs_appends_but_shutdown_does() {
 
 #[test]
 fn shutdown_completes_what_was_queued_and_refuses_what_comes_after() {
-    let temp = TempDir::new("shutdown");
+    let temp = scratch("shutdown");
     let (wal, _) = Wal::open(temp.path(), options(FsyncPolicy::Always)).expect("open");
     let pending: Vec<_> = (0..100).map(|_| wal.append(b"r".to_vec())).collect();
     wal.shutdown();
@@ -218,7 +199,7 @@ fn options_report_every_problem() {
             "{key}: {problems:?}"
         );
     }
-    let temp = TempDir::new("bad-options");
+    let temp = scratch("bad-options");
     assert!(matches!(
         Wal::open(temp.path(), bad),
         Err(WalError::InvalidOptions { .. })
@@ -253,7 +234,7 @@ fn names(dir: &Path, prefix: &str) -> Vec<String> {
 
 #[test]
 fn open_removes_an_interrupted_snapshot_and_what_the_snapshot_covers() {
-    let temp = TempDir::new("housekeeping");
+    let temp = scratch("housekeeping");
     let wal = write(temp.path(), small(), 120);
     let segments_before = names(temp.path(), "wal-");
     // Keep copies to put back, as if the removals after the snapshot were interrupted.
@@ -299,7 +280,7 @@ fn open_removes_an_interrupted_snapshot_and_what_the_snapshot_covers() {
 
 #[test]
 fn a_log_cut_before_its_snapshot_continues_in_a_new_segment_at_the_snapshot() {
-    let temp = TempDir::new("cut-before-snapshot");
+    let temp = scratch("cut-before-snapshot");
     let wal = write(temp.path(), WalOptions::default(), 10);
     wal.snapshot(b"state", 11).expect("snapshot");
     drop(wal);
@@ -337,7 +318,7 @@ fn a_log_cut_before_its_snapshot_continues_in_a_new_segment_at_the_snapshot() {
 
 #[test]
 fn overlapping_segments_refuse() {
-    let temp = TempDir::new("overlap");
+    let temp = scratch("overlap");
     drop(write(temp.path(), small(), 60));
     let segments = names(temp.path(), "wal-");
     assert_eq!(segments.len(), 2);
@@ -364,7 +345,7 @@ fn overlapping_segments_refuse() {
 
 #[test]
 fn a_snapshot_without_any_segment_refuses() {
-    let temp = TempDir::new("snapshot-alone");
+    let temp = scratch("snapshot-alone");
     let wal = write(temp.path(), WalOptions::default(), 3);
     wal.snapshot(b"s", 4).expect("snapshot");
     drop(wal);
@@ -378,7 +359,7 @@ fn a_snapshot_without_any_segment_refuses() {
 
 #[test]
 fn header_damage_refuses_unless_it_is_an_empty_last_segment() {
-    let temp = TempDir::new("header");
+    let temp = scratch("header");
     drop(write(temp.path(), small(), 60));
     let first = temp.path().join(format::segment_file_name(1));
     let mut bytes = std::fs::read(&first).expect("read");
@@ -398,7 +379,7 @@ fn header_damage_refuses_unless_it_is_an_empty_last_segment() {
     );
 
     // A snapshot whose name and header disagree is a bad snapshot.
-    let temp = TempDir::new("snapshot-name");
+    let temp = scratch("snapshot-name");
     let wal = write(temp.path(), WalOptions::default(), 3);
     wal.snapshot(b"s", 4).expect("snapshot");
     drop(wal);
@@ -416,7 +397,7 @@ fn header_damage_refuses_unless_it_is_an_empty_last_segment() {
 
 #[test]
 fn junk_after_a_zero_length_at_the_tail_is_a_torn_tail() {
-    let temp = TempDir::new("junk-tail");
+    let temp = scratch("junk-tail");
     drop(write(temp.path(), WalOptions::default(), 2));
     let segment = temp.path().join(format::segment_file_name(1));
     let end = SEGMENT_HEADER_BYTES + 2 * (16 + 90);
@@ -543,7 +524,7 @@ impl StorageFile for GatedFile {
 #[test]
 fn appends_racing_a_shutdown_or_a_failure_all_resolve() {
     for fail in [false, true] {
-        let temp = TempDir::new("race");
+        let temp = scratch("race");
         let (wal, _, plan) = counting(temp.path(), options(FsyncPolicy::Always));
         let wal = Arc::new(wal);
         let outcomes = std::thread::scope(|scope| {
@@ -591,7 +572,7 @@ fn appends_racing_a_shutdown_or_a_failure_all_resolve() {
 
 #[test]
 fn a_crafted_segment_at_the_end_of_the_lsn_space_is_damage_not_a_panic() {
-    let temp = TempDir::new("lsn-max");
+    let temp = scratch("lsn-max");
     let mut bytes = format::encode_segment_header(u64::MAX).to_vec();
     format::encode_record(&mut bytes, u64::MAX, b"last");
     std::fs::write(temp.path().join(format::segment_file_name(u64::MAX)), bytes).expect("write");

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -31,31 +31,25 @@ impl Drop for Gateway {
 }
 
 /// A scratch folder removed on drop.
-pub struct TempDir(pub PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "omnigate-test-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("omnigate-test-{tag}-"))
+            .tempdir()
+            .expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.path().join(name);
         std::fs::write(&path, contents).expect("write temp file");
         path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -98,7 +92,7 @@ impl Gateway {
         let mut child = Command::new(binary())
             .args(["run", "--config"])
             .arg(&path)
-            .current_dir(&dir.0)
+            .current_dir(dir.path())
             .env_remove("OMNIGATE_ADMIN_TOKEN")
             .env("RUST_LOG", "error")
             .stdin(Stdio::null())
@@ -241,7 +235,7 @@ impl Gateway {
 
     /// The config file the gateway was started with.
     pub fn config_path(&self) -> PathBuf {
-        self.dir.0.join("omnigate.toml")
+        self.dir.path().join("omnigate.toml")
     }
 
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
