@@ -13,6 +13,7 @@ use crate::clock::{Clock, ShiftedClock, SystemClock};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::http::admin::Admin;
+use crate::http::auth::{RouterKeys, Secret};
 use crate::http::body::BodyLimits;
 use crate::http::front::Front;
 use crate::http::server::{self, ConnectionLimits};
@@ -178,10 +179,14 @@ impl Gateway {
         };
         let limits = ConnectionLimits::from_config(&config.server);
 
+        let router_keys = RouterKeys::new(&config.server.router_app_keys)
+            .map_err(|error| StartError(format!("server.router_app_keys: {error}")))?;
         let front = Arc::new(Front {
             engine: engine.clone(),
             upstream,
             body_limits,
+            router_keys,
+            max_json_depth: config.server.max_json_depth,
         });
         let order_addr = local_addr(&order_listener)?;
         tasks.spawn(server::serve(
@@ -197,7 +202,8 @@ impl Gateway {
         });
         let engine_handle = engine.clone();
         let admin = Arc::new(Admin {
-            token: admin_token.clone(),
+            token: Secret::new(&admin_token),
+            events_token: config.server.events_token.as_deref().map(Secret::new),
             engine,
             reloader: reloader.clone(),
             ops,

@@ -1,5 +1,7 @@
-//! The instrument master: what omnigate knows of each instrument, by symbol and by DriveWealth's
-//! `instrumentID`.
+//! The instrument master: what omnigate knows of each instrument, by symbol, by DriveWealth's
+//! `instrumentID` and by ISIN. Each identifier names one instrument: an entry whose
+//! `instrumentID` or ISIN already belongs to another symbol is refused, so an order's
+//! identifiers can never be read two ways.
 //!
 //! Entries come from the bootstrap file and `PUT /admin/instruments/{symbol}`; status changes
 //! also come from `instruments.updated` events, and reference prices from `POST /admin/prices`.
@@ -14,7 +16,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{self, Fixed};
-use crate::order::InstrumentRef;
+use crate::order::{InstrumentKey, InstrumentRef};
 use crate::rules::market_hours::Exchange;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -76,6 +78,9 @@ pub struct InstrumentSpec {
     pub symbol: Option<String>,
     #[serde(rename = "instrumentID")]
     pub instrument_id: String,
+    /// ISO 6166 identifier, when the partner's master has one (orders may name it instead).
+    #[serde(rename = "ISIN", default)]
+    pub isin: Option<String>,
     #[serde(rename = "assetClass")]
     pub asset_class: AssetClass,
     pub exchange: ExchangeName,
@@ -124,6 +129,7 @@ impl<'de> Deserialize<'de> for ExchangeName {
 pub struct Instrument {
     pub symbol: String,
     pub instrument_id: String,
+    pub isin: Option<String>,
     pub asset_class: AssetClass,
     pub exchange: Exchange,
     pub fractionable: bool,
@@ -163,6 +169,7 @@ impl Instrument {
         serde_json::json!({
             "symbol": self.symbol,
             "instrumentID": self.instrument_id,
+            "ISIN": self.isin,
             "assetClass": self.asset_class,
             "exchange": self.exchange.as_str(),
             "status": self.status().as_str(),
@@ -180,11 +187,24 @@ impl Instrument {
 #[error("{0}")]
 pub struct InstrumentError(pub String);
 
-/// Every instrument, by symbol and by `instrumentID`.
+/// Why an order's identifiers do not name one instrument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved<'o> {
+    /// This identifier is not in the master.
+    Unknown(InstrumentKey, &'o str),
+    /// Each is known, but they name different instruments.
+    Disagree {
+        first: (InstrumentKey, &'o str, String),
+        second: (InstrumentKey, &'o str, String),
+    },
+}
+
+/// Every instrument, by symbol, by `instrumentID` and by ISIN.
 #[derive(Default)]
 pub struct InstrumentMaster {
     by_symbol: DashMap<String, Arc<Instrument>>,
     symbol_by_id: DashMap<String, String>,
+    symbol_by_isin: DashMap<String, String>,
 }
 
 impl InstrumentMaster {
@@ -199,9 +219,22 @@ impl InstrumentMaster {
         spec: InstrumentSpec,
     ) -> Result<Arc<Instrument>, InstrumentError> {
         validate(symbol, &spec)?;
+        let taken =
+            |index: &DashMap<String, String>, field: &str, value: &str| match index.get(value) {
+                Some(owner) if owner.value() != symbol => Err(InstrumentError(format!(
+                    "{field} {value:?} already belongs to {}",
+                    owner.value()
+                ))),
+                _ => Ok(()),
+            };
+        taken(&self.symbol_by_id, "instrumentID", &spec.instrument_id)?;
+        if let Some(isin) = &spec.isin {
+            taken(&self.symbol_by_isin, "ISIN", isin)?;
+        }
         let instrument = Arc::new(Instrument {
             symbol: symbol.to_owned(),
             instrument_id: spec.instrument_id.clone(),
+            isin: spec.isin.clone(),
             asset_class: spec.asset_class,
             exchange: spec.exchange.0,
             fractionable: spec.fractionable,
@@ -215,18 +248,61 @@ impl InstrumentMaster {
             if previous.instrument_id != instrument.instrument_id {
                 self.symbol_by_id.remove(&previous.instrument_id);
             }
+            if let Some(isin) = previous
+                .isin
+                .as_ref()
+                .filter(|&isin| Some(isin) != spec.isin.as_ref())
+            {
+                self.symbol_by_isin.remove(isin);
+            }
         }
         self.symbol_by_id
             .insert(spec.instrument_id, symbol.to_owned());
+        if let Some(isin) = spec.isin {
+            self.symbol_by_isin.insert(isin, symbol.to_owned());
+        }
         Ok(instrument)
     }
 
-    /// The instrument an order names (by symbol or by `instrumentID`).
-    pub fn find(&self, reference: &InstrumentRef<'_>) -> Option<Arc<Instrument>> {
-        match reference {
-            InstrumentRef::Symbol(symbol) => self.by_symbol(symbol),
-            InstrumentRef::InstrumentId(id) => self.by_instrument_id(id),
+    /// The instrument one identifier names.
+    pub fn lookup(&self, key: InstrumentKey, value: &str) -> Option<Arc<Instrument>> {
+        match key {
+            InstrumentKey::Symbol => self.by_symbol(value),
+            InstrumentKey::InstrumentId => self.by_instrument_id(value),
+            InstrumentKey::Isin => {
+                let symbol = self.symbol_by_isin.get(value)?;
+                self.by_symbol(symbol.value())
+            }
         }
+    }
+
+    /// The one instrument an order names: every identifier it gives must be known and name the
+    /// same entry (SPEC §3.0).
+    pub fn resolve<'o>(
+        &self,
+        reference: &'o InstrumentRef<'_>,
+    ) -> Result<Arc<Instrument>, Unresolved<'o>> {
+        let mut found: Option<(InstrumentKey, &'o str, Arc<Instrument>)> = None;
+        for (key, value) in reference.given() {
+            let instrument = self
+                .lookup(key, value)
+                .ok_or(Unresolved::Unknown(key, value))?;
+            match &found {
+                None => found = Some((key, value, instrument)),
+                Some((first_key, first_value, first)) => {
+                    if !Arc::ptr_eq(first, &instrument) {
+                        return Err(Unresolved::Disagree {
+                            first: (*first_key, first_value, first.symbol.clone()),
+                            second: (key, value, instrument.symbol.clone()),
+                        });
+                    }
+                }
+            }
+        }
+        // The parser guarantees one identifier; an empty reference names nothing.
+        found
+            .map(|(_, _, instrument)| instrument)
+            .ok_or(Unresolved::Unknown(InstrumentKey::Symbol, ""))
     }
 
     pub fn by_symbol(&self, symbol: &str) -> Option<Arc<Instrument>> {
@@ -303,6 +379,14 @@ fn validate(symbol: &str, spec: &InstrumentSpec) -> Result<(), InstrumentError> 
     if spec.instrument_id.trim().is_empty() || spec.instrument_id.len() > 64 {
         return bad("instrumentID must be 1 to 64 characters".to_owned());
     }
+    if let Some(isin) = &spec.isin {
+        if !is_isin_shaped(isin) {
+            return bad(format!(
+                "ISIN {:?} is not 12 characters: 2 letters, 9 letters or digits, 1 digit",
+                isin.chars().take(20).collect::<String>()
+            ));
+        }
+    }
     for (name, value) in [
         ("price", spec.price),
         ("orderSizeMin", spec.order_size_min),
@@ -324,6 +408,17 @@ fn validate(symbol: &str, spec: &InstrumentSpec) -> Result<(), InstrumentError> 
     Ok(())
 }
 
+/// ISO 6166's shape (the check digit is the issuer's to get right, not ours to recompute).
+fn is_isin_shaped(isin: &str) -> bool {
+    let bytes = isin.as_bytes();
+    bytes.len() == 12
+        && bytes[..2].iter().all(u8::is_ascii_uppercase)
+        && bytes[2..11]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && bytes[11].is_ascii_digit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,18 +435,69 @@ mod tests {
     fn entries_are_found_by_symbol_and_instrument_id() {
         let master = InstrumentMaster::new();
         master.upsert("AAPL", spec(AAPL)).unwrap();
-        let by_symbol = master.find(&InstrumentRef::Symbol("AAPL".into())).unwrap();
+        let by_symbol = master.lookup(InstrumentKey::Symbol, "AAPL").unwrap();
         let by_id = master
-            .find(&InstrumentRef::InstrumentId(
-                "a67422af-8504-43df-9e63-7361eb0bd99e".into(),
-            ))
+            .lookup(
+                InstrumentKey::InstrumentId,
+                "a67422af-8504-43df-9e63-7361eb0bd99e",
+            )
             .unwrap();
         assert!(Arc::ptr_eq(&by_symbol, &by_id));
         assert_eq!(by_symbol.reference_price().unwrap().to_string(), "190");
         assert_eq!(by_symbol.order_size_min.unwrap().units(), 1);
         by_id.set_status(InstrumentStatus::Halted);
         assert_eq!(by_symbol.status(), InstrumentStatus::Halted);
-        assert!(master.find(&InstrumentRef::Symbol("MSFT".into())).is_none());
+        assert!(master.lookup(InstrumentKey::Symbol, "MSFT").is_none());
+    }
+
+    #[test]
+    fn an_order_names_one_instrument_or_is_refused() {
+        let master = InstrumentMaster::new();
+        let with_isin = AAPL.replace("\"assetClass\"", "\"ISIN\":\"US0378331005\",\"assetClass\"");
+        master.upsert("AAPL", spec(&with_isin)).unwrap();
+        let spy = AAPL
+            .replace("a67422af", "c9a5f4f2")
+            .replace("EQUITY", "ETF");
+        master.upsert("SPY", spec(&spy)).unwrap();
+        let named =
+            |symbol: Option<&'static str>, id: Option<&'static str>, isin: Option<&'static str>| {
+                InstrumentRef {
+                    symbol: symbol.map(Into::into),
+                    instrument_id: id.map(Into::into),
+                    isin: isin.map(Into::into),
+                }
+            };
+        let aapl_id = "a67422af-8504-43df-9e63-7361eb0bd99e";
+        let spy_id = "c9a5f4f2-8504-43df-9e63-7361eb0bd99e";
+        let all_agree = named(Some("AAPL"), Some(aapl_id), Some("US0378331005"));
+        assert_eq!(master.resolve(&all_agree).unwrap().symbol, "AAPL");
+        assert_eq!(
+            master
+                .resolve(&named(None, None, Some("US0378331005")))
+                .unwrap()
+                .symbol,
+            "AAPL"
+        );
+        let mixed = named(Some("AAPL"), Some(spy_id), None);
+        assert!(matches!(
+            master.resolve(&mixed),
+            Err(Unresolved::Disagree { .. })
+        ));
+        let unknown = named(Some("AAPL"), None, Some("US9999999999"));
+        assert_eq!(
+            master.resolve(&unknown).unwrap_err(),
+            Unresolved::Unknown(InstrumentKey::Isin, "US9999999999")
+        );
+    }
+
+    #[test]
+    fn an_identifier_belongs_to_one_symbol() {
+        let master = InstrumentMaster::new();
+        master.upsert("AAPL", spec(AAPL)).unwrap();
+        let error = master.upsert("AAPL2", spec(AAPL)).unwrap_err();
+        assert!(error.0.contains("already belongs to AAPL"), "{}", error.0);
+        let bad_isin = AAPL.replace("\"assetClass\"", "\"ISIN\":\"US03783310\",\"assetClass\"");
+        assert!(master.upsert("AAPL", spec(&bad_isin)).is_err());
     }
 
     #[test]

@@ -10,6 +10,11 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RejectCode {
     InvalidOrder,
+    /// A path that is not canonical (SPEC §3.0).
+    InvalidRequest,
+    /// `server.router_app_keys` is set and the request's app key is not one of them.
+    Unauthorized,
+    MethodNotAllowed,
     AccountNotAllowed,
     ClientIdMissing,
     ClientIdInvalid,
@@ -35,8 +40,11 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
-    pub const ALL: [RejectCode; 23] = [
+    pub const ALL: [RejectCode; 26] = [
         RejectCode::InvalidOrder,
+        RejectCode::InvalidRequest,
+        RejectCode::Unauthorized,
+        RejectCode::MethodNotAllowed,
         RejectCode::AccountNotAllowed,
         RejectCode::ClientIdMissing,
         RejectCode::ClientIdInvalid,
@@ -65,6 +73,9 @@ impl RejectCode {
     pub const fn as_str(self) -> &'static str {
         match self {
             RejectCode::InvalidOrder => "INVALID_ORDER",
+            RejectCode::InvalidRequest => "INVALID_REQUEST",
+            RejectCode::Unauthorized => "UNAUTHORIZED",
+            RejectCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             RejectCode::AccountNotAllowed => "ACCOUNT_NOT_ALLOWED",
             RejectCode::ClientIdMissing => "CLIENT_ID_MISSING",
             RejectCode::ClientIdInvalid => "CLIENT_ID_INVALID",
@@ -93,7 +104,9 @@ impl RejectCode {
     /// The HTTP status of SPEC §3.1.
     pub const fn http_status(self) -> u16 {
         match self {
-            RejectCode::InvalidOrder => 400,
+            RejectCode::InvalidOrder | RejectCode::InvalidRequest => 400,
+            RejectCode::Unauthorized => 401,
+            RejectCode::MethodNotAllowed => 405,
             RejectCode::RateLimited => 429,
             _ => 422,
         }

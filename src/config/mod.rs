@@ -71,6 +71,20 @@ pub struct ServerConfig {
     /// How long an `Idempotency-Key` is remembered after its first request: a repeat within it
     /// gets the first answer again (SPEC §3). 1..=8760 hours. Default 96.
     pub idempotency_ttl_hours: u64,
+    /// Accepted `dw-client-app-key` values on the order listener, each the key itself or
+    /// `sha256:<64 hex digits>` of it; any other request gets `401 UNAUTHORIZED` (SPEC §3.0).
+    /// Empty (the default): the check is off.
+    pub router_app_keys: Vec<String>,
+    /// Deepest nesting of arrays and objects in an order or cancel body, pass-through fields
+    /// included (SPEC §3.0). 1..=128. Default 32.
+    pub max_json_depth: usize,
+    /// A second bearer token, accepted only on `POST /admin/events`, so a webhook forwarder
+    /// never holds the admin token. Unset: only the admin token. At least 16 printable
+    /// characters.
+    pub events_token: Option<String>,
+    /// How long a used `clientOrderID` is remembered for `DUPLICATE_ORDER` (SPEC §10).
+    /// 1..=8760 hours. Default 96.
+    pub client_order_id_ttl_hours: u64,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +100,10 @@ impl Default for ServerConfig {
             body_read_timeout_ms: 10_000,
             max_connections: 4096,
             idempotency_ttl_hours: 96,
+            router_app_keys: Vec::new(),
+            max_json_depth: 32,
+            events_token: None,
+            client_order_id_ttl_hours: 96,
         }
     }
 }

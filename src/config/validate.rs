@@ -7,6 +7,8 @@ use crate::limits::LimitPatch;
 
 /// `server.idempotency_ttl_hours` at most one year: keys are held in memory until then.
 const IDEMPOTENCY_TTL_HOURS_MAX: u64 = 8760;
+/// `server.max_json_depth` at most this: serde_json itself stops at 128.
+const MAX_JSON_DEPTH_MAX: usize = 128;
 /// Longest symbol accepted in `restricted_symbols`.
 const SYMBOL_LEN_MAX: usize = 32;
 
@@ -72,13 +74,57 @@ impl Config {
                 format!("{} is also server.listen", server.admin_listen),
             );
         }
-        if let Some(token) = &server.admin_token {
-            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        for (key, token) in [
+            ("server.admin_token", &server.admin_token),
+            ("server.events_token", &server.events_token),
+        ] {
+            if let Some(token) = token {
+                if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    problem(
+                        key,
+                        "must be at least 16 printable characters without spaces".to_owned(),
+                    );
+                }
+            }
+        }
+        if server.events_token.is_some() && server.events_token == server.admin_token {
+            problem(
+                "server.events_token",
+                "must differ from server.admin_token (it is the lesser credential)".to_owned(),
+            );
+        }
+        for (index, key) in server.router_app_keys.iter().enumerate() {
+            // The values are secrets: a problem names the entry by position, never by text.
+            let bad = match key.strip_prefix("sha256:") {
+                Some(hex) => hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()),
+                None => key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()),
+            };
+            if bad {
                 problem(
-                    "server.admin_token",
-                    "must be at least 16 printable characters without spaces".to_owned(),
+                    "server.router_app_keys",
+                    format!(
+                        "entry {index} must be a key of printable characters, or sha256: and 64 hex digits"
+                    ),
                 );
             }
+        }
+        if !(1..=MAX_JSON_DEPTH_MAX).contains(&server.max_json_depth) {
+            problem(
+                "server.max_json_depth",
+                format!(
+                    "{} is outside 1..={MAX_JSON_DEPTH_MAX}",
+                    server.max_json_depth
+                ),
+            );
+        }
+        if !(1..=IDEMPOTENCY_TTL_HOURS_MAX).contains(&server.client_order_id_ttl_hours) {
+            problem(
+                "server.client_order_id_ttl_hours",
+                format!(
+                    "{} is outside 1..={IDEMPOTENCY_TTL_HOURS_MAX} hours",
+                    server.client_order_id_ttl_hours
+                ),
+            );
         }
 
         if let Some(url) = &self.upstream.url {

@@ -27,8 +27,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::America::New_York;
 
 use crate::config::{Config, WholeShareOnHalt};
-use crate::instruments::{Instrument, InstrumentMaster, InstrumentStatus};
-use crate::order::{ClientIdField, InstrumentRef, Order, OrderType, Side, Size};
+use crate::instruments::{Instrument, InstrumentMaster, InstrumentStatus, Unresolved};
+use crate::order::{ClientIdField, Order, OrderType, Side, Size};
 use crate::reject::{Reject, RejectCode};
 use crate::rules::client_id::ClientIdRules;
 use crate::rules::market_hours::MarketCalendar;
@@ -151,6 +151,30 @@ pub fn identify<'o>(
     Ok(client_id)
 }
 
+/// SPEC §3.0 "One instrument": an identifier not in the master is `INSTRUMENT_UNKNOWN`; known
+/// identifiers that name different instruments make the order ambiguous, `INVALID_ORDER`.
+fn unresolved(problem: Unresolved<'_>) -> Reject {
+    match problem {
+        Unresolved::Unknown(key, value) => Reject::new(
+            RejectCode::InstrumentUnknown,
+            format!(
+                "{} {:?} is not in the instrument master",
+                key.field(),
+                short(value)
+            ),
+        ),
+        Unresolved::Disagree { first, second } => Reject::invalid(format!(
+            "the order names two instruments: {} {:?} is {}, but {} {:?} is {}",
+            first.0.field(),
+            short(first.1),
+            first.2,
+            second.0.field(),
+            short(second.1),
+            second.2
+        )),
+    }
+}
+
 /// Checks 3–6: the instrument, its status and halts, order type and size, market hours.
 pub fn check_trade(
     order: &Order<'_>,
@@ -158,16 +182,7 @@ pub fn check_trade(
     instruments: &InstrumentMaster,
     now: DateTime<Utc>,
 ) -> Result<Tradable, Reject> {
-    let Some(instrument) = instruments.find(&order.instrument) else {
-        let (field, value) = match &order.instrument {
-            InstrumentRef::Symbol(symbol) => ("symbol", symbol),
-            InstrumentRef::InstrumentId(id) => ("instrumentID", id),
-        };
-        return Err(Reject::new(
-            RejectCode::InstrumentUnknown,
-            format!("{field} {:?} is not in the instrument master", short(value)),
-        ));
-    };
+    let instrument = instruments.resolve(&order.instrument).map_err(unresolved)?;
     let status = instrument.status();
     match status {
         InstrumentStatus::Inactive => {

@@ -189,6 +189,7 @@ pub(super) fn entry_of(instrument: &Instrument) -> InstrumentEntry {
     InstrumentEntry {
         symbol: instrument.symbol.clone(),
         instrument_id: instrument.instrument_id.clone(),
+        isin: instrument.isin.clone(),
         asset_class: instrument.asset_class,
         exchange: instrument.exchange,
         status: instrument.status(),

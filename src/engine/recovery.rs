@@ -251,6 +251,7 @@ impl Engine {
                 let spec = InstrumentSpec {
                     symbol: Some(entry.symbol.clone()),
                     instrument_id: entry.instrument_id,
+                    isin: entry.isin,
                     asset_class: entry.asset_class,
                     exchange: ExchangeName(entry.exchange),
                     status: entry.status,

@@ -1,17 +1,19 @@
 //! The admin API (SPEC §7): risk officers and the partner's back office.
 //!
-//! Every call needs `Authorization: Bearer <token>`; the token is compared in constant time. The
-//! listener is loopback by default, and `app` refuses a non-loopback one without a token.
+//! Every call needs `Authorization: Bearer <token>` (the scheme name in any case); the token is
+//! compared in constant time. `server.events_token`, when set, opens `POST /admin/events` and
+//! nothing else. The listener is loopback by default, and `app` refuses a non-loopback one
+//! without a token.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use http::header::AUTHORIZATION;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
+use super::auth::{bearer_token, Secret};
 use super::body::{self, BodyLimits};
 use super::respond::{self, GatewayError};
 use crate::app::Reloader;
@@ -29,7 +31,9 @@ type Answer = Response<ProxyBody>;
 
 /// What the admin API needs.
 pub struct Admin {
-    pub token: String,
+    pub token: Secret,
+    /// `server.events_token`: valid on `POST /admin/events` only.
+    pub events_token: Option<Secret>,
     pub engine: Arc<Engine>,
     /// Re-reads the config file (`POST /admin/reload`, and SIGHUP in `main`).
     pub reloader: Arc<Reloader>,
@@ -46,7 +50,9 @@ pub struct Admin {
 
 impl Admin {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
-        if !self.authorized(request.headers()) {
+        let events_call =
+            request.method() == Method::POST && request.uri().path() == "/admin/events";
+        if !self.authorized(request.headers(), events_call) {
             let mut response = respond::error_body(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHORIZED",
@@ -438,15 +444,18 @@ impl Admin {
         }
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(presented) = headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-        else {
+    /// The admin token opens every call; the events token only `POST /admin/events`.
+    fn authorized(&self, headers: &HeaderMap, events_call: bool) -> bool {
+        let Some(presented) = bearer_token(headers) else {
             return false;
         };
-        constant_time_eq(presented.trim().as_bytes(), self.token.as_bytes())
+        // Both comparisons always run, so timing does not tell which token was guessed at.
+        let admin = self.token.matches(presented);
+        let events = self
+            .events_token
+            .as_ref()
+            .is_some_and(|token| token.matches(presented));
+        admin | (events & events_call)
     }
 
     fn health(&self) -> Response<ProxyBody> {
@@ -559,26 +568,4 @@ fn not_found(method: &Method, path: &str) -> Response<ProxyBody> {
         "NOT_FOUND",
         &format!("no admin call {method} {path}"),
     )
-}
-
-/// Compares without an early exit, so response timing does not reveal how much of a guessed
-/// token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(!constant_time_eq(b"", b"a"));
-    }
 }

@@ -1,5 +1,8 @@
 //! The order front: the DriveWealth paths routers call.
 //!
+//! Every request is first checked for a known router (`server.router_app_keys`) and routed by
+//! [`super::route`] on its raw method and path, so a path that is not canonical, or a method an
+//! order path does not take, is answered here and forwarded nowhere (SPEC §3.0).
 //! `POST /back-office/orders` is read whole, parsed exactly and decided here; an accepted order's
 //! original bytes go upstream with the router's end-to-end headers. `PATCH /back-office/orders/{id}`
 //! is read far enough to recognise a cancel. Everything else streams through [`super::proxy`].
@@ -9,19 +12,21 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::auth::RouterKeys;
 use super::body::{self, BodyLimits};
 use super::proxy;
 use super::respond::{self, GatewayError, DECISION_HEADER};
+use super::route::{route, Refusal, Route};
 use crate::decide::decide_cancel;
 use crate::engine::{AdmitError, Engine};
 use crate::events::OrderPayload;
 use crate::limits::{Begin, StoredAnswer};
-use crate::order::{parse_cancel, parse_order, OrderPatch};
-use crate::reject::Reject;
+use crate::order::{parse_cancel_within, parse_order_within, OrderPatch};
+use crate::reject::{Reject, RejectCode};
 use crate::upstream::{ProxyBody, Upstream, UpstreamError};
 
 /// Header on an accepted order that DriveWealth will queue: the open it waits for (RFC 3339).
@@ -60,7 +65,6 @@ fn replay(answer: &StoredAnswer) -> Response<ProxyBody> {
     response
 }
 
-const ORDERS_PATH: &str = "/back-office/orders";
 /// Largest upstream answer to an order create or cancel that omnigate reads (it must read it to
 /// bind the order); DriveWealth's are a few hundred bytes.
 const MAX_UPSTREAM_ANSWER_BYTES: usize = 1024 * 1024;
@@ -70,6 +74,10 @@ pub struct Front {
     pub engine: Arc<Engine>,
     pub upstream: Upstream,
     pub body_limits: BodyLimits,
+    /// `server.router_app_keys` (fixed at start).
+    pub router_keys: RouterKeys,
+    /// `server.max_json_depth` (fixed at start).
+    pub max_json_depth: usize,
 }
 
 /// The upstream's whole answer to a request omnigate had to read.
@@ -89,28 +97,55 @@ impl Answer {
 }
 
 impl Front {
-    /// Routes one request.
+    /// Routes one request: a known router first, then its canonical route (SPEC §3.0).
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
-        let path = request.uri().path();
-        if path == ORDERS_PATH && request.method() == Method::POST {
-            self.place_order(request).await
-        } else if request.method() == Method::PATCH && order_id(path).is_some() {
-            self.patch_order(request).await
-        } else if request.method() == Method::GET && order_id(path).is_some() {
-            self.get_order(request).await
-        } else {
-            proxy::forward(&self.upstream, request, self.body_limits).await
+        if !self.router_keys.admits(request.headers()) {
+            return refused(Reject::new(
+                RejectCode::Unauthorized,
+                "this router is not known: send one of the dw-client-app-key values in server.router_app_keys",
+            ));
         }
+        let order_id = match route(request.method(), request.uri().path()) {
+            Route::PlaceOrder => return self.place_order(request).await,
+            Route::ReadOrder => return self.get_order(request).await,
+            Route::Proxy => return proxy::forward(&self.upstream, request, self.body_limits).await,
+            Route::PatchOrder { order_id } => order_id.to_owned(),
+            Route::Refuse(Refusal::NotCanonical(reason)) => {
+                return refused(Reject::new(
+                    RejectCode::InvalidRequest,
+                    format!("{reason}; omnigate forwards canonical paths only"),
+                ))
+            }
+            Route::Refuse(Refusal::MethodNotAllowed { allow }) => {
+                let mut response = refused(Reject::new(
+                    RejectCode::MethodNotAllowed,
+                    format!(
+                        "{} is not allowed on this path{}",
+                        crate::reject::clip(request.method()),
+                        if allow.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; allowed: {allow}")
+                        }
+                    ),
+                ));
+                response
+                    .headers_mut()
+                    .insert(http::header::ALLOW, HeaderValue::from_static(allow));
+                return response;
+            }
+        };
+        self.patch_order(&order_id, request).await
     }
 
     async fn place_order(&self, request: Request<Incoming>) -> Response<ProxyBody> {
         let (parts, body) = request.into_parts();
         if let Err(reject) = require_json(&parts.headers) {
-            return respond::rejected(&reject);
+            return refused(reject);
         }
         let bytes = match body::read_limited(&parts.headers, body, self.body_limits).await {
             Ok(bytes) => bytes,
-            Err(reject) => return respond::rejected(&reject),
+            Err(reject) => return refused(reject),
         };
         let Some(key) = parts.headers.get(IDEMPOTENCY_KEY_HEADER).cloned() else {
             return self.decide_and_forward(parts, bytes).await;
@@ -118,9 +153,9 @@ impl Front {
         // SPEC §3: a repeat of a key is answered from memory, before anything else is checked.
         let now = self.engine.clock.now();
         let guard = match self.engine.idempotency.begin(key.as_bytes(), &bytes, now) {
-            Err(reject) => return respond::rejected(&reject),
+            Err(reject) => return refused(reject),
             Ok(Begin::Replay(answer)) => return replay(&answer),
-            Ok(Begin::Mismatch(reject)) => return respond::rejected(&reject),
+            Ok(Begin::Mismatch(reject)) => return refused(reject),
             Ok(Begin::Wait(first)) => {
                 // Someone is handling the first request with this key right now: its answer is
                 // ours. It takes at most the upstream's timeout, plus a margin.
@@ -169,9 +204,9 @@ impl Front {
         parts: http::request::Parts,
         bytes: Bytes,
     ) -> Response<ProxyBody> {
-        let order = match parse_order(&bytes) {
+        let order = match parse_order_within(&bytes, self.max_json_depth) {
             Ok(order) => order,
-            Err(reject) => return respond::rejected(&reject),
+            Err(reject) => return refused(reject),
         };
         let deciding = std::time::Instant::now();
         let decision = self.engine.admit(&order);
@@ -259,22 +294,21 @@ impl Front {
         }
     }
 
-    async fn patch_order(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+    async fn patch_order(&self, id: &str, request: Request<Incoming>) -> Response<ProxyBody> {
         let (parts, body) = request.into_parts();
         let bytes = match body::read_limited(&parts.headers, body, self.body_limits).await {
             Ok(bytes) => bytes,
-            Err(reject) => return respond::rejected(&reject),
+            Err(reject) => return refused(reject),
         };
-        match parse_cancel(&bytes) {
-            Err(reject) => return respond::rejected(&reject),
+        match parse_cancel_within(&bytes, self.max_json_depth) {
+            Err(reject) => return refused(reject),
             Ok(OrderPatch::Cancel) => {
-                let id = order_id(parts.uri.path()).unwrap_or_default();
                 let now = self.engine.clock.now();
                 let queued = self.engine.queued.get(id, now);
                 if let Err(reject) =
                     decide_cancel(id, queued, &self.engine.settings.load().rules, now)
                 {
-                    return respond::rejected(&reject);
+                    return refused(reject);
                 }
             }
             Ok(OrderPatch::Other) => {}
@@ -317,10 +351,11 @@ fn created_order_id(body: &[u8]) -> Option<String> {
         .filter(|id| !id.is_empty() && id.len() <= 128)
 }
 
-/// The `{id}` of `/back-office/orders/{id}`.
-fn order_id(path: &str) -> Option<&str> {
-    let id = path.strip_prefix(ORDERS_PATH)?.strip_prefix('/')?;
-    (!id.is_empty() && !id.contains('/')).then_some(id)
+/// A request answered here, counted by its code (SPEC §11: every code, including those that
+/// come before a decision).
+fn refused(reject: Reject) -> Response<ProxyBody> {
+    metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str()).increment(1);
+    respond::rejected(&reject)
 }
 
 /// Orders are JSON: `content-type: application/json` (any parameters, any case).
@@ -371,15 +406,6 @@ async fn read_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn order_ids_come_from_the_path() {
-        assert_eq!(order_id("/back-office/orders/EF.1"), Some("EF.1"));
-        assert_eq!(order_id("/back-office/orders/"), None);
-        assert_eq!(order_id("/back-office/orders"), None);
-        assert_eq!(order_id("/back-office/orders/a/b"), None);
-        assert_eq!(order_id("/back-office/ordersX"), None);
-    }
 
     #[test]
     fn only_json_is_an_order() {

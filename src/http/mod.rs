@@ -2,8 +2,10 @@
 //! admin API, all on one connection server that puts a limit on everything a client can send.
 
 pub mod admin;
+pub mod auth;
 pub mod body;
 pub mod front;
 pub mod proxy;
 pub mod respond;
+pub mod route;
 pub mod server;

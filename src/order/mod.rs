@@ -4,13 +4,17 @@
 //! untouched because the original bytes, not a re-serialisation, are what goes upstream. Strings
 //! borrow from the request body where they can, so parsing a typical order allocates nothing.
 
+mod depth;
 mod parse;
 
 use std::borrow::Cow;
 
 use crate::money::Fixed;
 
-pub use parse::{parse_cancel, parse_order};
+pub use depth::nesting_within;
+pub use parse::{
+    parse_cancel, parse_cancel_within, parse_order, parse_order_within, DEFAULT_MAX_JSON_DEPTH,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OrderType {
@@ -114,11 +118,58 @@ impl Size {
     }
 }
 
-/// How the order names its instrument.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InstrumentRef<'a> {
-    Symbol(Cow<'a, str>),
-    InstrumentId(Cow<'a, str>),
+/// How the order names its instrument: by one or more of DriveWealth's three identifiers. The
+/// parser guarantees at least one; when there are several, the instrument master checks that
+/// they name the same instrument (SPEC §3.0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstrumentRef<'a> {
+    pub symbol: Option<Cow<'a, str>>,
+    pub instrument_id: Option<Cow<'a, str>>,
+    pub isin: Option<Cow<'a, str>>,
+}
+
+/// Which of the three identifiers a value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstrumentKey {
+    Symbol,
+    InstrumentId,
+    Isin,
+}
+
+impl InstrumentKey {
+    /// The body field it comes from.
+    pub const fn field(self) -> &'static str {
+        match self {
+            InstrumentKey::Symbol => "symbol",
+            InstrumentKey::InstrumentId => "instrumentID",
+            InstrumentKey::Isin => "ISIN",
+        }
+    }
+}
+
+impl<'a> InstrumentRef<'a> {
+    /// An order that names its instrument by symbol only.
+    pub fn symbol(symbol: impl Into<Cow<'a, str>>) -> Self {
+        InstrumentRef {
+            symbol: Some(symbol.into()),
+            ..InstrumentRef::default()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.symbol.is_none() && self.instrument_id.is_none() && self.isin.is_none()
+    }
+
+    /// The identifiers given, in a fixed order (symbol, instrumentID, ISIN).
+    pub fn given(&self) -> impl Iterator<Item = (InstrumentKey, &str)> {
+        [
+            (InstrumentKey::Symbol, &self.symbol),
+            (InstrumentKey::InstrumentId, &self.instrument_id),
+            (InstrumentKey::Isin, &self.isin),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.as_deref().map(|value| (key, value)))
+    }
 }
 
 /// What the body said about `clientID`; SPEC §3.1 gives its problems their own codes, so the

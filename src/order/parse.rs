@@ -27,6 +27,8 @@ struct RawOrder<'a> {
     symbol: Option<&'a RawValue>,
     #[serde(rename = "instrumentID", borrow)]
     instrument_id: Option<&'a RawValue>,
+    #[serde(rename = "ISIN", borrow)]
+    isin: Option<&'a RawValue>,
     #[serde(borrow)]
     quantity: Option<&'a RawValue>,
     #[serde(rename = "amountCash", borrow)]
@@ -45,16 +47,24 @@ struct RawOrder<'a> {
     ip_address: Option<&'a RawValue>,
 }
 
-/// Parses an order body. Any problem is `INVALID_ORDER` with a message naming the field, except
-/// `clientID`, whose problems are left for the rules (they have their own codes).
+/// `server.max_json_depth`'s default (SPEC §3.0).
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 32;
+
+/// [`parse_order_within`] at the default nesting limit.
 pub fn parse_order(body: &[u8]) -> Result<Order<'_>, Reject> {
+    parse_order_within(body, DEFAULT_MAX_JSON_DEPTH)
+}
+
+/// Parses an order body that nests at most `max_json_depth` deep. Any problem is
+/// `INVALID_ORDER` with a message naming the field, except `clientID`, whose problems are left
+/// for the rules (they have their own codes).
+pub fn parse_order_within(body: &[u8], max_json_depth: usize) -> Result<Order<'_>, Reject> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Reject::invalid(
             "the request body is empty; expected a JSON order",
         ));
     }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Reject::invalid("the request body is not valid UTF-8"))?;
+    let text = json_text(body, max_json_depth)?;
     let raw: RawOrder<'_> = serde_json::from_str(text).map_err(|error| {
         Reject::invalid(format!("the order is not valid JSON: {}", clip(error)))
     })?;
@@ -65,18 +75,18 @@ pub fn parse_order(body: &[u8]) -> Result<Order<'_>, Reject> {
         .ok_or_else(|| unknown_value("orderType", &order_type, OrderType::ALLOWED))?;
     let side = required_string("side", raw.side)?;
     let side = Side::parse(&side).ok_or_else(|| unknown_value("side", &side, Side::ALLOWED))?;
-    let instrument = match (
-        optional_string("symbol", raw.symbol)?,
-        optional_string("instrumentID", raw.instrument_id)?,
-    ) {
-        (Some(symbol), _) if !symbol.trim().is_empty() => InstrumentRef::Symbol(symbol),
-        (_, Some(id)) if !id.trim().is_empty() => InstrumentRef::InstrumentId(id),
-        _ => {
-            return Err(Reject::invalid(
-                "the order names no symbol (or instrumentID)",
-            ))
-        }
+    // SPEC §3.0 "One instrument": each identifier given must be a real one; whether they name
+    // the same instrument is for the instrument master to say.
+    let instrument = InstrumentRef {
+        symbol: optional_identifier("symbol", raw.symbol)?,
+        instrument_id: optional_identifier("instrumentID", raw.instrument_id)?,
+        isin: optional_identifier("ISIN", raw.isin)?,
     };
+    if instrument.is_empty() {
+        return Err(Reject::invalid(
+            "the order names no instrument: send symbol, instrumentID or ISIN",
+        ));
+    }
     let size = match (
         optional_positive("quantity", raw.quantity)?,
         optional_positive("amountCash", raw.amount_cash)?,
@@ -152,16 +162,42 @@ struct RawPatch<'a> {
     method: Option<&'a RawValue>,
 }
 
-/// Parses a `PATCH /back-office/orders/{id}` body far enough to know whether it is a cancel.
+/// [`parse_cancel_within`] at the default nesting limit.
 pub fn parse_cancel(body: &[u8]) -> Result<OrderPatch, Reject> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Reject::invalid("the request body is not valid UTF-8"))?;
+    parse_cancel_within(body, DEFAULT_MAX_JSON_DEPTH)
+}
+
+/// Parses a `PATCH /back-office/orders/{id}` body far enough to know whether it is a cancel; the
+/// whole body is held to the same nesting limit as an order (it is forwarded too).
+pub fn parse_cancel_within(body: &[u8], max_json_depth: usize) -> Result<OrderPatch, Reject> {
+    let text = json_text(body, max_json_depth)?;
     let raw: RawPatch<'_> = serde_json::from_str(text).map_err(|error| {
         Reject::invalid(format!("the request is not valid JSON: {}", clip(error)))
     })?;
     match required_string("method", raw.method)?.as_ref() {
         "CANCEL" => Ok(OrderPatch::Cancel),
         _ => Ok(OrderPatch::Other),
+    }
+}
+
+/// The body as text, once it is known to be UTF-8 and to nest no deeper than allowed.
+fn json_text(body: &[u8], max_json_depth: usize) -> Result<&str, Reject> {
+    if super::depth::nesting_within(body, max_json_depth).is_none() {
+        return Err(Reject::invalid(format!(
+            "the request body nests deeper than {max_json_depth} arrays and objects (server.max_json_depth)"
+        )));
+    }
+    std::str::from_utf8(body).map_err(|_| Reject::invalid("the request body is not valid UTF-8"))
+}
+
+/// An instrument identifier: absent (or `null`), else a non-blank string.
+fn optional_identifier<'a>(
+    field: &str,
+    raw: Option<&'a RawValue>,
+) -> Result<Option<Cow<'a, str>>, Reject> {
+    match optional_string(field, raw)? {
+        Some(value) if value.trim().is_empty() => Err(Reject::invalid(format!("{field} is blank"))),
+        other => Ok(other),
     }
 }
 
@@ -197,18 +233,15 @@ fn required_string<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<Cow<'a,
     }
 }
 
-/// A number given as a JSON number or a decimal string, read exactly; must be above zero.
+/// A number given as a JSON number or a strict decimal string (SPEC §3.0), read exactly; must be
+/// above zero.
 fn optional_positive(field: &str, raw: Option<&RawValue>) -> Result<Option<Fixed>, Reject> {
     let Some(raw) = raw else { return Ok(None) };
     let text = raw.get();
     if text == "null" {
         return Ok(None);
     }
-    let digits = match text.strip_prefix('"') {
-        Some(quoted) => quoted.strip_suffix('"').unwrap_or(quoted),
-        None => text,
-    };
-    let value = Fixed::parse(digits).map_err(|error| {
+    let value = Fixed::from_json(text).map_err(|error| {
         let shown = shorten(text);
         match error {
             FixedError::NotANumber => {
@@ -272,7 +305,7 @@ mod tests {
         assert_eq!(order.account_no, "DWPH000003");
         assert_eq!(order.order_type, OrderType::Limit);
         assert_eq!(order.side, Side::Buy);
-        assert_eq!(order.instrument, InstrumentRef::Symbol("AAPL".into()));
+        assert_eq!(order.instrument, InstrumentRef::symbol("AAPL"));
         assert_eq!(order.size, Size::Quantity(Fixed::from_int(10).unwrap()));
         assert_eq!(order.price, Some(Fixed::from_int(160).unwrap()));
         assert_eq!(order.client_id, ClientIdField::Text("123456789".into()));

@@ -117,6 +117,7 @@ pub enum Record {
 pub struct InstrumentEntry {
     pub symbol: String,
     pub instrument_id: String,
+    pub isin: Option<String>,
     pub asset_class: AssetClass,
     pub exchange: Exchange,
     pub status: InstrumentStatus,
@@ -142,9 +143,11 @@ mod tag {
     pub const REKEY: u8 = 23;
     pub const OMNI_DEPOSIT: u8 = 30;
     pub const SETTLEMENT_ROLLED: u8 = 31;
-    pub const INSTRUMENT_UPSERT: u8 = 40;
+    /// Before ISINs: read as an entry without one, never written.
+    pub const INSTRUMENT_UPSERT_V1: u8 = 40;
     pub const INSTRUMENT_STATUS: u8 = 41;
     pub const PRICE: u8 = 42;
+    pub const INSTRUMENT_UPSERT: u8 = 43;
     pub const KILL_SWITCH: u8 = 50;
     pub const LIMIT_OVERRIDE: u8 = 51;
     pub const IDEMPOTENT: u8 = 52;
@@ -288,6 +291,7 @@ impl Record {
                 e.u8(tag::INSTRUMENT_UPSERT)
                     .str(&entry.symbol)
                     .str(&entry.instrument_id)
+                    .option_str(entry.isin.as_deref())
                     .u8(asset_class_code(entry.asset_class))
                     .u8(exchange_code(entry.exchange))
                     .u8(entry.status as u8)
@@ -412,18 +416,25 @@ impl Record {
                 payment_id: d.option_string("paymentID")?,
             },
             tag::SETTLEMENT_ROLLED => Record::SettlementRolled,
-            tag::INSTRUMENT_UPSERT => Record::InstrumentUpsert(InstrumentEntry {
-                symbol: d.string("symbol")?,
-                instrument_id: d.string("instrumentID")?,
-                asset_class: asset_class_from(&mut d)?,
-                exchange: exchange_from(&mut d)?,
-                status: instrument_status_from(&mut d)?,
-                fractionable: d.bool("fractionable")?,
-                price: d.option_fixed("price")?,
-                order_size_min: d.option_fixed("orderSizeMin")?,
-                order_size_max: d.option_fixed("orderSizeMax")?,
-                order_size_step: d.option_fixed("orderSizeStep")?,
-            }),
+            tag @ (tag::INSTRUMENT_UPSERT_V1 | tag::INSTRUMENT_UPSERT) => {
+                Record::InstrumentUpsert(InstrumentEntry {
+                    symbol: d.string("symbol")?,
+                    instrument_id: d.string("instrumentID")?,
+                    isin: if tag == tag::INSTRUMENT_UPSERT {
+                        d.option_string("ISIN")?
+                    } else {
+                        None
+                    },
+                    asset_class: asset_class_from(&mut d)?,
+                    exchange: exchange_from(&mut d)?,
+                    status: instrument_status_from(&mut d)?,
+                    fractionable: d.bool("fractionable")?,
+                    price: d.option_fixed("price")?,
+                    order_size_min: d.option_fixed("orderSizeMin")?,
+                    order_size_max: d.option_fixed("orderSizeMax")?,
+                    order_size_step: d.option_fixed("orderSizeStep")?,
+                })
+            }
             tag::INSTRUMENT_STATUS => Record::InstrumentStatus {
                 symbol: d.string("symbol")?,
                 status: instrument_status_from(&mut d)?,
@@ -587,7 +598,7 @@ impl Record {
             }
             Record::SettlementRolled => serde_json::json!({}),
             Record::InstrumentUpsert(entry) => serde_json::json!({"symbol": entry.symbol,
-                "instrumentID": entry.instrument_id, "exchange": entry.exchange.as_str(),
+                "instrumentID": entry.instrument_id, "ISIN": entry.isin, "exchange": entry.exchange.as_str(),
                 "status": entry.status.as_str(), "fractionable": entry.fractionable,
                 "price": option(&entry.price)}),
             Record::InstrumentStatus { symbol, status } => {
@@ -805,6 +816,7 @@ mod tests {
             Record::InstrumentUpsert(InstrumentEntry {
                 symbol: "BTC".into(),
                 instrument_id: "id".into(),
+                isin: Some("US0378331005".into()),
                 asset_class: AssetClass::Crypto,
                 exchange: Exchange::Crypto,
                 status: InstrumentStatus::Halted,

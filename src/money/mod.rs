@@ -1,6 +1,7 @@
 //! Exact fixed-point numbers for money, prices and share quantities.
 //!
-//! Decimals arrive as text (`rust_decimal` at the edges) and are converted once into [`Fixed`]:
+//! Decimals arrive as text, read strictly and exactly by [`read`] (integer arithmetic only; the
+//! fuzz target `decimal` checks it against `rust_decimal`) and converted once into [`Fixed`]:
 //! an `i64` count of 10⁻⁸ units. Eight places is DriveWealth's own precision for fractional
 //! shares (`5.12580012`), and the spec makes more than eight places an invalid order, so the
 //! conversion is exact or it is refused. An `i64` of 10⁻⁸ holds ±92,233,720,368.54775807: far
@@ -11,6 +12,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+
+pub mod read;
+
+pub use read::Grammar;
 
 /// Decimal places carried by a [`Fixed`].
 pub const SCALE_DIGITS: u32 = 8;
@@ -69,25 +74,25 @@ impl Fixed {
             .map_err(|_| FixedError::Overflow)
     }
 
-    /// Parses decimal text exactly: `"5.12580012"`, `"160"`, `"1e2"`, `"-0.5"`.
+    /// Parses decimal text exactly: a decimal string (`"5.12580012"`, `"160"`, `"-0.5"`) or a
+    /// JSON number (`1e2`); see [`read`] for the two grammars.
     pub fn parse(text: &str) -> Result<Self, FixedError> {
-        let decimal = if text.contains(['e', 'E']) {
-            Decimal::from_scientific(text)
-        } else {
-            Decimal::from_str_exact(text)
-        };
-        match decimal {
-            Ok(value) => Self::from_decimal(value),
-            // rust_decimal reports both "too many digits" and "too large" as errors; tell them
-            // apart by shape so the caller can say which.
-            Err(_) if is_decimal_shaped(text) => {
-                if fraction_digits(text) > SCALE_DIGITS as usize {
-                    Err(FixedError::TooPrecise)
-                } else {
-                    Err(FixedError::Overflow)
-                }
+        match read::read(text.as_bytes(), Grammar::DecimalString) {
+            Err(FixedError::NotANumber) => read::read(text.as_bytes(), Grammar::JsonNumber),
+            other => other,
+        }
+    }
+
+    /// Reads a number out of raw JSON text (SPEC §3.0): a JSON number token, or a JSON string
+    /// whose contents are a strict decimal string. A string with escapes is refused (a number
+    /// has no reason to be escaped, and the upstream may unescape differently).
+    pub fn from_json(raw: &str) -> Result<Self, FixedError> {
+        match raw.strip_prefix('"') {
+            Some(quoted) => {
+                let inner = quoted.strip_suffix('"').ok_or(FixedError::NotANumber)?;
+                read::read(inner.as_bytes(), Grammar::DecimalString)
             }
-            Err(_) => Err(FixedError::NotANumber),
+            None => read::read(raw.as_bytes(), Grammar::JsonNumber),
         }
     }
 
@@ -164,27 +169,6 @@ impl Fixed {
     pub fn money(self) -> MoneyDisplay {
         MoneyDisplay(self)
     }
-}
-
-fn is_decimal_shaped(text: &str) -> bool {
-    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let mut dots = 0;
-    !body.is_empty()
-        && body.chars().all(|c| {
-            if c == '.' {
-                dots += 1;
-                true
-            } else {
-                c.is_ascii_digit()
-            }
-        })
-        && dots <= 1
-}
-
-fn fraction_digits(text: &str) -> usize {
-    text.split_once('.')
-        .map(|(_, fraction)| fraction.trim_end_matches('0').len())
-        .unwrap_or(0)
 }
 
 impl fmt::Display for Fixed {
@@ -334,11 +318,7 @@ pub mod exact {
 
     fn from_raw(raw: &RawValue) -> Result<Fixed, String> {
         let text = raw.get();
-        let digits = match text.strip_prefix('"') {
-            Some(quoted) => quoted.strip_suffix('"').unwrap_or(quoted),
-            None => text,
-        };
-        Fixed::parse(digits).map_err(|error| {
+        Fixed::from_json(text).map_err(|error| {
             let shown: String = text.chars().take(40).collect();
             format!("{shown} {error}")
         })

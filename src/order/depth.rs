@@ -1,0 +1,70 @@
+//! How deeply a JSON body nests (SPEC §3.0 "Bounded nesting").
+//!
+//! The whole body counts, pass-through fields included: omnigate forwards them untouched, and an
+//! upstream parser that recurses on a 30,000-deep field is one a gateway must not feed. The scan
+//! runs before the real parse, in one pass with no allocation; it only tracks whether it is
+//! inside a string (so `"[[["` does not count), and leaves every other question about the JSON
+//! to the parser.
+
+/// The deepest nesting of arrays and objects in `body`, or `None` once it passes `max_depth`
+/// (the scan stops there). `{}` is depth 1; a bare scalar is depth 0.
+pub fn nesting_within(body: &[u8], max_depth: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max_depth {
+                    return None;
+                }
+                deepest = deepest.max(depth);
+            }
+            // An unbalanced close is the parser's to refuse; saturate so it cannot hide depth.
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Some(deepest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_arrays_and_objects_outside_strings() {
+        assert_eq!(nesting_within(b"1", 32), Some(0));
+        assert_eq!(nesting_within(b"{}", 32), Some(1));
+        assert_eq!(nesting_within(br#"{"a":[{"b":[]}],"c":{}}"#, 32), Some(4));
+        assert_eq!(nesting_within(br#"{"a":"[[[[{{{{"}"#, 2), Some(1));
+        assert_eq!(nesting_within(br#"{"a":"\"[[[[\\"}"#, 1), Some(1));
+        assert_eq!(nesting_within(br#"{"a":"\\",  "b":[[]]}"#, 3), Some(3));
+    }
+
+    #[test]
+    fn stops_past_the_limit() {
+        let at_limit = format!("{}{}", "[".repeat(32), "]".repeat(32));
+        assert_eq!(nesting_within(at_limit.as_bytes(), 32), Some(32));
+        let past = format!("{}{}", "[".repeat(33), "]".repeat(33));
+        assert_eq!(nesting_within(past.as_bytes(), 32), None);
+        let deep = "[".repeat(30_000);
+        assert_eq!(nesting_within(deep.as_bytes(), 32), None);
+        // Closing first does not buy depth.
+        let sneaky = format!("]]]]{}", "[".repeat(33));
+        assert_eq!(nesting_within(sneaky.as_bytes(), 32), None);
+    }
+}
