@@ -3,8 +3,6 @@
 //! the reservation at customer and omni. The first failure decides, and whatever an earlier step
 //! recorded (a duplicate ticket) is given back.
 
-use chrono::NaiveDate;
-
 use super::{Durability, Engine, StorageError};
 use crate::decide::{self, hold_for, Hold, QueuedOrder};
 use crate::ledger::{BuyCost, LocalOrderId};
@@ -16,7 +14,7 @@ use crate::money::Fixed;
 use crate::order::{Order, OrderType, Side, Size};
 use crate::reject::Reject;
 use crate::rules::market_hours::new_york_date;
-use crate::wal::record::Record;
+use crate::wal::record::{OrderControls, Record};
 
 /// Why an order was not admitted.
 #[derive(Debug)]
@@ -31,13 +29,11 @@ pub enum AdmitError {
 pub struct Admitted {
     pub local: LocalOrderId,
     pub queued: Option<QueuedOrder>,
-    /// What the order added to the customer's day (given back if the upstream refuses it).
-    pub daily_notional: Fixed,
-    pub trading_day: NaiveDate,
     /// Its place in the duplicate guard (given back if the upstream refuses it).
     pub ticket: DuplicateTicket,
-    /// Only when the day's notional must be given back (`daily_buy_notional` on).
-    pub client_id: Option<Box<str>>,
+    /// What the order added to the controls' memory, and whose (logged again, as given back,
+    /// if the upstream refuses it). `None` when it added nothing.
+    pub controls: Option<(Box<str>, OrderControls)>,
 }
 
 impl Engine {
@@ -55,6 +51,7 @@ impl Engine {
         let settings = self.settings.load();
         let client_id = decide::identify(order, &settings.rules, &self.ledger)?;
         self.kill_switch.check_customer(client_id)?;
+        self.freezes.check(client_id)?;
         let limits = settings.limits.limits_for(client_id, now);
         self.rate.try_take(client_id, &limits, now)?;
         let tradable = decide::check_trade(order, &settings.rules, &self.instruments, now)?;
@@ -105,6 +102,16 @@ impl Engine {
             };
             self.daily_buys
                 .try_add(client_id, trading_day, daily_notional, &limits)?;
+            // Kept with the reservation so a restart remembers them (SPEC §10).
+            let controls =
+                (!daily_notional.is_zero() || order.client_order_id.is_some()).then(|| {
+                    OrderControls {
+                        trading_day,
+                        buy_notional: daily_notional,
+                        client_order_id: order.client_order_id.as_deref().map(str::to_owned),
+                        at_unix_ns: now.timestamp_nanos_opt().unwrap_or(i64::MAX),
+                    }
+                });
             let open_orders_check = |open: u32| check_open_orders(open, &limits);
             // The reservation and its record go together under the gate (see `journal`).
             let gate = self.gate.shared();
@@ -121,6 +128,7 @@ impl Engine {
                             quantity: cost.quantity,
                             amount_cash: cost.amount_cash,
                             fee: cost.fee,
+                            controls: controls.clone(),
                         };
                         (local, self.log(&[record]))
                     }),
@@ -138,6 +146,7 @@ impl Engine {
                             client_id: client_id.to_owned(),
                             symbol: instrument.symbol.clone(),
                             quantity,
+                            controls: controls.clone(),
                         };
                         (local, self.log(&[record]))
                     }),
@@ -148,15 +157,11 @@ impl Engine {
                     Admitted {
                         local,
                         ticket,
-                        client_id: (!daily_notional.is_zero()
-                            && limits.daily_buy_notional.is_some())
-                        .then(|| client_id.into()),
+                        controls: controls.map(|controls| (client_id.into(), controls)),
                         queued: tradable.queued_until.map(|open| QueuedOrder {
                             exchange: instrument.exchange,
                             open,
                         }),
-                        daily_notional,
-                        trading_day,
                     },
                     durability,
                 )),

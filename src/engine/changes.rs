@@ -80,6 +80,7 @@ impl Engine {
     pub fn rekey(&self, client_id: &str, new_client_id: &str) -> Result<Durability, LedgerError> {
         let _gate = self.gate.exclusive();
         self.ledger.rekey(client_id, new_client_id)?;
+        self.rekey_controls(client_id, new_client_id);
         Ok(self.log(&[Record::Rekey {
             old: client_id.to_owned(),
             new: new_client_id.to_owned(),
@@ -181,6 +182,47 @@ impl Engine {
             .limits
             .set_override(client_id, limit_override, now)?;
         Ok(self.log(&[record]))
+    }
+}
+
+impl Engine {
+    /// A re-keyed customer keeps its freeze and its day's BUY total (the controls follow the
+    /// customer, not the name).
+    pub(super) fn rekey_controls(&self, old: &str, new: &str) {
+        self.freezes.rekey(old, new);
+        self.daily_buys.rekey(old, new);
+    }
+
+    /// Freezes or unfreezes a customer (`PUT /admin/customers/{clientID}/freeze`).
+    pub fn freeze(
+        &self,
+        client_id: &str,
+        frozen: bool,
+        reason: &str,
+    ) -> Result<Durability, LedgerError> {
+        if reason.len() > crate::limits::freeze::REASON_MAX {
+            return Err(LedgerError::Invalid(format!(
+                "reason is longer than {} bytes",
+                crate::limits::freeze::REASON_MAX
+            )));
+        }
+        if frozen && reason.trim().is_empty() {
+            return Err(LedgerError::Invalid(
+                "a freeze needs a reason (kept in the log for the audit)".to_owned(),
+            ));
+        }
+        let _gate = self.gate.exclusive();
+        if !self.ledger.contains(client_id) {
+            return Err(LedgerError::NotFound(format!(
+                "clientID {client_id:?} is not a registered customer"
+            )));
+        }
+        self.freezes.set(client_id, frozen, reason);
+        Ok(self.log(&[Record::Freeze {
+            client_id: client_id.to_owned(),
+            frozen,
+            reason: reason.to_owned(),
+        }]))
     }
 }
 

@@ -35,16 +35,27 @@ impl Engine {
     }
 
     /// The upstream refused (or could not be reached with) an admitted order: everything it
-    /// held returns, and its clientOrderID may be used again.
+    /// held returns, and its clientOrderID may be used again. The give-back is queued before it
+    /// is applied, so an order that reuses the clientOrderID logs after it (see `journal`).
     pub fn refused_upstream(&self, admitted: &Admitted) -> Durability {
         let durability = {
             let _gate = self.gate.shared();
             if let Err(error) = self.ledger.release(admitted.local) {
                 tracing::error!(%error, local = %admitted.local, "release failed");
             }
-            self.log(&[Record::Release {
+            let release = Record::Release {
                 local: admitted.local.0,
-            }])
+            };
+            match &admitted.controls {
+                None => self.log(&[release]),
+                Some((client_id, controls)) => self.log(&[
+                    release,
+                    Record::ControlsReturned {
+                        client_id: client_id.to_string(),
+                        controls: controls.clone(),
+                    },
+                ]),
+            }
         };
         self.give_back_controls(admitted);
         durability
@@ -65,9 +76,9 @@ impl Engine {
 
     fn give_back_controls(&self, admitted: &Admitted) {
         self.duplicates.forget(admitted.ticket);
-        if let Some(client_id) = admitted.client_id.as_deref() {
+        if let Some((client_id, controls)) = &admitted.controls {
             self.daily_buys
-                .give_back(client_id, admitted.trading_day, admitted.daily_notional);
+                .give_back(client_id, controls.trading_day, controls.buy_notional);
         }
     }
 

@@ -28,7 +28,7 @@ use crate::decide::CustomerDirectory;
 use crate::events::SeenEvents;
 use crate::instruments::InstrumentMaster;
 use crate::ledger::{Funding, Ledger, LedgerConfig, SellProceeds};
-use crate::limits::{DuplicateGuard, IdempotencyStore, KillSwitch, RateLimiter};
+use crate::limits::{DuplicateGuard, Freezes, IdempotencyStore, KillSwitch, RateLimiter};
 use crate::money::{self, Fixed};
 use crate::queued::QueuedOrders;
 
@@ -68,6 +68,7 @@ pub struct Engine {
     /// `paymentID`s already credited: a deposit raises omni cash once (SPEC §6).
     pub seen_payments: SeenEvents,
     pub kill_switch: KillSwitch,
+    pub freezes: Freezes,
     pub rate: RateLimiter,
     pub duplicates: DuplicateGuard,
     pub idempotency: IdempotencyStore,
@@ -123,6 +124,8 @@ impl Engine {
         let settings = Settings::new(config, None);
         let idempotency =
             IdempotencyStore::new(settings.idempotency_ttl_hours, IDEMPOTENCY_KEYS_MAX);
+        let duplicates = DuplicateGuard::new(CLIENT_ORDER_IDS_MAX);
+        duplicates.set_id_ttl_hours(config.server.client_order_id_ttl_hours);
         Engine {
             clock,
             settings: ArcSwap::from_pointee(settings),
@@ -135,8 +138,9 @@ impl Engine {
             seen_events: SeenEvents::new(SEEN_EVENTS_MAX),
             seen_payments: SeenEvents::new(SEEN_EVENTS_MAX),
             kill_switch: KillSwitch::new(),
+            freezes: Freezes::new(),
             rate: RateLimiter::new(),
-            duplicates: DuplicateGuard::new(CLIENT_ORDER_IDS_MAX),
+            duplicates,
             idempotency,
             daily_buys: DailyBuys::default(),
             omni_low: AtomicBool::new(false),
@@ -172,6 +176,8 @@ impl Engine {
         let previous = self.settings.load();
         let next = Settings::new(config, Some(&previous));
         self.idempotency.set_ttl_hours(next.idempotency_ttl_hours);
+        self.duplicates
+            .set_id_ttl_hours(config.server.client_order_id_ttl_hours);
         if let crate::config::FundingMode::Cashless = config.omnibus.funding {
             if let Err(error) = self.ledger.set_credit_limit(config.omnibus.credit_limit.0) {
                 tracing::error!(%error, "omnibus.credit_limit not applied");

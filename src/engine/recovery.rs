@@ -1,8 +1,9 @@
 //! Opening the WAL, rebuilding state from snapshot + tail, and writing snapshots (SPEC §10).
 //!
 //! After recovery, cash, reservations, positions, open and in-doubt orders, omni, instrument
-//! status and prices, kill switch, limit overrides, idempotency keys and credited payment ids
-//! are as they were. An order whose reservation is logged but whose fate is not (the process
+//! status and prices, kill switch, freezes, limit overrides, idempotency keys, credited payment
+//! ids, each customer's BUY total for the trading day and the `clientOrderID`s in use are as
+//! they were. An order whose reservation is logged but whose fate is not (the process
 //! died between making it durable and learning the upstream's answer) may or may not have
 //! reached DriveWealth: it is held *in doubt*, its money still reserved, until an operator or a
 //! later event resolves it.
@@ -10,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate};
 
 use super::{Engine, Journal};
 use crate::clock::Clock;
@@ -20,7 +21,8 @@ use crate::decide::QueuedOrder;
 use crate::instruments::{ExchangeName, InstrumentSpec};
 use crate::ledger::{BuyCost, Ledger, LedgerState, LocalOrderId, OrderState, OrderUpdate};
 use crate::limits::LimitOverride;
-use crate::wal::record::Record;
+use crate::rules::market_hours::new_york_date;
+use crate::wal::record::{OrderControls, Record};
 use crate::wal::{FsyncPolicy, Wal, WalOptions};
 
 /// First byte of an engine snapshot; bump on any change of its layout.
@@ -150,27 +152,65 @@ impl Engine {
                 quantity,
                 amount_cash,
                 fee,
-            } => ledger
-                .redo_reserve_buy(
-                    LocalOrderId(local),
-                    &client_id,
-                    &symbol,
-                    BuyCost {
-                        per_share,
-                        quantity,
-                        amount_cash,
-                        fee,
-                    },
-                )
-                .map_err(|error| error.to_string()),
+                controls,
+            } => {
+                ledger
+                    .redo_reserve_buy(
+                        LocalOrderId(local),
+                        &client_id,
+                        &symbol,
+                        BuyCost {
+                            per_share,
+                            quantity,
+                            amount_cash,
+                            fee,
+                        },
+                    )
+                    .map_err(|error| error.to_string())?;
+                self.redo_controls(&client_id, controls.as_ref());
+                Ok(())
+            }
             Record::ReserveSell {
                 local,
                 client_id,
                 symbol,
                 quantity,
-            } => ledger
-                .redo_reserve_sell(LocalOrderId(local), &client_id, &symbol, quantity)
-                .map_err(|error| error.to_string()),
+                controls,
+            } => {
+                ledger
+                    .redo_reserve_sell(LocalOrderId(local), &client_id, &symbol, quantity)
+                    .map_err(|error| error.to_string())?;
+                self.redo_controls(&client_id, controls.as_ref());
+                Ok(())
+            }
+            Record::ControlsReturned {
+                client_id,
+                controls,
+            } => {
+                self.daily_buys
+                    .give_back(&client_id, controls.trading_day, controls.buy_notional);
+                if let Some(client_order_id) = &controls.client_order_id {
+                    self.duplicates.redo_forget(&client_id, client_order_id);
+                }
+                Ok(())
+            }
+            Record::Freeze {
+                client_id,
+                frozen,
+                reason,
+            } => {
+                self.freezes.set(&client_id, frozen, &reason);
+                Ok(())
+            }
+            Record::DailyBuyTotal {
+                client_id,
+                trading_day,
+                total,
+            } => {
+                self.daily_buys.restore(&client_id, trading_day, total);
+                Ok(())
+            }
+            Record::ClientOrderIds(shard) => self.duplicates.import_ids(&shard),
             Record::Bind { local, order_id } => ledger
                 .bind(LocalOrderId(local), &order_id)
                 .map_err(|error| error.to_string()),
@@ -232,7 +272,11 @@ impl Engine {
                 .redo_adjust_cash(&client_id, amount)
                 .map_err(|error| error.to_string()),
             Record::Rekey { old, new } => {
-                ledger.rekey(&old, &new).map_err(|error| error.to_string())
+                ledger
+                    .rekey(&old, &new)
+                    .map_err(|error| error.to_string())?;
+                self.rekey_controls(&old, &new);
+                Ok(())
             }
             Record::OmniDeposit { amount, payment_id } => {
                 if let Some(payment_id) = payment_id {
@@ -308,6 +352,17 @@ impl Engine {
         }
     }
 
+    /// What a logged reservation added to the controls' memory.
+    fn redo_controls(&self, client_id: &str, controls: Option<&OrderControls>) {
+        let Some(controls) = controls else { return };
+        self.daily_buys
+            .redo_add(client_id, controls.trading_day, controls.buy_notional);
+        if let Some(client_order_id) = &controls.client_order_id {
+            let at = DateTime::from_timestamp_nanos(controls.at_unix_ns);
+            self.duplicates.redo_record(client_id, client_order_id, at);
+        }
+    }
+
     /// The snapshot payload and the lsn it covers up to, taken with every change paused.
     fn snapshot_payload(&self) -> Option<(Vec<u8>, u64)> {
         let journal = self.journal.as_ref()?;
@@ -333,6 +388,32 @@ impl Engine {
             }
         }));
         records.push(Record::KillSwitch(self.kill_switch.current().setting()));
+        records.extend(
+            self.freezes
+                .all()
+                .into_iter()
+                .map(|(client_id, reason)| Record::Freeze {
+                    client_id,
+                    frozen: true,
+                    reason,
+                }),
+        );
+        // Yesterday's totals too: a snapshot taken just before midnight New York time is read
+        // after it.
+        let since = new_york_date(now).pred_opt().unwrap_or(NaiveDate::MIN);
+        records.extend(self.daily_buys.export(since).into_iter().map(
+            |(client_id, trading_day, total)| Record::DailyBuyTotal {
+                client_id,
+                trading_day,
+                total,
+            },
+        ));
+        records.extend(
+            self.duplicates
+                .export_ids(now)
+                .into_iter()
+                .map(Record::ClientOrderIds),
+        );
         records.extend(
             self.settings
                 .load()

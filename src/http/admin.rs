@@ -117,6 +117,10 @@ impl Admin {
                 let client_id = (*client_id).to_owned();
                 self.customer_cash(&client_id, request).await
             }
+            (&Method::PUT, ["customers", client_id, "freeze"]) => {
+                let client_id = (*client_id).to_owned();
+                self.freeze(&client_id, request).await
+            }
             (&Method::POST, ["customers", client_id, "rekey"]) => {
                 let client_id = (*client_id).to_owned();
                 self.rekey(&client_id, request).await
@@ -248,10 +252,42 @@ impl Admin {
         }
     }
 
+    /// The ledger's view of a customer, with its freeze.
     fn customer(&self, client_id: &str) -> Answer {
-        match self.engine.ledger.customer(client_id) {
-            Some(view) => respond::json_value(StatusCode::OK, &view),
-            None => unknown("customer", client_id),
+        let Some(view) = self.engine.ledger.customer(client_id) else {
+            return unknown("customer", client_id);
+        };
+        let mut json = match serde_json::to_value(&view) {
+            Ok(json) => json,
+            Err(error) => return GatewayError::Internal(error.to_string()).into_response(),
+        };
+        let reason = self.engine.freezes.reason(client_id);
+        json["frozen"] = serde_json::Value::Bool(reason.is_some());
+        json["frozenReason"] = reason.map_or(serde_json::Value::Null, serde_json::Value::String);
+        respond::json_value(StatusCode::OK, &json)
+    }
+
+    async fn freeze(&self, client_id: &str, request: Request<Incoming>) -> Answer {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Freeze {
+            frozen: bool,
+            #[serde(default)]
+            reason: String,
+        }
+        let freeze: Freeze = match read_json(request, self.body_limits).await {
+            Ok(freeze) => freeze,
+            Err(response) => return response,
+        };
+        match self.engine.freeze(client_id, freeze.frozen, &freeze.reason) {
+            Ok(durability) => {
+                tracing::warn!(%client_id, frozen = freeze.frozen, reason = %freeze.reason, "customer freeze set");
+                match durability.wait().await {
+                    Ok(()) => self.customer(client_id),
+                    Err(error) => GatewayError::from(error).into_response(),
+                }
+            }
+            Err(error) => ledger_error(error),
         }
     }
 

@@ -21,10 +21,21 @@
 //! shard). Content entries (b) are dropped once their window has passed, and are capped the same
 //! way.
 //!
+//! **Expiring.** A `clientOrderID` is remembered for `server.client_order_id_ttl_hours`
+//! ([`DuplicateGuard::set_id_ttl_hours`], default 96) after the order that used it, then
+//! forgotten: oldest first, as new orders arrive in its shard.
+//!
+//! **Durable** (SPEC §10). The order path logs each `clientOrderID` with its reservation, and
+//! its return with the release; recovery puts them back with [`DuplicateGuard::redo_record`]
+//! and [`DuplicateGuard::redo_forget`], and a snapshot carries each shard's ids as digests
+//! ([`DuplicateGuard::export_ids`] / [`DuplicateGuard::import_ids`]). So a crash does not reset
+//! duplicate detection. The content window (b) is seconds long and is not kept.
+//!
 //! Time is the injected `now` (`DateTime<Utc>`). A `now` earlier than a recorded order (the
 //! admin clock was set back) counts as "0 ms ago": the conservative reading.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -35,8 +46,11 @@ use crate::reject::{Reject, RejectCode};
 use super::digest::{Digest128, DigestKeyed};
 use super::{short, unix_ns};
 
-/// `clientOrderID`s remembered across all customers by default (≈ 48 bytes each: ~48 MB full).
+/// `clientOrderID`s remembered across all customers by default (≈ 56 bytes each: ~56 MB full).
 pub const CLIENT_ORDER_IDS_MAX: usize = 1_000_000;
+/// `server.client_order_id_ttl_hours`' default.
+pub const CLIENT_ORDER_ID_TTL_HOURS: u64 = 96;
+const NS_PER_HOUR: i64 = 3_600_000_000_000;
 /// Independent locks. A power of two, so a shard is picked with a mask.
 pub const SHARDS: usize = 64;
 
@@ -60,6 +74,13 @@ pub struct DuplicateTicket {
 }
 
 #[derive(Debug, Clone, Copy)]
+struct IdSeen {
+    digest: u128,
+    seq: u64,
+    at_ns: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
 struct ContentSeen {
     at_ns: i64,
     seq: u64,
@@ -70,9 +91,9 @@ struct ContentSeen {
 struct Shard {
     /// Id digest → the sequence number it was recorded with.
     ids: HashMap<u128, u64, DigestKeyed>,
-    /// Ids oldest first, for eviction. An entry whose sequence number no longer matches `ids`
-    /// (forgotten) is skipped.
-    ids_order: VecDeque<(u128, u64)>,
+    /// Ids oldest first, with when they were used, for eviction. An entry whose sequence number
+    /// no longer matches `ids` (forgotten) is skipped.
+    ids_order: VecDeque<IdSeen>,
     contents: HashMap<u128, ContentSeen, DigestKeyed>,
     /// (digest, seq, when it stops mattering) roughly oldest first.
     contents_order: VecDeque<(u128, u64, i64)>,
@@ -85,14 +106,25 @@ impl Shard {
         self.next_seq
     }
 
-    fn evict_ids(&mut self, capacity: usize) {
-        while self.ids_order.len() > capacity {
-            if let Some((digest, seq)) = self.ids_order.pop_front() {
-                if self.ids.get(&digest) == Some(&seq) {
-                    self.ids.remove(&digest);
-                }
+    /// Drops the oldest ids beyond `capacity`, and every id used before `expired_before_ns`.
+    fn evict_ids(&mut self, capacity: usize, expired_before_ns: i64) {
+        while let Some(&oldest) = self.ids_order.front() {
+            if self.ids_order.len() <= capacity && oldest.at_ns >= expired_before_ns {
+                break;
+            }
+            self.ids_order.pop_front();
+            if self.ids.get(&oldest.digest) == Some(&oldest.seq) {
+                self.ids.remove(&oldest.digest);
             }
         }
+    }
+
+    /// Remembers an id used at `at_ns`; returns its sequence number.
+    fn record_id(&mut self, digest: u128, at_ns: i64) -> u64 {
+        let seq = self.seq();
+        self.ids.insert(digest, seq);
+        self.ids_order.push_back(IdSeen { digest, seq, at_ns });
+        seq
     }
 
     /// Drops content entries whose window has passed (front first; windows differ per customer,
@@ -119,6 +151,17 @@ impl Shard {
 pub struct DuplicateGuard {
     shards: Box<[Mutex<Shard>]>,
     ids_per_shard: usize,
+    /// How long an id is remembered, in nanoseconds (hot-reloaded).
+    id_ttl_ns: AtomicI64,
+}
+
+/// One shard's remembered `clientOrderID`s, oldest first, as a snapshot carries them: (digest,
+/// when used, ns since the Unix epoch). The shard index is part of the format: [`SHARDS`] never
+/// changes without a new snapshot format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardIds {
+    pub shard: usize,
+    pub ids: Vec<(u128, i64)>,
 }
 
 impl Default for DuplicateGuard {
@@ -133,7 +176,21 @@ impl DuplicateGuard {
         DuplicateGuard {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             ids_per_shard: capacity_ids.div_ceil(SHARDS).max(1),
+            id_ttl_ns: AtomicI64::new(CLIENT_ORDER_ID_TTL_HOURS as i64 * NS_PER_HOUR),
         }
+    }
+
+    /// `server.client_order_id_ttl_hours`.
+    pub fn set_id_ttl_hours(&self, hours: u64) {
+        let ns = i64::try_from(hours)
+            .ok()
+            .and_then(|hours| hours.checked_mul(NS_PER_HOUR))
+            .unwrap_or(i64::MAX);
+        self.id_ttl_ns.store(ns, Ordering::Relaxed);
+    }
+
+    fn expired_before_ns(&self, now_ns: i64) -> i64 {
+        now_ns.saturating_sub(self.id_ttl_ns.load(Ordering::Relaxed))
     }
 
     /// Refuses a duplicate with `DUPLICATE_ORDER`; otherwise records the order and returns the
@@ -159,6 +216,7 @@ impl DuplicateGuard {
 
         let mut shard = self.shards[shard_index].lock();
         shard.evict_contents(self.ids_per_shard, now_ns);
+        shard.evict_ids(self.ids_per_shard, self.expired_before_ns(now_ns));
         if let Some(digest) = id_digest {
             if shard.ids.contains_key(&digest) {
                 return Err(Reject::new(
@@ -188,13 +246,8 @@ impl DuplicateGuard {
             }
         }
 
-        let id = id_digest.map(|digest| {
-            let seq = shard.seq();
-            shard.ids.insert(digest, seq);
-            shard.ids_order.push_back((digest, seq));
-            (digest, seq)
-        });
-        shard.evict_ids(self.ids_per_shard);
+        let id = id_digest.map(|digest| (digest, shard.record_id(digest, now_ns)));
+        shard.evict_ids(self.ids_per_shard, self.expired_before_ns(now_ns));
         let content = content.map(|digest| {
             let seq = shard.seq();
             shard
@@ -234,6 +287,66 @@ impl DuplicateGuard {
                 shard.contents.remove(&digest);
             }
         }
+    }
+
+    /// Recovery: `client_order_id` was used by `client_id` at `at` (a logged reservation).
+    pub fn redo_record(&self, client_id: &str, client_order_id: &str, at: DateTime<Utc>) {
+        let customer = customer_digest(client_id);
+        let digest = id_digest(customer, client_order_id);
+        let at_ns = unix_ns(at);
+        let mut shard = self.shards[(customer as usize) & (SHARDS - 1)].lock();
+        if !shard.ids.contains_key(&digest) {
+            shard.record_id(digest, at_ns);
+        }
+        shard.evict_ids(self.ids_per_shard, i64::MIN);
+    }
+
+    /// Recovery: the order that used `client_order_id` was given back (a logged release).
+    pub fn redo_forget(&self, client_id: &str, client_order_id: &str) {
+        let customer = customer_digest(client_id);
+        let digest = id_digest(customer, client_order_id);
+        self.shards[(customer as usize) & (SHARDS - 1)]
+            .lock()
+            .ids
+            .remove(&digest);
+    }
+
+    /// Every shard's remembered ids still within the TTL at `now`, for a snapshot.
+    pub fn export_ids(&self, now: DateTime<Utc>) -> Vec<ShardIds> {
+        let expired_before_ns = self.expired_before_ns(unix_ns(now));
+        self.shards
+            .iter()
+            .enumerate()
+            .filter_map(|(index, shard)| {
+                let shard = shard.lock();
+                let ids: Vec<(u128, i64)> = shard
+                    .ids_order
+                    .iter()
+                    .filter(|seen| {
+                        seen.at_ns >= expired_before_ns
+                            && shard.ids.get(&seen.digest) == Some(&seen.seq)
+                    })
+                    .map(|seen| (seen.digest, seen.at_ns))
+                    .collect();
+                (!ids.is_empty()).then_some(ShardIds { shard: index, ids })
+            })
+            .collect()
+    }
+
+    /// Recovery: one shard's ids from a snapshot. A shard index out of range is refused.
+    pub fn import_ids(&self, shard_ids: &ShardIds) -> Result<(), String> {
+        let shard = self
+            .shards
+            .get(shard_ids.shard)
+            .ok_or_else(|| format!("clientOrderID shard {} does not exist", shard_ids.shard))?;
+        let mut shard = shard.lock();
+        for &(digest, at_ns) in &shard_ids.ids {
+            if !shard.ids.contains_key(&digest) {
+                shard.record_id(digest, at_ns);
+            }
+        }
+        shard.evict_ids(self.ids_per_shard, i64::MIN);
+        Ok(())
     }
 
     /// `clientOrderID`s remembered now (for metrics and tests).
@@ -441,6 +554,60 @@ mod tests {
         assert!(guard
             .check_and_record(&order(Some("id-0"), "1"), 0, t0())
             .is_ok());
+    }
+
+    #[test]
+    fn ids_expire_after_the_ttl() {
+        let guard = DuplicateGuard::default();
+        guard.set_id_ttl_hours(1);
+        guard
+            .check_and_record(&order(Some("a"), "1"), 0, t0())
+            .unwrap();
+        let almost = t0() + TimeDelta::minutes(59);
+        assert!(guard
+            .check_and_record(&order(Some("a"), "1"), 0, almost)
+            .is_err());
+        let later = t0() + TimeDelta::minutes(61);
+        guard
+            .check_and_record(&order(Some("a"), "1"), 0, later)
+            .unwrap();
+    }
+
+    #[test]
+    fn ids_survive_export_and_redo() {
+        let guard = DuplicateGuard::default();
+        guard
+            .check_and_record(&order(Some("a"), "1"), 0, t0())
+            .unwrap();
+        let forgotten = guard
+            .check_and_record(&order(Some("b"), "1"), 0, t0())
+            .unwrap();
+        guard.forget(forgotten);
+        let exported = guard.export_ids(t0());
+        assert_eq!(exported.iter().map(|s| s.ids.len()).sum::<usize>(), 1);
+
+        let restored = DuplicateGuard::default();
+        for shard in &exported {
+            restored.import_ids(shard).unwrap();
+        }
+        restored.redo_record("CUST1", "c", t0());
+        restored.redo_record("CUST1", "d", t0());
+        restored.redo_forget("CUST1", "d");
+        for (id, used) in [("a", true), ("b", false), ("c", true), ("d", false)] {
+            assert_eq!(
+                restored
+                    .check_and_record(&order(Some(id), "1"), 0, t0())
+                    .is_err(),
+                used,
+                "{id}"
+            );
+        }
+        assert!(restored
+            .import_ids(&ShardIds {
+                shard: SHARDS,
+                ids: vec![]
+            })
+            .is_err());
     }
 
     #[test]

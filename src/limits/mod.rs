@@ -12,6 +12,7 @@
 //! | [`kill_switch`] | [`KillSwitch`]: global / customer / symbol switch → `TRADING_DISABLED` |
 //! | [`rate`] | [`RateLimiter`]: per-customer token bucket → `RATE_LIMITED` (429) |
 //! | [`duplicates`] | [`DuplicateGuard`]: reused `clientOrderID`, same order within `duplicate_window_ms` → `DUPLICATE_ORDER` |
+//! | [`freeze`] | [`Freezes`]: frozen customers → `TRADING_DISABLED` |
 //! | [`checks`] | price band → `PRICE_OUT_OF_BAND`; notional, quantity, open orders, daily buys → `LIMIT_EXCEEDED`; restricted symbols → `TRADING_DISABLED` |
 //! | [`idempotency`] | [`IdempotencyStore`]: `Idempotency-Key` replay / wait / `IDEMPOTENCY_KEY_REUSED` |
 //! | [`low_balance`] | [`crossed_below`] for `omnibus.low_balance_warning` |
@@ -21,7 +22,7 @@
 //! 1. `Idempotency-Key` replay — [`IdempotencyStore::begin`], before parsing the body;
 //! 2. body shape, account, clientID (the parser and `decide`);
 //! 3. kill switch — [`KillSwitch::check_customer`] (global and customer switches: the symbol may
-//!    not be known yet when the order names an `instrumentID`);
+//!    not be known yet when the order names an `instrumentID`) and [`Freezes::check`];
 //! 4. rate limit — [`RateLimiter::try_take`];
 //! 5. instrument — once its symbol is known, [`KillSwitch::check_symbol`] and
 //!    [`check_restricted_symbol`] (both `TRADING_DISABLED`) — then halts, order type /
@@ -37,6 +38,7 @@
 pub mod checks;
 mod digest;
 pub mod duplicates;
+pub mod freeze;
 pub mod idempotency;
 pub mod kill_switch;
 pub mod low_balance;
@@ -47,7 +49,8 @@ pub use checks::{
     check_daily_buy_notional, check_open_orders, check_order_limits, check_order_notional,
     check_order_quantity, check_price_band, check_restricted_symbol, OrderRisk, PriceKind,
 };
-pub use duplicates::{DuplicateGuard, DuplicateTicket, OrderIdentity};
+pub use duplicates::{DuplicateGuard, DuplicateTicket, OrderIdentity, ShardIds};
+pub use freeze::Freezes;
 pub use idempotency::{
     Begin, IdempotencyGuard, IdempotencyRecord, IdempotencyStore, IdempotencyWait, StoredAnswer,
 };

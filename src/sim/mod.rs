@@ -84,7 +84,7 @@ pub struct Simulator {
     fill_gate: RwLock<()>,
     /// Set once by `serve` at shutdown: fill timers and held (timed-out) requests end.
     stopped: watch::Sender<bool>,
-    /// Requests on `/back-office/*`: what reached "DriveWealth".
+    /// Requests on any path but `/sim/*`: what reached "DriveWealth".
     requests_total: AtomicU64,
     /// Every request, for numbering.
     requests_seen: AtomicU64,
@@ -150,11 +150,11 @@ impl Simulator {
         server::serve(self, listener, shutdown).await;
     }
 
-    /// Numbers every request (for `dw-request-id`); only DriveWealth's own paths count towards
-    /// `/sim/requests/count`, so tests can ask it without moving it.
-    fn count_request(&self, upstream_path: bool) -> u64 {
+    /// Numbers every request (for `dw-request-id`); all but the simulator's own `/sim/*` paths
+    /// count towards `/sim/requests/count`, so tests can ask it without moving it.
+    fn count_request(&self, counted: bool) -> u64 {
         let request_no = self.requests_seen.fetch_add(1, Ordering::Relaxed) + 1;
-        if upstream_path {
+        if counted {
             self.requests_total.fetch_add(1, Ordering::Relaxed);
         }
         request_no

@@ -6,10 +6,12 @@
 //! commute). Each record's first byte is its tag; the tags are part of the on-disk format and
 //! never change meaning.
 
+use chrono::{Datelike, NaiveDate};
+
 use crate::codec::{DecodeError, Decoder, Encoder};
 use crate::instruments::{AssetClass, InstrumentStatus};
 use crate::ledger::OrderStatus;
-use crate::limits::{IdempotencyRecord, KillSwitchSetting, LimitPatch};
+use crate::limits::{IdempotencyRecord, KillSwitchSetting, LimitPatch, ShardIds};
 use crate::money::Fixed;
 use crate::rules::market_hours::Exchange;
 
@@ -25,6 +27,9 @@ pub enum Record {
         quantity: Option<Fixed>,
         amount_cash: Option<Fixed>,
         fee: Fixed,
+        /// What the order added to the controls' memory (`None` in logs written before it was
+        /// kept).
+        controls: Option<OrderControls>,
     },
     /// A SELL passed every rule and holds `quantity` of the position.
     ReserveSell {
@@ -32,6 +37,12 @@ pub enum Record {
         client_id: String,
         symbol: String,
         quantity: Fixed,
+        controls: Option<OrderControls>,
+    },
+    /// An order that never traded gave back what it added to the controls' memory.
+    ControlsReturned {
+        client_id: String,
+        controls: OrderControls,
     },
     /// The upstream took the order under `order_id`.
     Bind {
@@ -85,6 +96,12 @@ pub enum Record {
         old: String,
         new: String,
     },
+    /// A customer frozen (with the risk officer's reason) or unfrozen.
+    Freeze {
+        client_id: String,
+        frozen: bool,
+        reason: String,
+    },
     /// Omni funding; `payment_id` for a `deposits.updated` event (credited once per id).
     OmniDeposit {
         amount: Fixed,
@@ -110,6 +127,27 @@ pub enum Record {
     },
     /// The first answer to an `Idempotency-Key`, kept for repeats.
     Idempotent(IdempotencyRecord),
+    /// Snapshots only: a customer's BUY notional for one trading day.
+    DailyBuyTotal {
+        client_id: String,
+        trading_day: NaiveDate,
+        total: Fixed,
+    },
+    /// Snapshots only: one shard of the remembered `clientOrderID`s.
+    ClientOrderIds(ShardIds),
+}
+
+/// What an accepted order adds to the controls that must survive a restart (SPEC §10): the
+/// customer's BUY total for the trading day and its used `clientOrderID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderControls {
+    /// New York trading date the notional counts toward.
+    pub trading_day: NaiveDate,
+    /// Zero for a SELL.
+    pub buy_notional: Fixed,
+    pub client_order_id: Option<String>,
+    /// When the order was decided (the `clientOrderID`'s age).
+    pub at_unix_ns: i64,
 }
 
 /// An instrument master entry as logged.
@@ -129,18 +167,23 @@ pub struct InstrumentEntry {
 }
 
 mod tag {
-    pub const RESERVE_BUY: u8 = 1;
-    pub const RESERVE_SELL: u8 = 2;
+    /// Before the controls' memory was logged: read without it, never written.
+    pub const RESERVE_BUY_V1: u8 = 1;
+    pub const RESERVE_SELL_V1: u8 = 2;
     pub const BIND: u8 = 3;
     pub const RELEASE: u8 = 4;
     pub const IN_DOUBT: u8 = 5;
     pub const RESOLVE: u8 = 6;
     pub const UPDATE: u8 = 7;
     pub const QUEUED: u8 = 8;
+    pub const RESERVE_BUY: u8 = 11;
+    pub const RESERVE_SELL: u8 = 12;
+    pub const CONTROLS_RETURNED: u8 = 13;
     pub const CUSTOMER_NEW: u8 = 20;
     pub const CUSTOMER_REPLACE: u8 = 21;
     pub const CUSTOMER_CASH: u8 = 22;
     pub const REKEY: u8 = 23;
+    pub const FREEZE: u8 = 24;
     pub const OMNI_DEPOSIT: u8 = 30;
     pub const SETTLEMENT_ROLLED: u8 = 31;
     /// Before ISINs: read as an entry without one, never written.
@@ -151,6 +194,8 @@ mod tag {
     pub const KILL_SWITCH: u8 = 50;
     pub const LIMIT_OVERRIDE: u8 = 51;
     pub const IDEMPOTENT: u8 = 52;
+    pub const DAILY_BUY_TOTAL: u8 = 53;
+    pub const CLIENT_ORDER_IDS: u8 = 54;
 }
 
 impl Record {
@@ -169,6 +214,10 @@ impl Record {
             Record::CustomerReplace { .. } => "customer_replace",
             Record::CustomerCash { .. } => "customer_cash",
             Record::Rekey { .. } => "rekey",
+            Record::Freeze { .. } => "freeze",
+            Record::ControlsReturned { .. } => "controls_returned",
+            Record::DailyBuyTotal { .. } => "daily_buy_total",
+            Record::ClientOrderIds(_) => "client_order_ids",
             Record::OmniDeposit { .. } => "omni_deposit",
             Record::SettlementRolled => "settlement_rolled",
             Record::InstrumentUpsert(_) => "instrument_upsert",
@@ -191,6 +240,7 @@ impl Record {
                 quantity,
                 amount_cash,
                 fee,
+                controls,
             } => {
                 e.u8(tag::RESERVE_BUY)
                     .u64(*local)
@@ -200,18 +250,55 @@ impl Record {
                     .option_fixed(*quantity)
                     .option_fixed(*amount_cash)
                     .fixed(*fee);
+                encode_option_controls(&mut e, controls.as_ref());
             }
             Record::ReserveSell {
                 local,
                 client_id,
                 symbol,
                 quantity,
+                controls,
             } => {
                 e.u8(tag::RESERVE_SELL)
                     .u64(*local)
                     .str(client_id)
                     .str(symbol)
                     .fixed(*quantity);
+                encode_option_controls(&mut e, controls.as_ref());
+            }
+            Record::ControlsReturned {
+                client_id,
+                controls,
+            } => {
+                e.u8(tag::CONTROLS_RETURNED).str(client_id);
+                encode_controls(&mut e, controls);
+            }
+            Record::Freeze {
+                client_id,
+                frozen,
+                reason,
+            } => {
+                e.u8(tag::FREEZE).str(client_id).bool(*frozen).str(reason);
+            }
+            Record::DailyBuyTotal {
+                client_id,
+                trading_day,
+                total,
+            } => {
+                e.u8(tag::DAILY_BUY_TOTAL)
+                    .str(client_id)
+                    .i64(i64::from(trading_day.num_days_from_ce()))
+                    .fixed(*total);
+            }
+            Record::ClientOrderIds(shard) => {
+                e.u8(tag::CLIENT_ORDER_IDS)
+                    .u32(u32::try_from(shard.shard).unwrap_or(u32::MAX))
+                    .u32(u32::try_from(shard.ids.len()).unwrap_or(u32::MAX));
+                for (digest, at_ns) in &shard.ids {
+                    e.u64(*digest as u64)
+                        .u64((*digest >> 64) as u64)
+                        .i64(*at_ns);
+                }
             }
             Record::Bind { local, order_id } => {
                 e.u8(tag::BIND).u64(*local).str(order_id);
@@ -351,7 +438,7 @@ impl Record {
     pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         let mut d = Decoder::new(bytes);
         let record = match d.u8("record tag")? {
-            tag::RESERVE_BUY => Record::ReserveBuy {
+            tag @ (tag::RESERVE_BUY_V1 | tag::RESERVE_BUY) => Record::ReserveBuy {
                 local: d.u64("local id")?,
                 client_id: d.string("clientID")?,
                 symbol: d.string("symbol")?,
@@ -359,13 +446,56 @@ impl Record {
                 quantity: d.option_fixed("quantity")?,
                 amount_cash: d.option_fixed("amountCash")?,
                 fee: d.fixed("fee")?,
+                controls: if tag == tag::RESERVE_BUY {
+                    decode_option_controls(&mut d)?
+                } else {
+                    None
+                },
             },
-            tag::RESERVE_SELL => Record::ReserveSell {
+            tag @ (tag::RESERVE_SELL_V1 | tag::RESERVE_SELL) => Record::ReserveSell {
                 local: d.u64("local id")?,
                 client_id: d.string("clientID")?,
                 symbol: d.string("symbol")?,
                 quantity: d.fixed("quantity")?,
+                controls: if tag == tag::RESERVE_SELL {
+                    decode_option_controls(&mut d)?
+                } else {
+                    None
+                },
             },
+            tag::CONTROLS_RETURNED => Record::ControlsReturned {
+                client_id: d.string("clientID")?,
+                controls: decode_controls(&mut d)?,
+            },
+            tag::FREEZE => Record::Freeze {
+                client_id: d.string("clientID")?,
+                frozen: d.bool("frozen")?,
+                reason: d.string("reason")?,
+            },
+            tag::DAILY_BUY_TOTAL => Record::DailyBuyTotal {
+                client_id: d.string("clientID")?,
+                trading_day: decode_day(&mut d)?,
+                total: d.fixed("total")?,
+            },
+            tag::CLIENT_ORDER_IDS => {
+                let shard = d.u32("shard")? as usize;
+                let count = d.u32("id count")?;
+                if count > IDS_PER_RECORD_MAX {
+                    return Err(DecodeError {
+                        what: "id count",
+                        offset: d.offset(),
+                        problem: "too many ids",
+                    });
+                }
+                let ids = (0..count)
+                    .map(|_| {
+                        let low = d.u64("digest")?;
+                        let high = d.u64("digest")?;
+                        Ok((u128::from(high) << 64 | u128::from(low), d.i64("used at")?))
+                    })
+                    .collect::<Result<_, DecodeError>>()?;
+                Record::ClientOrderIds(ShardIds { shard, ids })
+            }
             tag::BIND => Record::Bind {
                 local: d.u64("local id")?,
                 order_id: d.string("orderId")?,
@@ -542,16 +672,37 @@ impl Record {
                 quantity,
                 amount_cash,
                 fee,
+                controls,
             } => serde_json::json!({"local": local, "clientID": client_id, "symbol": symbol,
                 "perShare": option(per_share), "quantity": option(quantity),
-                "amountCash": option(amount_cash), "fee": fixed(fee)}),
+                "amountCash": option(amount_cash), "fee": fixed(fee),
+                "controls": controls.as_ref().map(controls_json)}),
             Record::ReserveSell {
                 local,
                 client_id,
                 symbol,
                 quantity,
+                controls,
             } => serde_json::json!({"local": local, "clientID": client_id, "symbol": symbol,
-                "quantity": fixed(quantity)}),
+                "quantity": fixed(quantity), "controls": controls.as_ref().map(controls_json)}),
+            Record::ControlsReturned {
+                client_id,
+                controls,
+            } => serde_json::json!({"clientID": client_id, "controls": controls_json(controls)}),
+            Record::Freeze {
+                client_id,
+                frozen,
+                reason,
+            } => serde_json::json!({"clientID": client_id, "frozen": frozen, "reason": reason}),
+            Record::DailyBuyTotal {
+                client_id,
+                trading_day,
+                total,
+            } => serde_json::json!({"clientID": client_id, "tradingDay": trading_day.to_string(),
+                "total": fixed(total)}),
+            Record::ClientOrderIds(shard) => {
+                serde_json::json!({"shard": shard.shard, "ids": shard.ids.len()})
+            }
             Record::Bind { local, order_id } => {
                 serde_json::json!({"local": local, "orderId": order_id})
             }
@@ -617,6 +768,63 @@ impl Record {
                 "status": record.status, "createdAt": record.created_at}),
         };
         serde_json::json!({"type": self.kind(), "record": body})
+    }
+}
+
+/// `clientOrderID` digests per snapshot record: a shard's capacity, with room to spare.
+const IDS_PER_RECORD_MAX: u32 = 1_000_000;
+
+fn controls_json(controls: &OrderControls) -> serde_json::Value {
+    serde_json::json!({"tradingDay": controls.trading_day.to_string(),
+        "buyNotional": controls.buy_notional.to_string(),
+        "clientOrderID": controls.client_order_id, "atUnixNs": controls.at_unix_ns})
+}
+
+fn encode_controls(e: &mut Encoder, controls: &OrderControls) {
+    e.i64(i64::from(controls.trading_day.num_days_from_ce()))
+        .fixed(controls.buy_notional)
+        .option_str(controls.client_order_id.as_deref())
+        .i64(controls.at_unix_ns);
+}
+
+fn encode_option_controls(e: &mut Encoder, controls: Option<&OrderControls>) {
+    match controls {
+        None => {
+            e.bool(false);
+        }
+        Some(controls) => {
+            e.bool(true);
+            encode_controls(e, controls);
+        }
+    }
+}
+
+fn decode_day(d: &mut Decoder<'_>) -> Result<NaiveDate, DecodeError> {
+    let days = d.i64("trading day")?;
+    i32::try_from(days)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .ok_or(DecodeError {
+            what: "trading day",
+            offset: d.offset(),
+            problem: "out of range",
+        })
+}
+
+fn decode_controls(d: &mut Decoder<'_>) -> Result<OrderControls, DecodeError> {
+    Ok(OrderControls {
+        trading_day: decode_day(d)?,
+        buy_notional: d.fixed("buy notional")?,
+        client_order_id: d.option_string("clientOrderID")?,
+        at_unix_ns: d.i64("decided at")?,
+    })
+}
+
+fn decode_option_controls(d: &mut Decoder<'_>) -> Result<Option<OrderControls>, DecodeError> {
+    if d.bool("controls present")? {
+        decode_controls(d).map(Some)
+    } else {
+        Ok(None)
     }
 }
 
@@ -760,13 +968,43 @@ mod tests {
                 quantity: Some(f("5.12580012")),
                 amount_cash: None,
                 fee: f("0.5"),
+                controls: Some(OrderControls {
+                    trading_day: "2026-06-04".parse().unwrap(),
+                    buy_notional: f("975.66"),
+                    client_order_id: Some("co-1".into()),
+                    at_unix_ns: 1_780_581_600_000_000_000,
+                }),
             },
             Record::ReserveSell {
                 local: 8,
                 client_id: "CUST0A19F".into(),
                 symbol: "BRK.A".into(),
                 quantity: f("1"),
+                controls: None,
             },
+            Record::ControlsReturned {
+                client_id: "123456789".into(),
+                controls: OrderControls {
+                    trading_day: "2026-06-04".parse().unwrap(),
+                    buy_notional: f("975.66"),
+                    client_order_id: None,
+                    at_unix_ns: 0,
+                },
+            },
+            Record::Freeze {
+                client_id: "c".into(),
+                frozen: true,
+                reason: "KYC review".into(),
+            },
+            Record::DailyBuyTotal {
+                client_id: "c".into(),
+                trading_day: "2026-06-04".parse().unwrap(),
+                total: f("100"),
+            },
+            Record::ClientOrderIds(ShardIds {
+                shard: 63,
+                ids: vec![(u128::MAX - 5, 17), (3, -1)],
+            }),
             Record::Bind {
                 local: 7,
                 order_id: "GB.70359e38".into(),
@@ -887,6 +1125,44 @@ mod tests {
     #[test]
     fn a_reservation_is_compact() {
         let bytes = samples()[0].encode();
-        assert!(bytes.len() < 80, "{} bytes", bytes.len());
+        assert!(bytes.len() < 120, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn records_of_earlier_formats_still_read() {
+        // Tag 1 (a BUY reservation before the controls were logged), as an earlier version
+        // wrote it.
+        let mut e = Encoder::new();
+        e.u8(tag::RESERVE_BUY_V1)
+            .u64(7)
+            .str("c")
+            .str("AAPL")
+            .option_fixed(None)
+            .option_fixed(Some(Fixed::ONE))
+            .option_fixed(None)
+            .fixed(Fixed::ZERO);
+        match Record::decode(&e.finish()).unwrap() {
+            Record::ReserveBuy {
+                local, controls, ..
+            } => assert_eq!((local, controls), (7, None)),
+            other => panic!("{other:?}"),
+        }
+        // Tag 40 (an instrument without an ISIN).
+        let mut e = Encoder::new();
+        e.u8(tag::INSTRUMENT_UPSERT_V1)
+            .str("AAPL")
+            .str("id")
+            .u8(0)
+            .u8(0)
+            .u8(0)
+            .bool(true)
+            .option_fixed(None)
+            .option_fixed(None)
+            .option_fixed(None)
+            .option_fixed(None);
+        match Record::decode(&e.finish()).unwrap() {
+            Record::InstrumentUpsert(entry) => assert_eq!(entry.isin, None),
+            other => panic!("{other:?}"),
+        }
     }
 }
