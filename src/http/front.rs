@@ -105,6 +105,9 @@ impl Front {
                 "this router is not known: send one of the dw-client-app-key values in server.router_app_keys",
             ));
         }
+        if let Err(reason) = check_framing(request.headers()) {
+            return refused(Reject::new(RejectCode::InvalidRequest, reason));
+        }
         let order_id = match route(request.method(), request.uri().path()) {
             Route::PlaceOrder => return self.place_order(request).await,
             Route::ReadOrder => return self.get_order(request).await,
@@ -351,6 +354,24 @@ fn created_order_id(body: &[u8]) -> Option<String> {
         .filter(|id| !id.is_empty() && id.len() <= 128)
 }
 
+/// A body must be framed one way only (RFC 9112 §6.3), or a proxy and its upstream may split
+/// the bytes into different requests. hyper already reads a body by its transfer-encoding when
+/// both headers come (dropping content-length and closing the connection after the answer) and
+/// refuses differing content-lengths; what it lets through, and this refuses on every path, is
+/// a transfer coding other than plain `chunked` (omnigate would forward bytes coded in a way it
+/// did not read). The other arms hold the line should the HTTP layer ever pass more through.
+fn check_framing(headers: &http::HeaderMap) -> Result<(), &'static str> {
+    let lengths = headers.get_all(http::header::CONTENT_LENGTH).iter().count();
+    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    match (lengths, codings.next(), codings.next()) {
+        (0 | 1, None, _) => Ok(()),
+        (0, Some(coding), None) if coding.as_bytes().eq_ignore_ascii_case(b"chunked") => Ok(()),
+        (0, Some(_), _) => Err("transfer-encoding other than chunked is not accepted"),
+        (_, Some(_), _) => Err("the request has both content-length and transfer-encoding"),
+        _ => Err("the request has more than one content-length"),
+    }
+}
+
 /// A request answered here, counted by its code (SPEC §11: every code, including those that
 /// come before a decision).
 fn refused(reject: Reject) -> Response<ProxyBody> {
@@ -406,6 +427,31 @@ async fn read_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_are_framed_one_way_only() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(check_framing(&headers(&[])).is_ok());
+        assert!(check_framing(&headers(&[("content-length", "5")])).is_ok());
+        assert!(check_framing(&headers(&[("transfer-encoding", "Chunked")])).is_ok());
+        for bad in [
+            &[("content-length", "5"), ("transfer-encoding", "chunked")][..],
+            &[("content-length", "5"), ("content-length", "5")],
+            &[("transfer-encoding", "gzip, chunked")],
+            &[
+                ("transfer-encoding", "chunked"),
+                ("transfer-encoding", "chunked"),
+            ],
+        ] {
+            assert!(check_framing(&headers(bad)).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn only_json_is_an_order() {

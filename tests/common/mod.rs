@@ -58,8 +58,8 @@ pub fn binary() -> &'static str {
 }
 
 /// The instrument master every test gateway starts with (written next to its config).
-pub const INSTRUMENTS: &str = r#"{"symbol":"AAPL","instrumentID":"a67422af-8504-43df-9e63-7361eb0bd99e","assetClass":"EQUITY","exchange":"NASDAQ","status":"ACTIVE","fractionable":true,"price":"190.00"}
-{"symbol":"SPY","instrumentID":"c9a5f4f2-8a3d-4f57-8e1f-2e5b0c6d7a22","assetClass":"ETF","exchange":"ARCA","status":"ACTIVE","fractionable":true,"price":"560.00"}
+pub const INSTRUMENTS: &str = r#"{"symbol":"AAPL","instrumentID":"a67422af-8504-43df-9e63-7361eb0bd99e","ISIN":"US0378331005","assetClass":"EQUITY","exchange":"NASDAQ","status":"ACTIVE","fractionable":true,"price":"190.00"}
+{"symbol":"SPY","instrumentID":"c9a5f4f2-8a3d-4f57-8e1f-2e5b0c6d7a22","ISIN":"US78462F1030","assetClass":"ETF","exchange":"ARCA","status":"ACTIVE","fractionable":true,"price":"560.00"}
 {"symbol":"BRK.A","instrumentID":"d4e8b1c3-5f6a-4b7c-9d0e-1f2a3b4c5d33","assetClass":"EQUITY","exchange":"NYSE","status":"ACTIVE","fractionable":false,"price":"700000.00"}
 {"symbol":"BTC","instrumentID":"e5f9c2d4-6a7b-4c8d-8e1f-2a3b4c5d6e44","assetClass":"CRYPTO","exchange":"CRYPTO","status":"ACTIVE","fractionable":true,"price":"65000.00"}
 "#;
@@ -312,15 +312,38 @@ pub fn send(
 
 /// Writes `raw` bytes and reads the answer until the server closes.
 pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> Response {
+    try_send_raw(addr, raw, None)
+        .unwrap_or_else(|| panic!("no HTTP answer to {:?}", String::from_utf8_lossy(raw)))
+}
+
+/// Writes `raw` (pausing `pause` after its first `split` bytes, to play a slow client) and
+/// reads until the server closes; `None` when the server closed without an HTTP answer.
+pub fn try_send_raw(
+    addr: SocketAddr,
+    raw: &[u8],
+    slow: Option<(usize, Duration)>,
+) -> Option<Response> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     // A server may answer (and close) before reading an oversized body; that is fine.
-    let _ = stream.write_all(raw);
+    match slow {
+        None => {
+            let _ = stream.write_all(raw);
+        }
+        Some((split, pause)) => {
+            let _ = stream.write_all(&raw[..split]);
+            std::thread::sleep(pause);
+            let _ = stream.write_all(&raw[split..]);
+        }
+    }
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
-    parse_response(&answer)
+    answer
+        .windows(4)
+        .any(|window| window == b"\r\n\r\n")
+        .then(|| parse_response(&answer))
 }
 
 fn parse_response(answer: &[u8]) -> Response {
