@@ -5,9 +5,9 @@
 //! An order travels left to right through one module per step:
 //!
 //! ```text
-//! http::front ──▶ order (parse, exact decimals) ──▶ decision ──▶ upstream (pooled client)
-//!      │                                                              │
-//!      └──────────── http::proxy (every other path, streaming) ◀──────┘
+//! http::front ─▶ http::route ─▶ order (parse, exact decimals) ─▶ decision ─▶ upstream (pooled)
+//!  (router keys)  (canonical                                                      │
+//!                  paths only) ─▶ http::proxy (every other path, streaming) ◀─────┘
 //! ```
 //!
 //! - [`codec`]: the compact binary encoding of WAL records and snapshots.

@@ -1,12 +1,13 @@
 //! Order bodies come straight off the network (`POST /back-office/orders`, `PATCH` cancels):
-//! whatever the bytes, parsing answers `Ok` or `INVALID_ORDER`, never a panic; and an order that
-//! parses carries only exact, positive numbers.
+//! whatever the bytes, parsing answers `Ok` or `INVALID_ORDER`, never a panic; an order that
+//! parses carries only exact, positive numbers, nests no deeper than the limit, and names at
+//! least one instrument identifier, none of them blank.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use omnigate::money::Fixed;
-use omnigate::order::{parse_cancel, parse_order, Size};
+use omnigate::order::{nesting_within, parse_cancel, parse_order, Size, DEFAULT_MAX_JSON_DEPTH};
 use omnigate::reject::RejectCode;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,6 +33,21 @@ fuzz_target!(|data: &[u8]| {
             assert!(
                 !order.account_no.trim().is_empty(),
                 "an order parsed with a blank accountNo"
+            );
+            assert!(
+                nesting_within(data, DEFAULT_MAX_JSON_DEPTH).is_some(),
+                "an order parsed that nests deeper than {DEFAULT_MAX_JSON_DEPTH}"
+            );
+            let identifiers: Vec<_> = order.instrument.given().collect();
+            assert!(
+                !identifiers.is_empty(),
+                "an order parsed naming no instrument"
+            );
+            assert!(
+                identifiers
+                    .iter()
+                    .all(|(_, value)| !value.trim().is_empty()),
+                "an order parsed with a blank instrument identifier"
             );
         }
         Err(reject) => {

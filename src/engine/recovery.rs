@@ -493,6 +493,15 @@ impl Engine {
         }
     }
 
+    /// The WAL flushed and closed with no final snapshot, as a crash would leave it once every
+    /// record was durable (tests).
+    #[cfg(test)]
+    pub(crate) fn close_without_snapshot(&self) {
+        if let Some(journal) = &self.journal {
+            journal.shutdown();
+        }
+    }
+
     /// Clean shutdown: a final snapshot, then the WAL flushed and closed. Blocking.
     pub fn close(&self) {
         let Some(journal) = &self.journal else { return };

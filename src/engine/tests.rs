@@ -139,3 +139,65 @@ fn max_open_orders_holds_under_concurrency() {
         .sum();
     assert_eq!(admitted, 3);
 }
+
+/// An order the upstream refused gives back its clientOrderID and its day's notional, and a
+/// reopened engine (log replay, then a snapshot) agrees with the live one.
+#[test]
+fn an_upstream_refusal_gives_the_controls_back_across_a_restart() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut config = config(&scratch.path().join("wal"));
+    config.limits.default.daily_buy_notional =
+        Some(crate::config::Decimal(Fixed::from_int(500).unwrap()));
+    let with_id = |id: &str, quantity: u32| {
+        format!(
+            r#"{{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":{quantity},"price":100,"clientID":"CUST0A19F","clientOrderID":"{id}"}}"#
+        )
+    };
+    let admit = |engine: &Engine, body: &str| {
+        let order = parse_order(body.as_bytes()).unwrap();
+        engine.admit(&order).map(|(admitted, durability)| {
+            durability.wait_blocking().unwrap();
+            admitted
+        })
+    };
+    let rejected = |engine: &Engine, body: &str| match admit(engine, body) {
+        Err(AdmitError::Rejected(reject)) => reject.code,
+        other => panic!("{body} was {other:?}"),
+    };
+    let today = crate::rules::market_hours::new_york_date(clock().now());
+    {
+        let engine = Engine::open(&config, clock(), false).unwrap().engine;
+        book(&engine);
+        let kept = admit(&engine, &with_id("kept", 2)).unwrap(); // 200 of 500
+        drop(engine.bound(&kept, "GB.1"));
+        let refused = admit(&engine, &with_id("refused", 2)).unwrap(); // 400
+        engine.refused_upstream(&refused).wait_blocking().unwrap(); // back to 200
+        assert_eq!(
+            engine.daily_buys.total("CUST0A19F", today),
+            Fixed::from_int(200).unwrap()
+        );
+        engine.close_without_snapshot();
+    }
+    for round in ["replayed from the log", "restored from a snapshot"] {
+        let engine = Engine::open(&config, clock(), false).unwrap().engine;
+        assert_eq!(
+            engine.daily_buys.total("CUST0A19F", today),
+            Fixed::from_int(200).unwrap(),
+            "{round}"
+        );
+        assert_eq!(
+            rejected(&engine, &with_id("kept", 1)),
+            crate::reject::RejectCode::DuplicateOrder,
+            "{round}"
+        );
+        assert_eq!(
+            rejected(&engine, &with_id("new", 4)),
+            crate::reject::RejectCode::LimitExceeded,
+            "{round}"
+        );
+        // The refused order's id is free again, and 300 of the day still fits.
+        let again = admit(&engine, &with_id("refused", 3)).unwrap();
+        engine.refused_upstream(&again).wait_blocking().unwrap();
+        engine.close(); // the second round reads this snapshot
+    }
+}

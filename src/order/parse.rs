@@ -284,6 +284,7 @@ fn shorten(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::InstrumentKey;
     use crate::reject::RejectCode;
 
     fn parse(body: &str) -> Result<Order<'_>, Reject> {
@@ -393,6 +394,89 @@ mod tests {
             parse_order(&[0xff, 0xfe]).unwrap_err().code,
             RejectCode::InvalidOrder
         );
+    }
+
+    #[test]
+    fn numbers_are_strict() {
+        let with = |quantity: &str| {
+            format!(
+                r#"{{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":{quantity}}}"#
+            )
+        };
+        for bad in [
+            r#""1_0""#,
+            r#"" 1""#,
+            r#""1 ""#,
+            r#""+1""#,
+            r#""1e1""#,
+            r#"".5""#,
+            r#""5.""#,
+            r#""\u0031""#,
+            r#""""#,
+        ] {
+            assert!(message(&with(bad)).contains("not a decimal"), "{bad}");
+        }
+        assert!(parse(&with("01")).is_err(), "not JSON");
+        let size = |quantity: &str| parse(&with(quantity)).unwrap().size;
+        assert_eq!(size("1e1"), Size::Quantity(Fixed::from_int(10).unwrap()));
+        assert_eq!(
+            size(r#""007.50""#),
+            Size::Quantity(Fixed::parse("7.5").unwrap())
+        );
+    }
+
+    #[test]
+    fn an_order_may_name_its_instrument_three_ways() {
+        let order = parse(
+            r#"{"accountNo":"A","orderType":"MARKET","side":"BUY","quantity":1,
+                "symbol":"AAPL","instrumentID":"a674","ISIN":"US0378331005"}"#,
+        )
+        .unwrap();
+        let given: Vec<_> = order.instrument.given().collect();
+        assert_eq!(
+            given,
+            [
+                (InstrumentKey::Symbol, "AAPL"),
+                (InstrumentKey::InstrumentId, "a674"),
+                (InstrumentKey::Isin, "US0378331005")
+            ]
+        );
+        let order =
+            parse(r#"{"accountNo":"A","orderType":"MARKET","side":"BUY","quantity":1,"ISIN":"US0378331005"}"#)
+                .unwrap();
+        assert_eq!(order.instrument.given().count(), 1);
+        for body in [
+            r#"{"accountNo":"A","orderType":"MARKET","side":"BUY","quantity":1,"symbol":"","instrumentID":"a"}"#,
+            r#"{"accountNo":"A","orderType":"MARKET","side":"BUY","quantity":1,"ISIN":7}"#,
+            r#"{"accountNo":"A","orderType":"MARKET","side":"BUY","quantity":1,"symbol":null}"#,
+            r#"{"accountNo":"A","orderType":"MARKET","side":"BUY","quantity":1,"symbol":"X","symbol":"Y"}"#,
+        ] {
+            assert_eq!(
+                parse(body).unwrap_err().code,
+                RejectCode::InvalidOrder,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_whole_body_is_held_to_the_nesting_limit() {
+        let with_extra = |depth: usize| {
+            format!(
+                r#"{{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":1,"extra":{}{}}}"#,
+                "[".repeat(depth - 1),
+                "]".repeat(depth - 1)
+            )
+        };
+        assert!(parse_order_within(with_extra(8).as_bytes(), 8).is_ok());
+        assert!(message(&with_extra(33)).contains("server.max_json_depth"));
+        assert!(parse_order_within(with_extra(9).as_bytes(), 8).is_err());
+        let cancel = format!(
+            r#"{{"method":"CANCEL","x":{}{}}}"#,
+            "{\"a\":".repeat(40),
+            "}".repeat(40)
+        );
+        assert!(parse_cancel(cancel.as_bytes()).is_err());
     }
 
     #[test]
