@@ -11,14 +11,14 @@ use tokio::task::JoinSet;
 
 use crate::clock::{Clock, ShiftedClock, SystemClock};
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, Reloader};
+use crate::feeds::poller::{self, PollCredentials, UpstreamOps};
+use crate::feeds::settlement;
 use crate::http::admin::Admin;
 use crate::http::auth::{RouterKeys, Secret};
 use crate::http::body::BodyLimits;
 use crate::http::front::Front;
 use crate::http::server::{self, ConnectionLimits};
-use crate::poller::{self, PollCredentials, UpstreamOps};
-use crate::settlement;
 use crate::sim::Simulator;
 use crate::upstream::{Upstream, UpstreamBase};
 
@@ -55,35 +55,6 @@ async fn snapshots(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
         }
         let engine = engine.clone();
         let _ = tokio::task::spawn_blocking(move || engine.snapshot_if_due()).await;
-    }
-}
-
-/// Re-reads the config file and applies what may change while running (SPEC §5.3): an invalid
-/// file is refused with every problem listed, and the settings in force stay.
-pub struct Reloader {
-    path: Option<PathBuf>,
-    engine: Arc<Engine>,
-}
-
-impl Reloader {
-    pub fn reload(&self) -> Result<(), String> {
-        let Some(path) = &self.path else {
-            return Err(
-                "omnigate runs on its embedded default: there is no config file to reload"
-                    .to_owned(),
-            );
-        };
-        match Config::load(path) {
-            Ok(config) => {
-                self.engine.reload(&config);
-                tracing::info!(path = %path.display(), "config reloaded");
-                Ok(())
-            }
-            Err(error) => {
-                tracing::error!("config reload refused; the previous config stays:\n{error}");
-                Err(error.to_string())
-            }
-        }
     }
 }
 
@@ -196,10 +167,7 @@ impl Gateway {
             shutdown_rx.clone(),
         ));
 
-        let reloader = Arc::new(Reloader {
-            path,
-            engine: engine.clone(),
-        });
+        let reloader = Arc::new(Reloader::new(path, engine.clone()));
         let engine_handle = engine.clone();
         let admin = Arc::new(Admin {
             token: Secret::new(&admin_token),

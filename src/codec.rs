@@ -18,6 +18,41 @@ pub struct DecodeError {
     pub problem: &'static str,
 }
 
+/// An enum stored as one byte. Each implementing enum has one explicit `(code, value)` table —
+/// written with [`wire_codes!`] beside the enum — that every codec (WAL records, snapshots)
+/// uses; the codes are on-disk format and never change meaning. Encoding is a `match`, so every
+/// value has a code; decoding an unknown code is an error, never a default.
+pub trait WireCode: Copy + Sized + 'static {
+    /// Every value with its code.
+    const CODES: &'static [(u8, Self)];
+
+    fn code(self) -> u8;
+
+    fn from_code(code: u8) -> Option<Self> {
+        Self::CODES
+            .iter()
+            .find(|(known, _)| *known == code)
+            .map(|(_, value)| *value)
+    }
+}
+
+/// Implements [`WireCode`] for an enum from its table:
+/// `wire_codes!(Status { Status::New = 0, Status::Done = 1 });`
+#[macro_export]
+macro_rules! wire_codes {
+    ($type:ty { $($value:path = $code:literal),+ $(,)? }) => {
+        impl $crate::codec::WireCode for $type {
+            const CODES: &'static [(u8, Self)] = &[$(($code, $value)),+];
+
+            fn code(self) -> u8 {
+                match self {
+                    $($value => $code),+
+                }
+            }
+        }
+    };
+}
+
 /// Appends encoded values to a buffer.
 #[derive(Default)]
 pub struct Encoder {
@@ -42,6 +77,11 @@ impl Encoder {
     pub fn u8(&mut self, value: u8) -> &mut Self {
         self.bytes.push(value);
         self
+    }
+
+    /// An enum by its [`WireCode`].
+    pub fn code<T: WireCode>(&mut self, value: T) -> &mut Self {
+        self.u8(value.code())
     }
 
     pub fn bool(&mut self, value: bool) -> &mut Self {
@@ -120,20 +160,28 @@ impl<'a> Decoder<'a> {
         self.offset
     }
 
+    /// An error about what was just read (a value the codec could read but the format does not
+    /// allow), at the current offset.
+    pub fn error(&self, what: &'static str, problem: &'static str) -> DecodeError {
+        DecodeError {
+            what,
+            offset: self.offset,
+            problem,
+        }
+    }
+
+    /// An enum by its [`WireCode`]; an unknown code is an error.
+    pub fn code<T: WireCode>(&mut self, what: &'static str) -> Result<T, DecodeError> {
+        let code = self.u8(what)?;
+        T::from_code(code).ok_or_else(|| self.error(what, "unknown code"))
+    }
+
     /// Fails unless every byte was read: trailing bytes mean the record is not what we think.
     pub fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         if self.is_empty() {
             Ok(())
         } else {
             Err(self.error(what, "trailing bytes"))
-        }
-    }
-
-    fn error(&self, what: &'static str, problem: &'static str) -> DecodeError {
-        DecodeError {
-            what,
-            offset: self.offset,
-            problem,
         }
     }
 

@@ -18,8 +18,8 @@
 //! - [`order`]: the order body as routers send it, parsed exactly.
 //! - [`decide`]: the pure decision: order + rules + book + `now` → accept or a reason.
 //! - [`engine`]: the shared state and the order path up to the wire (decide, then reserve).
-//! - [`events`]: DriveWealth event envelopes and their de-duplication.
-//! - [`poller`]: polls open orders upstream for fills DriveWealth's events may not bring.
+//! - [`feeds`]: what feeds the ledger besides orders: DriveWealth's events, the poller of open
+//!   orders, the settlement roll.
 //! - [`queued`]: orders accepted for a later open (for the cancel cut-off).
 //! - [`reject`]: the rejection codes of the wire contract and their messages.
 //! - [`instruments`]: the instrument master (status, fractionability, reference prices).
@@ -28,7 +28,6 @@
 //! - [`rules`]: the DriveWealth rules an order must pass (clientID, market hours, …).
 //! - [`upstream`]: the pooled keep-alive client to DriveWealth and how its failures read.
 //! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
-//! - [`settlement`]: rolls the settlement day at `omnibus.settlement_time`.
 //! - [`sim`]: a DriveWealth simulator, in-process or as `omnigate sim`.
 //! - [`wal`]: the write-ahead log: records stored durably (group commit), recovered, snapshotted.
 //! - [`app`]: wiring: builds the pieces from a config and runs them until shutdown.
@@ -39,7 +38,7 @@ pub mod codec;
 pub mod config;
 pub mod decide;
 pub mod engine;
-pub mod events;
+pub mod feeds;
 pub mod http;
 pub mod instruments;
 pub mod ledger;
@@ -47,11 +46,9 @@ pub mod limits;
 pub mod metrics;
 pub mod money;
 pub mod order;
-pub mod poller;
 pub mod queued;
 pub mod reject;
 pub mod rules;
-pub mod settlement;
 pub mod sim;
 pub mod upstream;
 pub mod wal;

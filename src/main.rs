@@ -159,7 +159,7 @@ fn wal_command(command: WalCommand) -> ExitCode {
             let mut out = std::io::stdout().lock();
             let result = omnigate::wal::dump(&dir, &mut |entry| {
                 use std::io::Write;
-                let record = match omnigate::wal::record::Record::decode(&entry.record) {
+                let record = match omnigate::engine::record::Record::decode(&entry.record) {
                     Ok(record) => record.to_json(),
                     Err(error) => serde_json::json!({ "undecodable": error.to_string() }),
                 };
@@ -256,7 +256,7 @@ fn print_banner(gateway: &Gateway) {
 }
 
 /// SIGHUP re-reads the config file, as `POST /admin/reload` does.
-fn reload_on_sighup(reloader: Arc<omnigate::app::Reloader>) {
+fn reload_on_sighup(reloader: Arc<omnigate::engine::Reloader>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -68,7 +68,7 @@ impl QueuedOrders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::market_hours::Exchange;
+    use crate::instruments::Exchange;
 
     fn at(hour: u32) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + i64::from(hour) * 3600, 0).unwrap()

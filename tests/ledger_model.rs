@@ -2,9 +2,11 @@
 //!
 //! 1. `ledger_matches_the_model`: random sequences of registrations, re-keys, reservations, binds,
 //!    releases, in-doubt resolutions, partial fills, fills, cancels, duplicate and out-of-order
-//!    updates, deposits, withdrawals, omni deposits and settlement rolls. After every step each
-//!    customer's cash / reserved / available / positions / pending sells / open orders and the
-//!    omni view equal a model written with plain `i128` arithmetic, and `check_invariants` holds.
+//!    updates, deposits, withdrawals, omni deposits, credit-line changes and settlement rolls
+//!    (the generator in `common::ledger_ops`, shared with `ledger_persist.rs`). After every step
+//!    each customer's cash / reserved / available / positions / pending sells / open orders and
+//!    the omni view equal a model written with plain `i128` arithmetic, and `check_invariants`
+//!    holds.
 //! 2. Races: many threads reserving at once never reserve more than was available and never
 //!    refuse an order that fit (the number accepted is exact), and a full lifecycle race leaves
 //!    the books consistent.
@@ -13,6 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use common::ledger_ops::{
+    fixed, op_strategy, setup_strategy, Op, Setup, CENT, CLIENTS, CUSTOMERS, SYMBOLS, UNIT,
+};
 use omnigate::ledger::{
     BuyCost, Funding, Ledger, LedgerConfig, LedgerError, LocalOrderId, OrderState, OrderStatus,
     OrderUpdate, SellProceeds, UpdateOutcome,
@@ -22,16 +27,7 @@ use omnigate::reject::RejectCode;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-/// 10⁻⁸ units in one dollar or share.
-const UNIT: i128 = 100_000_000;
-const CENT: i128 = UNIT / 100;
-const SYMBOLS: [&str; 3] = ["AAPL", "MSFT", "BTC"];
-const CLIENTS: [&str; 6] = ["C0", "C1", "C2", "C3", "C4", "C5"];
-const CUSTOMERS: [&str; 4] = ["cust-0", "cust-1", "cust-2", "cust-3"];
-
-fn fixed(units: i128) -> Fixed {
-    Fixed::from_units(i64::try_from(units).expect("model value in range"))
-}
+mod common;
 
 fn ceil_mul(a: i128, b: i128) -> i128 {
     let product = a * b;
@@ -364,226 +360,6 @@ impl Model {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Operations
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Debug)]
-enum Op {
-    Register {
-        client: usize,
-        customer: usize,
-        cash_cents: i128,
-        positions: Vec<(usize, i128)>,
-    },
-    Rekey {
-        from: usize,
-        to: usize,
-    },
-    LimitBuy {
-        client: usize,
-        symbol: usize,
-        quantity: i128,
-        price_cents: i128,
-    },
-    CashBuy {
-        client: usize,
-        symbol: usize,
-        amount_cents: i128,
-    },
-    /// An amountCash BUY sized at the customer's (or the omni account's) available amount, one
-    /// 10⁻⁸ under it, or one over: the boundary must be exact.
-    BoundaryBuy {
-        client: usize,
-        of_omni: bool,
-        nudge_units: i128,
-    },
-    Sell {
-        client: usize,
-        symbol: usize,
-        quantity_units: i128,
-    },
-    Bind {
-        pick: usize,
-    },
-    Release {
-        pick: usize,
-    },
-    MarkInDoubt {
-        pick: usize,
-    },
-    Resolve {
-        pick: usize,
-        placed: bool,
-    },
-    PartialFill {
-        pick: usize,
-        quarters: i128,
-        price_cents: i128,
-    },
-    Fill {
-        pick: usize,
-        tenths: i128,
-        price_cents: i128,
-        fees_cents: Option<i128>,
-    },
-    Cancel {
-        pick: usize,
-        rejected: bool,
-        fees_cents: Option<i128>,
-    },
-    Duplicate {
-        pick: usize,
-    },
-    OutOfOrder {
-        pick: usize,
-    },
-    Stray,
-    /// An update for an order that has already closed (a late duplicate of its final status).
-    ReplayClosed {
-        pick: usize,
-    },
-    Deposit {
-        client: usize,
-        cents: i128,
-    },
-    Withdraw {
-        client: usize,
-        cents: i128,
-    },
-    OmniDeposit {
-        cents: i128,
-    },
-    Roll,
-}
-
-fn op_strategy() -> impl Strategy<Value = Op> {
-    // Mostly the customers registered at the start; C4 and C5 only exist after a rekey or a
-    // registration, so orders for them also test CLIENT_ID_UNKNOWN.
-    let client = prop_oneof![5 => 0..4usize, 1 => 4..CLIENTS.len()];
-    let symbol = 0..SYMBOLS.len();
-    let pick = any::<usize>();
-    let fees = proptest::option::of(0i128..300);
-    prop_oneof![
-        3 => (
-            client.clone(),
-            0..CUSTOMERS.len(),
-            0i128..200_000,
-            proptest::collection::vec((symbol.clone(), 0i128..=12), 0..3)
-        )
-            .prop_map(|(client, customer, cash_cents, positions)| Op::Register {
-                client,
-                customer,
-                cash_cents,
-                positions,
-            }),
-        1 => (client.clone(), client.clone()).prop_map(|(from, to)| Op::Rekey { from, to }),
-        6 => (client.clone(), symbol.clone(), 1i128..=5, 100i128..30_000).prop_map(
-            |(client, symbol, quantity, price_cents)| Op::LimitBuy {
-                client,
-                symbol,
-                quantity,
-                price_cents,
-            }
-        ),
-        4 => (client.clone(), symbol.clone(), 100i128..50_000).prop_map(
-            |(client, symbol, amount_cents)| Op::CashBuy {
-                client,
-                symbol,
-                amount_cents,
-            }
-        ),
-        2 => (client.clone(), any::<bool>(), -1i128..=1).prop_map(
-            |(client, of_omni, nudge_units)| Op::BoundaryBuy {
-                client,
-                of_omni,
-                nudge_units,
-            }
-        ),
-        4 => (
-            client.clone(),
-            symbol.clone(),
-            prop_oneof![(1i128..=24).prop_map(|k| k * UNIT / 8), Just(33_333_333i128)]
-        )
-            .prop_map(|(client, symbol, quantity_units)| Op::Sell {
-                client,
-                symbol,
-                quantity_units,
-            }),
-        6 => pick.prop_map(|pick| Op::Bind { pick }),
-        2 => pick.prop_map(|pick| Op::Release { pick }),
-        1 => pick.prop_map(|pick| Op::MarkInDoubt { pick }),
-        1 => (pick, any::<bool>()).prop_map(|(pick, placed)| Op::Resolve { pick, placed }),
-        5 => (pick, 1i128..=3, 50i128..35_000).prop_map(
-            |(pick, quarters, price_cents)| Op::PartialFill {
-                pick,
-                quarters,
-                price_cents,
-            }
-        ),
-        3 => (pick, 1i128..=20, 50i128..35_000, fees.clone()).prop_map(
-            |(pick, tenths, price_cents, fees_cents)| Op::Fill {
-                pick,
-                tenths,
-                price_cents,
-                fees_cents,
-            }
-        ),
-        2 => (pick, any::<bool>(), fees).prop_map(|(pick, rejected, fees_cents)| {
-            Op::Cancel {
-                pick,
-                rejected,
-                fees_cents,
-            }
-        }),
-        2 => pick.prop_map(|pick| Op::Duplicate { pick }),
-        2 => pick.prop_map(|pick| Op::OutOfOrder { pick }),
-        1 => Just(Op::Stray),
-        1 => any::<usize>().prop_map(|pick| Op::ReplayClosed { pick }),
-        2 => (client.clone(), 1i128..100_000).prop_map(|(client, cents)| Op::Deposit {
-            client,
-            cents
-        }),
-        2 => (client, 1i128..100_000).prop_map(|(client, cents)| Op::Withdraw { client, cents }),
-        2 => (1i128..200_000).prop_map(|cents| Op::OmniDeposit { cents }),
-        1 => Just(Op::Roll),
-    ]
-}
-
-#[derive(Clone, Debug)]
-struct Setup {
-    /// C0..C3 ↔ cust-0..cust-3 at the start: cash in cents, positions in half shares.
-    customers: Vec<(i128, Vec<(usize, i128)>)>,
-    cashless: bool,
-    on_settlement: bool,
-    /// Prefunded: the first deposit; cashless: the credit line.
-    omni_cents: i128,
-    fee_cents: i128,
-}
-
-fn setup_strategy() -> impl Strategy<Value = Setup> {
-    let customer = (
-        0i128..300_000,
-        proptest::collection::vec((0..SYMBOLS.len(), 0i128..=12), 0..4),
-    );
-    (
-        proptest::collection::vec(customer, 4),
-        any::<bool>(),
-        any::<bool>(),
-        0i128..400_000,
-        prop_oneof![Just(0i128), Just(125)],
-    )
-        .prop_map(
-            |(customers, cashless, on_settlement, omni_cents, fee_cents)| Setup {
-                customers,
-                cashless,
-                on_settlement,
-                omni_cents,
-                fee_cents,
-            },
-        )
-}
-
-// ---------------------------------------------------------------------------------------------
 // The harness
 // ---------------------------------------------------------------------------------------------
 
@@ -599,22 +375,7 @@ struct Harness {
 impl Harness {
     fn new(setup: &Setup) -> Harness {
         let omni = setup.omni_cents * CENT;
-        let funding = if setup.cashless {
-            Funding::Cashless {
-                credit_limit: fixed(omni),
-            }
-        } else {
-            Funding::Prefunded
-        };
-        let sell_proceeds = if setup.on_settlement {
-            SellProceeds::OnSettlement
-        } else {
-            SellProceeds::OnFill
-        };
-        let ledger = Ledger::new(LedgerConfig {
-            funding,
-            sell_proceeds,
-        });
+        let ledger = Ledger::new(setup.config());
         let mut model = Model {
             cashless: setup.cashless,
             on_settlement: setup.on_settlement,
@@ -638,13 +399,7 @@ impl Harness {
             next_upstream: 1,
             closed: Vec::new(),
         };
-        for (customer, (cash_cents, positions)) in setup.customers.iter().enumerate() {
-            let op = Op::Register {
-                client: customer,
-                customer,
-                cash_cents: *cash_cents,
-                positions: positions.clone(),
-            };
+        for op in setup.registrations() {
             harness.step(&op);
         }
         harness
@@ -965,6 +720,15 @@ impl Harness {
             Op::OmniDeposit { cents } => {
                 self.ledger.omni_deposit(fixed(cents * CENT)).unwrap();
                 self.model.omni_cash += cents * CENT;
+            }
+            Op::CreditLimit { cents } => {
+                let result = self.ledger.set_credit_limit(fixed(cents * CENT));
+                if self.model.cashless {
+                    result.unwrap();
+                    self.model.credit_limit = cents * CENT;
+                } else {
+                    assert!(matches!(result, Err(LedgerError::Invalid(_))), "{result:?}");
+                }
             }
             Op::Roll => {
                 self.ledger.roll_settlement_day().unwrap();

@@ -2,10 +2,11 @@
 //!
 //! `replay_and_snapshots_rebuild_the_ledger` drives a ledger A with a random sequence of live
 //! operations (registrations and replaces, re-keys, deposits and withdrawals, omni deposits and
-//! credit lines, BUYs and SELLs including refused ones, binds, releases, in-doubt orders and their
-//! resolution, partial and full fills, cancels, duplicate, out-of-order and stray updates,
-//! settlement rolls) and records, for each operation that changed something, the redo record the
-//! write-ahead log would hold. Then:
+//! credit lines, BUYs and SELLs including refused ones and BUYs sized at the available amount,
+//! binds, releases, in-doubt orders and their resolution, partial and full fills, cancels,
+//! duplicate, out-of-order and stray updates, settlement rolls; the generator in
+//! `common::ledger_ops`, shared with `ledger_model.rs`) and records, for each operation that
+//! changed something, the redo record the write-ahead log would hold. Then:
 //! - (a) the records replayed in order into a fresh ledger give A's state, byte for byte;
 //! - (b) the records replayed in a random order that keeps only what must be kept (each order's
 //!   own records, a registration or re-key against the records using its clientID, rolls against
@@ -24,6 +25,9 @@
 
 use std::collections::HashMap;
 
+use common::ledger_ops::{
+    fixed, op_strategy, setup_strategy, Op, Setup, CENT, CLIENTS, CUSTOMERS, SYMBOLS, UNIT,
+};
 use omnigate::codec::{Decoder, Encoder};
 use omnigate::ledger::{
     BuyCost, Funding, Ledger, LedgerConfig, LedgerError, LedgerState, LocalOrderId, OrderState,
@@ -33,16 +37,7 @@ use omnigate::money::Fixed;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-/// 10⁻⁸ units in one dollar or share.
-const UNIT: i64 = 100_000_000;
-const CENT: i64 = UNIT / 100;
-const SYMBOLS: [&str; 3] = ["AAPL", "MSFT", "BTC"];
-const CLIENTS: [&str; 6] = ["C0", "C1", "C2", "C3", "C4", "C5"];
-const CUSTOMERS: [&str; 5] = ["cust-0", "cust-1", "cust-2", "cust-3", "cust-4"];
-
-fn fixed(units: i64) -> Fixed {
-    Fixed::from_units(units)
-}
+mod common;
 
 // ---------------------------------------------------------------------------------------------
 // Redo records: what the write-ahead log would hold for each successful operation
@@ -260,224 +255,6 @@ fn shuffled(log: &[Redo], seed: u64) -> Vec<usize> {
 // Live operations
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, Debug)]
-enum Op {
-    Register {
-        client: usize,
-        customer: usize,
-        cash_cents: i64,
-        /// Symbol and half shares.
-        positions: Vec<(usize, i64)>,
-    },
-    Rekey {
-        from: usize,
-        to: usize,
-    },
-    Deposit {
-        client: usize,
-        cents: i64,
-    },
-    Withdraw {
-        client: usize,
-        cents: i64,
-    },
-    OmniDeposit {
-        cents: i64,
-    },
-    CreditLimit {
-        cents: i64,
-    },
-    LimitBuy {
-        client: usize,
-        symbol: usize,
-        quantity: i64,
-        price_cents: i64,
-    },
-    CashBuy {
-        client: usize,
-        symbol: usize,
-        amount_cents: i64,
-    },
-    Sell {
-        client: usize,
-        symbol: usize,
-        eighths: i64,
-    },
-    Bind {
-        pick: usize,
-    },
-    Release {
-        pick: usize,
-    },
-    MarkInDoubt {
-        pick: usize,
-    },
-    Resolve {
-        pick: usize,
-        placed: bool,
-    },
-    PartialFill {
-        pick: usize,
-        quarters: i64,
-        price_cents: i64,
-    },
-    Fill {
-        pick: usize,
-        tenths: i64,
-        price_cents: i64,
-        fees_cents: Option<i64>,
-    },
-    Cancel {
-        pick: usize,
-        rejected: bool,
-        fees_cents: Option<i64>,
-    },
-    Duplicate {
-        pick: usize,
-    },
-    OutOfOrder {
-        pick: usize,
-    },
-    ReplayClosed {
-        pick: usize,
-    },
-    Stray,
-    Roll,
-}
-
-fn op_strategy() -> impl Strategy<Value = Op> {
-    // C4 and C5 exist only after a re-key or a registration, so orders for them are refused.
-    let client = prop_oneof![5 => 0..4usize, 1 => 4..CLIENTS.len()];
-    let symbol = 0..SYMBOLS.len();
-    let pick = any::<usize>();
-    let fees = proptest::option::of(0i64..300);
-    prop_oneof![
-        3 => (
-            client.clone(),
-            0..CUSTOMERS.len(),
-            0i64..200_000,
-            proptest::collection::vec((symbol.clone(), 0i64..=12), 0..3)
-        )
-            .prop_map(|(client, customer, cash_cents, positions)| Op::Register {
-                client,
-                customer,
-                cash_cents,
-                positions,
-            }),
-        2 => (client.clone(), client.clone()).prop_map(|(from, to)| Op::Rekey { from, to }),
-        2 => (client.clone(), 1i64..100_000).prop_map(|(client, cents)| Op::Deposit {
-            client,
-            cents
-        }),
-        2 => (client.clone(), 1i64..100_000)
-            .prop_map(|(client, cents)| Op::Withdraw { client, cents }),
-        2 => (1i64..200_000).prop_map(|cents| Op::OmniDeposit { cents }),
-        1 => (0i64..400_000).prop_map(|cents| Op::CreditLimit { cents }),
-        6 => (client.clone(), symbol.clone(), 1i64..=5, 100i64..30_000).prop_map(
-            |(client, symbol, quantity, price_cents)| Op::LimitBuy {
-                client,
-                symbol,
-                quantity,
-                price_cents,
-            }
-        ),
-        4 => (client.clone(), symbol.clone(), 100i64..50_000).prop_map(
-            |(client, symbol, amount_cents)| Op::CashBuy {
-                client,
-                symbol,
-                amount_cents,
-            }
-        ),
-        4 => (client, symbol, 1i64..=24).prop_map(|(client, symbol, eighths)| Op::Sell {
-            client,
-            symbol,
-            eighths,
-        }),
-        6 => pick.prop_map(|pick| Op::Bind { pick }),
-        2 => pick.prop_map(|pick| Op::Release { pick }),
-        2 => pick.prop_map(|pick| Op::MarkInDoubt { pick }),
-        2 => (pick, any::<bool>()).prop_map(|(pick, placed)| Op::Resolve { pick, placed }),
-        5 => (pick, 1i64..=3, 50i64..35_000).prop_map(|(pick, quarters, price_cents)| {
-            Op::PartialFill {
-                pick,
-                quarters,
-                price_cents,
-            }
-        }),
-        3 => (pick, 1i64..=20, 50i64..35_000, fees.clone()).prop_map(
-            |(pick, tenths, price_cents, fees_cents)| Op::Fill {
-                pick,
-                tenths,
-                price_cents,
-                fees_cents,
-            }
-        ),
-        2 => (pick, any::<bool>(), fees).prop_map(|(pick, rejected, fees_cents)| Op::Cancel {
-            pick,
-            rejected,
-            fees_cents,
-        }),
-        2 => pick.prop_map(|pick| Op::Duplicate { pick }),
-        2 => pick.prop_map(|pick| Op::OutOfOrder { pick }),
-        1 => pick.prop_map(|pick| Op::ReplayClosed { pick }),
-        1 => Just(Op::Stray),
-        1 => Just(Op::Roll),
-    ]
-}
-
-#[derive(Clone, Debug)]
-struct Setup {
-    cashless: bool,
-    on_settlement: bool,
-    /// Prefunded: the first deposit; cashless: the credit line.
-    omni_cents: i64,
-    fee_cents: i64,
-    /// C0..C3 ↔ cust-0..cust-3 at the start: cash in cents, positions in half shares.
-    customers: Vec<(i64, Vec<(usize, i64)>)>,
-}
-
-fn setup_strategy() -> impl Strategy<Value = Setup> {
-    let customer = (
-        0i64..300_000,
-        proptest::collection::vec((0..SYMBOLS.len(), 0i64..=12), 0..4),
-    );
-    (
-        any::<bool>(),
-        any::<bool>(),
-        0i64..400_000,
-        prop_oneof![Just(0i64), Just(125)],
-        proptest::collection::vec(customer, 4),
-    )
-        .prop_map(
-            |(cashless, on_settlement, omni_cents, fee_cents, customers)| Setup {
-                cashless,
-                on_settlement,
-                omni_cents,
-                fee_cents,
-                customers,
-            },
-        )
-}
-
-impl Setup {
-    fn config(&self) -> LedgerConfig {
-        LedgerConfig {
-            funding: if self.cashless {
-                Funding::Cashless {
-                    credit_limit: fixed(self.omni_cents * CENT),
-                }
-            } else {
-                Funding::Prefunded
-            },
-            sell_proceeds: if self.on_settlement {
-                SellProceeds::OnSettlement
-            } else {
-                SellProceeds::OnFill
-            },
-        }
-    }
-}
-
 /// A ledger driven by live calls, and the log of what they did.
 struct Live {
     ledger: Ledger,
@@ -505,13 +282,8 @@ impl Live {
                 cents: setup.omni_cents,
             });
         }
-        for (customer, (cash_cents, positions)) in setup.customers.iter().enumerate() {
-            live.step(&Op::Register {
-                client: customer,
-                customer,
-                cash_cents: *cash_cents,
-                positions: positions.clone(),
-            });
+        for op in setup.registrations() {
+            live.step(&op);
         }
         live
     }
@@ -674,13 +446,38 @@ impl Live {
                 };
                 self.buy(client, symbol, cost);
             }
+            Op::BoundaryBuy {
+                client,
+                of_omni,
+                nudge_units,
+            } => {
+                let Some(customer) = self.ledger.customer(CLIENTS[client]) else {
+                    return;
+                };
+                let available = if of_omni {
+                    self.ledger.omni_available()
+                } else {
+                    customer.available
+                };
+                let amount =
+                    i128::from(available.units()) - i128::from(self.fee.units()) + nudge_units;
+                if amount > 0 && amount < i64::MAX as i128 {
+                    let cost = BuyCost {
+                        per_share: None,
+                        quantity: None,
+                        amount_cash: Some(fixed(amount)),
+                        fee: self.fee,
+                    };
+                    self.buy(client, 0, cost);
+                }
+            }
             Op::Sell {
                 client,
                 symbol,
-                eighths,
+                quantity_units,
             } => {
                 let (client, symbol) = (CLIENTS[client], SYMBOLS[symbol]);
-                let quantity = fixed(eighths * UNIT / 8);
+                let quantity = fixed(quantity_units);
                 if let Ok(local) = self.ledger.reserve_sell(client, symbol, quantity) {
                     self.log.push(Redo::ReserveSell {
                         local,
@@ -739,9 +536,11 @@ impl Live {
                 price_cents,
             } => {
                 if let Some(order) = self.pick(pick, |order| order.upstream_order_id.is_some()) {
-                    let filled = order.filled_quantity.units();
+                    let filled = i128::from(order.filled_quantity.units());
                     let step = match order.quantity {
-                        Some(quantity) => ((quantity.units() - filled) * quarters / 4).max(1),
+                        Some(quantity) => {
+                            ((i128::from(quantity.units()) - filled) * quarters / 4).max(1)
+                        }
                         None => quarters * UNIT / 10,
                     };
                     let update = OrderUpdate {
@@ -761,8 +560,8 @@ impl Live {
             } => {
                 if let Some(order) = self.pick(pick, |order| order.upstream_order_id.is_some()) {
                     let cumulative = match order.quantity {
-                        Some(quantity) => quantity.units(),
-                        None => order.filled_quantity.units() + tenths * UNIT / 10,
+                        Some(quantity) => i128::from(quantity.units()),
+                        None => i128::from(order.filled_quantity.units()) + tenths * UNIT / 10,
                     };
                     let update = OrderUpdate {
                         status: OrderStatus::Filled,

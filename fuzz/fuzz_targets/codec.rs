@@ -13,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use omnigate::money::Fixed;
-use omnigate::wal::record::Record;
+use omnigate::engine::record::Record;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(record) = Record::decode(data) {

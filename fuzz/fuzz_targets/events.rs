@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use omnigate::events::{parse_event, Event};
+use omnigate::feeds::events::{parse_event, Event};
 
 fuzz_target!(|data: &[u8]| {
     let (id, event) = match parse_event(data) {

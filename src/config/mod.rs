@@ -406,6 +406,11 @@ pub struct BootstrapConfig {
 }
 
 /// `[wal]`: the write-ahead log (SPEC §10).
+/// Smallest `wal.segment_bytes`: a segment holds its header and at least one record.
+pub const WAL_SEGMENT_BYTES_MIN: u64 = 4 * 1024;
+/// Largest `wal.segment_bytes`.
+pub const WAL_SEGMENT_BYTES_MAX: u64 = 1024 * 1024 * 1024;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct WalConfig {

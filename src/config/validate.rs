@@ -226,7 +226,7 @@ impl Config {
         if self.wal.snapshot_every == 0 {
             problem("wal.snapshot_every", "must be at least 1".to_owned());
         }
-        if !(crate::wal::SEGMENT_BYTES_MIN..=crate::wal::SEGMENT_BYTES_MAX)
+        if !(super::WAL_SEGMENT_BYTES_MIN..=super::WAL_SEGMENT_BYTES_MAX)
             .contains(&self.wal.segment_bytes)
         {
             problem(
@@ -234,8 +234,8 @@ impl Config {
                 format!(
                     "{} is outside {}..={}",
                     self.wal.segment_bytes,
-                    crate::wal::SEGMENT_BYTES_MIN,
-                    crate::wal::SEGMENT_BYTES_MAX
+                    super::WAL_SEGMENT_BYTES_MIN,
+                    super::WAL_SEGMENT_BYTES_MAX
                 ),
             );
         }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::America::New_York;
 
 use super::Rules;
+use crate::instruments::Exchange;
 use crate::reject::{Reject, RejectCode};
-use crate::rules::market_hours::Exchange;
 
 /// What omnigate remembers of an order it accepted for a later open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

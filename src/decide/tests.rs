@@ -500,7 +500,7 @@ fn cancels_inside_the_opening_cutoff_are_refused() {
     let cancel = |exchange, now: &str| {
         decide_cancel("EF.1", queued(exchange), &rules, at(now)).map_err(|r| r.code)
     };
-    use crate::rules::market_hours::Exchange::*;
+    use crate::instruments::Exchange::*;
     // seeds 001/002: NASDAQ, BATS, IEX 9:28am ET
     for exchange in [Nasdaq, Bats, Iex] {
         assert_eq!(cancel(exchange, "2026-11-20T09:27:59-05:00"), Ok(()));

@@ -5,6 +5,7 @@
 
 use super::{Durability, Engine, StorageError};
 use crate::decide::{self, hold_for, Hold, QueuedOrder};
+use crate::engine::record::{OrderControls, Record};
 use crate::ledger::{BuyCost, LocalOrderId};
 use crate::limits::{
     check_open_orders, check_order_limits, check_restricted_symbol, DuplicateTicket, OrderIdentity,
@@ -14,7 +15,6 @@ use crate::money::Fixed;
 use crate::order::{Order, OrderType, Side, Size};
 use crate::reject::Reject;
 use crate::rules::market_hours::new_york_date;
-use crate::wal::record::{OrderControls, Record};
 
 /// Why an order was not admitted.
 #[derive(Debug)]

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{CustomerSpec, Durability, Engine};
+use crate::engine::record::{InstrumentEntry, Record};
 use crate::instruments::{Instrument, InstrumentError, InstrumentSpec};
 use crate::ledger::{CustomerView, LedgerError, LocalOrderId, OmniView, Registered};
 use crate::limits::{KillSwitchSetting, LimitOverride, OverrideError};
 use crate::money::Fixed;
-use crate::wal::record::{InstrumentEntry, Record};
 
 impl Engine {
     /// Registers (or replaces) a customer; the clientID format rules apply here too.

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::wal::record::Record;
+use crate::engine::record::Record;
 use crate::wal::{Appending, Wal};
 
 /// The WAL as the engine uses it.

@@ -1,11 +1,11 @@
 //! An accepted order's life after the decision: bound to its upstream id, released, held in
 //! doubt, filled — each change logged (SPEC §6, §10).
 
-use super::{Admitted, Durability, Engine, EventOutcome};
-use crate::events::{parse_event, Event, OrderPayload};
-use crate::ledger::{OrderStatus, OrderUpdate, UpdateOutcome};
+use super::{Admitted, Durability, Engine};
+use crate::engine::record::Record;
+use crate::instruments::{Instrument, InstrumentStatus};
+use crate::ledger::{LedgerError, OrderUpdate, UpdateOutcome};
 use crate::money::Fixed;
-use crate::wal::record::Record;
 
 impl Engine {
     /// The upstream took the order under `order_id`. The bind is queued before it is applied:
@@ -95,25 +95,15 @@ impl Engine {
 
     /// Applies what an order status (a proxied GET answer, an event, a poll) says, and logs it
     /// if it changed anything.
-    pub fn learn(&self, payload: &OrderPayload) -> (UpdateOutcome, Durability) {
-        let Some(status) = OrderStatus::parse(&payload.status) else {
-            tracing::warn!(order_id = %payload.id, status = %payload.status, "unknown order status");
-            return (UpdateOutcome::Duplicate, Durability::None);
-        };
-        let update = OrderUpdate {
-            status,
-            cumulative_quantity: payload.cumulative_quantity.unwrap_or(Fixed::ZERO),
-            average_price: payload.average_price.unwrap_or(Fixed::ZERO),
-            fees: payload.fees,
-        };
+    pub fn learn(&self, order_id: &str, update: OrderUpdate) -> (UpdateOutcome, Durability) {
         let (outcome, durability) = {
             let _updates = self.gate.updates();
             let _gate = self.gate.shared();
-            let outcome = self.ledger.apply_update(&payload.id, update);
+            let outcome = self.ledger.apply_update(order_id, update);
             let durability = if outcome == UpdateOutcome::Applied {
                 self.log(&[Record::Update {
-                    order_id: payload.id.clone(),
-                    status,
+                    order_id: order_id.to_owned(),
+                    status: update.status,
                     cumulative_quantity: update.cumulative_quantity,
                     average_price: update.average_price,
                     fees: update.fees,
@@ -129,84 +119,40 @@ impl Engine {
         (outcome, durability)
     }
 
-    /// Applies one posted DriveWealth event; the caller acknowledges it once durable.
-    pub fn apply_event(&self, body: &[u8]) -> Result<(EventOutcome, Durability), String> {
-        let (id, event) = parse_event(body)?;
-        if !self.seen_events.first_time(&id) {
-            return Ok((EventOutcome::Duplicate, Durability::None));
-        }
-        match event {
-            Event::InstrumentUpdated {
-                instrument_id,
-                status,
-            } => {
-                let Some(instrument) = self.instruments.by_instrument_id(&instrument_id) else {
-                    return Ok((
-                        EventOutcome::Ignored(format!(
-                            "instrumentID {instrument_id} is not in the instrument master"
-                        )),
-                        Durability::None,
-                    ));
-                };
-                let Some(status) = status else {
-                    return Ok((EventOutcome::Applied, Durability::None));
-                };
-                tracing::info!(symbol = %instrument.symbol, status = status.as_str(), "instrument status changed by event");
-                let _gate = self.gate.exclusive();
-                instrument.set_status(status);
-                let durability = self.log(&[Record::InstrumentStatus {
-                    symbol: instrument.symbol.clone(),
-                    status,
-                }]);
-                Ok((EventOutcome::Applied, durability))
+    /// An instrument's status as DriveWealth reports it (`instruments.updated`).
+    pub fn set_instrument_status(
+        &self,
+        instrument: &Instrument,
+        status: InstrumentStatus,
+    ) -> Durability {
+        let _gate = self.gate.exclusive();
+        instrument.set_status(status);
+        self.log(&[Record::InstrumentStatus {
+            symbol: instrument.symbol.clone(),
+            status,
+        }])
+    }
+
+    /// A DriveWealth deposit into the omni account, credited once per `paymentID`; `None` when
+    /// that payment was credited already.
+    pub fn credit_omni_payment(
+        &self,
+        payment_id: &str,
+        amount: Fixed,
+    ) -> Result<Option<Durability>, LedgerError> {
+        let durability = {
+            let _gate = self.gate.exclusive();
+            if !self.seen_payments.first_time(payment_id) {
+                return Ok(None);
             }
-            Event::Order(payload) => {
-                let (outcome, durability) = self.learn(&payload);
-                let outcome = match outcome {
-                    UpdateOutcome::Applied => EventOutcome::Applied,
-                    UpdateOutcome::Duplicate => EventOutcome::Duplicate,
-                    other => EventOutcome::Ignored(format!("{other:?}")),
-                };
-                Ok((outcome, durability))
-            }
-            Event::Deposit(deposit) => {
-                if let Some(account) = &deposit.account_no {
-                    if !self.settings.load().rules.is_omnibus_account(account) {
-                        return Err(format!(
-                            "deposits.updated for account {account:?}, which is not an omnibus account"
-                        ));
-                    }
-                }
-                if !deposit.is_successful() {
-                    return Ok((
-                        EventOutcome::Ignored(format!(
-                            "deposit {} has status {}, not 2 (successful)",
-                            deposit.payment_id, deposit.status
-                        )),
-                        Durability::None,
-                    ));
-                }
-                let durability = {
-                    let _gate = self.gate.exclusive();
-                    if !self.seen_payments.first_time(&deposit.payment_id) {
-                        return Ok((EventOutcome::Duplicate, Durability::None));
-                    }
-                    self.ledger
-                        .omni_deposit(deposit.amount)
-                        .map_err(|error| error.to_string())?;
-                    self.log(&[Record::OmniDeposit {
-                        amount: deposit.amount,
-                        payment_id: Some(deposit.payment_id.clone()),
-                    }])
-                };
-                self.watch_omni_balance(&self.settings.load());
-                Ok((EventOutcome::Applied, durability))
-            }
-            Event::Other(kind) => Ok((
-                EventOutcome::Ignored(format!("event type {kind}")),
-                Durability::None,
-            )),
-        }
+            self.ledger.omni_deposit(amount)?;
+            self.log(&[Record::OmniDeposit {
+                amount,
+                payment_id: Some(payment_id.to_owned()),
+            }])
+        };
+        self.watch_omni_balance(&self.settings.load());
+        Ok(Some(durability))
     }
 
     /// Keeps the first answer to an `Idempotency-Key`; durable before the answer goes out, so a

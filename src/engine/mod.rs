@@ -10,8 +10,13 @@ mod changes;
 mod daily;
 mod journal;
 mod lifecycle;
-mod recovery;
+mod open;
+pub mod record;
+mod reload;
+mod replay;
+mod seen;
 mod settings;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -25,7 +30,6 @@ use serde::Deserialize;
 use crate::clock::Clock;
 use crate::config::{Config, FundingMode, SellProceedsMode};
 use crate::decide::CustomerDirectory;
-use crate::events::SeenEvents;
 use crate::instruments::InstrumentMaster;
 use crate::ledger::{Funding, Ledger, LedgerConfig, SellProceeds};
 use crate::limits::{DuplicateGuard, Freezes, IdempotencyStore, KillSwitch, RateLimiter};
@@ -35,7 +39,9 @@ use crate::queued::QueuedOrders;
 pub use admit::{AdmitError, Admitted};
 pub use daily::DailyBuys;
 pub use journal::{Durability, Journal, StorageError};
-pub use recovery::Opened;
+pub use open::Opened;
+pub use reload::Reloader;
+pub use seen::SeenEvents;
 pub use settings::Settings;
 
 use journal::Gate;
@@ -101,14 +107,6 @@ pub struct CustomerSpec {
 #[serde(transparent)]
 pub struct ExactQuantity(#[serde(deserialize_with = "money::exact::deserialize")] pub Fixed);
 
-/// What happened to a posted event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventOutcome {
-    Applied,
-    Duplicate,
-    Ignored(String),
-}
-
 impl Engine {
     pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Engine {
         let funding = match config.omnibus.funding {
@@ -155,7 +153,7 @@ impl Engine {
     }
 
     /// Queues `records` (the gate must be held) and returns what to await before acting.
-    fn log(&self, records: &[crate::wal::record::Record]) -> Durability {
+    fn log(&self, records: &[crate::engine::record::Record]) -> Durability {
         let Some(journal) = &self.journal else {
             return Durability::None;
         };

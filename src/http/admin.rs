@@ -16,14 +16,15 @@ use serde::{Deserialize, Serialize};
 use super::auth::{bearer_token, Secret};
 use super::body::{self, BodyLimits};
 use super::respond::{self, GatewayError};
-use crate::app::Reloader;
 use crate::clock::{Clock, ShiftedClock};
-use crate::engine::{CustomerSpec, Durability, Engine, EventOutcome};
+use crate::engine::Reloader;
+use crate::engine::{CustomerSpec, Durability, Engine};
+use crate::feeds::events::EventOutcome;
+use crate::feeds::poller::UpstreamOps;
 use crate::instruments::InstrumentSpec;
 use crate::ledger::{LedgerError, LocalOrderId, OrderState};
 use crate::limits::{KillSwitchSetting, LimitOverride};
 use crate::money::{self, Fixed};
-use crate::poller::UpstreamOps;
 use crate::upstream::ProxyBody;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -461,7 +462,7 @@ impl Admin {
             Ok(bytes) => bytes,
             Err(reject) => return bad_request(&reject.message),
         };
-        match self.engine.apply_event(&bytes) {
+        match crate::feeds::events::apply(&self.engine, &bytes) {
             Ok((outcome, durability)) => {
                 if let Err(error) = durability.wait().await {
                     return GatewayError::from(error).into_response();

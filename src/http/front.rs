@@ -23,7 +23,7 @@ use super::respond::{self, GatewayError, DECISION_HEADER};
 use super::route::{route, Refusal, Route};
 use crate::decide::decide_cancel;
 use crate::engine::{AdmitError, Engine};
-use crate::events::OrderPayload;
+use crate::feeds::events::OrderPayload;
 use crate::limits::{Begin, StoredAnswer};
 use crate::order::{parse_cancel_within, parse_order_within, OrderPatch};
 use crate::reject::{Reject, RejectCode};
@@ -286,7 +286,7 @@ impl Front {
             Ok(answer) => {
                 if answer.parts.status.is_success() {
                     if let Ok(payload) = serde_json::from_slice::<OrderPayload>(&answer.body) {
-                        drop(self.engine.learn(&payload));
+                        drop(crate::feeds::events::learn(&self.engine, &payload));
                     }
                 }
                 let mut response = Response::from_parts(answer.parts, respond::full(answer.body));

@@ -4,7 +4,6 @@
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 
 use crate::reject::Reject;
@@ -20,15 +19,7 @@ struct ErrorBody<'a> {
     message: &'a str,
 }
 
-pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-pub fn empty() -> ProxyBody {
-    full(Bytes::new())
-}
+pub use crate::upstream::{empty, full};
 
 /// A JSON answer with `status`.
 pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<ProxyBody> {

@@ -27,6 +27,17 @@ pub enum OrderStatus {
     PendingCancel,
 }
 
+// On-disk codes (WAL records; ledger snapshots store code + 1, 0 being "no status yet").
+crate::wire_codes!(OrderStatus {
+    OrderStatus::New = 0,
+    OrderStatus::Pending = 1,
+    OrderStatus::PartialFill = 2,
+    OrderStatus::Filled = 3,
+    OrderStatus::Canceled = 4,
+    OrderStatus::Rejected = 5,
+    OrderStatus::PendingCancel = 6,
+});
+
 impl OrderStatus {
     /// DriveWealth's spellings: names (`CANCELLED` too) and the numeric codes of list answers.
     pub fn parse(text: &str) -> Option<OrderStatus> {

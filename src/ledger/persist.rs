@@ -33,7 +33,7 @@ use super::orders::Order;
 use super::{
     Funding, FundingKind, Ledger, LedgerConfig, LocalOrderId, OrderStatus, OrderTerms, SellProceeds,
 };
-use crate::codec::{DecodeError, Decoder, Encoder};
+use crate::codec::{DecodeError, Decoder, Encoder, WireCode};
 use crate::money::Fixed;
 
 /// The first byte of an encoded [`LedgerState`]: the version of the layout below.
@@ -467,17 +467,6 @@ const FUNDING_CASHLESS: u8 = 2;
 const TERMS_BUY_QUANTITY: u8 = 1;
 const TERMS_BUY_CASH: u8 = 2;
 const TERMS_SELL: u8 = 3;
-/// `None` is 0; each status its own number.
-const STATUSES: [(u8, OrderStatus); 7] = [
-    (1, OrderStatus::New),
-    (2, OrderStatus::Pending),
-    (3, OrderStatus::PartialFill),
-    (4, OrderStatus::Filled),
-    (5, OrderStatus::Canceled),
-    (6, OrderStatus::Rejected),
-    (7, OrderStatus::PendingCancel),
-];
-
 /// Most entries a decoder reserves room for up front: a corrupt count must not allocate GBs
 /// before the input runs out.
 const PREALLOCATE_MAX: usize = 1024;
@@ -548,12 +537,8 @@ impl LedgerState {
                 }
                 OrderTerms::Sell { quantity } => encoder.u8(TERMS_SELL).fixed(quantity),
             };
-            let status = order.status.map_or(0, |status| {
-                STATUSES
-                    .iter()
-                    .find(|(_, known)| *known == status)
-                    .map_or(0, |(code, _)| *code)
-            });
+            // 0 is no status yet; a status is its code + 1 (the codes of `OrderStatus`).
+            let status = order.status.map_or(0, |status| status.code() + 1);
             encoder
                 .fixed(order.fee)
                 .bool(order.in_doubt)
@@ -569,51 +554,47 @@ impl LedgerState {
     /// makes sense is [`Ledger::import_state`]'s to decide. Does not require the input to end
     /// here: a snapshot file may carry more after it.
     pub fn decode(decoder: &mut Decoder<'_>) -> Result<LedgerState, DecodeError> {
-        let mut reader = Reader {
-            decoder,
-            consumed: 0,
-        };
-        let format = reader.u8("ledger state format")?;
+        let format = decoder.u8("ledger state format")?;
         if format != LEDGER_STATE_FORMAT {
-            return Err(reader.error("ledger state format", "unknown version"));
+            return Err(decoder.error("ledger state format", "unknown version"));
         }
-        let next_local_id = reader.u64("next local id")?;
-        let funding = match reader.u8("omni funding kind")? {
+        let next_local_id = decoder.u64("next local id")?;
+        let funding = match decoder.u8("omni funding kind")? {
             FUNDING_PREFUNDED => FundingKind::Prefunded,
             FUNDING_CASHLESS => FundingKind::Cashless,
-            _ => return Err(reader.error("omni funding kind", "unknown tag")),
+            _ => return Err(decoder.error("omni funding kind", "unknown tag")),
         };
         let omni = OmniState {
             funding,
-            cash: reader.fixed("omni cash")?,
-            reserved: reader.fixed("omni reserved")?,
-            available: reader.fixed("omni available")?,
-            pending_settlement: reader.fixed("omni pending settlement")?,
-            unsettled_proceeds: reader.fixed("omni unsettled proceeds")?,
-            credit_limit: reader.fixed("omni credit limit")?,
+            cash: decoder.fixed("omni cash")?,
+            reserved: decoder.fixed("omni reserved")?,
+            available: decoder.fixed("omni available")?,
+            pending_settlement: decoder.fixed("omni pending settlement")?,
+            unsettled_proceeds: decoder.fixed("omni unsettled proceeds")?,
+            credit_limit: decoder.fixed("omni credit limit")?,
         };
 
-        let customer_count = reader.count("customer count")?;
+        let customer_count = count_of(decoder, "customer count")?;
         let mut customers = Vec::with_capacity(customer_count.min(PREALLOCATE_MAX));
         for _ in 0..customer_count {
-            let client_id = reader.string("customer clientID")?;
-            let customer_id = reader.string("customer customerId")?;
-            let cash = reader.fixed("customer cash")?;
-            let reserved = reader.fixed("customer reserved")?;
-            let unsettled_proceeds = reader.fixed("customer unsettled proceeds")?;
-            let position_count = reader.count("position count")?;
+            let client_id = decoder.string("customer clientID")?;
+            let customer_id = decoder.string("customer customerId")?;
+            let cash = decoder.fixed("customer cash")?;
+            let reserved = decoder.fixed("customer reserved")?;
+            let unsettled_proceeds = decoder.fixed("customer unsettled proceeds")?;
+            let position_count = count_of(decoder, "position count")?;
             let mut positions = Vec::with_capacity(position_count.min(PREALLOCATE_MAX));
             for _ in 0..position_count {
                 positions.push(PositionRecord {
-                    symbol: reader.string("position symbol")?,
-                    quantity: reader.fixed("position quantity")?,
-                    pending_sell: reader.fixed("position pending sell")?,
+                    symbol: decoder.string("position symbol")?,
+                    quantity: decoder.fixed("position quantity")?,
+                    pending_sell: decoder.fixed("position pending sell")?,
                 });
             }
-            let open_count = reader.count("open order count")?;
+            let open_count = count_of(decoder, "open order count")?;
             let mut open_orders = Vec::with_capacity(open_count.min(PREALLOCATE_MAX));
             for _ in 0..open_count {
-                open_orders.push(LocalOrderId(reader.u64("open order id")?));
+                open_orders.push(LocalOrderId(decoder.u64("open order id")?));
             }
             customers.push(CustomerRecord {
                 client_id,
@@ -626,39 +607,37 @@ impl LedgerState {
             });
         }
 
-        let order_count = reader.count("order count")?;
+        let order_count = count_of(decoder, "order count")?;
         let mut orders = Vec::with_capacity(order_count.min(PREALLOCATE_MAX));
         for _ in 0..order_count {
-            let local_id = LocalOrderId(reader.u64("order local id")?);
-            let client_id = reader.string("order clientID")?;
-            let symbol = reader.string("order symbol")?;
-            let terms = match reader.u8("order terms")? {
+            let local_id = LocalOrderId(decoder.u64("order local id")?);
+            let client_id = decoder.string("order clientID")?;
+            let symbol = decoder.string("order symbol")?;
+            let terms = match decoder.u8("order terms")? {
                 TERMS_BUY_QUANTITY => OrderTerms::BuyQuantity {
-                    quantity: reader.fixed("order quantity")?,
-                    per_share: reader.fixed("order price per share")?,
+                    quantity: decoder.fixed("order quantity")?,
+                    per_share: decoder.fixed("order price per share")?,
                 },
                 TERMS_BUY_CASH => OrderTerms::BuyCash {
-                    amount_cash: reader.fixed("order amount cash")?,
+                    amount_cash: decoder.fixed("order amount cash")?,
                 },
                 TERMS_SELL => OrderTerms::Sell {
-                    quantity: reader.fixed("order quantity")?,
+                    quantity: decoder.fixed("order quantity")?,
                 },
-                _ => return Err(reader.error("order terms", "unknown tag")),
+                _ => return Err(decoder.error("order terms", "unknown tag")),
             };
-            let fee = reader.fixed("order fee")?;
-            let in_doubt = reader.bool("order in doubt")?;
-            let upstream_order_id = reader.option_string("order upstream id")?;
-            let filled_quantity = reader.fixed("order filled quantity")?;
-            let filled_amount = reader.fixed("order filled amount")?;
-            let reserved = reader.fixed("order reserved")?;
-            let status = match reader.u8("order status")? {
+            let fee = decoder.fixed("order fee")?;
+            let in_doubt = decoder.bool("order in doubt")?;
+            let upstream_order_id = decoder.option_string("order upstream id")?;
+            let filled_quantity = decoder.fixed("order filled quantity")?;
+            let filled_amount = decoder.fixed("order filled amount")?;
+            let reserved = decoder.fixed("order reserved")?;
+            // 0 is no status yet; a status is its code + 1.
+            let status = match decoder.u8("order status")? {
                 0 => None,
                 code => Some(
-                    STATUSES
-                        .iter()
-                        .find(|(known, _)| *known == code)
-                        .map(|(_, status)| *status)
-                        .ok_or_else(|| reader.error("order status", "unknown tag"))?,
+                    OrderStatus::from_code(code - 1)
+                        .ok_or_else(|| decoder.error("order status", "unknown tag"))?,
                 ),
             };
             orders.push(OrderRecord {
@@ -689,62 +668,6 @@ fn count(length: usize) -> u32 {
     u32::try_from(length).unwrap_or(u32::MAX)
 }
 
-/// A [`Decoder`] that also counts what it read, so that an unknown tag — which the codec itself
-/// cannot see — is reported at its offset. The codec has no offset accessor; the offset here is
-/// counted from the first byte of the ledger state, and the tag's own byte is the one before it.
-struct Reader<'d, 'a> {
-    decoder: &'d mut Decoder<'a>,
-    consumed: usize,
-}
-
-impl Reader<'_, '_> {
-    fn error(&self, what: &'static str, problem: &'static str) -> DecodeError {
-        DecodeError {
-            what,
-            offset: self.consumed,
-            problem,
-        }
-    }
-
-    fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
-        let value = self.decoder.u8(what)?;
-        self.consumed += 1;
-        Ok(value)
-    }
-
-    fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
-        let value = self.decoder.bool(what)?;
-        self.consumed += 1;
-        Ok(value)
-    }
-
-    fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
-        let value = self.decoder.u64(what)?;
-        self.consumed += 8;
-        Ok(value)
-    }
-
-    fn fixed(&mut self, what: &'static str) -> Result<Fixed, DecodeError> {
-        let value = self.decoder.fixed(what)?;
-        self.consumed += 8;
-        Ok(value)
-    }
-
-    fn count(&mut self, what: &'static str) -> Result<usize, DecodeError> {
-        let value = self.decoder.u32(what)?;
-        self.consumed += 4;
-        Ok(value as usize)
-    }
-
-    fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
-        let value = self.decoder.string(what)?;
-        self.consumed += 4 + value.len();
-        Ok(value)
-    }
-
-    fn option_string(&mut self, what: &'static str) -> Result<Option<String>, DecodeError> {
-        let value = self.decoder.option_string(what)?;
-        self.consumed += 1 + value.as_ref().map_or(0, |text| 4 + text.len());
-        Ok(value)
-    }
+fn count_of(decoder: &mut Decoder<'_>, what: &'static str) -> Result<usize, DecodeError> {
+    decoder.u32(what).map(|count| count as usize)
 }

@@ -31,6 +31,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc,
 use chrono_tz::America::New_York;
 
 use crate::config::MarketConfig;
+use crate::instruments::Exchange;
 
 const PRE_MARKET_OPEN: NaiveTime = new_york_time(4, 0);
 const REGULAR_OPEN: NaiveTime = new_york_time(9, 30);
@@ -77,60 +78,14 @@ impl Session {
     }
 }
 
-/// The listing exchange of an instrument, as the instrument master names it (SPEC §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Exchange {
-    Nasdaq,
-    Nyse,
-    /// NYSE Arca.
-    Arca,
-    /// NYSE American.
-    Amex,
-    Bats,
-    Iex,
-    Crypto,
-}
-
-impl Exchange {
-    pub const ALL: [Exchange; 7] = [
-        Exchange::Nasdaq,
-        Exchange::Nyse,
-        Exchange::Arca,
-        Exchange::Amex,
-        Exchange::Bats,
-        Exchange::Iex,
-        Exchange::Crypto,
-    ];
-
-    /// Parses the spec's exchange string (`NASDAQ`, `NYSE`, `ARCA`, `AMEX`, `BATS`, `IEX`,
-    /// `CRYPTO`); exact and upper-case, like the other enum values of the API.
-    pub fn parse(text: &str) -> Option<Exchange> {
-        Exchange::ALL
-            .into_iter()
-            .find(|exchange| exchange.as_str() == text)
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Exchange::Nasdaq => "NASDAQ",
-            Exchange::Nyse => "NYSE",
-            Exchange::Arca => "ARCA",
-            Exchange::Amex => "AMEX",
-            Exchange::Bats => "BATS",
-            Exchange::Iex => "IEX",
-            Exchange::Crypto => "CRYPTO",
-        }
-    }
-
-    /// New York time after which an order queued for the open can no longer be canceled (seeds
-    /// `001`, `002`); `None` for crypto, which is never queued.
-    const fn opening_cancel_cutoff_time(self) -> Option<NaiveTime> {
-        match self {
-            Exchange::Nasdaq | Exchange::Bats | Exchange::Iex => Some(new_york_time(9, 28)),
-            Exchange::Arca | Exchange::Amex => Some(new_york_time(9, 29)),
-            Exchange::Nyse => Some(REGULAR_OPEN),
-            Exchange::Crypto => None,
-        }
+/// New York time after which an order queued for the open can no longer be canceled (seeds
+/// `001`, `002`); `None` for crypto, which is never queued.
+const fn opening_cancel_cutoff_time(exchange: Exchange) -> Option<NaiveTime> {
+    match exchange {
+        Exchange::Nasdaq | Exchange::Bats | Exchange::Iex => Some(new_york_time(9, 28)),
+        Exchange::Arca | Exchange::Amex => Some(new_york_time(9, 29)),
+        Exchange::Nyse => Some(REGULAR_OPEN),
+        Exchange::Crypto => None,
     }
 }
 
@@ -278,7 +233,7 @@ impl MarketCalendar {
         exchange: Exchange,
         date: NaiveDate,
     ) -> Option<DateTime<Utc>> {
-        let cutoff = exchange.opening_cancel_cutoff_time()?;
+        let cutoff = opening_cancel_cutoff_time(exchange)?;
         if !self.is_trading_day(date) {
             return None;
         }

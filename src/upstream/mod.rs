@@ -24,6 +24,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A request or response body that omnigate streams through.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
+/// A whole body in memory.
+pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
+    use http_body_util::BodyExt;
+    http_body_util::Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// No body.
+pub fn empty() -> ProxyBody {
+    full(Bytes::new())
+}
+
 /// Where the upstream lives: scheme, host and port, and an optional path prefix.
 #[derive(Debug, Clone)]
 pub struct UpstreamBase {

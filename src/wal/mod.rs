@@ -93,7 +93,6 @@
 mod completion;
 pub mod format;
 mod inspect;
-pub mod record;
 mod recovery;
 mod snapshot;
 mod storage;
@@ -147,9 +146,10 @@ pub struct WalOptions {
     pub max_batch_records: usize,
 }
 
-/// Smallest and largest `segment_bytes`.
-pub const SEGMENT_BYTES_MIN: u64 = 4 * 1024;
-pub const SEGMENT_BYTES_MAX: u64 = 1024 * 1024 * 1024;
+/// Smallest and largest `segment_bytes` (the config's bounds, so `check-config` and the log agree).
+pub use crate::config::{
+    WAL_SEGMENT_BYTES_MAX as SEGMENT_BYTES_MAX, WAL_SEGMENT_BYTES_MIN as SEGMENT_BYTES_MIN,
+};
 const QUEUE_CAPACITY_MAX: usize = 1024 * 1024;
 const BATCH_RECORDS_MAX: usize = 65_536;
 

@@ -2,6 +2,7 @@
 //! plain sockets, so tests see exactly the bytes a router would.
 
 #![allow(dead_code)] // each test file uses a different part of the harness
+pub mod ledger_ops;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -4,13 +4,12 @@
 //! duplicates are dropped by envelope `id` here, and order updates are applied idempotently by
 //! `cumulativeQuantity` in the ledger, so a late update changes nothing.
 
-use std::collections::{HashSet, VecDeque};
-
-use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::engine::{Durability, Engine};
 use crate::instruments::InstrumentStatus;
+use crate::ledger::{OrderStatus, OrderUpdate, UpdateOutcome};
 use crate::money::{self, Fixed};
 use crate::reject::clip;
 
@@ -49,6 +48,104 @@ pub struct OrderPayload {
     pub average_price: Option<Fixed>,
     #[serde(default, deserialize_with = "money::exact::option")]
     pub fees: Option<Fixed>,
+}
+
+impl OrderPayload {
+    /// The ledger's reading of it; `None` for a status omnigate does not know.
+    pub fn update(&self) -> Option<OrderUpdate> {
+        Some(OrderUpdate {
+            status: OrderStatus::parse(&self.status)?,
+            cumulative_quantity: self.cumulative_quantity.unwrap_or(Fixed::ZERO),
+            average_price: self.average_price.unwrap_or(Fixed::ZERO),
+            fees: self.fees,
+        })
+    }
+}
+
+/// Applies an order status from any source (a proxied GET, an event, a poll).
+pub fn learn(engine: &Engine, payload: &OrderPayload) -> (UpdateOutcome, Durability) {
+    match payload.update() {
+        Some(update) => engine.learn(&payload.id, update),
+        None => {
+            tracing::warn!(order_id = %payload.id, status = %payload.status, "unknown order status");
+            (UpdateOutcome::Duplicate, Durability::None)
+        }
+    }
+}
+
+/// What happened to a posted event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    Applied,
+    Duplicate,
+    Ignored(String),
+}
+
+/// Applies one posted DriveWealth event; the caller acknowledges it once durable.
+pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability), String> {
+    let (id, event) = parse_event(body)?;
+    if !engine.seen_events.first_time(&id) {
+        return Ok((EventOutcome::Duplicate, Durability::None));
+    }
+    match event {
+        Event::InstrumentUpdated {
+            instrument_id,
+            status,
+        } => {
+            let Some(instrument) = engine.instruments.by_instrument_id(&instrument_id) else {
+                return Ok((
+                    EventOutcome::Ignored(format!(
+                        "instrumentID {instrument_id} is not in the instrument master"
+                    )),
+                    Durability::None,
+                ));
+            };
+            let Some(status) = status else {
+                return Ok((EventOutcome::Applied, Durability::None));
+            };
+            tracing::info!(symbol = %instrument.symbol, status = status.as_str(), "instrument status changed by event");
+            let durability = engine.set_instrument_status(&instrument, status);
+            Ok((EventOutcome::Applied, durability))
+        }
+        Event::Order(payload) => {
+            let (outcome, durability) = learn(engine, &payload);
+            let outcome = match outcome {
+                UpdateOutcome::Applied => EventOutcome::Applied,
+                UpdateOutcome::Duplicate => EventOutcome::Duplicate,
+                other => EventOutcome::Ignored(format!("{other:?}")),
+            };
+            Ok((outcome, durability))
+        }
+        Event::Deposit(deposit) => {
+            if let Some(account) = &deposit.account_no {
+                if !engine.settings.load().rules.is_omnibus_account(account) {
+                    return Err(format!(
+                        "deposits.updated for account {account:?}, which is not an omnibus account"
+                    ));
+                }
+            }
+            if !deposit.is_successful() {
+                return Ok((
+                    EventOutcome::Ignored(format!(
+                        "deposit {} has status {}, not 2 (successful)",
+                        deposit.payment_id, deposit.status
+                    )),
+                    Durability::None,
+                ));
+            }
+            match engine
+                .credit_omni_payment(&deposit.payment_id, deposit.amount)
+                .map_err(|error| error.to_string())?
+            {
+                Some(durability) => Ok((EventOutcome::Applied, durability)),
+                None => Ok((EventOutcome::Duplicate, Durability::None)),
+            }
+        }
+        Event::Other(kind) => Ok((
+            EventOutcome::Ignored(format!("event type {kind}")),
+            Durability::None,
+        )),
+    }
 }
 
 /// The fields of a `deposits.updated` payload that move omni cash.
@@ -134,47 +231,6 @@ pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
     Ok((envelope.id, event))
 }
 
-/// Remembers the most recent event ids so a redelivered event is applied once.
-///
-/// Bounded: past `capacity` ids the oldest is forgotten. DriveWealth redelivers within minutes;
-/// order updates are idempotent by themselves, so only deposits rely on this, and they are also
-/// kept once per `paymentID` by the ledger.
-pub struct SeenEvents {
-    capacity: usize,
-    inner: Mutex<(HashSet<String>, VecDeque<String>)>,
-}
-
-impl SeenEvents {
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            inner: Mutex::new((HashSet::new(), VecDeque::new())),
-        }
-    }
-
-    /// Every id remembered, oldest first (for snapshots).
-    pub fn ids(&self) -> Vec<String> {
-        self.inner.lock().1.iter().cloned().collect()
-    }
-
-    /// True the first time `id` is seen.
-    pub fn first_time(&self, id: &str) -> bool {
-        let mut guard = self.inner.lock();
-        let (set, order) = &mut *guard;
-        if set.contains(id) {
-            return false;
-        }
-        if order.len() >= self.capacity {
-            if let Some(oldest) = order.pop_front() {
-                set.remove(&oldest);
-            }
-        }
-        set.insert(id.to_owned());
-        order.push_back(id.to_owned());
-        true
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,16 +301,5 @@ mod tests {
             "x".repeat(60_000)
         );
         assert!(parse_event(status.as_bytes()).unwrap_err().len() < 300);
-    }
-
-    #[test]
-    fn duplicates_are_seen_once_within_capacity() {
-        let seen = SeenEvents::new(2);
-        assert!(seen.first_time("a"));
-        assert!(!seen.first_time("a"));
-        assert!(seen.first_time("b"));
-        assert!(seen.first_time("c")); // forgets "a"
-        assert!(seen.first_time("a"));
-        assert!(!seen.first_time("c"));
     }
 }

@@ -13,8 +13,7 @@ use tokio::sync::watch;
 
 use crate::config::UpstreamConfig;
 use crate::engine::Engine;
-use crate::events::OrderPayload;
-use crate::http::respond;
+use crate::feeds::events::OrderPayload;
 use crate::ledger::OrderState;
 use crate::upstream::Upstream;
 
@@ -107,7 +106,7 @@ impl UpstreamOps {
             request = request.header("dw-client-app-key", value.clone());
         }
         request
-            .body(respond::full(body))
+            .body(crate::upstream::full(body))
             .map_err(|error| error.to_string())
     }
 }
@@ -147,7 +146,7 @@ pub async fn run(
             polls.spawn(async move {
                 match poll_one(&ops, &order_id).await {
                     // A poll is not acknowledged to anyone: its record need not be awaited.
-                    Ok(payload) => drop(engine.learn(&payload)),
+                    Ok(payload) => drop(crate::feeds::events::learn(&engine, &payload)),
                     Err(error) => tracing::debug!(%order_id, %error, "poll failed"),
                 }
             });

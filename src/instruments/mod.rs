@@ -15,9 +15,12 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
+mod exchange;
+
+pub use exchange::Exchange;
+
 use crate::money::{self, Fixed};
 use crate::order::{InstrumentKey, InstrumentRef};
-use crate::rules::market_hours::Exchange;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -27,6 +30,14 @@ pub enum AssetClass {
     Crypto,
     MutualFund,
 }
+
+// On-disk codes (WAL records and snapshots).
+crate::wire_codes!(AssetClass {
+    AssetClass::Equity = 0,
+    AssetClass::Etf = 1,
+    AssetClass::Crypto = 2,
+    AssetClass::MutualFund = 3,
+});
 
 /// DriveWealth's instrument `status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -38,6 +49,14 @@ pub enum InstrumentStatus {
     CloseOnly = 2,
     Halted = 3,
 }
+
+// On-disk codes (WAL records and snapshots); the same numbers as the in-memory `repr`.
+crate::wire_codes!(InstrumentStatus {
+    InstrumentStatus::Active = 0,
+    InstrumentStatus::Inactive = 1,
+    InstrumentStatus::CloseOnly = 2,
+    InstrumentStatus::Halted = 3,
+});
 
 impl InstrumentStatus {
     pub fn parse(text: &str) -> Option<Self> {

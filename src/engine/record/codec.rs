@@ -1,0 +1,542 @@
+//! [`Record`]s as bytes: one tag byte, then the fields in order (see [`crate::codec`]). Tags and
+//! the enum codes (each enum's [`crate::codec::WireCode`] table) are on-disk format: a tag, once
+//! written, never changes meaning; a record of an earlier layout keeps its old tag and is still
+//! read.
+
+use chrono::{Datelike, NaiveDate};
+
+use super::InstrumentEntry;
+use super::{tag, OrderControls, Record};
+use crate::codec::{DecodeError, Decoder, Encoder};
+use crate::limits::{IdempotencyRecord, KillSwitchSetting, LimitPatch, ShardIds};
+use crate::money::Fixed;
+
+impl Record {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::with_capacity(96);
+        match self {
+            Record::ReserveBuy {
+                local,
+                client_id,
+                symbol,
+                per_share,
+                quantity,
+                amount_cash,
+                fee,
+                controls,
+            } => {
+                e.u8(tag::RESERVE_BUY)
+                    .u64(*local)
+                    .str(client_id)
+                    .str(symbol)
+                    .option_fixed(*per_share)
+                    .option_fixed(*quantity)
+                    .option_fixed(*amount_cash)
+                    .fixed(*fee);
+                encode_option_controls(&mut e, controls.as_ref());
+            }
+            Record::ReserveSell {
+                local,
+                client_id,
+                symbol,
+                quantity,
+                controls,
+            } => {
+                e.u8(tag::RESERVE_SELL)
+                    .u64(*local)
+                    .str(client_id)
+                    .str(symbol)
+                    .fixed(*quantity);
+                encode_option_controls(&mut e, controls.as_ref());
+            }
+            Record::ControlsReturned {
+                client_id,
+                controls,
+            } => {
+                e.u8(tag::CONTROLS_RETURNED).str(client_id);
+                encode_controls(&mut e, controls);
+            }
+            Record::Freeze {
+                client_id,
+                frozen,
+                reason,
+            } => {
+                e.u8(tag::FREEZE).str(client_id).bool(*frozen).str(reason);
+            }
+            Record::DailyBuyTotal {
+                client_id,
+                trading_day,
+                total,
+            } => {
+                e.u8(tag::DAILY_BUY_TOTAL)
+                    .str(client_id)
+                    .i64(i64::from(trading_day.num_days_from_ce()))
+                    .fixed(*total);
+            }
+            Record::ClientOrderIds(shard) => {
+                e.u8(tag::CLIENT_ORDER_IDS)
+                    .u32(u32::try_from(shard.shard).unwrap_or(u32::MAX))
+                    .u32(u32::try_from(shard.ids.len()).unwrap_or(u32::MAX));
+                for (digest, at_ns) in &shard.ids {
+                    e.u64(*digest as u64)
+                        .u64((*digest >> 64) as u64)
+                        .i64(*at_ns);
+                }
+            }
+            Record::Bind { local, order_id } => {
+                e.u8(tag::BIND).u64(*local).str(order_id);
+            }
+            Record::Release { local } => {
+                e.u8(tag::RELEASE).u64(*local);
+            }
+            Record::InDoubt { local } => {
+                e.u8(tag::IN_DOUBT).u64(*local);
+            }
+            Record::Resolve { local, order_id } => {
+                e.u8(tag::RESOLVE)
+                    .u64(*local)
+                    .option_str(order_id.as_deref());
+            }
+            Record::Update {
+                order_id,
+                status,
+                cumulative_quantity,
+                average_price,
+                fees,
+            } => {
+                e.u8(tag::UPDATE)
+                    .str(order_id)
+                    .code(*status)
+                    .fixed(*cumulative_quantity)
+                    .fixed(*average_price)
+                    .option_fixed(*fees);
+            }
+            Record::Queued {
+                order_id,
+                exchange,
+                open_unix_s,
+            } => {
+                e.u8(tag::QUEUED)
+                    .str(order_id)
+                    .code(*exchange)
+                    .i64(*open_unix_s);
+            }
+            Record::CustomerNew {
+                client_id,
+                customer_id,
+                cash,
+                positions,
+            } => {
+                e.u8(tag::CUSTOMER_NEW)
+                    .str(client_id)
+                    .str(customer_id)
+                    .fixed(*cash);
+                encode_pairs(&mut e, positions);
+            }
+            Record::CustomerReplace {
+                client_id,
+                cash_delta,
+                position_deltas,
+            } => {
+                e.u8(tag::CUSTOMER_REPLACE)
+                    .str(client_id)
+                    .fixed(*cash_delta);
+                encode_pairs(&mut e, position_deltas);
+            }
+            Record::CustomerCash { client_id, amount } => {
+                e.u8(tag::CUSTOMER_CASH).str(client_id).fixed(*amount);
+            }
+            Record::Rekey { old, new } => {
+                e.u8(tag::REKEY).str(old).str(new);
+            }
+            Record::OmniDeposit { amount, payment_id } => {
+                e.u8(tag::OMNI_DEPOSIT)
+                    .fixed(*amount)
+                    .option_str(payment_id.as_deref());
+            }
+            Record::SettlementRolled => {
+                e.u8(tag::SETTLEMENT_ROLLED);
+            }
+            Record::InstrumentUpsert(entry) => {
+                e.u8(tag::INSTRUMENT_UPSERT)
+                    .str(&entry.symbol)
+                    .str(&entry.instrument_id)
+                    .option_str(entry.isin.as_deref())
+                    .code(entry.asset_class)
+                    .code(entry.exchange)
+                    .code(entry.status)
+                    .bool(entry.fractionable)
+                    .option_fixed(entry.price)
+                    .option_fixed(entry.order_size_min)
+                    .option_fixed(entry.order_size_max)
+                    .option_fixed(entry.order_size_step);
+            }
+            Record::InstrumentStatus { symbol, status } => {
+                e.u8(tag::INSTRUMENT_STATUS).str(symbol).code(*status);
+            }
+            Record::Price { symbol, price } => {
+                e.u8(tag::PRICE).str(symbol).fixed(*price);
+            }
+            Record::KillSwitch(setting) => {
+                e.u8(tag::KILL_SWITCH)
+                    .bool(setting.global)
+                    .bool(setting.cancel_open);
+                encode_strings(&mut e, &setting.client_ids);
+                encode_strings(&mut e, &setting.symbols);
+            }
+            Record::LimitOverride {
+                client_id,
+                limits,
+                expires_at_unix_ns,
+            } => {
+                e.u8(tag::LIMIT_OVERRIDE)
+                    .str(client_id)
+                    .option_fixed(limits.max_order_notional)
+                    .option_fixed(limits.max_order_quantity)
+                    .option_u64(limits.max_open_orders.map(u64::from))
+                    .option_fixed(limits.daily_buy_notional)
+                    .option_fixed(limits.orders_per_second)
+                    .option_u64(limits.burst.map(u64::from))
+                    .option_fixed(limits.price_band_pct)
+                    .option_fixed(limits.market_buffer_pct)
+                    .option_u64(limits.duplicate_window_ms)
+                    .i64(*expires_at_unix_ns);
+            }
+            Record::Idempotent(record) => {
+                e.u8(tag::IDEMPOTENT)
+                    .str(&record.key)
+                    .bytes(&record.body_digest)
+                    .i64(record.created_at.timestamp_micros())
+                    .u32(u32::from(record.status))
+                    .u32(u32::try_from(record.headers.len()).unwrap_or(u32::MAX));
+                for (name, value) in &record.headers {
+                    e.str(name).bytes(value);
+                }
+                e.bytes(&record.body);
+            }
+        }
+        e.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+        let mut d = Decoder::new(bytes);
+        let record = match d.u8("record tag")? {
+            tag @ (tag::RESERVE_BUY_V1 | tag::RESERVE_BUY) => Record::ReserveBuy {
+                local: d.u64("local id")?,
+                client_id: d.string("clientID")?,
+                symbol: d.string("symbol")?,
+                per_share: d.option_fixed("per-share price")?,
+                quantity: d.option_fixed("quantity")?,
+                amount_cash: d.option_fixed("amountCash")?,
+                fee: d.fixed("fee")?,
+                controls: if tag == tag::RESERVE_BUY {
+                    decode_option_controls(&mut d)?
+                } else {
+                    None
+                },
+            },
+            tag @ (tag::RESERVE_SELL_V1 | tag::RESERVE_SELL) => Record::ReserveSell {
+                local: d.u64("local id")?,
+                client_id: d.string("clientID")?,
+                symbol: d.string("symbol")?,
+                quantity: d.fixed("quantity")?,
+                controls: if tag == tag::RESERVE_SELL {
+                    decode_option_controls(&mut d)?
+                } else {
+                    None
+                },
+            },
+            tag::CONTROLS_RETURNED => Record::ControlsReturned {
+                client_id: d.string("clientID")?,
+                controls: decode_controls(&mut d)?,
+            },
+            tag::FREEZE => Record::Freeze {
+                client_id: d.string("clientID")?,
+                frozen: d.bool("frozen")?,
+                reason: d.string("reason")?,
+            },
+            tag::DAILY_BUY_TOTAL => Record::DailyBuyTotal {
+                client_id: d.string("clientID")?,
+                trading_day: decode_day(&mut d)?,
+                total: d.fixed("total")?,
+            },
+            tag::CLIENT_ORDER_IDS => {
+                let shard = d.u32("shard")? as usize;
+                let count = d.u32("id count")?;
+                if count > IDS_PER_RECORD_MAX {
+                    return Err(DecodeError {
+                        what: "id count",
+                        offset: d.offset(),
+                        problem: "too many ids",
+                    });
+                }
+                let ids = (0..count)
+                    .map(|_| {
+                        let low = d.u64("digest")?;
+                        let high = d.u64("digest")?;
+                        Ok((u128::from(high) << 64 | u128::from(low), d.i64("used at")?))
+                    })
+                    .collect::<Result<_, DecodeError>>()?;
+                Record::ClientOrderIds(ShardIds { shard, ids })
+            }
+            tag::BIND => Record::Bind {
+                local: d.u64("local id")?,
+                order_id: d.string("orderId")?,
+            },
+            tag::RELEASE => Record::Release {
+                local: d.u64("local id")?,
+            },
+            tag::IN_DOUBT => Record::InDoubt {
+                local: d.u64("local id")?,
+            },
+            tag::RESOLVE => Record::Resolve {
+                local: d.u64("local id")?,
+                order_id: d.option_string("orderId")?,
+            },
+            tag::UPDATE => Record::Update {
+                order_id: d.string("orderId")?,
+                status: d.code("order status")?,
+                cumulative_quantity: d.fixed("cumulativeQuantity")?,
+                average_price: d.fixed("averagePrice")?,
+                fees: d.option_fixed("fees")?,
+            },
+            tag::QUEUED => Record::Queued {
+                order_id: d.string("orderId")?,
+                exchange: d.code("exchange")?,
+                open_unix_s: d.i64("open time")?,
+            },
+            tag::CUSTOMER_NEW => Record::CustomerNew {
+                client_id: d.string("clientID")?,
+                customer_id: d.string("customerId")?,
+                cash: d.fixed("cash")?,
+                positions: decode_pairs(&mut d)?,
+            },
+            tag::CUSTOMER_REPLACE => Record::CustomerReplace {
+                client_id: d.string("clientID")?,
+                cash_delta: d.fixed("cash delta")?,
+                position_deltas: decode_pairs(&mut d)?,
+            },
+            tag::CUSTOMER_CASH => Record::CustomerCash {
+                client_id: d.string("clientID")?,
+                amount: d.fixed("amount")?,
+            },
+            tag::REKEY => Record::Rekey {
+                old: d.string("old clientID")?,
+                new: d.string("new clientID")?,
+            },
+            tag::OMNI_DEPOSIT => Record::OmniDeposit {
+                amount: d.fixed("amount")?,
+                payment_id: d.option_string("paymentID")?,
+            },
+            tag::SETTLEMENT_ROLLED => Record::SettlementRolled,
+            tag @ (tag::INSTRUMENT_UPSERT_V1 | tag::INSTRUMENT_UPSERT) => {
+                Record::InstrumentUpsert(InstrumentEntry {
+                    symbol: d.string("symbol")?,
+                    instrument_id: d.string("instrumentID")?,
+                    isin: if tag == tag::INSTRUMENT_UPSERT {
+                        d.option_string("ISIN")?
+                    } else {
+                        None
+                    },
+                    asset_class: d.code("asset class")?,
+                    exchange: d.code("exchange")?,
+                    status: d.code("instrument status")?,
+                    fractionable: d.bool("fractionable")?,
+                    price: d.option_fixed("price")?,
+                    order_size_min: d.option_fixed("orderSizeMin")?,
+                    order_size_max: d.option_fixed("orderSizeMax")?,
+                    order_size_step: d.option_fixed("orderSizeStep")?,
+                })
+            }
+            tag::INSTRUMENT_STATUS => Record::InstrumentStatus {
+                symbol: d.string("symbol")?,
+                status: d.code("instrument status")?,
+            },
+            tag::PRICE => Record::Price {
+                symbol: d.string("symbol")?,
+                price: d.fixed("price")?,
+            },
+            tag::KILL_SWITCH => {
+                let global = d.bool("global")?;
+                let cancel_open = d.bool("cancelOpen")?;
+                Record::KillSwitch(KillSwitchSetting {
+                    global,
+                    cancel_open,
+                    client_ids: decode_strings(&mut d)?,
+                    symbols: decode_strings(&mut d)?,
+                })
+            }
+            tag::LIMIT_OVERRIDE => Record::LimitOverride {
+                client_id: d.string("clientID")?,
+                limits: LimitPatch {
+                    max_order_notional: d.option_fixed("max_order_notional")?,
+                    max_order_quantity: d.option_fixed("max_order_quantity")?,
+                    max_open_orders: option_u32(&mut d, "max_open_orders")?,
+                    daily_buy_notional: d.option_fixed("daily_buy_notional")?,
+                    orders_per_second: d.option_fixed("orders_per_second")?,
+                    burst: option_u32(&mut d, "burst")?,
+                    price_band_pct: d.option_fixed("price_band_pct")?,
+                    market_buffer_pct: d.option_fixed("market_buffer_pct")?,
+                    duplicate_window_ms: d.option_u64("duplicate_window_ms")?,
+                },
+                expires_at_unix_ns: d.i64("expiresAt")?,
+            },
+            tag::IDEMPOTENT => {
+                let key = d.string("idempotency key")?;
+                let body_digest: [u8; 16] =
+                    d.bytes("body digest")?
+                        .try_into()
+                        .map_err(|_| DecodeError {
+                            what: "body digest",
+                            offset: d.offset(),
+                            problem: "not 16 bytes",
+                        })?;
+                let created_at = chrono::DateTime::from_timestamp_micros(d.i64("created at")?)
+                    .ok_or(DecodeError {
+                        what: "created at",
+                        offset: d.offset(),
+                        problem: "out of range",
+                    })?;
+                let status = u16::try_from(d.u32("status")?).map_err(|_| DecodeError {
+                    what: "status",
+                    offset: d.offset(),
+                    problem: "out of range",
+                })?;
+                let count = d.u32("header count")?;
+                if count > 64 {
+                    return Err(DecodeError {
+                        what: "header count",
+                        offset: d.offset(),
+                        problem: "too many headers",
+                    });
+                }
+                let headers = (0..count)
+                    .map(|_| Ok((d.string("header name")?, d.bytes("header value")?.to_vec())))
+                    .collect::<Result<_, DecodeError>>()?;
+                Record::Idempotent(IdempotencyRecord {
+                    key,
+                    body_digest,
+                    created_at,
+                    status,
+                    headers,
+                    body: d.bytes("body")?.to_vec(),
+                })
+            }
+            _ => {
+                return Err(DecodeError {
+                    what: "record tag",
+                    offset: 0,
+                    problem: "unknown record type",
+                })
+            }
+        };
+        d.finish("record")?;
+        Ok(record)
+    }
+}
+
+/// `clientOrderID` digests per snapshot record: a shard's capacity, with room to spare.
+const IDS_PER_RECORD_MAX: u32 = 1_000_000;
+
+fn encode_controls(e: &mut Encoder, controls: &OrderControls) {
+    e.i64(i64::from(controls.trading_day.num_days_from_ce()))
+        .fixed(controls.buy_notional)
+        .option_str(controls.client_order_id.as_deref())
+        .i64(controls.at_unix_ns);
+}
+
+fn encode_option_controls(e: &mut Encoder, controls: Option<&OrderControls>) {
+    match controls {
+        None => {
+            e.bool(false);
+        }
+        Some(controls) => {
+            e.bool(true);
+            encode_controls(e, controls);
+        }
+    }
+}
+
+fn decode_day(d: &mut Decoder<'_>) -> Result<NaiveDate, DecodeError> {
+    let days = d.i64("trading day")?;
+    i32::try_from(days)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .ok_or(DecodeError {
+            what: "trading day",
+            offset: d.offset(),
+            problem: "out of range",
+        })
+}
+
+fn decode_controls(d: &mut Decoder<'_>) -> Result<OrderControls, DecodeError> {
+    Ok(OrderControls {
+        trading_day: decode_day(d)?,
+        buy_notional: d.fixed("buy notional")?,
+        client_order_id: d.option_string("clientOrderID")?,
+        at_unix_ns: d.i64("decided at")?,
+    })
+}
+
+fn decode_option_controls(d: &mut Decoder<'_>) -> Result<Option<OrderControls>, DecodeError> {
+    if d.bool("controls present")? {
+        decode_controls(d).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn encode_strings(e: &mut Encoder, values: &[String]) {
+    e.u32(u32::try_from(values.len()).unwrap_or(u32::MAX));
+    for value in values {
+        e.str(value);
+    }
+}
+
+fn decode_strings(d: &mut Decoder<'_>) -> Result<Vec<String>, DecodeError> {
+    let count = d.u32("list length")?;
+    if count > PAIRS_MAX {
+        return Err(DecodeError {
+            what: "list length",
+            offset: d.offset(),
+            problem: "too long",
+        });
+    }
+    (0..count).map(|_| d.string("list entry")).collect()
+}
+
+fn option_u32(d: &mut Decoder<'_>, what: &'static str) -> Result<Option<u32>, DecodeError> {
+    d.option_u64(what)?
+        .map(|value| {
+            u32::try_from(value).map_err(|_| DecodeError {
+                what,
+                offset: d.offset(),
+                problem: "out of range",
+            })
+        })
+        .transpose()
+}
+
+fn encode_pairs(e: &mut Encoder, pairs: &[(String, Fixed)]) {
+    e.u32(u32::try_from(pairs.len()).unwrap_or(u32::MAX));
+    for (symbol, quantity) in pairs {
+        e.str(symbol).fixed(*quantity);
+    }
+}
+
+/// Positions per record are bounded by the admin body limit; this bounds a corrupt count.
+const PAIRS_MAX: u32 = 100_000;
+
+fn decode_pairs(d: &mut Decoder<'_>) -> Result<Vec<(String, Fixed)>, DecodeError> {
+    let count = d.u32("position count")?;
+    if count > PAIRS_MAX {
+        return Err(DecodeError {
+            what: "position count",
+            offset: 0,
+            problem: "too many positions",
+        });
+    }
+    (0..count)
+        .map(|_| Ok((d.string("symbol")?, d.fixed("quantity")?)))
+        .collect()
+}

@@ -1,0 +1,450 @@
+//! What the engine logs: one [`Record`] per state change, in compact binary (see
+//! [`crate::codec`]). The WAL stores and returns these as opaque bytes; what they mean, and how
+//! they are encoded ([`codec`]) and dumped as JSON ([`dump`]), lives here with the engine that
+//! writes and replays them.
+//!
+//! Records describe *effects*, not requests: a reservation is logged as the reservation it made,
+//! and replay applies it without re-running the balance checks (the live path checked it, and
+//! concurrent effects may reach the log in another order than they reached memory; all of them
+//! commute). Each record's first byte is its tag; the tags are part of the on-disk format and
+//! never change meaning.
+
+use chrono::NaiveDate;
+
+use crate::instruments::{AssetClass, Exchange, InstrumentStatus};
+use crate::ledger::OrderStatus;
+use crate::limits::{IdempotencyRecord, KillSwitchSetting, LimitPatch, ShardIds};
+use crate::money::Fixed;
+
+mod codec;
+mod dump;
+
+/// One state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A BUY passed every rule and reserved its cost at the customer and the omni account.
+    ReserveBuy {
+        local: u64,
+        client_id: String,
+        symbol: String,
+        per_share: Option<Fixed>,
+        quantity: Option<Fixed>,
+        amount_cash: Option<Fixed>,
+        fee: Fixed,
+        /// What the order added to the controls' memory (`None` in logs written before it was
+        /// kept).
+        controls: Option<OrderControls>,
+    },
+    /// A SELL passed every rule and holds `quantity` of the position.
+    ReserveSell {
+        local: u64,
+        client_id: String,
+        symbol: String,
+        quantity: Fixed,
+        controls: Option<OrderControls>,
+    },
+    /// An order that never traded gave back what it added to the controls' memory.
+    ControlsReturned {
+        client_id: String,
+        controls: OrderControls,
+    },
+    /// The upstream took the order under `order_id`.
+    Bind {
+        local: u64,
+        order_id: String,
+    },
+    /// The order never reached (or was refused by) the upstream: everything returns.
+    Release {
+        local: u64,
+    },
+    /// Sent without an answer.
+    InDoubt {
+        local: u64,
+    },
+    /// An operator settled an in-doubt order: placed under `order_id`, or not placed.
+    Resolve {
+        local: u64,
+        order_id: Option<String>,
+    },
+    /// Upstream progress of an order (from a GET answer, an event or the poller).
+    Update {
+        order_id: String,
+        status: OrderStatus,
+        cumulative_quantity: Fixed,
+        average_price: Fixed,
+        fees: Option<Fixed>,
+    },
+    /// An accepted order DriveWealth will hold for the open (for the cancel cut-off).
+    Queued {
+        order_id: String,
+        exchange: Exchange,
+        open_unix_s: i64,
+    },
+    CustomerNew {
+        client_id: String,
+        customer_id: String,
+        cash: Fixed,
+        positions: Vec<(String, Fixed)>,
+    },
+    /// A registration that replaced an existing customer's cash and positions, as deltas.
+    CustomerReplace {
+        client_id: String,
+        cash_delta: Fixed,
+        position_deltas: Vec<(String, Fixed)>,
+    },
+    CustomerCash {
+        client_id: String,
+        amount: Fixed,
+    },
+    Rekey {
+        old: String,
+        new: String,
+    },
+    /// A customer frozen (with the risk officer's reason) or unfrozen.
+    Freeze {
+        client_id: String,
+        frozen: bool,
+        reason: String,
+    },
+    /// Omni funding; `payment_id` for a `deposits.updated` event (credited once per id).
+    OmniDeposit {
+        amount: Fixed,
+        payment_id: Option<String>,
+    },
+    SettlementRolled,
+    InstrumentUpsert(InstrumentEntry),
+    InstrumentStatus {
+        symbol: String,
+        status: InstrumentStatus,
+    },
+    Price {
+        symbol: String,
+        price: Fixed,
+    },
+    /// The kill switch as set (replaces the previous setting whole).
+    KillSwitch(KillSwitchSetting),
+    /// A temporary limit override for one customer.
+    LimitOverride {
+        client_id: String,
+        limits: LimitPatch,
+        expires_at_unix_ns: i64,
+    },
+    /// The first answer to an `Idempotency-Key`, kept for repeats.
+    Idempotent(IdempotencyRecord),
+    /// Snapshots only: a customer's BUY notional for one trading day.
+    DailyBuyTotal {
+        client_id: String,
+        trading_day: NaiveDate,
+        total: Fixed,
+    },
+    /// Snapshots only: one shard of the remembered `clientOrderID`s.
+    ClientOrderIds(ShardIds),
+}
+
+/// What an accepted order adds to the controls that must survive a restart (SPEC §10): the
+/// customer's BUY total for the trading day and its used `clientOrderID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderControls {
+    /// New York trading date the notional counts toward.
+    pub trading_day: NaiveDate,
+    /// Zero for a SELL.
+    pub buy_notional: Fixed,
+    pub client_order_id: Option<String>,
+    /// When the order was decided (the `clientOrderID`'s age).
+    pub at_unix_ns: i64,
+}
+
+/// An instrument master entry as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstrumentEntry {
+    pub symbol: String,
+    pub instrument_id: String,
+    pub isin: Option<String>,
+    pub asset_class: AssetClass,
+    pub exchange: Exchange,
+    pub status: InstrumentStatus,
+    pub fractionable: bool,
+    pub price: Option<Fixed>,
+    pub order_size_min: Option<Fixed>,
+    pub order_size_max: Option<Fixed>,
+    pub order_size_step: Option<Fixed>,
+}
+
+mod tag {
+    /// Before the controls' memory was logged: read without it, never written.
+    pub const RESERVE_BUY_V1: u8 = 1;
+    pub const RESERVE_SELL_V1: u8 = 2;
+    pub const BIND: u8 = 3;
+    pub const RELEASE: u8 = 4;
+    pub const IN_DOUBT: u8 = 5;
+    pub const RESOLVE: u8 = 6;
+    pub const UPDATE: u8 = 7;
+    pub const QUEUED: u8 = 8;
+    pub const RESERVE_BUY: u8 = 11;
+    pub const RESERVE_SELL: u8 = 12;
+    pub const CONTROLS_RETURNED: u8 = 13;
+    pub const CUSTOMER_NEW: u8 = 20;
+    pub const CUSTOMER_REPLACE: u8 = 21;
+    pub const CUSTOMER_CASH: u8 = 22;
+    pub const REKEY: u8 = 23;
+    pub const FREEZE: u8 = 24;
+    pub const OMNI_DEPOSIT: u8 = 30;
+    pub const SETTLEMENT_ROLLED: u8 = 31;
+    /// Before ISINs: read as an entry without one, never written.
+    pub const INSTRUMENT_UPSERT_V1: u8 = 40;
+    pub const INSTRUMENT_STATUS: u8 = 41;
+    pub const PRICE: u8 = 42;
+    pub const INSTRUMENT_UPSERT: u8 = 43;
+    pub const KILL_SWITCH: u8 = 50;
+    pub const LIMIT_OVERRIDE: u8 = 51;
+    pub const IDEMPOTENT: u8 = 52;
+    pub const DAILY_BUY_TOTAL: u8 = 53;
+    pub const CLIENT_ORDER_IDS: u8 = 54;
+}
+
+impl Record {
+    /// The record's kind, for `omnigate wal dump` and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Record::ReserveBuy { .. } => "reserve_buy",
+            Record::ReserveSell { .. } => "reserve_sell",
+            Record::Bind { .. } => "bind",
+            Record::Release { .. } => "release",
+            Record::InDoubt { .. } => "in_doubt",
+            Record::Resolve { .. } => "resolve",
+            Record::Update { .. } => "update",
+            Record::Queued { .. } => "queued",
+            Record::CustomerNew { .. } => "customer_new",
+            Record::CustomerReplace { .. } => "customer_replace",
+            Record::CustomerCash { .. } => "customer_cash",
+            Record::Rekey { .. } => "rekey",
+            Record::Freeze { .. } => "freeze",
+            Record::ControlsReturned { .. } => "controls_returned",
+            Record::DailyBuyTotal { .. } => "daily_buy_total",
+            Record::ClientOrderIds(_) => "client_order_ids",
+            Record::OmniDeposit { .. } => "omni_deposit",
+            Record::SettlementRolled => "settlement_rolled",
+            Record::InstrumentUpsert(_) => "instrument_upsert",
+            Record::InstrumentStatus { .. } => "instrument_status",
+            Record::Price { .. } => "price",
+            Record::KillSwitch(_) => "kill_switch",
+            Record::LimitOverride { .. } => "limit_override",
+            Record::Idempotent(_) => "idempotent",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Encoder;
+
+    fn samples() -> Vec<Record> {
+        let f = |text: &str| Fixed::parse(text).unwrap();
+        vec![
+            Record::ReserveBuy {
+                local: 7,
+                client_id: "123456789".into(),
+                symbol: "AAPL".into(),
+                per_share: Some(f("190.25")),
+                quantity: Some(f("5.12580012")),
+                amount_cash: None,
+                fee: f("0.5"),
+                controls: Some(OrderControls {
+                    trading_day: "2026-06-04".parse().unwrap(),
+                    buy_notional: f("975.66"),
+                    client_order_id: Some("co-1".into()),
+                    at_unix_ns: 1_780_581_600_000_000_000,
+                }),
+            },
+            Record::ReserveSell {
+                local: 8,
+                client_id: "CUST0A19F".into(),
+                symbol: "BRK.A".into(),
+                quantity: f("1"),
+                controls: None,
+            },
+            Record::ControlsReturned {
+                client_id: "123456789".into(),
+                controls: OrderControls {
+                    trading_day: "2026-06-04".parse().unwrap(),
+                    buy_notional: f("975.66"),
+                    client_order_id: None,
+                    at_unix_ns: 0,
+                },
+            },
+            Record::Freeze {
+                client_id: "c".into(),
+                frozen: true,
+                reason: "KYC review".into(),
+            },
+            Record::DailyBuyTotal {
+                client_id: "c".into(),
+                trading_day: "2026-06-04".parse().unwrap(),
+                total: f("100"),
+            },
+            Record::ClientOrderIds(ShardIds {
+                shard: 63,
+                ids: vec![(u128::MAX - 5, 17), (3, -1)],
+            }),
+            Record::Bind {
+                local: 7,
+                order_id: "GB.70359e38".into(),
+            },
+            Record::Release { local: 8 },
+            Record::InDoubt { local: 9 },
+            Record::Resolve {
+                local: 9,
+                order_id: None,
+            },
+            Record::Update {
+                order_id: "GB.70359e38".into(),
+                status: OrderStatus::PartialFill,
+                cumulative_quantity: f("5"),
+                average_price: f("155"),
+                fees: Some(f("1")),
+            },
+            Record::Queued {
+                order_id: "GB.1".into(),
+                exchange: Exchange::Arca,
+                open_unix_s: 1_795_530_600,
+            },
+            Record::CustomerNew {
+                client_id: "c".into(),
+                customer_id: "k".into(),
+                cash: f("100"),
+                positions: vec![("AAPL".into(), f("0.5"))],
+            },
+            Record::CustomerReplace {
+                client_id: "c".into(),
+                cash_delta: f("-3"),
+                position_deltas: vec![],
+            },
+            Record::CustomerCash {
+                client_id: "c".into(),
+                amount: f("-1.25"),
+            },
+            Record::Rekey {
+                old: "a".into(),
+                new: "b".into(),
+            },
+            Record::OmniDeposit {
+                amount: f("200"),
+                payment_id: Some("pay-2".into()),
+            },
+            Record::SettlementRolled,
+            Record::InstrumentUpsert(InstrumentEntry {
+                symbol: "BTC".into(),
+                instrument_id: "id".into(),
+                isin: Some("US0378331005".into()),
+                asset_class: AssetClass::Crypto,
+                exchange: Exchange::Crypto,
+                status: InstrumentStatus::Halted,
+                fractionable: true,
+                price: Some(f("65000")),
+                order_size_min: None,
+                order_size_max: Some(f("10")),
+                order_size_step: None,
+            }),
+            Record::InstrumentStatus {
+                symbol: "AAPL".into(),
+                status: InstrumentStatus::CloseOnly,
+            },
+            Record::Price {
+                symbol: "AAPL".into(),
+                price: f("191"),
+            },
+            Record::KillSwitch(KillSwitchSetting {
+                global: false,
+                client_ids: vec!["123456789".into()],
+                symbols: vec!["AAPL".into(), "SPY".into()],
+                cancel_open: true,
+            }),
+            Record::LimitOverride {
+                client_id: "123456789".into(),
+                limits: LimitPatch {
+                    max_order_quantity: Some(f("20")),
+                    burst: Some(100),
+                    duplicate_window_ms: Some(0),
+                    ..LimitPatch::default()
+                },
+                expires_at_unix_ns: 1_795_550_000,
+            },
+            Record::Idempotent(IdempotencyRecord {
+                key: "order-7f3a".into(),
+                body_digest: [7; 16],
+                created_at: chrono::DateTime::from_timestamp_micros(1_795_550_000_123_456).unwrap(),
+                status: 200,
+                headers: vec![("content-type".into(), b"application/json".to_vec())],
+                body: br#"{"orderId":"X"}"#.to_vec(),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_record_round_trips() {
+        for record in samples() {
+            let bytes = record.encode();
+            assert_eq!(Record::decode(&bytes).unwrap(), record, "{}", record.kind());
+            assert_eq!(record.to_json()["type"], record.kind());
+        }
+    }
+
+    #[test]
+    fn truncated_or_unknown_records_are_errors() {
+        for record in samples() {
+            let bytes = record.encode();
+            for cut in 0..bytes.len() {
+                assert!(Record::decode(&bytes[..cut]).is_err(), "{}", record.kind());
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(Record::decode(&longer).is_err());
+        }
+        assert!(Record::decode(&[250]).is_err());
+    }
+
+    #[test]
+    fn a_reservation_is_compact() {
+        let bytes = samples()[0].encode();
+        assert!(bytes.len() < 120, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn records_of_earlier_formats_still_read() {
+        // Tag 1 (a BUY reservation before the controls were logged), as an earlier version
+        // wrote it.
+        let mut e = Encoder::new();
+        e.u8(tag::RESERVE_BUY_V1)
+            .u64(7)
+            .str("c")
+            .str("AAPL")
+            .option_fixed(None)
+            .option_fixed(Some(Fixed::ONE))
+            .option_fixed(None)
+            .fixed(Fixed::ZERO);
+        match Record::decode(&e.finish()).unwrap() {
+            Record::ReserveBuy {
+                local, controls, ..
+            } => assert_eq!((local, controls), (7, None)),
+            other => panic!("{other:?}"),
+        }
+        // Tag 40 (an instrument without an ISIN).
+        let mut e = Encoder::new();
+        e.u8(tag::INSTRUMENT_UPSERT_V1)
+            .str("AAPL")
+            .str("id")
+            .u8(0)
+            .u8(0)
+            .u8(0)
+            .bool(true)
+            .option_fixed(None)
+            .option_fixed(None)
+            .option_fixed(None)
+            .option_fixed(None);
+        match Record::decode(&e.finish()).unwrap() {
+            Record::InstrumentUpsert(entry) => assert_eq!(entry.isin, None),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Applying logged records to a fresh engine: recovery's tail, and the records a snapshot is
+//! made of. Records are effects (see `wal::record`): they are applied without re-running the
+//! checks that admitted them.
+
+use chrono::DateTime;
+
+use super::Engine;
+use crate::decide::QueuedOrder;
+use crate::engine::record::{OrderControls, Record};
+use crate::instruments::{ExchangeName, InstrumentSpec};
+use crate::ledger::{BuyCost, LocalOrderId, OrderUpdate};
+use crate::limits::LimitOverride;
+
+impl Engine {
+    /// Applies one logged effect (recovery only: single-threaded, nothing else running).
+    pub(super) fn replay(&self, record: Record) -> Result<(), String> {
+        let now = self.clock.now();
+        let ledger = &self.ledger;
+        match record {
+            Record::ReserveBuy {
+                local,
+                client_id,
+                symbol,
+                per_share,
+                quantity,
+                amount_cash,
+                fee,
+                controls,
+            } => {
+                ledger
+                    .redo_reserve_buy(
+                        LocalOrderId(local),
+                        &client_id,
+                        &symbol,
+                        BuyCost {
+                            per_share,
+                            quantity,
+                            amount_cash,
+                            fee,
+                        },
+                    )
+                    .map_err(|error| error.to_string())?;
+                self.redo_controls(&client_id, controls.as_ref());
+                Ok(())
+            }
+            Record::ReserveSell {
+                local,
+                client_id,
+                symbol,
+                quantity,
+                controls,
+            } => {
+                ledger
+                    .redo_reserve_sell(LocalOrderId(local), &client_id, &symbol, quantity)
+                    .map_err(|error| error.to_string())?;
+                self.redo_controls(&client_id, controls.as_ref());
+                Ok(())
+            }
+            Record::ControlsReturned {
+                client_id,
+                controls,
+            } => {
+                self.daily_buys
+                    .give_back(&client_id, controls.trading_day, controls.buy_notional);
+                if let Some(client_order_id) = &controls.client_order_id {
+                    self.duplicates.redo_forget(&client_id, client_order_id);
+                }
+                Ok(())
+            }
+            Record::Freeze {
+                client_id,
+                frozen,
+                reason,
+            } => {
+                self.freezes.set(&client_id, frozen, &reason);
+                Ok(())
+            }
+            Record::DailyBuyTotal {
+                client_id,
+                trading_day,
+                total,
+            } => {
+                self.daily_buys.restore(&client_id, trading_day, total);
+                Ok(())
+            }
+            Record::ClientOrderIds(shard) => self.duplicates.import_ids(&shard),
+            Record::Bind { local, order_id } => ledger
+                .bind(LocalOrderId(local), &order_id)
+                .map_err(|error| error.to_string()),
+            Record::Release { local } => ledger
+                .release(LocalOrderId(local))
+                .map_err(|error| error.to_string()),
+            Record::InDoubt { local } => ledger
+                .mark_in_doubt(LocalOrderId(local))
+                .map_err(|error| error.to_string()),
+            Record::Resolve { local, order_id } => ledger
+                .resolve_in_doubt(LocalOrderId(local), order_id.as_deref())
+                .map_err(|error| error.to_string()),
+            Record::Update {
+                order_id,
+                status,
+                cumulative_quantity,
+                average_price,
+                fees,
+            } => {
+                // Idempotent by cumulative quantity; an order closed since is simply unknown.
+                ledger.apply_update(
+                    &order_id,
+                    OrderUpdate {
+                        status,
+                        cumulative_quantity,
+                        average_price,
+                        fees,
+                    },
+                );
+                Ok(())
+            }
+            Record::Queued {
+                order_id,
+                exchange,
+                open_unix_s,
+            } => {
+                let open = DateTime::from_timestamp(open_unix_s, 0)
+                    .ok_or("the queued order's open time is out of range")?;
+                self.queued
+                    .insert(&order_id, QueuedOrder { exchange, open }, now);
+                Ok(())
+            }
+            Record::CustomerNew {
+                client_id,
+                customer_id,
+                cash,
+                positions,
+            } => ledger
+                .redo_register_new(&client_id, &customer_id, cash, positions)
+                .map_err(|error| error.to_string()),
+            Record::CustomerReplace {
+                client_id,
+                cash_delta,
+                position_deltas,
+            } => ledger
+                .redo_replace(&client_id, cash_delta, position_deltas)
+                .map_err(|error| error.to_string()),
+            Record::CustomerCash { client_id, amount } => ledger
+                .redo_adjust_cash(&client_id, amount)
+                .map_err(|error| error.to_string()),
+            Record::Rekey { old, new } => {
+                ledger
+                    .rekey(&old, &new)
+                    .map_err(|error| error.to_string())?;
+                self.rekey_controls(&old, &new);
+                Ok(())
+            }
+            Record::OmniDeposit { amount, payment_id } => {
+                if let Some(payment_id) = payment_id {
+                    self.seen_payments.first_time(&payment_id);
+                }
+                ledger
+                    .omni_deposit(amount)
+                    .map(|_| ())
+                    .map_err(|error| error.to_string())
+            }
+            Record::SettlementRolled => ledger
+                .roll_settlement_day()
+                .map(|_| ())
+                .map_err(|error| error.to_string()),
+            Record::InstrumentUpsert(entry) => {
+                let spec = InstrumentSpec {
+                    symbol: Some(entry.symbol.clone()),
+                    instrument_id: entry.instrument_id,
+                    isin: entry.isin,
+                    asset_class: entry.asset_class,
+                    exchange: ExchangeName(entry.exchange),
+                    status: entry.status,
+                    fractionable: entry.fractionable,
+                    price: entry.price,
+                    order_size_min: entry.order_size_min,
+                    order_size_max: entry.order_size_max,
+                    order_size_step: entry.order_size_step,
+                };
+                self.instruments
+                    .upsert(&entry.symbol, spec)
+                    .map(|_| ())
+                    .map_err(|error| error.0)
+            }
+            Record::InstrumentStatus { symbol, status } => {
+                let instrument = self
+                    .instruments
+                    .by_symbol(&symbol)
+                    .ok_or_else(|| format!("no instrument {symbol}"))?;
+                instrument.set_status(status);
+                Ok(())
+            }
+            Record::Price { symbol, price } => {
+                let instrument = self
+                    .instruments
+                    .by_symbol(&symbol)
+                    .ok_or_else(|| format!("no instrument {symbol}"))?;
+                instrument.set_reference_price(price);
+                Ok(())
+            }
+            Record::KillSwitch(setting) => self
+                .kill_switch
+                .set(&setting)
+                .map(|_| ())
+                .map_err(|problems| problems.join("; ")),
+            Record::LimitOverride {
+                client_id,
+                limits,
+                expires_at_unix_ns,
+            } => {
+                let expires_at = DateTime::from_timestamp_nanos(expires_at_unix_ns);
+                // An override that has lapsed since is simply not restored.
+                let _ = self.settings.load().limits.set_override(
+                    &client_id,
+                    LimitOverride { limits, expires_at },
+                    now,
+                );
+                Ok(())
+            }
+            Record::Idempotent(record) => {
+                self.idempotency.import(record, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// What a logged reservation added to the controls' memory.
+    fn redo_controls(&self, client_id: &str, controls: Option<&OrderControls>) {
+        let Some(controls) = controls else { return };
+        self.daily_buys
+            .redo_add(client_id, controls.trading_day, controls.buy_notional);
+        if let Some(client_order_id) = &controls.client_order_id {
+            let at = DateTime::from_timestamp_nanos(controls.at_unix_ns);
+            self.duplicates.redo_record(client_id, client_order_id, at);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! What feeds the ledger besides orders (SPEC §5.2, §6): DriveWealth's events, the poller of open
+//! orders, and the settlement roll. Each acts through the engine's methods, like the admin API;
+//! the engine does not know them.
+
+pub mod events;
+pub mod poller;
+pub mod settlement;
