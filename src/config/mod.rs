@@ -5,7 +5,9 @@
 //! every failed [`Config::validate`] rule, each naming its key. `examples/omnigate.toml` documents
 //! every key with its default; a test keeps the two in step.
 
+mod limit_keys;
 mod setting;
+mod upstream_url;
 mod validate;
 
 use std::fmt;
@@ -15,7 +17,12 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+pub use limit_keys::{
+    LimitPatch, DUPLICATE_WINDOW_MS_MAX, MARKET_BUFFER_PCT_DEFAULT, MARKET_BUFFER_PCT_MAX,
+    ORDERS_PER_SECOND_MAX, PRICE_BAND_PCT_MAX,
+};
 pub use setting::Decimal;
+pub use upstream_url::UpstreamBase;
 
 /// The embedded default of `omnigate run` with no `--config` (SPEC §2).
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");

@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
+use super::LimitPatch;
 use super::{Config, ConfigProblem, LimitsConfig};
-use crate::limits::LimitPatch;
 
 /// `server.idempotency_ttl_hours` at most one year: keys are held in memory until then.
 const IDEMPOTENCY_TTL_HOURS_MAX: u64 = 8760;
@@ -128,7 +128,7 @@ impl Config {
         }
 
         if let Some(url) = &self.upstream.url {
-            if let Err(message) = crate::upstream::UpstreamBase::parse(url) {
+            if let Err(message) = super::UpstreamBase::parse(url) {
                 problem("upstream.url", message);
             }
         }

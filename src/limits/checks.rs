@@ -13,7 +13,7 @@ use crate::money::Fixed;
 use crate::order::Side;
 use crate::reject::{Reject, RejectCode};
 
-use super::resolve::EffectiveLimits;
+use super::EffectiveLimits;
 
 /// Which price of the order the band applies to (for the message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,7 +213,7 @@ fn distance_pct(distance_units: u128, reference: Fixed) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::resolve::{LimitBook, SymbolSet};
+    use crate::limits::{LimitBook, SymbolSet};
 
     fn fixed(text: &str) -> Fixed {
         Fixed::parse(text).unwrap()

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::reject::{Reject, RejectCode};
 
-use super::resolve::SymbolSet;
 use super::short;
+use super::SymbolSet;
 
 /// Most `clientIDs` or `symbols` one setting may list.
 pub const ENTRIES_MAX: usize = 100_000;

@@ -8,7 +8,9 @@
 //!
 //! | piece | what it is for |
 //! | --- | --- |
-//! | [`resolve`] | [`LimitBook`]: `[limits.default]` ← `[[limits.customer]]` ← temporary admin override (`PUT /admin/limits/{clientID}`, reverts at `expiresAt`) → one customer's [`EffectiveLimits`] |
+//! | [`book`] | [`LimitBook`]: `[limits.default]` ← `[[limits.customer]]` ← temporary admin override (`PUT /admin/limits/{clientID}`, reverts at `expiresAt`) → one customer's [`EffectiveLimits`] |
+//! | [`overrides`] | [`LimitOverride`]: a temporary admin override, its wire shape and rules (the keys themselves are [`crate::config::LimitPatch`]'s) |
+//! | [`symbols`] | [`SymbolSet`]: case-insensitive symbol sets |
 //! | [`kill_switch`] | [`KillSwitch`]: global / customer / symbol switch → `TRADING_DISABLED` |
 //! | [`rate`] | [`RateLimiter`]: per-customer token bucket → `RATE_LIMITED` (429) |
 //! | [`duplicates`] | [`DuplicateGuard`]: reused `clientOrderID`, same order within `duplicate_window_ms` → `DUPLICATE_ORDER` |
@@ -35,6 +37,7 @@
 //! A token taken at step 4 is not given back when a later step refuses the order: the limit
 //! counts order *attempts*, which is what protects the gateway and the upstream.
 
+pub mod book;
 pub mod checks;
 mod digest;
 pub mod duplicates;
@@ -42,9 +45,12 @@ pub mod freeze;
 pub mod idempotency;
 pub mod kill_switch;
 pub mod low_balance;
+pub mod overrides;
 pub mod rate;
-pub mod resolve;
+pub mod symbols;
 
+pub use crate::config::LimitPatch;
+pub use book::{EffectiveLimits, LimitBook, RateLimit};
 pub use checks::{
     check_daily_buy_notional, check_open_orders, check_order_limits, check_order_notional,
     check_order_quantity, check_price_band, check_restricted_symbol, OrderRisk, PriceKind,
@@ -56,11 +62,9 @@ pub use idempotency::{
 };
 pub use kill_switch::{KillReason, KillSwitch, KillSwitchSetting, KillSwitchState};
 pub use low_balance::crossed_below;
+pub use overrides::{ClientOverride, LimitOverride, OverrideError};
 pub use rate::RateLimiter;
-pub use resolve::{
-    ClientOverride, EffectiveLimits, LimitBook, LimitOverride, LimitPatch, OverrideError,
-    RateLimit, SymbolSet,
-};
+pub use symbols::SymbolSet;
 
 /// `now` as nanoseconds since the Unix epoch, saturating outside the years 1677–2262 (where an
 /// `i64` of nanoseconds ends) instead of failing.

@@ -25,8 +25,8 @@ use parking_lot::Mutex;
 use crate::money::{Fixed, SCALE};
 use crate::reject::{Reject, RejectCode};
 
-use super::resolve::{EffectiveLimits, RateLimit};
 use super::unix_ns;
+use super::{EffectiveLimits, RateLimit};
 
 /// Token units in one order: 10⁹ ns per second × 10⁸ units per [`Fixed`] whole.
 const UNITS_PER_ORDER: u128 = 1_000_000_000 * SCALE as u128;
@@ -180,7 +180,7 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
-    use crate::limits::resolve::SymbolSet;
+    use crate::limits::SymbolSet;
 
     static NO_SYMBOLS: std::sync::LazyLock<SymbolSet> =
         std::sync::LazyLock::new(SymbolSet::default);

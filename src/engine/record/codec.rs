@@ -189,18 +189,9 @@ impl Record {
                 limits,
                 expires_at_unix_ns,
             } => {
-                e.u8(tag::LIMIT_OVERRIDE)
-                    .str(client_id)
-                    .option_fixed(limits.max_order_notional)
-                    .option_fixed(limits.max_order_quantity)
-                    .option_u64(limits.max_open_orders.map(u64::from))
-                    .option_fixed(limits.daily_buy_notional)
-                    .option_fixed(limits.orders_per_second)
-                    .option_u64(limits.burst.map(u64::from))
-                    .option_fixed(limits.price_band_pct)
-                    .option_fixed(limits.market_buffer_pct)
-                    .option_u64(limits.duplicate_window_ms)
-                    .i64(*expires_at_unix_ns);
+                e.u8(tag::LIMIT_OVERRIDE).str(client_id);
+                encode_limits(&mut e, limits);
+                e.i64(*expires_at_unix_ns);
             }
             Record::Idempotent(record) => {
                 e.u8(tag::IDEMPOTENT)
@@ -368,17 +359,7 @@ impl Record {
             }
             tag::LIMIT_OVERRIDE => Record::LimitOverride {
                 client_id: d.string("clientID")?,
-                limits: LimitPatch {
-                    max_order_notional: d.option_fixed("max_order_notional")?,
-                    max_order_quantity: d.option_fixed("max_order_quantity")?,
-                    max_open_orders: option_u32(&mut d, "max_open_orders")?,
-                    daily_buy_notional: d.option_fixed("daily_buy_notional")?,
-                    orders_per_second: d.option_fixed("orders_per_second")?,
-                    burst: option_u32(&mut d, "burst")?,
-                    price_band_pct: d.option_fixed("price_band_pct")?,
-                    market_buffer_pct: d.option_fixed("market_buffer_pct")?,
-                    duplicate_window_ms: d.option_u64("duplicate_window_ms")?,
-                },
+                limits: decode_limits(&mut d)?,
                 expires_at_unix_ns: d.i64("expiresAt")?,
             },
             tag::IDEMPOTENT => {
@@ -504,6 +485,59 @@ fn decode_strings(d: &mut Decoder<'_>) -> Result<Vec<String>, DecodeError> {
     }
     (0..count).map(|_| d.string("list entry")).collect()
 }
+
+/// A limit value in a record: money as an optional [`Fixed`], counts as an optional `u64`.
+trait LimitValue: Sized {
+    fn encode(value: Option<Self>, e: &mut Encoder);
+    fn decode(d: &mut Decoder<'_>, what: &'static str) -> Result<Option<Self>, DecodeError>;
+}
+
+impl LimitValue for Fixed {
+    fn encode(value: Option<Self>, e: &mut Encoder) {
+        e.option_fixed(value);
+    }
+
+    fn decode(d: &mut Decoder<'_>, what: &'static str) -> Result<Option<Self>, DecodeError> {
+        d.option_fixed(what)
+    }
+}
+
+impl LimitValue for u32 {
+    fn encode(value: Option<Self>, e: &mut Encoder) {
+        e.option_u64(value.map(u64::from));
+    }
+
+    fn decode(d: &mut Decoder<'_>, what: &'static str) -> Result<Option<Self>, DecodeError> {
+        option_u32(d, what)
+    }
+}
+
+impl LimitValue for u64 {
+    fn encode(value: Option<Self>, e: &mut Encoder) {
+        e.option_u64(value);
+    }
+
+    fn decode(d: &mut Decoder<'_>, what: &'static str) -> Result<Option<Self>, DecodeError> {
+        d.option_u64(what)
+    }
+}
+
+/// Every limit key in the list's order (which is this record's layout).
+macro_rules! limits_codec {
+    ($($key:ident: $type:ty = $camel:literal,)+) => {
+        fn encode_limits(e: &mut Encoder, limits: &LimitPatch) {
+            $(<$type as LimitValue>::encode(limits.$key, e);)+
+        }
+
+        fn decode_limits(d: &mut Decoder<'_>) -> Result<LimitPatch, DecodeError> {
+            Ok(LimitPatch {
+                $($key: <$type as LimitValue>::decode(d, stringify!($key))?,)+
+            })
+        }
+    };
+}
+
+crate::with_limit_keys!(limits_codec);
 
 fn option_u32(d: &mut Decoder<'_>, what: &'static str) -> Result<Option<u32>, DecodeError> {
     d.option_u64(what)?
