@@ -207,9 +207,10 @@ pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
             let status = match payload.current.and_then(|current| current.status) {
                 None => None,
                 Some(text) => Some(InstrumentStatus::parse(&text).ok_or_else(|| {
+                    // Clipped after quoting: quoting can make a character ten bytes long.
                     format!(
-                        "instruments.updated: status {:?} is not ACTIVE, INACTIVE, CLOSE_ONLY or HALTED",
-                        clip(&text)
+                        "instruments.updated: status {} is not ACTIVE, INACTIVE, CLOSE_ONLY or HALTED",
+                        clip(format!("{text:?}"))
                     )
                 })?),
             };
@@ -290,6 +291,16 @@ mod tests {
             parse_event(other).unwrap().1,
             Event::Other("accounts.updated".into())
         );
+    }
+
+    #[test]
+    fn quoting_does_not_lengthen_a_reason_past_its_bound() {
+        // Found by the fuzz campaign: 200 control characters, each quoted as `\u{7}`.
+        let body = format!(
+            r#"{{"id":"e","type":"instruments.updated","payload":{{"instrumentID":"x","current":{{"status":"{}"}}}}}}"#,
+            "\\u0007".repeat(200)
+        );
+        assert!(parse_event(body.as_bytes()).unwrap_err().len() <= 300);
     }
 
     #[test]
