@@ -3,9 +3,13 @@
 //!
 //! Rows measured in one run, so their ratios hold on a noisy machine:
 //! - `parse` alone (the floor every order pays),
-//! - `decide` alone on a parsed order (rules, instrument and registry lookups, market hours),
-//! - `parse_decide_reserve_release` (the full admission plus the release that keeps the
-//!   balances from running out during the measurement).
+//! - `decide` alone on a parsed order: the one decision the server runs (every rule and
+//!   control of SPEC §3.1: registry, kill switch and freezes, rate, instrument, market hours,
+//!   duplicates, cost and limits), plus giving back what it recorded so every iteration decides
+//!   the same order afresh,
+//! - `parse_decide_reserve_release` (the full admission, then the release an upstream refusal
+//!   makes, which also gives back the clientOrderID and the day's notional, so the balances and
+//!   the duplicate guard stay as they were).
 //!
 //! Run: `cargo bench --bench decide_reserve`. Results: perf/RESULTS.md.
 
@@ -70,15 +74,12 @@ fn order_path(c: &mut Criterion) {
         let parsed = parse_order(body.as_bytes()).expect("valid");
         group.bench_function(format!("decide/{name}"), |b| {
             b.iter(|| {
-                let accepted = decide(
-                    black_box(&parsed),
-                    &engine.settings.load().rules,
-                    &engine.instruments,
-                    &engine.ledger,
-                    now,
-                )
-                .expect("accepted");
-                black_box(accepted.queued_until)
+                let settings = engine.settings.load();
+                let context = settings.decision_context(&engine.instruments);
+                let decision =
+                    decide(black_box(&parsed), &context, &engine, now).expect("accepted");
+                decision.give_back(&engine);
+                black_box(decision.queued_until)
             })
         });
         group.bench_function(format!("parse_decide_reserve_release/{name}"), |b| {
@@ -86,7 +87,7 @@ fn order_path(c: &mut Criterion) {
                 let order = parse_order(black_box(body.as_bytes())).expect("valid");
                 let (admitted, durability) = engine.admit(&order).expect("admitted");
                 drop(durability); // no WAL in this bench: the decision path alone
-                engine.ledger.release(admitted.local).expect("release");
+                drop(engine.refused_upstream(&admitted));
             })
         });
     }

@@ -1,44 +1,92 @@
-//! The decision: may this order leave?
+//! The decision: may this order leave? One function, [`decide`], runs every check of SPEC §3.1
+//! in its order; the order path, the benchmarks and the property tests all call it.
 //!
-//! [`decide`] is a pure function of the order, the rules (built once from the config), the
-//! instrument master, the customer registry and an injected `now`. It does no I/O, reads no clock
-//! and allocates only to explain a rejection. Reserving buying power is the next step (the
-//! ledger), so that the check and the reservation are one atomic act there.
-//!
-//! Checks run cheapest first, in SPEC §3.1's order; the first failing one decides:
+//! The checks are pure functions of the order, the rules and limits of the config in force, the
+//! instrument master and an injected `now`; the stateful controls (kill switch and freezes, the
+//! rate limit, duplicates, daily totals) are reached through the narrow [`Controls`] trait, whose
+//! check-and-record steps are each atomic. No I/O, no clock, no allocation on the happy path.
+//! The first failing check decides, and whatever an earlier check recorded (a rate token aside:
+//! the rate counts attempts) is given back before the rejection is returned.
 //!
 //! | # | check | code |
 //! | --- | --- | --- |
 //! | 1 | `accountNo` is an omnibus account | `ACCOUNT_NOT_ALLOWED` |
 //! | 2 | `clientID` present, well-formed, registered | `CLIENT_ID_MISSING` / `_INVALID` / `_UNKNOWN` |
-//! | 3 | instrument known and tradable | `INSTRUMENT_UNKNOWN` / `INSTRUMENT_NOT_TRADABLE` |
-//! | 4 | halts | `INSTRUMENT_HALTED` |
-//! | 5 | order type, fractional and size rules | `ORDER_TYPE_NOT_ALLOWED` / `FRACTIONAL_NOT_ALLOWED` / `ORDER_SIZE_INVALID` |
-//! | 6 | market hours and `preventQueuing` | `MARKET_CLOSED` |
+//! | 3 | kill switch (global, customer), frozen customer | `TRADING_DISABLED` |
+//! | 4 | rate limit | `RATE_LIMITED` |
+//! | 5 | instrument known (one instrument), tradable, not kill-switched or restricted | `INSTRUMENT_UNKNOWN` / `INVALID_ORDER` / `INSTRUMENT_NOT_TRADABLE` / `TRADING_DISABLED` |
+//! | 6 | halts | `INSTRUMENT_HALTED` |
+//! | 7 | order type, fractional and size rules | `ORDER_TYPE_NOT_ALLOWED` / `FRACTIONAL_NOT_ALLOWED` / `ORDER_SIZE_INVALID` |
+//! | 8 | market hours and `preventQueuing` | `MARKET_CLOSED` |
+//! | 9 | duplicates (`clientOrderID`, content window) | `DUPLICATE_ORDER` |
+//! | 10 | cost estimate, price band, notional and quantity limits, daily BUY total | `NO_REFERENCE_PRICE` / `PRICE_OUT_OF_BAND` / `LIMIT_EXCEEDED` |
 //!
-//! (Parsing, before this, owns `INVALID_ORDER`; the ledger, after it, owns buying power.)
+//! Before it: the `Idempotency-Key` replay and the body's shape (the HTTP front and the parser).
+//! After it, the one check that must be made together with the reservation: buying power or
+//! position, and open orders, under the customer's lock (`engine::admit`, the ledger).
 
 mod cancel;
 mod cost;
+mod trade;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use chrono_tz::America::New_York;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{Config, WholeShareOnHalt};
-use crate::instruments::{Instrument, InstrumentMaster, InstrumentStatus, Unresolved};
+use crate::instruments::{Instrument, InstrumentMaster};
+use crate::limits::{
+    check_order_size_limits, check_restricted_symbol, DuplicateTicket, EffectiveLimits, LimitBook,
+    OrderIdentity, OrderRisk, PriceKind,
+};
+use crate::money::Fixed;
 use crate::order::{ClientIdField, Order, OrderType, Side, Size};
 use crate::reject::{Reject, RejectCode};
 use crate::rules::client_id::ClientIdRules;
-use crate::rules::market_hours::MarketCalendar;
+use crate::rules::market_hours::{new_york_date, MarketCalendar};
 
 pub use cancel::{decide_cancel, QueuedOrder};
 pub use cost::{hold_for, Hold};
+pub use trade::Tradable;
 
-/// Whether a `clientID` is a registered customer (the ledger's registry answers).
-pub trait CustomerDirectory {
+use trade::{check_trade, short};
+
+/// The stateful controls a decision consults (SPEC §5.3, §7). Each method that records does so
+/// atomically with its check, so two racing orders cannot both pass; [`decide`] gives back what
+/// it recorded when a later check refuses the order.
+pub trait Controls {
+    /// Whether `client_id` is a registered customer.
     fn is_registered(&self, client_id: &str) -> bool;
+    /// The kill switch (global or this customer) and freezes → `TRADING_DISABLED`.
+    fn check_trading_enabled(&self, client_id: &str) -> Result<(), Reject>;
+    /// One token of the customer's bucket → `RATE_LIMITED`. Not given back: the rate limits
+    /// attempts.
+    fn take_rate_token(
+        &self,
+        client_id: &str,
+        limits: &EffectiveLimits<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Reject>;
+    /// The kill switch for this symbol → `TRADING_DISABLED`.
+    fn check_symbol_enabled(&self, symbol: &str) -> Result<(), Reject>;
+    /// `DUPLICATE_ORDER`, or the order recorded.
+    fn record_unique(
+        &self,
+        order: &OrderIdentity<'_>,
+        window_ms: u64,
+        now: DateTime<Utc>,
+    ) -> Result<DuplicateTicket, Reject>;
+    /// Adds a BUY's notional to the customer's day if `daily_buy_notional` allows it.
+    fn add_to_day(
+        &self,
+        client_id: &str,
+        day: NaiveDate,
+        notional: Fixed,
+        limits: &EffectiveLimits<'_>,
+    ) -> Result<(), Reject>;
+    /// Undoes [`record_unique`](Self::record_unique) (and [`add_to_day`](Self::add_to_day) when
+    /// `notional` is not zero) for an order that was not accepted after all.
+    fn give_back(&self, ticket: DuplicateTicket, client_id: &str, day: NaiveDate, notional: Fixed);
 }
 
 /// The order rules of a config, built once per (re)load.
@@ -73,47 +121,130 @@ impl Rules {
         &self.client_ids
     }
 }
+/// What a decision reads besides the order: the config in force and the instrument master.
+#[derive(Clone, Copy)]
+pub struct DecisionContext<'s> {
+    pub rules: &'s Rules,
+    pub limits: &'s LimitBook,
+    pub instruments: &'s InstrumentMaster,
+    /// `fees.per_order`, in every BUY's cost.
+    pub fee_per_order: Fixed,
+}
 
-/// An order that passed every rule.
+/// An order that passed every check: what to reserve, and what it recorded on the way.
 #[derive(Debug, Clone)]
-pub struct Accepted<'o> {
+pub struct Decision<'o, 's> {
     pub client_id: &'o str,
     pub instrument: Arc<Instrument>,
     /// The regular open DriveWealth will queue the order for, when it does not execute now.
     pub queued_until: Option<DateTime<Utc>>,
+    pub hold: Hold,
+    /// The customer's limits in force (the reservation checks `max_open_orders` with them).
+    pub limits: EffectiveLimits<'s>,
+    /// Its place in the duplicate guard.
+    pub ticket: DuplicateTicket,
+    /// The New York trading day, and what the order added to the customer's BUYs of that day.
+    pub trading_day: NaiveDate,
+    pub buy_notional: Fixed,
 }
 
-/// Decides one order against the rules alone. See the module doc for the order of checks; the
-/// order path runs the same two stages with the risk controls between them.
-pub fn decide<'o>(
+impl Decision<'_, '_> {
+    /// Gives back what the decision recorded (the reservation that followed failed).
+    pub fn give_back(&self, controls: &impl Controls) {
+        controls.give_back(
+            self.ticket,
+            self.client_id,
+            self.trading_day,
+            self.buy_notional,
+        );
+    }
+}
+
+/// Decides one order: every check of SPEC §3.1, in order (see the module doc).
+pub fn decide<'o, 's>(
     order: &'o Order<'o>,
-    rules: &Rules,
-    instruments: &InstrumentMaster,
-    customers: &dyn CustomerDirectory,
+    context: &DecisionContext<'s>,
+    controls: &impl Controls,
     now: DateTime<Utc>,
-) -> Result<Accepted<'o>, Reject> {
-    let client_id = identify(order, rules, customers)?;
-    let tradable = check_trade(order, rules, instruments, now)?;
-    Ok(Accepted {
+) -> Result<Decision<'o, 's>, Reject> {
+    let rules = context.rules;
+    let client_id = identify(order, rules, controls)?;
+    controls.check_trading_enabled(client_id)?;
+    let limits = context.limits.limits_for(client_id, now);
+    controls.take_rate_token(client_id, &limits, now)?;
+    let tradable = check_trade(order, rules, context.instruments, now)?;
+    let instrument = tradable.instrument;
+    controls.check_symbol_enabled(&instrument.symbol)?;
+    check_restricted_symbol(&instrument.symbol, &limits)?;
+    let ticket = controls.record_unique(
+        &OrderIdentity {
+            client_id,
+            client_order_id: order.client_order_id.as_deref(),
+            symbol: &instrument.symbol,
+            side: order.side,
+            size: order.size,
+        },
+        limits.duplicate_window_ms,
+        now,
+    )?;
+    let trading_day = new_york_date(now);
+    let priced = (|| {
+        let hold = hold_for(
+            order,
+            &instrument,
+            limits.market_buffer_pct,
+            context.fee_per_order,
+        )?;
+        let reference = instrument.reference_price();
+        let notional = notional(&hold, reference);
+        check_order_size_limits(
+            &OrderRisk {
+                side: order.side,
+                notional,
+                quantity: estimated_quantity(order.size, reference),
+                price: order
+                    .price
+                    .map(|price| (price_kind(order.order_type), price)),
+                reference,
+                // Checked with the reservation, under the customer's lock.
+                open_orders: 0,
+                // Checked and added by `add_to_day`, atomically.
+                bought_today: Fixed::ZERO,
+            },
+            &limits,
+        )?;
+        let buy_notional = if order.side == Side::Buy {
+            notional
+        } else {
+            Fixed::ZERO
+        };
+        controls.add_to_day(client_id, trading_day, buy_notional, &limits)?;
+        Ok((hold, buy_notional))
+    })();
+    let (hold, buy_notional) = match priced {
+        Ok(priced) => priced,
+        Err(reject) => {
+            controls.give_back(ticket, client_id, trading_day, Fixed::ZERO);
+            return Err(reject);
+        }
+    };
+    Ok(Decision {
         client_id,
-        instrument: tradable.instrument,
+        instrument,
         queued_until: tradable.queued_until,
+        hold,
+        limits,
+        ticket,
+        trading_day,
+        buy_notional,
     })
 }
 
-/// What [`check_trade`] found.
-#[derive(Debug, Clone)]
-pub struct Tradable {
-    pub instrument: Arc<Instrument>,
-    /// The regular open DriveWealth will queue the order for, when it does not execute now.
-    pub queued_until: Option<DateTime<Utc>>,
-}
-
 /// Checks 1–2: the account and the customer. Returns the customer's `clientID`.
-pub fn identify<'o>(
+fn identify<'o>(
     order: &'o Order<'o>,
     rules: &Rules,
-    customers: &dyn CustomerDirectory,
+    customers: &impl Controls,
 ) -> Result<&'o str, Reject> {
     if !rules.is_omnibus_account(&order.account_no) {
         return Err(Reject::new(
@@ -151,205 +282,28 @@ pub fn identify<'o>(
     Ok(client_id)
 }
 
-/// SPEC §3.0 "One instrument": an identifier not in the master is `INSTRUMENT_UNKNOWN`; known
-/// identifiers that name different instruments make the order ambiguous, `INVALID_ORDER`.
-fn unresolved(problem: Unresolved<'_>) -> Reject {
-    match problem {
-        Unresolved::Unknown(key, value) => Reject::new(
-            RejectCode::InstrumentUnknown,
-            format!(
-                "{} {:?} is not in the instrument master",
-                key.field(),
-                short(value)
-            ),
-        ),
-        Unresolved::Disagree { first, second } => Reject::invalid(format!(
-            "the order names two instruments: {} {:?} is {}, but {} {:?} is {}",
-            first.0.field(),
-            short(first.1),
-            first.2,
-            second.0.field(),
-            short(second.1),
-            second.2
-        )),
+/// USD the order puts at risk: a BUY's cost, a SELL's quantity at the reference price.
+fn notional(hold: &Hold, reference: Option<Fixed>) -> Fixed {
+    match hold {
+        Hold::Buy(cost) => cost.cost().unwrap_or(Fixed::MAX),
+        Hold::Sell { quantity } => reference
+            .and_then(|price| quantity.checked_mul_ceil(price))
+            .unwrap_or(Fixed::ZERO),
     }
 }
 
-/// Checks 3–6: the instrument, its status and halts, order type and size, market hours.
-pub fn check_trade(
-    order: &Order<'_>,
-    rules: &Rules,
-    instruments: &InstrumentMaster,
-    now: DateTime<Utc>,
-) -> Result<Tradable, Reject> {
-    let instrument = instruments.resolve(&order.instrument).map_err(unresolved)?;
-    let status = instrument.status();
-    match status {
-        InstrumentStatus::Inactive => {
-            return Err(Reject::new(
-                RejectCode::InstrumentNotTradable,
-                format!("{} is INACTIVE and cannot be traded", instrument.symbol),
-            ))
-        }
-        InstrumentStatus::CloseOnly if order.side == Side::Buy => {
-            return Err(Reject::new(
-                RejectCode::InstrumentNotTradable,
-                format!(
-                    "{} is CLOSE_ONLY: positions may be sold, not bought",
-                    instrument.symbol
-                ),
-            ))
-        }
-        _ => {}
-    }
-
-    if status == InstrumentStatus::Halted {
-        if order.size.is_fractional() {
-            return Err(Reject::new(
-                RejectCode::InstrumentHalted,
-                format!(
-                    "{} is halted; fractional orders ({}) are rejected during a halt",
-                    instrument.symbol,
-                    describe_size(order.size)
-                ),
-            ));
-        }
-        if rules.whole_share_on_halt == WholeShareOnHalt::Reject {
-            return Err(Reject::new(
-                RejectCode::InstrumentHalted,
-                format!(
-                    "{} is halted; whole-share orders are refused during a halt (halts.whole_share = \"reject\")",
-                    instrument.symbol
-                ),
-            ));
-        }
-    }
-
-    check_type_and_size(order, &instrument)?;
-
-    // Crypto trades around the clock and is never queued.
-    let executes_now =
-        instrument.is_crypto() || rules.calendar.executes_now(now, order.extended_hours());
-    let queued_until = if executes_now {
-        None
-    } else {
-        let open = rules.calendar.next_regular_open(now);
-        if order.prevent_queuing {
-            return Err(Reject::new(
-                RejectCode::MarketClosed,
-                format!(
-                    "the market is {} ({}), and preventQueuing is set; it next opens at {} ET",
-                    rules.calendar.session(now).as_str(),
-                    now.with_timezone(&New_York).format("%a %H:%M:%S ET"),
-                    open.with_timezone(&New_York).format("%a %Y-%m-%d %H:%M")
-                ),
-            ));
-        }
-        Some(open)
-    };
-
-    Ok(Tradable {
-        instrument,
-        queued_until,
-    })
-}
-
-/// Order type, time in force, fractional and size rules (SPEC §4.2).
-fn check_type_and_size(order: &Order<'_>, instrument: &Instrument) -> Result<(), Reject> {
-    if instrument.is_crypto() {
-        if order.order_type != OrderType::Market {
-            return Err(Reject::new(
-                RejectCode::OrderTypeNotAllowed,
-                format!(
-                    "{} is crypto: orders must be MARKET, not {}",
-                    instrument.symbol,
-                    order.order_type.as_str()
-                ),
-            ));
-        }
-    } else if order.extended_hours() && order.order_type != OrderType::Limit {
-        return Err(Reject::new(
-            RejectCode::OrderTypeNotAllowed,
-            format!(
-                "extended-hours orders (timeInForce GTX) must be LIMIT, not {}",
-                order.order_type.as_str()
-            ),
-        ));
-    }
-
-    if order.size.is_fractional() {
-        if order.order_type == OrderType::Limit {
-            return Err(Reject::new(
-                RejectCode::FractionalNotAllowed,
-                format!(
-                    "LIMIT orders take whole shares only; this one is for {}",
-                    describe_size(order.size)
-                ),
-            ));
-        }
-        if !instrument.fractionable {
-            return Err(Reject::new(
-                RejectCode::FractionalNotAllowed,
-                format!(
-                    "{} is not fractionable: whole shares only; this order is for {}",
-                    instrument.symbol,
-                    describe_size(order.size)
-                ),
-            ));
-        }
-    }
-
-    // DriveWealth's size fields are in shares; an amountCash order has no share count yet.
-    if let Size::Quantity(quantity) = order.size {
-        if let Some(min) = instrument.order_size_min {
-            if quantity < min {
-                return Err(Reject::new(
-                    RejectCode::OrderSizeInvalid,
-                    format!(
-                        "quantity {quantity} is below {}'s minimum order size {min}",
-                        instrument.symbol
-                    ),
-                ));
-            }
-        }
-        if let Some(max) = instrument.order_size_max {
-            if quantity > max {
-                return Err(Reject::new(
-                    RejectCode::OrderSizeInvalid,
-                    format!(
-                        "quantity {quantity} is above {}'s maximum order size {max}",
-                        instrument.symbol
-                    ),
-                ));
-            }
-        }
-        if let Some(step) = instrument.order_size_step {
-            if quantity.units() % step.units() != 0 {
-                return Err(Reject::new(
-                    RejectCode::OrderSizeInvalid,
-                    format!(
-                        "quantity {quantity} is not a multiple of {}'s order size step {step}",
-                        instrument.symbol
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn describe_size(size: Size) -> String {
+/// Shares: the quantity, or `amountCash / reference` when there is a reference.
+fn estimated_quantity(size: Size, reference: Option<Fixed>) -> Option<Fixed> {
     match size {
-        Size::Quantity(quantity) => format!("{quantity} shares"),
-        Size::AmountCash(amount) => format!("amountCash {}", amount.money()),
+        Size::Quantity(quantity) => Some(quantity),
+        Size::AmountCash(amount) => reference.and_then(|price| amount.checked_div_floor(price)),
     }
 }
 
-/// At most 40 characters of a client's value, for messages.
-fn short(text: &str) -> &str {
-    match text.char_indices().nth(40) {
-        Some((end, _)) => &text[..end],
-        None => text,
+fn price_kind(order_type: OrderType) -> PriceKind {
+    match order_type {
+        OrderType::Limit => PriceKind::Limit,
+        _ => PriceKind::Trigger,
     }
 }
 

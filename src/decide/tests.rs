@@ -8,12 +8,51 @@ use super::*;
 use crate::instruments::InstrumentSpec;
 use crate::order::parse_order;
 
+/// The customers these tests know, with every stateful control open: the rules alone decide.
 struct Registry(HashSet<&'static str>);
 
-impl CustomerDirectory for Registry {
+impl Controls for Registry {
     fn is_registered(&self, client_id: &str) -> bool {
         self.0.contains(client_id)
     }
+
+    fn check_trading_enabled(&self, _: &str) -> Result<(), Reject> {
+        Ok(())
+    }
+
+    fn take_rate_token(
+        &self,
+        _: &str,
+        _: &EffectiveLimits<'_>,
+        _: DateTime<Utc>,
+    ) -> Result<(), Reject> {
+        Ok(())
+    }
+
+    fn check_symbol_enabled(&self, _: &str) -> Result<(), Reject> {
+        Ok(())
+    }
+
+    fn record_unique(
+        &self,
+        _: &OrderIdentity<'_>,
+        _: u64,
+        _: DateTime<Utc>,
+    ) -> Result<DuplicateTicket, Reject> {
+        Ok(DuplicateTicket::default())
+    }
+
+    fn add_to_day(
+        &self,
+        _: &str,
+        _: NaiveDate,
+        _: Fixed,
+        _: &EffectiveLimits<'_>,
+    ) -> Result<(), Reject> {
+        Ok(())
+    }
+
+    fn give_back(&self, _: DuplicateTicket, _: &str, _: NaiveDate, _: Fixed) {}
 }
 
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -27,6 +66,8 @@ fn rules(extra: &str) -> Rules {
     Rules::from_config(&Config::parse(&text, "test").unwrap())
 }
 
+/// Every instrument has a reference price: the decision estimates each order's cost after the
+/// rules these tests are about.
 fn instruments() -> InstrumentMaster {
     let master = InstrumentMaster::new();
     for (symbol, json) in [
@@ -40,23 +81,23 @@ fn instruments() -> InstrumentMaster {
         ),
         (
             "HALT",
-            r#"{"instrumentID":"26fa9515-d1c6-44ce-93b2-b94430451508","assetClass":"EQUITY","exchange":"NASDAQ","status":"HALTED","fractionable":true}"#,
+            r#"{"instrumentID":"26fa9515-d1c6-44ce-93b2-b94430451508","assetClass":"EQUITY","exchange":"NASDAQ","status":"HALTED","fractionable":true,"price":"100"}"#,
         ),
         (
             "GONE",
-            r#"{"instrumentID":"id-gone","assetClass":"EQUITY","exchange":"NYSE","status":"INACTIVE","fractionable":true}"#,
+            r#"{"instrumentID":"id-gone","assetClass":"EQUITY","exchange":"NYSE","status":"INACTIVE","fractionable":true,"price":"100"}"#,
         ),
         (
             "WIND",
-            r#"{"instrumentID":"id-wind","assetClass":"ETF","exchange":"ARCA","status":"CLOSE_ONLY","fractionable":true}"#,
+            r#"{"instrumentID":"id-wind","assetClass":"ETF","exchange":"ARCA","status":"CLOSE_ONLY","fractionable":true,"price":"100"}"#,
         ),
         (
             "STEP",
-            r#"{"instrumentID":"id-step","assetClass":"EQUITY","exchange":"NASDAQ","status":"ACTIVE","fractionable":true,"orderSizeMin":"0.1","orderSizeMax":"1000","orderSizeStep":"0.1"}"#,
+            r#"{"instrumentID":"id-step","assetClass":"EQUITY","exchange":"NASDAQ","status":"ACTIVE","fractionable":true,"orderSizeMin":"0.1","orderSizeMax":"1000","orderSizeStep":"0.1","price":"100"}"#,
         ),
         (
             "BTC",
-            r#"{"instrumentID":"id-btc","assetClass":"CRYPTO","exchange":"CRYPTO","status":"ACTIVE","fractionable":true}"#,
+            r#"{"instrumentID":"id-btc","assetClass":"CRYPTO","exchange":"CRYPTO","status":"ACTIVE","fractionable":true,"price":"100"}"#,
         ),
     ] {
         let spec: InstrumentSpec = serde_json::from_str(json).unwrap();
@@ -111,7 +152,15 @@ fn outcome(
 ) -> Result<Option<DateTime<Utc>>, (RejectCode, String)> {
     let text = body(fields);
     let order = parse_order(text.as_bytes()).expect("well-formed");
-    decide(&order, rules, &instruments(), &registry(), at(now))
+    let instruments = instruments();
+    let limits = LimitBook::from_config(&Config::default().limits);
+    let context = DecisionContext {
+        rules,
+        limits: &limits,
+        instruments: &instruments,
+        fee_per_order: Fixed::ZERO,
+    };
+    decide(&order, &context, &registry(), at(now))
         .map(|accepted| accepted.queued_until)
         .map_err(|reject| (reject.code, reject.message))
 }

@@ -29,7 +29,6 @@ use serde::Deserialize;
 
 use crate::clock::Clock;
 use crate::config::{Config, FundingMode, SellProceedsMode};
-use crate::decide::CustomerDirectory;
 use crate::instruments::InstrumentMaster;
 use crate::ledger::{Funding, Ledger, LedgerConfig, SellProceeds};
 use crate::limits::{DuplicateGuard, Freezes, IdempotencyStore, KillSwitch, RateLimiter};
@@ -50,12 +49,6 @@ use journal::Gate;
 const QUEUED_ORDERS_MAX: usize = 1_000_000;
 /// Event ids remembered to drop redeliveries.
 const SEEN_EVENTS_MAX: usize = 1_000_000;
-
-impl CustomerDirectory for Ledger {
-    fn is_registered(&self, client_id: &str) -> bool {
-        self.contains(client_id)
-    }
-}
 
 /// Distinct clientOrderIDs remembered for duplicate detection.
 const CLIENT_ORDER_IDS_MAX: usize = 1_000_000;

@@ -2,7 +2,8 @@
 //! ones, never half of each; orders in flight keep the snapshot they started with.
 
 use crate::config::Config;
-use crate::decide::Rules;
+use crate::decide::{DecisionContext, Rules};
+use crate::instruments::InstrumentMaster;
 use crate::limits::LimitBook;
 use crate::money::Fixed;
 
@@ -26,6 +27,21 @@ impl Settings {
             fee_per_order: config.fees.per_order.0,
             low_balance_warning: config.omnibus.low_balance_warning.map(|value| value.0),
             idempotency_ttl_hours: config.server.idempotency_ttl_hours,
+        }
+    }
+}
+
+impl Settings {
+    /// What a decision reads of these settings, with the instrument master.
+    pub fn decision_context<'s>(
+        &'s self,
+        instruments: &'s InstrumentMaster,
+    ) -> DecisionContext<'s> {
+        DecisionContext {
+            rules: &self.rules,
+            limits: &self.limits,
+            instruments,
+            fee_per_order: self.fee_per_order,
         }
     }
 }

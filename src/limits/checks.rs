@@ -56,14 +56,25 @@ pub struct OrderRisk {
 /// Price band, then max_order_notional, max_order_quantity, max_open_orders and
 /// daily_buy_notional (BUYs only); the first failure decides.
 pub fn check_order_limits(order: &OrderRisk, limits: &EffectiveLimits<'_>) -> Result<(), Reject> {
+    check_order_size_limits(order, limits)?;
+    check_open_orders(order.open_orders, limits)?;
+    if order.side == Side::Buy {
+        check_daily_buy_notional(order.bought_today, order.notional, limits)?;
+    }
+    Ok(())
+}
+
+/// The limits of the order alone: price band, max_order_notional, max_order_quantity. (Open
+/// orders and the day's BUYs depend on the customer's other orders and are checked where those
+/// are counted, atomically.)
+pub fn check_order_size_limits(
+    order: &OrderRisk,
+    limits: &EffectiveLimits<'_>,
+) -> Result<(), Reject> {
     check_price_band(order.price, order.reference, limits)?;
     check_order_notional(order.notional, limits)?;
     if let Some(quantity) = order.quantity {
         check_order_quantity(quantity, limits)?;
-    }
-    check_open_orders(order.open_orders, limits)?;
-    if order.side == Side::Buy {
-        check_daily_buy_notional(order.bought_today, order.notional, limits)?;
     }
     Ok(())
 }

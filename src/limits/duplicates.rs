@@ -65,8 +65,9 @@ pub struct OrderIdentity<'a> {
     pub size: Size,
 }
 
-/// Proof that an order passed, to give it back with [`DuplicateGuard::forget`]. Plain data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Proof that an order passed, to give it back with [`DuplicateGuard::forget`]. Plain data; the
+/// default ticket recorded nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DuplicateTicket {
     shard: usize,
     id: Option<(u128, u64)>,

@@ -53,7 +53,8 @@ pub use crate::config::LimitPatch;
 pub use book::{EffectiveLimits, LimitBook, RateLimit};
 pub use checks::{
     check_daily_buy_notional, check_open_orders, check_order_limits, check_order_notional,
-    check_order_quantity, check_price_band, check_restricted_symbol, OrderRisk, PriceKind,
+    check_order_quantity, check_order_size_limits, check_price_band, check_restricted_symbol,
+    OrderRisk, PriceKind,
 };
 pub use duplicates::{DuplicateGuard, DuplicateTicket, OrderIdentity, ShardIds};
 pub use freeze::Freezes;
