@@ -43,7 +43,8 @@ fn engine() -> Engine {
         r#"{"instrumentID":"a67422af","assetClass":"EQUITY","exchange":"NASDAQ","status":"ACTIVE","fractionable":true,"price":"190"}"#,
     )
     .expect("instrument");
-    engine.instruments.upsert("AAPL", spec).expect("upsert");
+    let (_, no_wal) = engine.upsert_instrument("AAPL", spec).expect("upsert");
+    drop(no_wal);
     for index in 0..CUSTOMERS {
         let spec: CustomerSpec =
             serde_json::from_str(&format!(r#"{{"customerId":"c-{index}","cash":"1000000"}}"#))
@@ -53,16 +54,16 @@ fn engine() -> Engine {
             .expect("register");
         drop(no_wal);
     }
-    engine
-        .ledger
+    let (_, no_wal) = engine
         .omni_deposit(Fixed::from_int(10_000_000_000).expect("amount"))
         .expect("deposit");
+    drop(no_wal);
     engine
 }
 
 fn order_path(c: &mut Criterion) {
     let engine = engine();
-    let now = engine.clock.now();
+    let now = engine.now();
     let mut group = c.benchmark_group("order_path");
     for (name, body) in [
         ("limit", LIMIT_BUY),
@@ -74,8 +75,8 @@ fn order_path(c: &mut Criterion) {
         let parsed = parse_order(body.as_bytes()).expect("valid");
         group.bench_function(format!("decide/{name}"), |b| {
             b.iter(|| {
-                let settings = engine.settings.load();
-                let context = settings.decision_context(&engine.instruments);
+                let settings = engine.settings();
+                let context = settings.decision_context(engine.instruments());
                 let decision =
                     decide(black_box(&parsed), &context, &engine, now).expect("accepted");
                 decision.give_back(&engine);

@@ -19,7 +19,7 @@ pub struct DecodeError {
 }
 
 /// An enum stored as one byte. Each implementing enum has one explicit `(code, value)` table —
-/// written with [`wire_codes!`] beside the enum — that every codec (WAL records, snapshots)
+/// written with [`wire_codes!`](crate::wire_codes) beside the enum — that every codec (WAL records, snapshots)
 /// uses; the codes are on-disk format and never change meaning. Encoding is a `match`, so every
 /// value has a code; decoding an unknown code is an error, never a default.
 pub trait WireCode: Copy + Sized + 'static {

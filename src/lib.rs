@@ -5,10 +5,25 @@
 //! An order travels left to right through one module per step:
 //!
 //! ```text
-//! http::front ─▶ http::route ─▶ order (parse, exact decimals) ─▶ decision ─▶ upstream (pooled)
-//!  (router keys)  (canonical                                                      │
-//!                  paths only) ─▶ http::proxy (every other path, streaming) ◀─────┘
+//!  router ─▶ http::front ─▶ http::route ─▶ order::parse ─▶ engine::admit ─────────────────┐
+//!           (router keys,   (canonical      (exact          │ decide (every check, pure;  │
+//!            framing)        paths only)     decimals)      │   limits, rules,            │
+//!                  │                                        │   instruments; Controls)    │
+//!                  │                                        │ ledger (reserve customer    │
+//!                  │                                        │   + omni, atomically)       │
+//!                  │                                        │ engine::record ─▶ wal       │
+//!                  │                                        │   (group commit, fsync)     │
+//!                  ▼                                        ▼                             │
+//!           http::proxy ─────────────────────────────▶ upstream (pooled) ◀─── forward ─────┘
+//!           (every other canonical path)                    │
+//!                                 bind the orderId / release / hold in doubt (engine)
+//!
+//!  feeds (events, poller, settlement) and http::admin ─▶ engine methods ─▶ ledger + wal
 //! ```
+//!
+//! The engine owns the state (ledger, instrument master, controls) and is the only way to
+//! change it: every change is applied and its record queued to the WAL under one gate, and is
+//! acted on once durable. The WAL stores opaque bytes; what they mean is `engine::record`.
 //!
 //! - [`codec`]: the compact binary encoding of WAL records and snapshots.
 //! - [`config`]: the TOML file, its defaults and its validation.
@@ -16,8 +31,10 @@
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`.
 //! - [`money`]: exact fixed-point numbers (10⁻⁸ units in an `i64`).
 //! - [`order`]: the order body as routers send it, parsed exactly.
-//! - [`decide`]: the pure decision: order + rules + book + `now` → accept or a reason.
-//! - [`engine`]: the shared state and the order path up to the wire (decide, then reserve).
+//! - [`decide`]: the one decision: every check of SPEC §3.1, in order; stateful controls through
+//!   a narrow trait.
+//! - [`engine`]: the shared state, the order path up to the wire (decide → reserve → log), every
+//!   change and its record, recovery and snapshots.
 //! - [`feeds`]: what feeds the ledger besides orders: DriveWealth's events, the poller of open
 //!   orders, the settlement roll.
 //! - [`queued`]: orders accepted for a later open (for the cancel cut-off).

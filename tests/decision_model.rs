@@ -54,7 +54,7 @@ fn engine() -> Engine {
         ),
     ] {
         let spec: InstrumentSpec = serde_json::from_str(json).unwrap();
-        engine.instruments.upsert(symbol, spec).unwrap();
+        drop(engine.upsert_instrument(symbol, spec).unwrap());
     }
     for (client_id, cash) in CUSTOMERS {
         let spec: CustomerSpec = serde_json::from_str(&format!(
@@ -174,13 +174,13 @@ proptest! {
             }
             for (client_id, _) in CUSTOMERS {
                 prop_assert_eq!(
-                    engine.daily_buys.total(client_id, day),
+                    engine.daily_buy_total(client_id, day),
                     bought.get(client_id).copied().unwrap_or_default(),
                     "{}'s day", client_id
                 );
             }
-            prop_assert_eq!(engine.duplicates.remembered_ids(), ids_in_use.len());
-            engine.ledger.check_invariants().map_err(TestCaseError::fail)?;
+            prop_assert_eq!(engine.client_order_ids_remembered(), ids_in_use.len());
+            engine.check_invariants().map_err(TestCaseError::fail)?;
         }
     }
 }

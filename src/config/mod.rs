@@ -1,5 +1,8 @@
 //! The configuration file (TOML).
 //!
+//! One piece, though long: the whole key tree in one place, every key documented with its
+//! default and unit — the reference a risk officer reads (`examples/omnigate.toml` mirrors it).
+//!
 //! Every key has a default, so an empty file is a valid config. Unknown keys are errors — a typo
 //! in a risk limit must not pass silently — and all of them are reported at once, together with
 //! every failed [`Config::validate`] rule, each naming its key. `examples/omnigate.toml` documents

@@ -12,7 +12,7 @@ use crate::instruments::{Instrument, InstrumentMaster, InstrumentStatus, Unresol
 use crate::order::{Order, OrderType, Side, Size};
 use crate::reject::{Reject, RejectCode};
 
-/// What [`check_trade`] found.
+/// What the instrument and session checks found.
 #[derive(Debug, Clone)]
 pub struct Tradable {
     pub instrument: Arc<Instrument>,

@@ -52,7 +52,7 @@ impl Engine {
         let symbol = spec.symbol.clone().ok_or("the entry has no symbol")?;
         let (_, durability) = self
             .upsert_instrument(&symbol, spec)
-            .map_err(|error| error.0)?;
+            .map_err(|error| error.to_string())?;
         durability
             .wait_blocking()
             .map_err(|error| error.to_string())

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CustomerSpec, Durability, Engine};
+use super::{ChangeError, CustomerSpec, Durability, Engine};
 use crate::engine::record::{InstrumentEntry, Record};
-use crate::instruments::{Instrument, InstrumentError, InstrumentSpec};
-use crate::ledger::{CustomerView, LedgerError, LocalOrderId, OmniView, Registered};
-use crate::limits::{KillSwitchSetting, LimitOverride, OverrideError};
+use crate::instruments::{Instrument, InstrumentSpec};
+use crate::ledger::{CustomerView, LocalOrderId, OmniView, OrderState, Registered};
+use crate::limits::{KillSwitchSetting, LimitOverride};
 use crate::money::Fixed;
 
 impl Engine {
@@ -19,10 +19,10 @@ impl Engine {
         &self,
         client_id: &str,
         spec: CustomerSpec,
-    ) -> Result<Durability, LedgerError> {
+    ) -> Result<Durability, ChangeError> {
         if let Some(inner) = &spec.client_id {
             if inner != client_id {
-                return Err(LedgerError::Invalid(format!(
+                return Err(ChangeError::Invalid(format!(
                     "clientID {inner:?} in the body differs from {client_id:?} in the path"
                 )));
             }
@@ -32,7 +32,7 @@ impl Engine {
             .rules
             .client_ids()
             .check(client_id)
-            .map_err(|reject| LedgerError::Invalid(reject.message))?;
+            .map_err(|reject| ChangeError::Invalid(reject.message))?;
         let positions: Vec<(String, Fixed)> = spec
             .positions
             .into_iter()
@@ -67,7 +67,7 @@ impl Engine {
         &self,
         client_id: &str,
         amount: Fixed,
-    ) -> Result<(CustomerView, Durability), LedgerError> {
+    ) -> Result<(CustomerView, Durability), ChangeError> {
         let _gate = self.gate.exclusive();
         let view = self.ledger.adjust_cash(client_id, amount)?;
         let durability = self.log(&[Record::CustomerCash {
@@ -77,7 +77,14 @@ impl Engine {
         Ok((view, durability))
     }
 
-    pub fn rekey(&self, client_id: &str, new_client_id: &str) -> Result<Durability, LedgerError> {
+    /// The one way to change a customer's clientID; the new one must follow the format rules.
+    pub fn rekey(&self, client_id: &str, new_client_id: &str) -> Result<Durability, ChangeError> {
+        self.settings
+            .load()
+            .rules
+            .client_ids()
+            .check(new_client_id)
+            .map_err(|reject| ChangeError::Invalid(reject.message))?;
         let _gate = self.gate.exclusive();
         self.ledger.rekey(client_id, new_client_id)?;
         self.rekey_controls(client_id, new_client_id);
@@ -87,7 +94,7 @@ impl Engine {
         }]))
     }
 
-    pub fn omni_deposit(&self, amount: Fixed) -> Result<(OmniView, Durability), LedgerError> {
+    pub fn omni_deposit(&self, amount: Fixed) -> Result<(OmniView, Durability), ChangeError> {
         let durability = {
             let _gate = self.gate.exclusive();
             self.ledger.omni_deposit(amount)?;
@@ -100,7 +107,7 @@ impl Engine {
         Ok((self.ledger.omni(), durability))
     }
 
-    pub fn roll_settlement_day(&self) -> Result<(OmniView, Durability), LedgerError> {
+    pub fn roll_settlement_day(&self) -> Result<(OmniView, Durability), ChangeError> {
         let _gate = self.gate.exclusive();
         let view = self.ledger.roll_settlement_day()?;
         Ok((view, self.log(&[Record::SettlementRolled])))
@@ -110,7 +117,7 @@ impl Engine {
         &self,
         local: LocalOrderId,
         order_id: Option<&str>,
-    ) -> Result<Durability, LedgerError> {
+    ) -> Result<Durability, ChangeError> {
         let _gate = self.gate.exclusive();
         self.ledger.resolve_in_doubt(local, order_id)?;
         Ok(self.log(&[Record::Resolve {
@@ -123,7 +130,7 @@ impl Engine {
         &self,
         symbol: &str,
         spec: InstrumentSpec,
-    ) -> Result<(Arc<Instrument>, Durability), InstrumentError> {
+    ) -> Result<(Arc<Instrument>, Durability), ChangeError> {
         let _gate = self.gate.exclusive();
         let instrument = self.instruments.upsert(symbol, spec)?;
         let durability = self.log(&[Record::InstrumentUpsert(entry_of(&instrument))]);
@@ -131,16 +138,18 @@ impl Engine {
     }
 
     /// Sets reference prices, all or none: every symbol must be known and every price positive.
-    pub fn set_prices(&self, prices: &[(String, Fixed)]) -> Result<Durability, String> {
+    pub fn set_prices(&self, prices: &[(String, Fixed)]) -> Result<Durability, ChangeError> {
         let _gate = self.gate.exclusive();
         let mut found = Vec::with_capacity(prices.len());
         for (symbol, price) in prices {
             if !price.is_positive() {
-                return Err(format!("the price of {symbol} must be above zero"));
+                return Err(ChangeError::Invalid(format!(
+                    "the price of {symbol} must be above zero"
+                )));
             }
             match self.instruments.by_symbol(symbol) {
                 Some(instrument) => found.push((instrument, *price)),
-                None => return Err(format!("no instrument {symbol:?}")),
+                None => return Err(ChangeError::NotFound(format!("no instrument {symbol:?}"))),
             }
         }
         let records: Vec<Record> = found
@@ -156,10 +165,29 @@ impl Engine {
         Ok(self.log(&records))
     }
 
-    pub fn set_kill_switch(&self, setting: &KillSwitchSetting) -> Result<Durability, Vec<String>> {
+    /// Sets the kill switch (replacing the previous setting). With `cancelOpen`, also returns
+    /// the upstream ids of the open orders it now blocks: the ones to cancel.
+    pub fn set_kill_switch(
+        &self,
+        setting: &KillSwitchSetting,
+    ) -> Result<(Durability, Vec<String>), ChangeError> {
         let _gate = self.gate.exclusive();
-        self.kill_switch.set(setting)?;
-        Ok(self.log(&[Record::KillSwitch(setting.clone())]))
+        self.kill_switch
+            .set(setting)
+            .map_err(|problems| ChangeError::Invalid(problems.join("; ")))?;
+        let durability = self.log(&[Record::KillSwitch(setting.clone())]);
+        let to_cancel = if setting.cancel_open {
+            let state = self.kill_switch.current();
+            self.ledger
+                .orders(OrderState::Open)
+                .into_iter()
+                .filter(|order| state.blocks(&order.client_id, &order.symbol).is_some())
+                .filter_map(|order| order.upstream_order_id)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok((durability, to_cancel))
     }
 
     pub fn set_limit_override(
@@ -167,7 +195,7 @@ impl Engine {
         client_id: &str,
         limit_override: LimitOverride,
         now: DateTime<Utc>,
-    ) -> Result<Durability, OverrideError> {
+    ) -> Result<Durability, ChangeError> {
         let _gate = self.gate.exclusive();
         let record = Record::LimitOverride {
             client_id: client_id.to_owned(),
@@ -199,21 +227,21 @@ impl Engine {
         client_id: &str,
         frozen: bool,
         reason: &str,
-    ) -> Result<Durability, LedgerError> {
+    ) -> Result<Durability, ChangeError> {
         if reason.len() > crate::limits::freeze::REASON_MAX {
-            return Err(LedgerError::Invalid(format!(
+            return Err(ChangeError::Invalid(format!(
                 "reason is longer than {} bytes",
                 crate::limits::freeze::REASON_MAX
             )));
         }
         if frozen && reason.trim().is_empty() {
-            return Err(LedgerError::Invalid(
+            return Err(ChangeError::Invalid(
                 "a freeze needs a reason (kept in the log for the audit)".to_owned(),
             ));
         }
         let _gate = self.gate.exclusive();
         if !self.ledger.contains(client_id) {
-            return Err(LedgerError::NotFound(format!(
+            return Err(ChangeError::NotFound(format!(
                 "clientID {client_id:?} is not a registered customer"
             )));
         }

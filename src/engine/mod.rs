@@ -8,6 +8,7 @@ mod admit;
 mod bootstrap;
 mod changes;
 mod daily;
+mod error;
 mod journal;
 mod lifecycle;
 mod open;
@@ -19,6 +20,7 @@ mod settings;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+mod views;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use crate::queued::QueuedOrders;
 
 pub use admit::{AdmitError, Admitted};
 pub use daily::DailyBuys;
+pub use error::ChangeError;
 pub use journal::{Durability, Journal, StorageError};
 pub use open::Opened;
 pub use reload::Reloader;
@@ -57,21 +60,21 @@ const IDEMPOTENCY_KEYS_MAX: usize = 1_000_000;
 
 /// Everything the listeners share.
 pub struct Engine {
-    pub clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
     /// Rules and limits of the current config; replaced whole on reload.
-    pub settings: ArcSwap<Settings>,
-    pub instruments: InstrumentMaster,
-    pub ledger: Ledger,
-    pub queued: QueuedOrders,
-    pub seen_events: SeenEvents,
+    settings: ArcSwap<Settings>,
+    instruments: InstrumentMaster,
+    ledger: Ledger,
+    queued: QueuedOrders,
+    seen_events: SeenEvents,
     /// `paymentID`s already credited: a deposit raises omni cash once (SPEC §6).
-    pub seen_payments: SeenEvents,
-    pub kill_switch: KillSwitch,
-    pub freezes: Freezes,
-    pub rate: RateLimiter,
-    pub duplicates: DuplicateGuard,
-    pub idempotency: IdempotencyStore,
-    pub daily_buys: DailyBuys,
+    seen_payments: SeenEvents,
+    kill_switch: KillSwitch,
+    freezes: Freezes,
+    rate: RateLimiter,
+    duplicates: DuplicateGuard,
+    idempotency: IdempotencyStore,
+    daily_buys: DailyBuys,
     /// Whether omni buying power is below `omnibus.low_balance_warning` (to log each crossing
     /// once).
     omni_low: AtomicBool,

@@ -6,8 +6,8 @@
 //! they were. An order whose reservation is logged but whose fate is not (the process
 //! died between making it durable and learning the upstream's answer) may or may not have
 //! reached DriveWealth: it is held *in doubt*, its money still reserved, until an operator or a
-//! later event resolves it. How each record is applied is [`super::replay`]; snapshots are
-//! [`super::snapshot`].
+//! later event resolves it. How each record is applied is `replay`; snapshots are
+//! `snapshot`.
 
 use std::sync::Arc;
 use std::time::Duration;

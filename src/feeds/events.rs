@@ -84,7 +84,7 @@ pub enum EventOutcome {
 /// Applies one posted DriveWealth event; the caller acknowledges it once durable.
 pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability), String> {
     let (id, event) = parse_event(body)?;
-    if !engine.seen_events.first_time(&id) {
+    if !engine.first_sight_of_event(&id) {
         return Ok((EventOutcome::Duplicate, Durability::None));
     }
     match event {
@@ -92,7 +92,7 @@ pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability),
             instrument_id,
             status,
         } => {
-            let Some(instrument) = engine.instruments.by_instrument_id(&instrument_id) else {
+            let Some(instrument) = engine.instrument_by_id(&instrument_id) else {
                 return Ok((
                     EventOutcome::Ignored(format!(
                         "instrumentID {instrument_id} is not in the instrument master"
@@ -118,7 +118,7 @@ pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability),
         }
         Event::Deposit(deposit) => {
             if let Some(account) = &deposit.account_no {
-                if !engine.settings.load().rules.is_omnibus_account(account) {
+                if !engine.is_omnibus_account(account) {
                     return Err(format!(
                         "deposits.updated for account {account:?}, which is not an omnibus account"
                     ));

@@ -126,7 +126,6 @@ pub async fn run(
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let open: Vec<String> = engine
-            .ledger
             .orders(OrderState::Open)
             .into_iter()
             .filter_map(|order| order.upstream_order_id)

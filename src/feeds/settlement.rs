@@ -21,7 +21,7 @@ pub async fn run(
 ) {
     // A start after today's settlement time must not roll again today.
     let mut last_rolled: Option<NaiveDate> = {
-        let local = engine.clock.now().with_timezone(&New_York);
+        let local = engine.now().with_timezone(&New_York);
         (local.time() >= settlement_time).then(|| local.date_naive())
     };
     let mut ticker = tokio::time::interval(CHECK_INTERVAL);
@@ -30,11 +30,9 @@ pub async fn run(
             _ = ticker.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let local = engine.clock.now().with_timezone(&New_York);
+        let local = engine.now().with_timezone(&New_York);
         let today = local.date_naive();
-        if due(local.time(), today, settlement_time, last_rolled)
-            && engine.settings.load().rules.calendar.is_trading_day(today)
-        {
+        if due(local.time(), today, settlement_time, last_rolled) && engine.is_trading_day(today) {
             last_rolled = Some(today);
             match engine.roll_settlement_day() {
                 Ok((_, durability)) => match durability.wait().await {

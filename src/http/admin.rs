@@ -18,11 +18,11 @@ use super::body::{self, BodyLimits};
 use super::respond::{self, GatewayError};
 use crate::clock::{Clock, ShiftedClock};
 use crate::engine::Reloader;
-use crate::engine::{CustomerSpec, Durability, Engine};
+use crate::engine::{ChangeError, CustomerSpec, Durability, Engine};
 use crate::feeds::events::EventOutcome;
 use crate::feeds::poller::UpstreamOps;
 use crate::instruments::InstrumentSpec;
-use crate::ledger::{LedgerError, LocalOrderId, OrderState};
+use crate::ledger::{LocalOrderId, OrderState};
 use crate::limits::{KillSwitchSetting, LimitOverride};
 use crate::money::{self, Fixed};
 use crate::upstream::ProxyBody;
@@ -87,12 +87,12 @@ impl Admin {
                             tracing::info!(%symbol, "instrument entry set by the admin API");
                             committed(durability, &instrument.to_json()).await
                         }
-                        Err(error) => bad_request(&error.0),
+                        Err(error) => change_error(error),
                     },
                     Err(response) => response,
                 }
             }
-            (&Method::GET, ["instruments", symbol]) => match engine.instruments.by_symbol(symbol) {
+            (&Method::GET, ["instruments", symbol]) => match engine.instrument(symbol) {
                 Some(instrument) => respond::json_value(StatusCode::OK, &instrument.to_json()),
                 None => unknown("instrument", symbol),
             },
@@ -108,7 +108,7 @@ impl Admin {
                                 Err(error) => GatewayError::from(error).into_response(),
                             }
                         }
-                        Err(error) => ledger_error(error),
+                        Err(error) => change_error(error),
                     },
                     Err(response) => response,
                 }
@@ -126,14 +126,14 @@ impl Admin {
                 let client_id = (*client_id).to_owned();
                 self.rekey(&client_id, request).await
             }
-            (&Method::GET, ["omni"]) => respond::json_value(StatusCode::OK, &engine.ledger.omni()),
+            (&Method::GET, ["omni"]) => respond::json_value(StatusCode::OK, &engine.omni()),
             (&Method::POST, ["omni", "cash"]) => self.omni_cash(request).await,
             (&Method::POST, ["omni", "settle"]) => match engine.roll_settlement_day() {
                 Ok((view, durability)) => {
                     tracing::info!("settlement day rolled by the admin API");
                     committed(durability, &view).await
                 }
-                Err(error) => ledger_error(error),
+                Err(error) => change_error(error),
             },
             (&Method::GET, ["orders"]) => self.list_orders(request.uri().query()),
             (&Method::POST, ["orders", id, "resolve"]) => {
@@ -142,7 +142,7 @@ impl Admin {
             }
             (&Method::POST, ["events"]) => self.event(request).await,
             (&Method::GET, ["kill-switch"]) => {
-                respond::json_value(StatusCode::OK, &engine.kill_switch.current().setting())
+                respond::json_value(StatusCode::OK, &engine.kill_switch_setting())
             }
             (&Method::PUT, ["kill-switch"]) => self.set_kill_switch(request).await,
             (&Method::PUT, ["limits", client_id]) => {
@@ -151,10 +151,7 @@ impl Admin {
             }
             (&Method::GET, ["limits"]) => {
                 let now = self.clock.now();
-                respond::json_value(
-                    StatusCode::OK,
-                    &engine.settings.load().limits.overrides(now),
-                )
+                respond::json_value(StatusCode::OK, &engine.limit_overrides(now))
             }
             (&Method::POST, ["reload"]) => match self.reloader.reload() {
                 Ok(()) => {
@@ -184,25 +181,15 @@ impl Admin {
             Ok(setting) => setting,
             Err(response) => return response,
         };
-        let durability = match self.engine.set_kill_switch(&setting) {
-            Ok(durability) => durability,
-            Err(problems) => return bad_request(&problems.join("; ")),
+        let (durability, canceling) = match self.engine.set_kill_switch(&setting) {
+            Ok(set) => set,
+            Err(error) => return change_error(error),
         };
         if let Err(error) = durability.wait().await {
             return GatewayError::from(error).into_response();
         }
         tracing::warn!(global = setting.global, clients = ?setting.client_ids, symbols = ?setting.symbols, cancel_open = setting.cancel_open, "kill switch set");
-        let mut canceling = Vec::new();
-        if setting.cancel_open {
-            let state = self.engine.kill_switch.current();
-            canceling = self
-                .engine
-                .ledger
-                .orders(OrderState::Open)
-                .into_iter()
-                .filter(|order| state.blocks(&order.client_id, &order.symbol).is_some())
-                .filter_map(|order| order.upstream_order_id)
-                .collect();
+        if !canceling.is_empty() {
             let ops = self.ops.clone();
             let ids = canceling.clone();
             tokio::spawn(async move {
@@ -219,7 +206,7 @@ impl Admin {
         respond::json_value(
             StatusCode::OK,
             &serde_json::json!({
-                "killSwitch": self.engine.kill_switch.current().setting(),
+                "killSwitch": self.engine.kill_switch_setting(),
                 "canceling": canceling,
             }),
         )
@@ -237,12 +224,7 @@ impl Admin {
         {
             Ok(durability) => {
                 tracing::warn!(%client_id, "temporary limit override set");
-                let current = self
-                    .engine
-                    .settings
-                    .load()
-                    .limits
-                    .override_for(client_id, now);
+                let current = self.engine.limit_override(client_id, now);
                 committed(durability, &current).await
             }
             Err(error) => respond::error_body(
@@ -255,14 +237,14 @@ impl Admin {
 
     /// The ledger's view of a customer, with its freeze.
     fn customer(&self, client_id: &str) -> Answer {
-        let Some(view) = self.engine.ledger.customer(client_id) else {
+        let Some(view) = self.engine.customer(client_id) else {
             return unknown("customer", client_id);
         };
         let mut json = match serde_json::to_value(&view) {
             Ok(json) => json,
             Err(error) => return GatewayError::Internal(error.to_string()).into_response(),
         };
-        let reason = self.engine.freezes.reason(client_id);
+        let reason = self.engine.freeze_reason(client_id);
         json["frozen"] = serde_json::Value::Bool(reason.is_some());
         json["frozenReason"] = reason.map_or(serde_json::Value::Null, serde_json::Value::String);
         respond::json_value(StatusCode::OK, &json)
@@ -288,7 +270,7 @@ impl Admin {
                     Err(error) => GatewayError::from(error).into_response(),
                 }
             }
-            Err(error) => ledger_error(error),
+            Err(error) => change_error(error),
         }
     }
 
@@ -310,7 +292,7 @@ impl Admin {
                 tracing::info!(%client_id, amount = %cash.amount, reason = cash.reason.as_deref().unwrap_or(""), "customer cash adjusted");
                 committed(durability, &view).await
             }
-            Err(error) => ledger_error(error),
+            Err(error) => change_error(error),
         }
     }
 
@@ -325,16 +307,6 @@ impl Admin {
             Ok(rekey) => rekey,
             Err(response) => return response,
         };
-        if let Err(reject) = self
-            .engine
-            .settings
-            .load()
-            .rules
-            .client_ids()
-            .check(&rekey.new_client_id)
-        {
-            return bad_request(&reject.message);
-        }
         match self.engine.rekey(client_id, &rekey.new_client_id) {
             Ok(durability) => {
                 tracing::warn!(old = %client_id, new = %rekey.new_client_id, "customer re-keyed");
@@ -343,7 +315,7 @@ impl Admin {
                     Err(error) => GatewayError::from(error).into_response(),
                 }
             }
-            Err(error) => ledger_error(error),
+            Err(error) => change_error(error),
         }
     }
 
@@ -363,7 +335,7 @@ impl Admin {
                 tracing::info!(amount = %cash.amount, "omni account funded by the admin API");
                 committed(durability, &view).await
             }
-            Err(error) => ledger_error(error),
+            Err(error) => change_error(error),
         }
     }
 
@@ -387,10 +359,7 @@ impl Admin {
             Ok(durability) => {
                 committed(durability, &serde_json::json!({ "updated": entries.len() })).await
             }
-            Err(message) if message.starts_with("no instrument") => {
-                respond::error_body(StatusCode::NOT_FOUND, "NOT_FOUND", &message)
-            }
-            Err(message) => bad_request(&message),
+            Err(error) => change_error(error),
         }
     }
 
@@ -407,7 +376,7 @@ impl Admin {
                 return bad_request(&format!("state {other:?} is not open or in_doubt"));
             }
         };
-        respond::json_value(StatusCode::OK, &self.engine.ledger.orders(filter))
+        respond::json_value(StatusCode::OK, &self.engine.orders(filter))
     }
 
     async fn resolve(&self, id: &str, request: Request<Incoming>) -> Answer {
@@ -452,7 +421,7 @@ impl Admin {
                 )
                 .await
             }
-            Err(error) => ledger_error(error),
+            Err(error) => change_error(error),
         }
     }
 
@@ -586,14 +555,15 @@ fn unknown(what: &str, name: &str) -> Answer {
     )
 }
 
-/// The one place a ledger refusal becomes a status.
-fn ledger_error(error: LedgerError) -> Answer {
+/// The one place a refused change becomes a status and a code.
+fn change_error(error: ChangeError) -> Answer {
     let (status, code) = match &error {
-        LedgerError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
-        LedgerError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-        LedgerError::Invalid(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-        LedgerError::Refused(_) | LedgerError::Overflow(_) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "REFUSED")
+        ChangeError::Invalid(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        ChangeError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+        ChangeError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+        ChangeError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "REFUSED"),
+        ChangeError::Storage(storage) => {
+            return GatewayError::from(storage.clone()).into_response()
         }
     };
     respond::error_body(status, code, &error.to_string())

@@ -21,7 +21,6 @@ use super::body::{self, BodyLimits};
 use super::proxy;
 use super::respond::{self, GatewayError, DECISION_HEADER};
 use super::route::{route, Refusal, Route};
-use crate::decide::decide_cancel;
 use crate::engine::{AdmitError, Engine};
 use crate::feeds::events::OrderPayload;
 use crate::limits::{Begin, StoredAnswer};
@@ -154,8 +153,7 @@ impl Front {
             return self.decide_and_forward(parts, bytes).await;
         };
         // SPEC §3: a repeat of a key is answered from memory, before anything else is checked.
-        let now = self.engine.clock.now();
-        let guard = match self.engine.idempotency.begin(key.as_bytes(), &bytes, now) {
+        let guard = match self.engine.begin_idempotent(key.as_bytes(), &bytes) {
             Err(reject) => return refused(reject),
             Ok(Begin::Replay(answer)) => return replay(&answer),
             Ok(Begin::Mismatch(reject)) => return refused(reject),
@@ -306,11 +304,7 @@ impl Front {
         match parse_cancel_within(&bytes, self.max_json_depth) {
             Err(reject) => return refused(reject),
             Ok(OrderPatch::Cancel) => {
-                let now = self.engine.clock.now();
-                let queued = self.engine.queued.get(id, now);
-                if let Err(reject) =
-                    decide_cancel(id, queued, &self.engine.settings.load().rules, now)
-                {
+                if let Err(reject) = self.engine.check_cancel(id) {
                     return refused(reject);
                 }
             }

@@ -1,6 +1,9 @@
 //! `DUPLICATE_ORDER` (SPEC §3.1, 15c3-5 duplicative orders): two checks, made and recorded in
 //! one atomic step.
 //!
+//! One piece, though long: both checks share one lock and one record per shard, which is what
+//! makes them atomic; about a third of the file is its tests.
+//!
 //! (a) A `clientOrderID` this customer already used. (b) When the customer's
 //! `duplicate_window_ms` is above 0: the same customer, symbol, side and size (quantity or
 //! `amountCash`, exactly) as an order accepted less than `duplicate_window_ms` ago — at

@@ -2,6 +2,9 @@
 //! with the same body gets the first answer again; the same key with another body gets
 //! `IDEMPOTENCY_KEY_REUSED`.
 //!
+//! One piece, though long: the store, its waiters and its persistence share one shard lock;
+//! a third of the file is its concurrency tests.
+//!
 //! Keys are scoped by the key alone, as DriveWealth scopes them (not per customer or path).
 //! A key is 1 to [`KEY_LEN_MAX`] printable ASCII characters (0x20–0x7E), else `INVALID_ORDER`.
 //!

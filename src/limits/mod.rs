@@ -17,7 +17,6 @@
 //! | [`freeze`] | [`Freezes`]: frozen customers → `TRADING_DISABLED` |
 //! | [`checks`] | price band → `PRICE_OUT_OF_BAND`; notional, quantity, open orders, daily buys → `LIMIT_EXCEEDED`; restricted symbols → `TRADING_DISABLED` |
 //! | [`idempotency`] | [`IdempotencyStore`]: `Idempotency-Key` replay / wait / `IDEMPOTENCY_KEY_REUSED` |
-//! | [`low_balance`] | [`crossed_below`] for `omnibus.low_balance_warning` |
 //!
 //! Where each runs in SPEC §3.1's check order (the first failure decides):
 //!
@@ -44,7 +43,6 @@ pub mod duplicates;
 pub mod freeze;
 pub mod idempotency;
 pub mod kill_switch;
-pub mod low_balance;
 pub mod overrides;
 pub mod rate;
 pub mod symbols;
@@ -62,7 +60,6 @@ pub use idempotency::{
     Begin, IdempotencyGuard, IdempotencyRecord, IdempotencyStore, IdempotencyWait, StoredAnswer,
 };
 pub use kill_switch::{KillReason, KillSwitch, KillSwitchSetting, KillSwitchState};
-pub use low_balance::crossed_below;
 pub use overrides::{ClientOverride, LimitOverride, OverrideError};
 pub use rate::RateLimiter;
 pub use symbols::SymbolSet;

@@ -1,5 +1,8 @@
 //! Equity market hours, queuing and opening cancel cut-offs (SPEC §4.4, seeds `001`, `002`).
 //!
+//! One piece, though long: the calendar and the session rules are one table of hours read
+//! together; most of the file is the tests that quote the seeds' examples, DST switches included.
+//!
 //! Everything is a pure function of an instant (`now`, from the [`crate::clock::Clock`]) and the
 //! configured calendar. Wall-clock times are America/New_York and go through the tz database
 //! (`chrono-tz`), so the UTC instant of 09:30 moves with daylight saving time.

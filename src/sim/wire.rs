@@ -1,5 +1,8 @@
 //! The simulator's wire shapes: request bodies in, DriveWealth JSON out. Pure functions.
 //!
+//! One piece, though long: every shape the simulator reads or writes, side by side, so the
+//! simulator's whole DriveWealth contract can be checked against `drivewealth/` in one file.
+//!
 //! Numbers are never read through `f64`: each numeric field is taken as raw JSON text
 //! ([`RawValue`]) and parsed exactly by [`Fixed::parse`], whether it was sent as a JSON number
 //! (`5.12580012`) or a decimal string (`"5.12580012"`). Numbers are written back as JSON

@@ -1,12 +1,12 @@
 //! The write-ahead log: opaque records stored durably, recovered in order, bounded by snapshots.
 //!
 //! This module is the storage engine only. It does not know what a record means: the gateway's
-//! domain records are encoded by [`crate::codec`] and handed here as bytes. An order is
+//! domain records are `engine::record`, encoded with [`crate::codec`] and handed here as
+//! bytes; this module imports nothing of the domain. An order is
 //! forwarded only after [`Wal::append`] for it resolves (SPEC §10).
 //!
 //! # Pieces
 //!
-//! - [`record`]: what the gateway logs (the domain records); everything else here is bytes.
 //! - [`format`](mod@format): the bytes on disk (names, headers, the record frame), pure functions.
 //! - `recovery`: reading a directory back and the decision table below.
 //! - `writer`: the one thread that writes, with group commit.

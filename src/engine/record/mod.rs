@@ -1,6 +1,6 @@
 //! What the engine logs: one [`Record`] per state change, in compact binary (see
 //! [`crate::codec`]). The WAL stores and returns these as opaque bytes; what they mean, and how
-//! they are encoded ([`codec`]) and dumped as JSON ([`dump`]), lives here with the engine that
+//! they are encoded (`codec`) and dumped as JSON (`dump`), lives here with the engine that
 //! writes and replays them.
 //!
 //! Records describe *effects*, not requests: a reservation is logged as the reservation it made,

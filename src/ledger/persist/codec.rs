@@ -1,0 +1,215 @@
+//! [`LedgerState`] as bytes (layout in the parent module's doc).
+
+use super::*;
+use crate::codec::{DecodeError, Decoder, Encoder, WireCode};
+
+/// Tags of the encoding. Never renumbered: a change bumps [`LEDGER_STATE_FORMAT`].
+const FUNDING_PREFUNDED: u8 = 1;
+const FUNDING_CASHLESS: u8 = 2;
+const TERMS_BUY_QUANTITY: u8 = 1;
+const TERMS_BUY_CASH: u8 = 2;
+const TERMS_SELL: u8 = 3;
+/// Most entries a decoder reserves room for up front: a corrupt count must not allocate GBs
+/// before the input runs out.
+const PREALLOCATE_MAX: usize = 1024;
+
+impl LedgerState {
+    /// Appends the state (layout in the module docs). Sorts as it goes, so the bytes depend only
+    /// on the contents.
+    pub fn encode(&self, encoder: &mut Encoder) {
+        encoder.u8(LEDGER_STATE_FORMAT).u64(self.next_local_id);
+        let omni = &self.omni;
+        encoder
+            .u8(match omni.funding {
+                FundingKind::Prefunded => FUNDING_PREFUNDED,
+                FundingKind::Cashless => FUNDING_CASHLESS,
+            })
+            .fixed(omni.cash)
+            .fixed(omni.reserved)
+            .fixed(omni.available)
+            .fixed(omni.pending_settlement)
+            .fixed(omni.unsettled_proceeds)
+            .fixed(omni.credit_limit);
+
+        let mut customers: Vec<&CustomerRecord> = self.customers.iter().collect();
+        customers.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        encoder.u32(count(customers.len()));
+        for customer in customers {
+            encoder
+                .str(&customer.client_id)
+                .str(&customer.customer_id)
+                .fixed(customer.cash)
+                .fixed(customer.reserved)
+                .fixed(customer.unsettled_proceeds);
+            let mut positions: Vec<&PositionRecord> = customer.positions.iter().collect();
+            positions.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+            encoder.u32(count(positions.len()));
+            for position in positions {
+                encoder
+                    .str(&position.symbol)
+                    .fixed(position.quantity)
+                    .fixed(position.pending_sell);
+            }
+            let mut open_orders = customer.open_orders.clone();
+            open_orders.sort_unstable();
+            encoder.u32(count(open_orders.len()));
+            for local in open_orders {
+                encoder.u64(local.0);
+            }
+        }
+
+        let mut orders: Vec<&OrderRecord> = self.orders.iter().collect();
+        orders.sort_by_key(|order| order.local_id);
+        encoder.u32(count(orders.len()));
+        for order in orders {
+            encoder
+                .u64(order.local_id.0)
+                .str(&order.client_id)
+                .str(&order.symbol);
+            match order.terms {
+                OrderTerms::BuyQuantity {
+                    quantity,
+                    per_share,
+                } => encoder
+                    .u8(TERMS_BUY_QUANTITY)
+                    .fixed(quantity)
+                    .fixed(per_share),
+                OrderTerms::BuyCash { amount_cash } => {
+                    encoder.u8(TERMS_BUY_CASH).fixed(amount_cash)
+                }
+                OrderTerms::Sell { quantity } => encoder.u8(TERMS_SELL).fixed(quantity),
+            };
+            // 0 is no status yet; a status is its code + 1 (the codes of `OrderStatus`).
+            let status = order.status.map_or(0, |status| status.code() + 1);
+            encoder
+                .fixed(order.fee)
+                .bool(order.in_doubt)
+                .option_str(order.upstream_order_id.as_deref())
+                .fixed(order.filled_quantity)
+                .fixed(order.filled_amount)
+                .fixed(order.reserved)
+                .u8(status);
+        }
+    }
+
+    /// Reads a state back. Checks the encoding only (tags, lengths, UTF-8); whether the state
+    /// makes sense is [`Ledger::import_state`]'s to decide. Does not require the input to end
+    /// here: a snapshot file may carry more after it.
+    pub fn decode(decoder: &mut Decoder<'_>) -> Result<LedgerState, DecodeError> {
+        let format = decoder.u8("ledger state format")?;
+        if format != LEDGER_STATE_FORMAT {
+            return Err(decoder.error("ledger state format", "unknown version"));
+        }
+        let next_local_id = decoder.u64("next local id")?;
+        let funding = match decoder.u8("omni funding kind")? {
+            FUNDING_PREFUNDED => FundingKind::Prefunded,
+            FUNDING_CASHLESS => FundingKind::Cashless,
+            _ => return Err(decoder.error("omni funding kind", "unknown tag")),
+        };
+        let omni = OmniState {
+            funding,
+            cash: decoder.fixed("omni cash")?,
+            reserved: decoder.fixed("omni reserved")?,
+            available: decoder.fixed("omni available")?,
+            pending_settlement: decoder.fixed("omni pending settlement")?,
+            unsettled_proceeds: decoder.fixed("omni unsettled proceeds")?,
+            credit_limit: decoder.fixed("omni credit limit")?,
+        };
+
+        let customer_count = count_of(decoder, "customer count")?;
+        let mut customers = Vec::with_capacity(customer_count.min(PREALLOCATE_MAX));
+        for _ in 0..customer_count {
+            let client_id = decoder.string("customer clientID")?;
+            let customer_id = decoder.string("customer customerId")?;
+            let cash = decoder.fixed("customer cash")?;
+            let reserved = decoder.fixed("customer reserved")?;
+            let unsettled_proceeds = decoder.fixed("customer unsettled proceeds")?;
+            let position_count = count_of(decoder, "position count")?;
+            let mut positions = Vec::with_capacity(position_count.min(PREALLOCATE_MAX));
+            for _ in 0..position_count {
+                positions.push(PositionRecord {
+                    symbol: decoder.string("position symbol")?,
+                    quantity: decoder.fixed("position quantity")?,
+                    pending_sell: decoder.fixed("position pending sell")?,
+                });
+            }
+            let open_count = count_of(decoder, "open order count")?;
+            let mut open_orders = Vec::with_capacity(open_count.min(PREALLOCATE_MAX));
+            for _ in 0..open_count {
+                open_orders.push(LocalOrderId(decoder.u64("open order id")?));
+            }
+            customers.push(CustomerRecord {
+                client_id,
+                customer_id,
+                cash,
+                reserved,
+                unsettled_proceeds,
+                positions,
+                open_orders,
+            });
+        }
+
+        let order_count = count_of(decoder, "order count")?;
+        let mut orders = Vec::with_capacity(order_count.min(PREALLOCATE_MAX));
+        for _ in 0..order_count {
+            let local_id = LocalOrderId(decoder.u64("order local id")?);
+            let client_id = decoder.string("order clientID")?;
+            let symbol = decoder.string("order symbol")?;
+            let terms = match decoder.u8("order terms")? {
+                TERMS_BUY_QUANTITY => OrderTerms::BuyQuantity {
+                    quantity: decoder.fixed("order quantity")?,
+                    per_share: decoder.fixed("order price per share")?,
+                },
+                TERMS_BUY_CASH => OrderTerms::BuyCash {
+                    amount_cash: decoder.fixed("order amount cash")?,
+                },
+                TERMS_SELL => OrderTerms::Sell {
+                    quantity: decoder.fixed("order quantity")?,
+                },
+                _ => return Err(decoder.error("order terms", "unknown tag")),
+            };
+            let fee = decoder.fixed("order fee")?;
+            let in_doubt = decoder.bool("order in doubt")?;
+            let upstream_order_id = decoder.option_string("order upstream id")?;
+            let filled_quantity = decoder.fixed("order filled quantity")?;
+            let filled_amount = decoder.fixed("order filled amount")?;
+            let reserved = decoder.fixed("order reserved")?;
+            // 0 is no status yet; a status is its code + 1.
+            let status = match decoder.u8("order status")? {
+                0 => None,
+                code => Some(
+                    OrderStatus::from_code(code - 1)
+                        .ok_or_else(|| decoder.error("order status", "unknown tag"))?,
+                ),
+            };
+            orders.push(OrderRecord {
+                local_id,
+                client_id,
+                symbol,
+                terms,
+                fee,
+                in_doubt,
+                upstream_order_id,
+                filled_quantity,
+                filled_amount,
+                reserved,
+                status,
+            });
+        }
+        Ok(LedgerState {
+            next_local_id,
+            omni,
+            customers,
+            orders,
+        })
+    }
+}
+
+/// Vector lengths are written as `u32`; the ledger never holds four billion of anything.
+fn count(length: usize) -> u32 {
+    u32::try_from(length).unwrap_or(u32::MAX)
+}
+
+fn count_of(decoder: &mut Decoder<'_>, what: &'static str) -> Result<usize, DecodeError> {
+    decoder.u32(what).map(|count| count as usize)
+}
