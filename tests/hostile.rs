@@ -674,3 +674,69 @@ fn a_smuggled_request_goes_nowhere() {
     assert_eq!(answer.header("connection"), Some("close"));
     assert_eq!((gateway.upstream_requests(), balances(&gateway)), before);
 }
+
+/// SPEC §7: the scheme name `Bearer` in any case; the events token opens `POST /admin/events`
+/// and nothing else.
+#[test]
+fn the_events_token_opens_the_events_call_only() {
+    const EVENTS_TOKEN: &str = "webhook-only-token-0123456789";
+    let gateway = Gateway::start(&config(
+        &format!("events_token = \"{EVENTS_TOKEN}\""),
+        NO_POLLER,
+    ));
+    let call = |method: &str, path: &str, authorization: &str, body: &str| {
+        common::send(
+            gateway.admin,
+            method,
+            path,
+            &[
+                ("authorization", authorization),
+                ("content-type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let event = r#"{"id":"evt-1","type":"accounts.updated","payload":{}}"#;
+    let admin = common::ADMIN_TOKEN;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let answer = call("GET", "/admin/omni", &format!("{scheme} {admin}"), "");
+        assert_eq!(answer.status, 200, "{scheme}: {}", answer.text());
+    }
+    let events = format!("Bearer {EVENTS_TOKEN}");
+    assert_eq!(call("POST", "/admin/events", &events, event).status, 200);
+    for (method, path, body) in [
+        ("GET", "/admin/omni", ""),
+        ("POST", "/admin/omni/cash", r#"{"amount":"1"}"#),
+        (
+            "PUT",
+            "/admin/kill-switch",
+            r#"{"global":true,"clientIDs":[],"symbols":[],"cancelOpen":false}"#,
+        ),
+        ("GET", "/metrics", ""),
+    ] {
+        let answer = call(method, path, &events, body);
+        assert_eq!(
+            answer.status,
+            401,
+            "{method} {path} with the events token: {}",
+            answer.text()
+        );
+        assert_eq!(answer.error().0, "UNAUTHORIZED");
+    }
+    assert_eq!(call("POST", "/admin/events", "Basic x", event).status, 401);
+    assert_eq!(
+        call(
+            "POST",
+            "/admin/events",
+            "Bearer wrong-token-0123456789",
+            event
+        )
+        .status,
+        401
+    );
+    // The kill switch was not set by the refused call.
+    assert_eq!(
+        gateway.admin("GET", "/admin/kill-switch", "").json()["global"],
+        false
+    );
+}
