@@ -12,8 +12,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use omnigate::money::Fixed;
 use omnigate::engine::record::Record;
+use omnigate::money::Fixed;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(record) = Record::decode(data) {

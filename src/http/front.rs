@@ -1,7 +1,7 @@
 //! The order front: the DriveWealth paths routers call.
 //!
-//! Every request is first checked for a known router (`server.router_app_keys`) and routed by
-//! [`super::route`] on its raw method and path, so a path that is not canonical, or a method an
+//! Every request is routed by [`super::route`] on its raw method, path and headers (a known
+//! router, one framing of the body, a canonical path), so a path that is not canonical, or a method an
 //! order path does not take, is answered here and forwarded nowhere (SPEC §3.0).
 //! `POST /back-office/orders` is read whole, parsed exactly and decided here; an accepted order's
 //! original bytes go upstream with the router's end-to-end headers. `PATCH /back-office/orders/{id}`
@@ -20,7 +20,7 @@ use super::auth::RouterKeys;
 use super::body::{self, BodyLimits};
 use super::proxy;
 use super::respond::{self, GatewayError, DECISION_HEADER};
-use super::route::{route, Refusal, Route};
+use super::route::{route_request, Refusal, Route};
 use crate::engine::{AdmitError, Engine};
 use crate::feeds::events::OrderPayload;
 use crate::limits::{Begin, StoredAnswer};
@@ -98,20 +98,26 @@ impl Answer {
 impl Front {
     /// Routes one request: a known router first, then its canonical route (SPEC §3.0).
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
-        if !self.router_keys.admits(request.headers()) {
-            return refused(Reject::new(
-                RejectCode::Unauthorized,
-                "this router is not known: send one of the dw-client-app-key values in server.router_app_keys",
-            ));
-        }
-        if let Err(reason) = check_framing(request.headers()) {
-            return refused(Reject::new(RejectCode::InvalidRequest, reason));
-        }
-        let order_id = match route(request.method(), request.uri().path()) {
+        let route = route_request(
+            request.method(),
+            request.uri().path(),
+            request.headers(),
+            &self.router_keys,
+        );
+        let order_id = match route {
             Route::PlaceOrder => return self.place_order(request).await,
             Route::ReadOrder => return self.get_order(request).await,
             Route::Proxy => return proxy::forward(&self.upstream, request, self.body_limits).await,
             Route::PatchOrder { order_id } => order_id.to_owned(),
+            Route::Refuse(Refusal::UnknownRouter) => {
+                return refused(Reject::new(
+                    RejectCode::Unauthorized,
+                    "this router is not known: send one of the dw-client-app-key values in server.router_app_keys",
+                ))
+            }
+            Route::Refuse(Refusal::Framing(reason)) => {
+                return refused(Reject::new(RejectCode::InvalidRequest, reason))
+            }
             Route::Refuse(Refusal::NotCanonical(reason)) => {
                 return refused(Reject::new(
                     RejectCode::InvalidRequest,
@@ -348,24 +354,6 @@ fn created_order_id(body: &[u8]) -> Option<String> {
         .filter(|id| !id.is_empty() && id.len() <= 128)
 }
 
-/// A body must be framed one way only (RFC 9112 §6.3), or a proxy and its upstream may split
-/// the bytes into different requests. hyper already reads a body by its transfer-encoding when
-/// both headers come (dropping content-length and closing the connection after the answer) and
-/// refuses differing content-lengths; what it lets through, and this refuses on every path, is
-/// a transfer coding other than plain `chunked` (omnigate would forward bytes coded in a way it
-/// did not read). The other arms hold the line should the HTTP layer ever pass more through.
-fn check_framing(headers: &http::HeaderMap) -> Result<(), &'static str> {
-    let lengths = headers.get_all(http::header::CONTENT_LENGTH).iter().count();
-    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
-    match (lengths, codings.next(), codings.next()) {
-        (0 | 1, None, _) => Ok(()),
-        (0, Some(coding), None) if coding.as_bytes().eq_ignore_ascii_case(b"chunked") => Ok(()),
-        (0, Some(_), _) => Err("transfer-encoding other than chunked is not accepted"),
-        (_, Some(_), _) => Err("the request has both content-length and transfer-encoding"),
-        _ => Err("the request has more than one content-length"),
-    }
-}
-
 /// A request answered here, counted by its code (SPEC §11: every code, including those that
 /// come before a decision).
 fn refused(reject: Reject) -> Response<ProxyBody> {
@@ -421,31 +409,6 @@ async fn read_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bodies_are_framed_one_way_only() {
-        let headers = |pairs: &[(&'static str, &'static str)]| {
-            let mut map = http::HeaderMap::new();
-            for (name, value) in pairs {
-                map.append(*name, HeaderValue::from_static(value));
-            }
-            map
-        };
-        assert!(check_framing(&headers(&[])).is_ok());
-        assert!(check_framing(&headers(&[("content-length", "5")])).is_ok());
-        assert!(check_framing(&headers(&[("transfer-encoding", "Chunked")])).is_ok());
-        for bad in [
-            &[("content-length", "5"), ("transfer-encoding", "chunked")][..],
-            &[("content-length", "5"), ("content-length", "5")],
-            &[("transfer-encoding", "gzip, chunked")],
-            &[
-                ("transfer-encoding", "chunked"),
-                ("transfer-encoding", "chunked"),
-            ],
-        ] {
-            assert!(check_framing(&headers(bad)).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn only_json_is_an_order() {

@@ -28,7 +28,9 @@
 //! | anything else | `CONNECT`, `TRACE` | 405 |
 //! | anything else | any other | [`Route::Proxy`] |
 
-use http::Method;
+use http::{HeaderMap, Method};
+
+use super::auth::RouterKeys;
 
 /// The collection path of DriveWealth's order API.
 pub const ORDERS_PATH: &str = "/back-office/orders";
@@ -53,10 +55,50 @@ pub enum Route<'p> {
 /// Why a request is answered here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
+    /// `401 UNAUTHORIZED`: `server.router_app_keys` is set and the app key is not one of them.
+    UnknownRouter,
+    /// `400 INVALID_REQUEST`: the body is framed in a way omnigate does not read.
+    Framing(&'static str),
     /// `400 INVALID_REQUEST`, with the reason.
     NotCanonical(&'static str),
     /// `405 METHOD_NOT_ALLOWED`; the methods the path does allow (`Allow`).
     MethodNotAllowed { allow: &'static str },
+}
+
+/// Routes a whole request: a known router first (any path), then one framing of the body, then
+/// [`route`] on the method and raw path. This is the order listener's one answer to "what is
+/// this request?".
+pub fn route_request<'p>(
+    method: &Method,
+    path: &'p str,
+    headers: &HeaderMap,
+    router_keys: &RouterKeys,
+) -> Route<'p> {
+    if !router_keys.admits(headers) {
+        return Route::Refuse(Refusal::UnknownRouter);
+    }
+    if let Err(reason) = check_framing(headers) {
+        return Route::Refuse(Refusal::Framing(reason));
+    }
+    route(method, path)
+}
+
+/// A body must be framed one way only (RFC 9112 §6.3), or a proxy and its upstream may split
+/// the bytes into different requests. hyper already reads a body by its transfer-encoding when
+/// both headers come (dropping content-length and closing the connection after the answer) and
+/// refuses differing content-lengths; what it lets through, and this refuses on every path, is
+/// a transfer coding other than plain `chunked` (omnigate would forward bytes coded in a way it
+/// did not read). The other arms hold the line should the HTTP layer ever pass more through.
+pub fn check_framing(headers: &HeaderMap) -> Result<(), &'static str> {
+    let lengths = headers.get_all(http::header::CONTENT_LENGTH).iter().count();
+    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    match (lengths, codings.next(), codings.next()) {
+        (0 | 1, None, _) => Ok(()),
+        (0, Some(coding), None) if coding.as_bytes().eq_ignore_ascii_case(b"chunked") => Ok(()),
+        (0, Some(_), _) => Err("transfer-encoding other than chunked is not accepted"),
+        (_, Some(_), _) => Err("the request has both content-length and transfer-encoding"),
+        _ => Err("the request has more than one content-length"),
+    }
 }
 
 /// Routes a request by its method and raw path (`uri.path()`, as the client sent it: no
@@ -273,7 +315,34 @@ pub fn is_order_path_to_a_lenient_reader(path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderValue;
+
     use super::*;
+
+    #[test]
+    fn bodies_are_framed_one_way_only() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(check_framing(&headers(&[])).is_ok());
+        assert!(check_framing(&headers(&[("content-length", "5")])).is_ok());
+        assert!(check_framing(&headers(&[("transfer-encoding", "Chunked")])).is_ok());
+        for bad in [
+            &[("content-length", "5"), ("transfer-encoding", "chunked")][..],
+            &[("content-length", "5"), ("content-length", "5")],
+            &[("transfer-encoding", "gzip, chunked")],
+            &[
+                ("transfer-encoding", "chunked"),
+                ("transfer-encoding", "chunked"),
+            ],
+        ] {
+            assert!(check_framing(&headers(bad)).is_err(), "{bad:?}");
+        }
+    }
 
     fn refused(method: &Method, path: &str) -> bool {
         matches!(route(method, path), Route::Refuse(Refusal::NotCanonical(_)))
