@@ -1,10 +1,10 @@
 //! An accepted order's life after the decision: bound to its upstream id, released, held in
 //! doubt, filled — each change logged (SPEC §6, §10).
 
-use super::{Admitted, Durability, Engine};
+use super::{Admitted, ChangeError, Durability, Engine};
 use crate::engine::record::Record;
 use crate::instruments::{Instrument, InstrumentStatus};
-use crate::ledger::{LedgerError, OrderUpdate, UpdateOutcome};
+use crate::ledger::{OrderUpdate, UpdateOutcome};
 use crate::money::Fixed;
 
 impl Engine {
@@ -139,7 +139,7 @@ impl Engine {
         &self,
         payment_id: &str,
         amount: Fixed,
-    ) -> Result<Option<Durability>, LedgerError> {
+    ) -> Result<Option<Durability>, ChangeError> {
         let durability = {
             let _gate = self.gate.exclusive();
             if !self.seen_payments.first_time(payment_id) {

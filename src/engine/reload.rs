@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Engine;
+use super::{ChangeError, Engine};
 use crate::config::Config;
 
 /// Re-reads the config file and applies what may change while running (SPEC §5.3): an invalid
@@ -19,12 +19,12 @@ impl Reloader {
         Reloader { path, engine }
     }
 
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), ChangeError> {
         let Some(path) = &self.path else {
-            return Err(
+            return Err(ChangeError::Invalid(
                 "omnigate runs on its embedded default: there is no config file to reload"
                     .to_owned(),
-            );
+            ));
         };
         match Config::load(path) {
             Ok(config) => {
@@ -34,7 +34,7 @@ impl Reloader {
             }
             Err(error) => {
                 tracing::error!("config reload refused; the previous config stays:\n{error}");
-                Err(error.to_string())
+                Err(ChangeError::Invalid(error.to_string()))
             }
         }
     }

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::engine::{Durability, Engine};
+use crate::engine::{ChangeError, Durability, Engine};
 use crate::instruments::InstrumentStatus;
 use crate::ledger::{OrderStatus, OrderUpdate, UpdateOutcome};
 use crate::money::{self, Fixed};
@@ -82,8 +82,8 @@ pub enum EventOutcome {
 }
 
 /// Applies one posted DriveWealth event; the caller acknowledges it once durable.
-pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability), String> {
-    let (id, event) = parse_event(body)?;
+pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability), ChangeError> {
+    let (id, event) = parse_event(body).map_err(ChangeError::Invalid)?;
     if !engine.first_sight_of_event(&id) {
         return Ok((EventOutcome::Duplicate, Durability::None));
     }
@@ -119,9 +119,9 @@ pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability),
         Event::Deposit(deposit) => {
             if let Some(account) = &deposit.account_no {
                 if !engine.is_omnibus_account(account) {
-                    return Err(format!(
+                    return Err(ChangeError::Invalid(format!(
                         "deposits.updated for account {account:?}, which is not an omnibus account"
-                    ));
+                    )));
                 }
             }
             if !deposit.is_successful() {
@@ -133,10 +133,7 @@ pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability),
                     Durability::None,
                 ));
             }
-            match engine
-                .credit_omni_payment(&deposit.payment_id, deposit.amount)
-                .map_err(|error| error.to_string())?
-            {
+            match engine.credit_omni_payment(&deposit.payment_id, deposit.amount)? {
                 Some(durability) => Ok((EventOutcome::Applied, durability)),
                 None => Ok((EventOutcome::Duplicate, Durability::None)),
             }

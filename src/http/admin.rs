@@ -157,7 +157,7 @@ impl Admin {
                 Ok(()) => {
                     respond::json_value(StatusCode::OK, &serde_json::json!({"reloaded": true}))
                 }
-                Err(problems) => bad_request(&problems),
+                Err(error) => change_error(error),
             },
             _ => not_found(&method, &path),
         }
@@ -446,7 +446,7 @@ impl Admin {
                     &serde_json::json!({ "result": result, "detail": detail }),
                 )
             }
-            Err(message) => bad_request(&message),
+            Err(error) => change_error(error),
         }
     }
 
