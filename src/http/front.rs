@@ -109,39 +109,7 @@ impl Front {
             Route::ReadOrder => return self.get_order(request).await,
             Route::Proxy => return proxy::forward(&self.upstream, request, self.body_limits).await,
             Route::PatchOrder { order_id } => order_id.to_owned(),
-            Route::Refuse(Refusal::UnknownRouter) => {
-                return refused(Reject::new(
-                    RejectCode::Unauthorized,
-                    "this router is not known: send one of the dw-client-app-key values in server.router_app_keys",
-                ))
-            }
-            Route::Refuse(Refusal::Framing(reason)) => {
-                return refused(Reject::new(RejectCode::InvalidRequest, reason))
-            }
-            Route::Refuse(Refusal::NotCanonical(reason)) => {
-                return refused(Reject::new(
-                    RejectCode::InvalidRequest,
-                    format!("{reason}; omnigate forwards canonical paths only"),
-                ))
-            }
-            Route::Refuse(Refusal::MethodNotAllowed { allow }) => {
-                let mut response = refused(Reject::new(
-                    RejectCode::MethodNotAllowed,
-                    format!(
-                        "{} is not allowed on this path{}",
-                        crate::reject::clip(request.method()),
-                        if allow.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; allowed: {allow}")
-                        }
-                    ),
-                ));
-                response
-                    .headers_mut()
-                    .insert(http::header::ALLOW, HeaderValue::from_static(allow));
-                return response;
-            }
+            Route::Refuse(refusal) => return refusal_answer(refusal, request.method()),
         };
         self.patch_order(&order_id, request).await
     }
@@ -352,6 +320,39 @@ fn created_order_id(body: &[u8]) -> Option<String> {
         .order_id
         .or(created.id)
         .filter(|id| !id.is_empty() && id.len() <= 128)
+}
+
+/// The answer to a request the router refused (SPEC §3.0, §3.1).
+fn refusal_answer(refusal: Refusal, method: &http::Method) -> Response<ProxyBody> {
+    match refusal {
+        Refusal::UnknownRouter => refused(Reject::new(
+            RejectCode::Unauthorized,
+            "this router is not known: send one of the dw-client-app-key values in server.router_app_keys",
+        )),
+        Refusal::Framing(reason) => refused(Reject::new(RejectCode::InvalidRequest, reason)),
+        Refusal::NotCanonical(reason) => refused(Reject::new(
+            RejectCode::InvalidRequest,
+            format!("{reason}; omnigate forwards canonical paths only"),
+        )),
+        Refusal::MethodNotAllowed { allow } => {
+            let allowed = if allow.is_empty() {
+                String::new()
+            } else {
+                format!("; allowed: {allow}")
+            };
+            let mut response = refused(Reject::new(
+                RejectCode::MethodNotAllowed,
+                format!(
+                    "{} is not allowed on this path{allowed}",
+                    crate::reject::clip(method)
+                ),
+            ));
+            response
+                .headers_mut()
+                .insert(http::header::ALLOW, HeaderValue::from_static(allow));
+            response
+        }
+    }
 }
 
 /// A request answered here, counted by its code (SPEC §11: every code, including those that
