@@ -1,6 +1,7 @@
 //! What the engine lets its callers read: views for the admin API, the facts the HTTP front and
-//! the feeds need, and the counts tests check. Nothing here changes state; every change goes
-//! through the methods that log it.
+//! the feeds need, and the counts tests check. Nothing here moves money or writes the log (every
+//! such change goes through the methods that log it); the two intake checks at the end remember
+//! what they were shown (an `Idempotency-Key` in flight, an event id) so a repeat is seen as one.
 
 use std::sync::Arc;
 
