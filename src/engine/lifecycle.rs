@@ -2,6 +2,7 @@
 //! doubt, filled — each change logged (SPEC §6, §10).
 
 use super::{Admitted, ChangeError, Durability, Engine};
+use crate::decide::Controls;
 use crate::engine::record::Record;
 use crate::instruments::{Instrument, InstrumentStatus};
 use crate::ledger::{OrderUpdate, UpdateOutcome};
@@ -74,11 +75,17 @@ impl Engine {
         self.give_back_controls(admitted);
     }
 
+    /// The same give-back a refused decision makes ([`Controls::give_back`]).
     fn give_back_controls(&self, admitted: &Admitted) {
-        self.duplicates.forget(admitted.ticket);
-        if let Some((client_id, controls)) = &admitted.controls {
-            self.daily_buys
-                .give_back(client_id, controls.trading_day, controls.buy_notional);
+        match &admitted.controls {
+            Some((client_id, controls)) => Controls::give_back(
+                self,
+                admitted.ticket,
+                client_id,
+                controls.trading_day,
+                controls.buy_notional,
+            ),
+            None => self.duplicates.forget(admitted.ticket),
         }
     }
 
