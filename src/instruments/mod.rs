@@ -8,7 +8,6 @@
 //! Status and price live in atomics inside the shared entry, so an order's lookup is one map read
 //! and no lock is held while it is decided.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -165,7 +164,8 @@ impl Instrument {
         InstrumentStatus::from_u8(self.status.load(Ordering::Acquire))
     }
 
-    pub fn set_status(&self, status: InstrumentStatus) {
+    /// Crate-only: status changes go through the engine, which logs them.
+    pub(crate) fn set_status(&self, status: InstrumentStatus) {
         self.status.store(status as u8, Ordering::Release);
     }
 
@@ -174,7 +174,8 @@ impl Instrument {
         (units > 0).then(|| Fixed::from_units(units))
     }
 
-    pub fn set_reference_price(&self, price: Fixed) {
+    /// Crate-only: prices change through `Engine::set_prices`, which logs them.
+    pub(crate) fn set_reference_price(&self, price: Fixed) {
         self.reference_price.store(price.units(), Ordering::Release);
     }
 
@@ -231,8 +232,9 @@ impl InstrumentMaster {
         Self::default()
     }
 
-    /// Adds or replaces the entry for `symbol`.
-    pub fn upsert(
+    /// Adds or replaces the entry for `symbol`. Crate-only: outside the engine, entries change
+    /// through `Engine::upsert_instrument`, which logs them.
+    pub(crate) fn upsert(
         &self,
         symbol: &str,
         spec: InstrumentSpec,
@@ -349,32 +351,6 @@ impl InstrumentMaster {
 
     pub fn is_empty(&self) -> bool {
         self.by_symbol.is_empty()
-    }
-
-    /// Loads a JSON Lines file of [`InstrumentSpec`]s (each with `symbol`). Errors name the file
-    /// and line.
-    pub fn load_json_lines(&self, path: &Path) -> Result<usize, InstrumentError> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            InstrumentError(format!("{}: cannot read: {error}", path.display()))
-        })?;
-        let mut loaded = 0;
-        for (index, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let at = |message: String| {
-                InstrumentError(format!("{}:{}: {message}", path.display(), index + 1))
-            };
-            let spec: InstrumentSpec =
-                serde_json::from_str(line).map_err(|error| at(error.to_string()))?;
-            let symbol = spec
-                .symbol
-                .clone()
-                .ok_or_else(|| at("the entry has no symbol".to_owned()))?;
-            self.upsert(&symbol, spec).map_err(|error| at(error.0))?;
-            loaded += 1;
-        }
-        Ok(loaded)
     }
 }
 
