@@ -28,6 +28,7 @@
 //! - [`codec`]: the compact binary encoding of WAL records and snapshots.
 //! - [`config`]: the TOML file, its defaults and its validation.
 //! - [`clock`]: the one source of time; nothing else reads the OS clock.
+//! - [`cow`]: copy-on-write cells, so a snapshot reads one instant while orders go on.
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`.
 //! - [`money`]: exact fixed-point numbers (10⁻⁸ units in an `i64`).
 //! - [`order`]: the order body as routers send it, parsed exactly.
@@ -53,6 +54,7 @@ pub mod app;
 pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod cow;
 pub mod decide;
 pub mod engine;
 pub mod feeds;

@@ -2,66 +2,109 @@
 //! cut-off rule (SPEC §4.4) needs to know about an order it is asked to cancel.
 //!
 //! Bounded: an entry is useless once its open has passed, so expired entries are swept as new
-//! ones arrive, and past `capacity` live entries the oldest-opening ones go first.
+//! ones arrive, and past its share of `capacity` a shard drops its oldest-opening entries first.
+//! Snapshots read the shards copy-on-write ([`crate::cow`]).
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use dashmap::DashMap;
 
+use crate::cow::{CowShards, Freeze};
 use crate::decide::QueuedOrder;
+use crate::limits::digest::digest128;
+
+/// Entries per shard at most (before rounding): what a running snapshot may have to copy for
+/// one change.
+const ENTRIES_PER_SHARD: usize = 4096;
+const SHARDS_MAX: usize = 256;
+
+#[derive(Default)]
+struct Shard(HashMap<String, QueuedOrder>);
+
+impl Freeze for Shard {
+    type Frozen = Vec<(String, QueuedOrder)>;
+    type Context = ();
+    fn freeze(&self, _: &()) -> Self::Frozen {
+        self.0
+            .iter()
+            .map(|(order_id, queued)| (order_id.clone(), *queued))
+            .collect()
+    }
+}
 
 pub struct QueuedOrders {
-    capacity: usize,
-    by_order_id: DashMap<String, QueuedOrder>,
+    per_shard: usize,
+    shards: CowShards<Shard>,
 }
 
 impl QueuedOrders {
     pub fn new(capacity: usize) -> Self {
+        let shards = capacity
+            .div_ceil(ENTRIES_PER_SHARD)
+            .next_power_of_two()
+            .min(SHARDS_MAX);
         Self {
-            capacity,
-            by_order_id: DashMap::new(),
+            per_shard: capacity.div_ceil(shards).max(1),
+            shards: CowShards::new(shards),
         }
     }
 
+    fn shard_of(&self, order_id: &str) -> usize {
+        self.shards.index(digest128(order_id.as_bytes()) as u64)
+    }
+
     pub fn insert(&self, order_id: &str, queued: QueuedOrder, now: DateTime<Utc>) {
-        if self.by_order_id.len() >= self.capacity {
-            self.by_order_id.retain(|_, entry| entry.open > now);
-            while self.by_order_id.len() >= self.capacity {
-                let oldest = self
-                    .by_order_id
+        let mut shard = self.shards.change(self.shard_of(order_id));
+        if shard.0.len() >= self.per_shard {
+            shard.0.retain(|_, entry| entry.open > now);
+            while shard.0.len() >= self.per_shard {
+                let oldest = shard
+                    .0
                     .iter()
-                    .min_by_key(|entry| entry.open)
-                    .map(|entry| entry.key().clone());
+                    .min_by_key(|(_, entry)| entry.open)
+                    .map(|(order_id, _)| order_id.clone());
                 match oldest {
                     Some(key) => {
-                        self.by_order_id.remove(&key);
+                        shard.0.remove(&key);
                     }
                     None => break,
                 }
             }
         }
-        self.by_order_id.insert(order_id.to_owned(), queued);
+        shard.0.insert(order_id.to_owned(), queued);
     }
 
     /// What is known of `order_id`, if it was queued for an open still to come.
     pub fn get(&self, order_id: &str, now: DateTime<Utc>) -> Option<QueuedOrder> {
-        let queued = *self.by_order_id.get(order_id)?;
+        let queued = *self.shards.read(self.shard_of(order_id)).0.get(order_id)?;
         (queued.open > now).then_some(queued)
     }
 
-    /// Every entry (for snapshots).
-    pub fn entries(&self) -> Vec<(String, QueuedOrder)> {
-        self.by_order_id
-            .iter()
-            .map(|entry| (entry.key().clone(), *entry.value()))
-            .collect()
+    /// Begins a snapshot (every change paused); read it with [`QueuedOrders::read_snapshot`].
+    pub fn begin_snapshot(&self) -> u64 {
+        self.shards.begin_snapshot()
+    }
+
+    /// Every entry as it was when snapshot `running` began, sorted by orderId.
+    pub fn read_snapshot(&self, running: u64) -> Vec<(String, QueuedOrder)> {
+        let mut entries: Vec<(String, QueuedOrder)> = self
+            .shards
+            .read_snapshot(running)
+            .into_iter()
+            .flat_map(|(_, shard)| shard)
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries
     }
 
     pub fn len(&self) -> usize {
-        self.by_order_id.len()
+        (0..self.shards.count())
+            .map(|index| self.shards.read(index).0.len())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_order_id.is_empty()
+        self.len() == 0
     }
 }
 

@@ -45,8 +45,11 @@ impl Engine {
     }
 
     /// decide → reserve → log: the decision (every check of SPEC §3.1, `decide`), then the
-    /// reservation at customer and omni with its record, under the gate (see `journal`).
+    /// reservation at customer and omni with its record, all under the gate (see `journal`):
+    /// what the decision adds to the controls (daily totals, clientOrderIDs) and the record that
+    /// carries it are on the same side of a snapshot's beginning.
     fn admit_in_memory(&self, order: &Order<'_>) -> Result<(Admitted, Durability), Reject> {
+        let gate = self.gate.shared();
         let now = self.clock.now();
         let settings = self.settings.load();
         let decision = decide(
@@ -68,7 +71,6 @@ impl Engine {
                 }
             });
         let open_orders_check = |open: u32| check_open_orders(open, &decision.limits);
-        let gate = self.gate.shared();
         let reserved = match decision.hold {
             Hold::Buy(cost) => self
                 .ledger
@@ -100,7 +102,6 @@ impl Engine {
                     (local, self.log(&[record]))
                 }),
         };
-        drop(gate);
         let (local, durability) = match reserved {
             Ok(reserved) => reserved,
             Err(reject) => {
@@ -108,6 +109,7 @@ impl Engine {
                 return Err(reject);
             }
         };
+        drop(gate);
         self.watch_omni_balance(&settings);
         Ok((
             Admitted {

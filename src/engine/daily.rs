@@ -1,25 +1,60 @@
 //! Each customer's BUY notional accepted today (New York trading date), for
-//! `daily_buy_notional`. Check and add are one step under the customer's map entry, so two
+//! `daily_buy_notional`. Check and add are one step under the customer's shard lock, so two
 //! concurrent orders cannot both slip under the limit.
 //!
 //! Every BUY is counted, whether or not the limit is set, so a limit switched on by a reload
 //! mid-day sees the whole day. The totals are durable (SPEC §10): each reservation's record
 //! carries what it added, each give-back is logged, and a snapshot carries today's totals; so a
-//! crash cannot reset a customer's day.
+//! crash cannot reset a customer's day. Snapshots read the shards copy-on-write
+//! ([`crate::cow`]).
+
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use dashmap::DashMap;
 
+use crate::cow::{CowShards, Freeze};
+use crate::limits::digest::digest128;
 use crate::limits::{check_daily_buy_notional, EffectiveLimits};
 use crate::money::Fixed;
 use crate::reject::Reject;
 
+/// Shards of the totals: enough that copying one for a running snapshot is short (a thousandth
+/// of the customers each).
+const SHARDS: usize = 1024;
+
+/// One shard: clientID → (trading day, total bought that day).
 #[derive(Default)]
+struct Days(HashMap<Box<str>, (NaiveDate, Fixed)>);
+
+impl Freeze for Days {
+    type Frozen = Vec<(Box<str>, NaiveDate, Fixed)>;
+    type Context = ();
+    fn freeze(&self, _: &()) -> Self::Frozen {
+        self.0
+            .iter()
+            .filter(|(_, (_, total))| !total.is_zero())
+            .map(|(client_id, &(day, total))| (client_id.clone(), day, total))
+            .collect()
+    }
+}
+
 pub struct DailyBuys {
-    by_client: DashMap<Box<str>, (NaiveDate, Fixed)>,
+    shards: CowShards<Days>,
+}
+
+impl Default for DailyBuys {
+    fn default() -> Self {
+        DailyBuys {
+            shards: CowShards::new(SHARDS),
+        }
+    }
 }
 
 impl DailyBuys {
+    fn shard_of(&self, client_id: &str) -> usize {
+        self.shards.index(digest128(client_id.as_bytes()) as u64)
+    }
+
     /// Adds `notional` to the customer's day if the limit allows it.
     pub fn try_add(
         &self,
@@ -31,14 +66,15 @@ impl DailyBuys {
         if notional.is_zero() {
             return Ok(());
         }
-        let mut entry = match self.by_client.get_mut(client_id) {
+        let mut shard = self.shards.change(self.shard_of(client_id));
+        let entry = match shard.0.get_mut(client_id) {
             Some(entry) => entry,
-            None => self
-                .by_client
+            None => shard
+                .0
                 .entry(client_id.into())
                 .or_insert((today, Fixed::ZERO)),
         };
-        let (day, bought) = &mut *entry;
+        let (day, bought) = entry;
         if *day != today {
             *day = today;
             *bought = Fixed::ZERO;
@@ -52,8 +88,8 @@ impl DailyBuys {
 
     /// Gives back what an order that never traded had added (an upstream refusal).
     pub fn give_back(&self, client_id: &str, day: NaiveDate, notional: Fixed) {
-        if let Some(mut entry) = self.by_client.get_mut(client_id) {
-            let (entry_day, bought) = &mut *entry;
+        let mut shard = self.shards.change(self.shard_of(client_id));
+        if let Some((entry_day, bought)) = shard.0.get_mut(client_id) {
             if *entry_day == day {
                 *bought = bought
                     .checked_sub(notional)
@@ -69,11 +105,11 @@ impl DailyBuys {
         if notional.is_zero() {
             return;
         }
-        let mut entry = self
-            .by_client
+        let mut shard = self.shards.change(self.shard_of(client_id));
+        let (entry_day, bought) = shard
+            .0
             .entry(client_id.into())
             .or_insert((day, Fixed::ZERO));
-        let (entry_day, bought) = &mut *entry;
         if day > *entry_day {
             *entry_day = day;
             *bought = Fixed::ZERO;
@@ -85,30 +121,56 @@ impl DailyBuys {
 
     /// Recovery: a snapshot's total for one customer.
     pub fn restore(&self, client_id: &str, day: NaiveDate, total: Fixed) {
-        self.by_client.insert(client_id.into(), (day, total));
+        self.shards
+            .change(self.shard_of(client_id))
+            .0
+            .insert(client_id.into(), (day, total));
     }
 
-    /// Every customer's (day, total) with something bought on or after `since`, for a snapshot.
+    /// Begins a snapshot (every change paused); read it with [`DailyBuys::read_snapshot`].
+    pub fn begin_snapshot(&self) -> u64 {
+        self.shards.begin_snapshot()
+    }
+
+    /// Every customer's (day, total) with something bought on or after `since`, as it was when
+    /// snapshot `running` began, sorted by clientID.
+    pub fn read_snapshot(&self, running: u64, since: NaiveDate) -> Vec<(String, NaiveDate, Fixed)> {
+        let mut totals: Vec<(String, NaiveDate, Fixed)> = self
+            .shards
+            .read_snapshot(running)
+            .into_iter()
+            .flat_map(|(_, shard)| shard)
+            .filter(|(_, day, _)| *day >= since)
+            .map(|(client_id, day, total)| (client_id.into(), day, total))
+            .collect();
+        totals.sort_unstable();
+        totals
+    }
+
+    /// [`DailyBuys::begin_snapshot`] and [`DailyBuys::read_snapshot`] at once (nothing running).
     pub fn export(&self, since: NaiveDate) -> Vec<(String, NaiveDate, Fixed)> {
-        self.by_client
-            .iter()
-            .filter(|entry| entry.value().0 >= since && !entry.value().1.is_zero())
-            .map(|entry| (entry.key().to_string(), entry.value().0, entry.value().1))
-            .collect()
+        let running = self.begin_snapshot();
+        self.read_snapshot(running, since)
     }
 
     /// A customer's total for `day` (zero when nothing was bought that day).
     pub fn total(&self, client_id: &str, day: NaiveDate) -> Fixed {
-        self.by_client
+        self.shards
+            .read(self.shard_of(client_id))
+            .0
             .get(client_id)
-            .filter(|entry| entry.value().0 == day)
-            .map_or(Fixed::ZERO, |entry| entry.value().1)
+            .filter(|entry| entry.0 == day)
+            .map_or(Fixed::ZERO, |entry| entry.1)
     }
 
     /// A re-keyed customer keeps its day.
     pub fn rekey(&self, old: &str, new: &str) {
-        if let Some((_, value)) = self.by_client.remove(old) {
-            self.by_client.insert(new.into(), value);
+        let value = self.shards.change(self.shard_of(old)).0.remove(old);
+        if let Some(value) = value {
+            self.shards
+                .change(self.shard_of(new))
+                .0
+                .insert(new.into(), value);
         }
     }
 }

@@ -13,9 +13,12 @@
 //! - Admin changes (customers, cash, omni, instruments, kill switch, limits, the settlement
 //!   roll) take the gate **exclusively**, so their records sit in the log exactly where their
 //!   effects happened relative to everything else.
-//! - A snapshot takes the gate exclusively too: with no change in flight, the state it exports
-//!   is exactly the effect of every record queued so far, i.e. of every lsn below
-//!   `base_lsn + queued`.
+//! - A snapshot *begins* with the gate held exclusively, for microseconds: with no change in
+//!   flight, the state at that instant is exactly the effect of every record queued so far, i.e.
+//!   of every lsn below `base_lsn + queued`. It is then read copy-on-write while orders go on
+//!   ([`crate::cow`]): a change after the beginning first keeps what it changes as it was. For
+//!   that to hold, every change that is not idempotent on replay (reservations, the daily totals
+//!   and clientOrderIDs a decision adds, give-backs) is made and queued in one hold of the gate.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

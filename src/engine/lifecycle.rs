@@ -39,25 +39,24 @@ impl Engine {
     /// held returns, and its clientOrderID may be used again. The give-back is queued before it
     /// is applied, so an order that reuses the clientOrderID logs after it (see `journal`).
     pub fn refused_upstream(&self, admitted: &Admitted) -> Durability {
-        let durability = {
-            let _gate = self.gate.shared();
-            if let Err(error) = self.ledger.release(admitted.local) {
-                tracing::error!(%error, local = %admitted.local, "release failed");
-            }
-            let release = Record::Release {
-                local: admitted.local.0,
-            };
-            match &admitted.controls {
-                None => self.log(&[release]),
-                Some((client_id, controls)) => self.log(&[
-                    release,
-                    Record::ControlsReturned {
-                        client_id: client_id.to_string(),
-                        controls: controls.clone(),
-                    },
-                ]),
-            }
+        let _gate = self.gate.shared();
+        if let Err(error) = self.ledger.release(admitted.local) {
+            tracing::error!(%error, local = %admitted.local, "release failed");
+        }
+        let release = Record::Release {
+            local: admitted.local.0,
         };
+        let durability = match &admitted.controls {
+            None => self.log(&[release]),
+            Some((client_id, controls)) => self.log(&[
+                release,
+                Record::ControlsReturned {
+                    client_id: client_id.to_string(),
+                    controls: controls.clone(),
+                },
+            ]),
+        };
+        // Under the gate with its record, so a snapshot has both or neither.
         self.give_back_controls(admitted);
         durability
     }
@@ -66,11 +65,9 @@ impl Engine {
     /// (The WAL is closed by now; if the record did reach the disk, recovery holds the order in
     /// doubt, which errs on the side of the money.)
     pub fn abandon(&self, admitted: &Admitted) {
-        {
-            let _gate = self.gate.shared();
-            if let Err(error) = self.ledger.release(admitted.local) {
-                tracing::error!(%error, local = %admitted.local, "release failed");
-            }
+        let _gate = self.gate.shared();
+        if let Err(error) = self.ledger.release(admitted.local) {
+            tracing::error!(%error, local = %admitted.local, "release failed");
         }
         self.give_back_controls(admitted);
     }

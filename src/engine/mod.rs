@@ -45,6 +45,7 @@ pub use open::Opened;
 pub use reload::Reloader;
 pub use seen::SeenEvents;
 pub use settings::Settings;
+pub use snapshot::SnapshotReport;
 
 use journal::Gate;
 

@@ -2,45 +2,72 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use parking_lot::Mutex;
+use crate::cow::{CowCell, Freeze, SnapshotEpoch};
 
 /// Remembers the most recent event ids so a redelivered event is applied once.
 ///
 /// Bounded: past `capacity` ids the oldest is forgotten. DriveWealth redelivers within minutes;
 /// order updates are idempotent by themselves, so only deposits rely on this, and they are also
-/// kept once per `paymentID` by the ledger.
+/// kept once per `paymentID` by the ledger. Snapshots read it copy-on-write ([`crate::cow`]).
 pub struct SeenEvents {
     capacity: usize,
-    inner: Mutex<(HashSet<String>, VecDeque<String>)>,
+    epoch: SnapshotEpoch,
+    inner: CowCell<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    set: HashSet<String>,
+    /// Oldest first.
+    order: VecDeque<String>,
+}
+
+impl Freeze for Seen {
+    type Frozen = Vec<String>;
+    type Context = ();
+    fn freeze(&self, _: &()) -> Vec<String> {
+        self.order.iter().cloned().collect()
+    }
 }
 
 impl SeenEvents {
     pub fn new(capacity: usize) -> Self {
+        let epoch = SnapshotEpoch::default();
         Self {
             capacity,
-            inner: Mutex::new((HashSet::new(), VecDeque::new())),
+            inner: CowCell::new(Seen::default(), &epoch),
+            epoch,
         }
     }
 
-    /// Every id remembered, oldest first (for snapshots).
-    pub fn ids(&self) -> Vec<String> {
-        self.inner.lock().1.iter().cloned().collect()
+    /// Begins a snapshot (every change paused); read it with [`SeenEvents::read_snapshot`].
+    pub fn begin_snapshot(&self) -> u64 {
+        self.epoch.begin()
+    }
+
+    /// Every id remembered when snapshot `running` began, oldest first.
+    pub fn read_snapshot(&self, running: u64) -> Vec<String> {
+        let ids = self.inner.snapshot(running, &()).unwrap_or_default();
+        self.epoch.end();
+        ids
     }
 
     /// True the first time `id` is seen.
     pub fn first_time(&self, id: &str) -> bool {
-        let mut guard = self.inner.lock();
-        let (set, order) = &mut *guard;
-        if set.contains(id) {
+        if self.inner.read().set.contains(id) {
             return false;
         }
-        if order.len() >= self.capacity {
-            if let Some(oldest) = order.pop_front() {
-                set.remove(&oldest);
+        let mut seen = self.inner.change(&self.epoch, &());
+        if seen.set.contains(id) {
+            return false;
+        }
+        if seen.order.len() >= self.capacity {
+            if let Some(oldest) = seen.order.pop_front() {
+                seen.set.remove(&oldest);
             }
         }
-        set.insert(id.to_owned());
-        order.push_back(id.to_owned());
+        seen.set.insert(id.to_owned());
+        seen.order.push_back(id.to_owned());
         true
     }
 }

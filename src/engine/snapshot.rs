@@ -1,46 +1,130 @@
 //! Snapshots (SPEC §10): the engine's state as one payload, written so replay is bounded, and
 //! read back at start.
 
-use chrono::NaiveDate;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Engine, Journal};
 use crate::codec::{DecodeError, Decoder, Encoder};
 use crate::engine::record::Record;
-use crate::ledger::{Ledger, LedgerState};
+use crate::instruments::{Instrument, InstrumentStatus};
+use crate::ledger::{Ledger, LedgerHead, LedgerState};
+use crate::limits::{ClientOverride, KillSwitchState};
+use crate::money::Fixed;
 use crate::rules::market_hours::new_york_date;
 
 /// First byte of an engine snapshot; bump on any change of its layout.
 const SNAPSHOT_FORMAT: u8 = 1;
 
+/// What a snapshot takes at its beginning, with every change paused: the small state itself, and
+/// the beginning of each copy-on-write read of the large state (customers and orders, daily
+/// totals, clientOrderIDs, idempotency keys, queued orders, payments; see [`crate::cow`]).
+/// What one snapshot cost.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotReport {
+    /// How long every change was paused: the gate held exclusively at the beginning.
+    pub pause: Duration,
+    /// From the beginning until the payload was encoded (orders going on meanwhile).
+    pub read: Duration,
+    /// Until the file was durable and the log below it removed.
+    pub total: Duration,
+    pub bytes: usize,
+}
+
+struct Beginning {
+    next_lsn: u64,
+    now: DateTime<Utc>,
+    ledger: LedgerHead,
+    /// With their status and price at the beginning (both change in place).
+    instruments: Vec<(Arc<Instrument>, InstrumentStatus, Option<Fixed>)>,
+    kill_switch: Arc<KillSwitchState>,
+    freezes: Vec<(String, String)>,
+    overrides: Vec<ClientOverride>,
+    queued: u64,
+    daily_buys: u64,
+    duplicates: u64,
+    idempotency: u64,
+    payments: u64,
+}
+
 impl Engine {
-    /// The snapshot payload and the lsn it covers up to, taken with every change paused.
-    fn snapshot_payload(&self) -> Option<(Vec<u8>, u64)> {
-        let journal = self.journal.as_ref()?;
-        let _gate = self.gate.exclusive();
+    /// Begins a snapshot: every change paused (the gate held exclusively) only while the small
+    /// state is copied and each copy-on-write read begins. Its cost does not grow with the
+    /// customers or the open orders.
+    fn begin_snapshot(&self, journal: &Journal) -> Beginning {
+        let started = Instant::now();
+        let gate = self.gate.exclusive();
         let now = self.clock.now();
+        let beginning = Beginning {
+            next_lsn: journal.next_lsn(),
+            now,
+            ledger: self.ledger.begin_snapshot(),
+            instruments: self
+                .instruments
+                .all()
+                .into_iter()
+                .map(|instrument| {
+                    let (status, price) = (instrument.status(), instrument.reference_price());
+                    (instrument, status, price)
+                })
+                .collect(),
+            kill_switch: self.kill_switch.current(),
+            freezes: self.freezes.all(),
+            overrides: self.settings.load().limits.overrides(now),
+            queued: self.queued.begin_snapshot(),
+            daily_buys: self.daily_buys.begin_snapshot(),
+            duplicates: self.duplicates.begin_snapshot(),
+            idempotency: self.idempotency.begin_snapshot(),
+            payments: self.seen_payments.begin_snapshot(),
+        };
+        drop(gate);
+        metrics::histogram!("omnigate_snapshot_pause_seconds")
+            .record(started.elapsed().as_secs_f64());
+        beginning
+    }
+
+    fn read_snapshot(&self, beginning: Beginning) -> Vec<u8> {
+        let Beginning {
+            next_lsn: _,
+            now,
+            ledger,
+            mut instruments,
+            kill_switch,
+            freezes,
+            overrides,
+            queued,
+            daily_buys,
+            duplicates,
+            idempotency,
+            payments,
+        } = beginning;
         let mut e = Encoder::with_capacity(64 * 1024);
         e.u8(SNAPSHOT_FORMAT);
-        self.ledger.export_state().encode(&mut e);
+        self.ledger.read_snapshot(ledger).encode(&mut e);
         // Everything else as the records that rebuild it.
         let mut records: Vec<Record> = Vec::new();
-        let mut instruments: Vec<_> = self.instruments.all();
-        instruments.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        records.extend(
-            instruments
-                .iter()
-                .map(|instrument| Record::InstrumentUpsert(super::changes::entry_of(instrument))),
-        );
-        records.extend(self.queued.entries().into_iter().map(|(order_id, queued)| {
-            Record::Queued {
-                order_id,
-                exchange: queued.exchange,
-                open_unix_s: queued.open.timestamp(),
-            }
+        instruments.sort_by(|a, b| a.0.symbol.cmp(&b.0.symbol));
+        records.extend(instruments.iter().map(|(instrument, status, price)| {
+            let mut entry = super::changes::entry_of(instrument);
+            entry.status = *status;
+            entry.price = *price;
+            Record::InstrumentUpsert(entry)
         }));
-        records.push(Record::KillSwitch(self.kill_switch.current().setting()));
         records.extend(
-            self.freezes
-                .all()
+            self.queued
+                .read_snapshot(queued)
+                .into_iter()
+                .map(|(order_id, queued)| Record::Queued {
+                    order_id,
+                    exchange: queued.exchange,
+                    open_unix_s: queued.open.timestamp(),
+                }),
+        );
+        records.push(Record::KillSwitch(kill_switch.setting()));
+        records.extend(
+            freezes
                 .into_iter()
                 .map(|(client_id, reason)| Record::Freeze {
                     client_id,
@@ -51,38 +135,36 @@ impl Engine {
         // Yesterday's totals too: a snapshot taken just before midnight New York time is read
         // after it.
         let since = new_york_date(now).pred_opt().unwrap_or(NaiveDate::MIN);
-        records.extend(self.daily_buys.export(since).into_iter().map(
-            |(client_id, trading_day, total)| Record::DailyBuyTotal {
-                client_id,
-                trading_day,
-                total,
-            },
-        ));
         records.extend(
-            self.duplicates
-                .export_ids(now)
+            self.daily_buys
+                .read_snapshot(daily_buys, since)
                 .into_iter()
-                .map(Record::ClientOrderIds),
-        );
-        records.extend(
-            self.settings
-                .load()
-                .limits
-                .overrides(now)
-                .into_iter()
-                .map(|entry| Record::LimitOverride {
-                    client_id: entry.client_id,
-                    limits: entry.limit_override.limits,
-                    expires_at_unix_ns: entry
-                        .limit_override
-                        .expires_at
-                        .timestamp_nanos_opt()
-                        .unwrap_or(i64::MAX),
+                .map(|(client_id, trading_day, total)| Record::DailyBuyTotal {
+                    client_id,
+                    trading_day,
+                    total,
                 }),
         );
         records.extend(
+            self.duplicates
+                .read_snapshot(duplicates, now)
+                .into_iter()
+                .map(Record::ClientOrderIds),
+        );
+        records.extend(overrides.into_iter().map(|entry| {
+            Record::LimitOverride {
+                client_id: entry.client_id,
+                limits: entry.limit_override.limits,
+                expires_at_unix_ns: entry
+                    .limit_override
+                    .expires_at
+                    .timestamp_nanos_opt()
+                    .unwrap_or(i64::MAX),
+            }
+        }));
+        records.extend(
             self.idempotency
-                .export(now)
+                .read_snapshot(idempotency, now)
                 .into_iter()
                 .map(Record::Idempotent),
         );
@@ -90,12 +172,12 @@ impl Engine {
         for record in &records {
             e.bytes(&record.encode());
         }
-        let payments = self.seen_payments.ids();
+        let payments = self.seen_payments.read_snapshot(payments);
         e.u32(u32::try_from(payments.len()).unwrap_or(u32::MAX));
         for payment in &payments {
             e.str(payment);
         }
-        Some((e.finish(), journal.next_lsn()))
+        e.finish()
     }
 
     /// Rebuilds from a snapshot payload (recovery only).
@@ -127,26 +209,51 @@ impl Engine {
     pub fn snapshot_if_due(&self) {
         let Some(journal) = &self.journal else { return };
         if journal.snapshot_due() {
-            self.write_snapshot(journal);
+            let _ = self.write_snapshot(journal);
         }
     }
 
-    fn write_snapshot(&self, journal: &Journal) {
-        let Some((payload, next_lsn)) = self.snapshot_payload() else {
-            return;
-        };
+    fn write_snapshot(&self, journal: &Journal) -> Option<SnapshotReport> {
+        let started = Instant::now();
+        let beginning = self.begin_snapshot(journal);
+        let pause = started.elapsed();
+        let next_lsn = beginning.next_lsn;
+        let payload = self.read_snapshot(beginning);
+        let read = started.elapsed();
         match journal.write_snapshot(&payload, next_lsn) {
-            Ok(()) => tracing::info!(next_lsn, bytes = payload.len(), "snapshot written"),
+            Ok(()) => {
+                let report = SnapshotReport {
+                    pause,
+                    read,
+                    total: started.elapsed(),
+                    bytes: payload.len(),
+                };
+                tracing::info!(
+                    next_lsn,
+                    bytes = report.bytes,
+                    pause_us = pause.as_micros() as u64,
+                    total_ms = report.total.as_millis() as u64,
+                    "snapshot written"
+                );
+                Some(report)
+            }
             Err(error) => {
-                tracing::error!(%error, "snapshot failed; the log still holds everything")
+                tracing::error!(%error, "snapshot failed; the log still holds everything");
+                None
             }
         }
     }
 
+    /// Writes a snapshot now, due or not, and says what it cost (tests and `perf/`). `None`
+    /// without a WAL or when it could not be written (logged).
+    pub fn snapshot_now(&self) -> Option<SnapshotReport> {
+        let journal = self.journal.as_ref()?;
+        self.write_snapshot(journal)
+    }
+
     /// The WAL flushed and closed with no final snapshot, as a crash would leave it once every
-    /// record was durable (tests).
-    #[cfg(test)]
-    pub(crate) fn close_without_snapshot(&self) {
+    /// record was durable (tests, and `perf/` measuring a restart).
+    pub fn close_without_snapshot(&self) {
         if let Some(journal) = &self.journal {
             journal.shutdown();
         }
@@ -156,7 +263,7 @@ impl Engine {
     pub fn close(&self) {
         let Some(journal) = &self.journal else { return };
         if journal.failed().is_none() {
-            self.write_snapshot(journal);
+            let _ = self.write_snapshot(journal);
         }
         journal.shutdown();
     }

@@ -4,15 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::{add, sub, Ledger, LedgerError, Overflow};
+use crate::cow::CowCell;
 use crate::money::Fixed;
 
-/// A customer's state; every field changes only under this mutex (and so do the mutable parts of
-/// the customer's orders, see the module docs).
-pub(super) type CustomerCell = Mutex<CustomerState>;
+/// A customer's state; every field changes only under this cell's lock, taken with
+/// [`Ledger::change`] (and so do the mutable parts of the customer's orders, see the module
+/// docs). A snapshot reads the customer and its open orders together, as one cell.
+pub(super) type CustomerCell = CowCell<CustomerState>;
 
 pub(super) struct CustomerState {
     /// Changes only by `rekey`.
@@ -129,7 +130,7 @@ impl Ledger {
             self.insert_customer(client_id, customer_id, cash, holdings)?;
             return Ok(Registered::New);
         };
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         if *customer.customer_id != *customer_id {
             return Err(LedgerError::Conflict(format!(
                 "clientID {client_id} is already registered to customerId {}; \
@@ -206,7 +207,7 @@ impl Ledger {
             // lands here only when the log and the ledger disagree.
             return Err(LedgerError::Conflict(format!(
                 "clientID {client_id} is already registered to customerId {}",
-                cell.lock().customer_id
+                cell.read().customer_id
             )));
         }
         if let Some(other) = self.client_by_customer.get(customer_id) {
@@ -236,7 +237,7 @@ impl Ledger {
             open_orders: Vec::new(),
         };
         self.customers
-            .insert(client_id.into(), Arc::new(Mutex::new(state)));
+            .insert(client_id.into(), Arc::new(CowCell::new(state, &self.epoch)));
         self.client_by_customer
             .insert(customer_id.into(), client_id.into());
         Ok(())
@@ -262,7 +263,7 @@ impl Ledger {
             .map(|entry| entry.value().clone())
             .ok_or_else(|| unknown_customer(old_client_id))?;
         let customer_id = {
-            let mut customer = cell.lock();
+            let mut customer = self.change(&cell);
             customer.client_id = new_client_id.into();
             customer.customer_id.clone()
         };
@@ -284,7 +285,7 @@ impl Ledger {
             ));
         }
         let cell = self.customer_cell(client_id)?;
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         if amount.is_negative() {
             let available = customer.available().unwrap_or(Fixed::ZERO);
             let withdrawal = amount.checked_neg().unwrap_or(Fixed::MAX);
@@ -307,7 +308,7 @@ impl Ledger {
     /// The customer's balances, positions and open orders.
     pub fn customer(&self, client_id: &str) -> Option<CustomerView> {
         let cell = self.customers.get(client_id)?.value().clone();
-        let customer = cell.lock();
+        let customer = cell.read();
         Some(self.view_of(&customer))
     }
 

@@ -121,7 +121,7 @@ impl Ledger {
         let Some(cell) = self.order_customer(local.0) else {
             return UpdateOutcome::UnknownOrder;
         };
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         let closes = {
             let Some(mut order) = self.orders.get_mut(&local.0) else {
                 return UpdateOutcome::UnknownOrder;
@@ -355,7 +355,7 @@ impl Ledger {
                 .map(|entry| entry.value().clone())
                 .collect();
             for cell in cells {
-                let mut customer = cell.lock();
+                let mut customer = self.change(&cell);
                 let proceeds = customer.unsettled_proceeds;
                 if proceeds.is_zero() {
                     continue;

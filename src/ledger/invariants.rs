@@ -102,7 +102,7 @@ impl Ledger {
             let want = expected
                 .remove(&(Arc::as_ptr(cell) as usize))
                 .unwrap_or_default();
-            let customer = cell.lock();
+            let customer = cell.read();
             let who = &customer.client_id;
             if **who != **key {
                 note(format!("customer {who} is stored under clientID {key}"));

@@ -76,8 +76,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use parking_lot::Mutex;
+use parking_lot::{MappedMutexGuard, Mutex};
 
+use crate::cow::SnapshotEpoch;
 use crate::money::Fixed;
 
 mod customer;
@@ -95,10 +96,11 @@ pub use fills::{OrderStatus, OrderUpdate, UpdateOutcome};
 pub use omni::{FundingKind, OmniView};
 pub use orders::{BuyCost, LocalOrderId, OrderState, OrderTerms, OrderView, Side};
 pub use persist::{
-    CustomerRecord, LedgerState, OmniState, OrderRecord, PositionRecord, LEDGER_STATE_FORMAT,
+    CustomerRecord, LedgerHead, LedgerState, OmniState, OrderRecord, PositionRecord,
+    LEDGER_STATE_FORMAT,
 };
 
-use customer::CustomerCell;
+use customer::{CustomerCell, CustomerState};
 use omni::Omni;
 use orders::Order;
 
@@ -170,6 +172,9 @@ pub struct Ledger {
     /// Bounded by the instrument master (only accepted orders and registered positions add).
     symbols: DashMap<Arc<str>, ()>,
     next_local_id: AtomicU64,
+    /// The snapshot being read, if any (see [`crate::cow`]): customers changed while it runs
+    /// keep a copy of what they were when it began.
+    epoch: SnapshotEpoch,
 }
 
 impl Ledger {
@@ -184,7 +189,14 @@ impl Ledger {
             local_by_upstream: DashMap::new(),
             symbols: DashMap::new(),
             next_local_id: AtomicU64::new(1),
+            epoch: SnapshotEpoch::default(),
         }
+    }
+
+    /// Locks a customer to change it (or its orders): the one way to a `&mut CustomerState`,
+    /// so a running snapshot first keeps the customer as it was (see [`crate::cow`]).
+    fn change<'c>(&self, cell: &'c CustomerCell) -> MappedMutexGuard<'c, CustomerState> {
+        cell.change(&self.epoch, &self.orders)
     }
 
     pub fn config(&self) -> LedgerConfig {

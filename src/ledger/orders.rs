@@ -262,7 +262,7 @@ impl Ledger {
         let cell = self.order_path_customer(client_id)?;
         let symbol = self.intern(symbol);
 
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         open_orders_check(open_order_count(&customer))?;
         let available = customer.available();
         if available.is_none_or(|available| available < total) {
@@ -327,7 +327,7 @@ impl Ledger {
             )));
         }
         let cell = self.order_path_customer(client_id)?;
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         open_orders_check(open_order_count(&customer))?;
         let held = customer
             .positions
@@ -380,7 +380,7 @@ impl Ledger {
         let cell = self
             .order_customer(local.0)
             .ok_or_else(|| unknown_order(local))?;
-        let _customer = cell.lock();
+        let _customer = self.change(&cell);
         let previous = {
             let mut order = self
                 .orders
@@ -408,7 +408,7 @@ impl Ledger {
         let cell = self
             .order_customer(local.0)
             .ok_or_else(|| unknown_order(local))?;
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         let (terms, symbol, reserved) = {
             let order = self
                 .orders
@@ -445,7 +445,7 @@ impl Ledger {
         let cell = self
             .order_customer(local.0)
             .ok_or_else(|| unknown_order(local))?;
-        let _customer = cell.lock();
+        let _customer = self.change(&cell);
         let mut order = self
             .orders
             .get_mut(&local.0)
@@ -493,7 +493,7 @@ impl Ledger {
             .map(|entry| (entry.customer.clone(), order_view(*entry.key(), &entry)))
             .collect();
         for (cell, view) in &mut rows {
-            view.client_id = cell.lock().client_id.to_string();
+            view.client_id = cell.read().client_id.to_string();
         }
         let mut views: Vec<OrderView> = rows.into_iter().map(|(_, view)| view).collect();
         views.sort_unstable_by_key(|view| view.local_id);
@@ -506,7 +506,7 @@ impl Ledger {
             let order = self.orders.get(&local.0)?;
             (order.customer.clone(), order_view(local.0, &order))
         };
-        view.client_id = cell.lock().client_id.to_string();
+        view.client_id = cell.read().client_id.to_string();
         Some(view)
     }
 

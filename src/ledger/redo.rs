@@ -65,7 +65,7 @@ impl Ledger {
         let cell = self.customer_cell(client_id)?;
         let symbol = self.intern(symbol);
 
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         self.check_vacant(local)?;
         let reserved_after = add(customer.reserved, total)
             .map_err(|overflow| overflow.error("the customer's reservation"))?;
@@ -98,7 +98,7 @@ impl Ledger {
         let cell = self.customer_cell(client_id)?;
         let symbol = self.intern(symbol);
 
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         self.check_vacant(local)?;
         let held = customer.positions.get(&symbol).copied().unwrap_or_default();
         let pending_after = add(held.pending_sell, quantity)
@@ -128,7 +128,7 @@ impl Ledger {
             ));
         }
         let cell = self.customer_cell(client_id)?;
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         customer.cash =
             add(customer.cash, amount).map_err(|overflow| overflow.error("the customer's cash"))?;
         Ok(())
@@ -172,7 +172,7 @@ impl Ledger {
             deltas.push((self.intern(&symbol), delta));
         }
         let cell = self.customer_cell(client_id)?;
-        let mut customer = cell.lock();
+        let mut customer = self.change(&cell);
         add_deltas(&mut customer, cash_delta, &deltas)
             .map_err(|overflow| overflow.error("the customer's cash or a position"))
     }

@@ -41,13 +41,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
-use parking_lot::Mutex;
 
 use crate::order::{Side, Size};
 use crate::reject::{Reject, RejectCode};
 
 use super::digest::{Digest128, DigestKeyed};
 use super::{short, unix_ns};
+use crate::cow::{CowShards, Freeze};
 
 /// `clientOrderID`s remembered across all customers by default (≈ 56 bytes each: ~56 MB full).
 pub const CLIENT_ORDER_IDS_MAX: usize = 1_000_000;
@@ -104,6 +104,19 @@ struct Shard {
     next_seq: u64,
 }
 
+/// What a snapshot keeps of a shard: its live ids, oldest first, with when they were used.
+impl Freeze for Shard {
+    type Frozen = Vec<(u128, i64)>;
+    type Context = ();
+    fn freeze(&self, _: &()) -> Self::Frozen {
+        self.ids_order
+            .iter()
+            .filter(|seen| self.ids.get(&seen.digest) == Some(&seen.seq))
+            .map(|seen| (seen.digest, seen.at_ns))
+            .collect()
+    }
+}
+
 impl Shard {
     fn seq(&mut self) -> u64 {
         self.next_seq = self.next_seq.wrapping_add(1);
@@ -153,7 +166,8 @@ impl Shard {
 /// Every customer's recent `clientOrderID`s and order contents.
 #[derive(Debug)]
 pub struct DuplicateGuard {
-    shards: Box<[Mutex<Shard>]>,
+    /// Read copy-on-write by snapshots ([`crate::cow`]).
+    shards: CowShards<Shard>,
     ids_per_shard: usize,
     /// How long an id is remembered, in nanoseconds (hot-reloaded).
     id_ttl_ns: AtomicI64,
@@ -178,7 +192,7 @@ impl DuplicateGuard {
     /// Remembers up to `capacity_ids` `clientOrderID`s in total (and as many content entries).
     pub fn new(capacity_ids: usize) -> Self {
         DuplicateGuard {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: CowShards::new(SHARDS),
             ids_per_shard: capacity_ids.div_ceil(SHARDS).max(1),
             id_ttl_ns: AtomicI64::new(CLIENT_ORDER_ID_TTL_HOURS as i64 * NS_PER_HOUR),
         }
@@ -218,7 +232,7 @@ impl DuplicateGuard {
             .and_then(|ms| ms.checked_mul(1_000_000))
             .unwrap_or(i64::MAX);
 
-        let mut shard = self.shards[shard_index].lock();
+        let mut shard = self.shards.change(shard_index);
         shard.evict_contents(self.ids_per_shard, now_ns);
         shard.evict_ids(self.ids_per_shard, self.expired_before_ns(now_ns));
         if let Some(digest) = id_digest {
@@ -273,10 +287,10 @@ impl DuplicateGuard {
     /// accepted after all: its `clientOrderID` and content no longer count. Forgetting twice, or
     /// after the entry was evicted or recorded again, changes nothing.
     pub fn forget(&self, ticket: DuplicateTicket) {
-        let Some(shard) = self.shards.get(ticket.shard) else {
+        if ticket.shard >= self.shards.count() {
             return;
-        };
-        let mut shard = shard.lock();
+        }
+        let mut shard = self.shards.change(ticket.shard);
         if let Some((digest, seq)) = ticket.id {
             if shard.ids.get(&digest) == Some(&seq) {
                 shard.ids.remove(&digest);
@@ -298,7 +312,7 @@ impl DuplicateGuard {
         let customer = customer_digest(client_id);
         let digest = id_digest(customer, client_order_id);
         let at_ns = unix_ns(at);
-        let mut shard = self.shards[(customer as usize) & (SHARDS - 1)].lock();
+        let mut shard = self.shards.change((customer as usize) & (SHARDS - 1));
         if !shard.ids.contains_key(&digest) {
             shard.record_id(digest, at_ns);
         }
@@ -309,41 +323,47 @@ impl DuplicateGuard {
     pub fn redo_forget(&self, client_id: &str, client_order_id: &str) {
         let customer = customer_digest(client_id);
         let digest = id_digest(customer, client_order_id);
-        self.shards[(customer as usize) & (SHARDS - 1)]
-            .lock()
+        self.shards
+            .change((customer as usize) & (SHARDS - 1))
             .ids
             .remove(&digest);
     }
 
-    /// Every shard's remembered ids still within the TTL at `now`, for a snapshot.
-    pub fn export_ids(&self, now: DateTime<Utc>) -> Vec<ShardIds> {
+    /// Begins a snapshot (every change paused); read it with
+    /// [`DuplicateGuard::read_snapshot`].
+    pub fn begin_snapshot(&self) -> u64 {
+        self.shards.begin_snapshot()
+    }
+
+    /// Every shard's remembered ids as they were when snapshot `running` began, less those
+    /// expired at `now`.
+    pub fn read_snapshot(&self, running: u64, now: DateTime<Utc>) -> Vec<ShardIds> {
         let expired_before_ns = self.expired_before_ns(unix_ns(now));
         self.shards
-            .iter()
-            .enumerate()
-            .filter_map(|(index, shard)| {
-                let shard = shard.lock();
-                let ids: Vec<(u128, i64)> = shard
-                    .ids_order
-                    .iter()
-                    .filter(|seen| {
-                        seen.at_ns >= expired_before_ns
-                            && shard.ids.get(&seen.digest) == Some(&seen.seq)
-                    })
-                    .map(|seen| (seen.digest, seen.at_ns))
-                    .collect();
-                (!ids.is_empty()).then_some(ShardIds { shard: index, ids })
+            .read_snapshot(running)
+            .into_iter()
+            .filter_map(|(shard, mut ids)| {
+                ids.retain(|&(_, at_ns)| at_ns >= expired_before_ns);
+                (!ids.is_empty()).then_some(ShardIds { shard, ids })
             })
             .collect()
     }
 
+    /// Every shard's remembered ids still within the TTL at `now` (nothing running).
+    pub fn export_ids(&self, now: DateTime<Utc>) -> Vec<ShardIds> {
+        let running = self.begin_snapshot();
+        self.read_snapshot(running, now)
+    }
+
     /// Recovery: one shard's ids from a snapshot. A shard index out of range is refused.
     pub fn import_ids(&self, shard_ids: &ShardIds) -> Result<(), String> {
-        let shard = self
-            .shards
-            .get(shard_ids.shard)
-            .ok_or_else(|| format!("clientOrderID shard {} does not exist", shard_ids.shard))?;
-        let mut shard = shard.lock();
+        if shard_ids.shard >= self.shards.count() {
+            return Err(format!(
+                "clientOrderID shard {} does not exist",
+                shard_ids.shard
+            ));
+        }
+        let mut shard = self.shards.change(shard_ids.shard);
         for &(digest, at_ns) in &shard_ids.ids {
             if !shard.ids.contains_key(&digest) {
                 shard.record_id(digest, at_ns);
@@ -355,7 +375,9 @@ impl DuplicateGuard {
 
     /// `clientOrderID`s remembered now (for metrics and tests).
     pub fn remembered_ids(&self) -> usize {
-        self.shards.iter().map(|shard| shard.lock().ids.len()).sum()
+        (0..self.shards.count())
+            .map(|index| self.shards.read(index).ids.len())
+            .sum()
     }
 }
 
@@ -626,7 +648,7 @@ mod tests {
             .check_and_record(&order(None, "1000"), 10, t0() + TimeDelta::seconds(1))
             .unwrap();
         let shard = customer_digest("CUST1") as usize & (SHARDS - 1);
-        assert_eq!(guard.shards[shard].lock().contents.len(), 1);
+        assert_eq!(guard.shards.read(shard).contents.len(), 1);
     }
 
     #[test]

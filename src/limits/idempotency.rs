@@ -45,10 +45,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::cow::{CowShards, Freeze};
 use crate::reject::{Reject, RejectCode};
 
 use super::digest::digest128;
@@ -59,7 +59,7 @@ pub const KEY_LEN_MAX: usize = 255;
 /// Keys remembered by default.
 pub const KEYS_MAX_DEFAULT: usize = 1_000_000;
 /// Independent locks; a power of two.
-pub const SHARDS: usize = 64;
+pub const SHARDS: usize = 256;
 
 /// The first answer to a key, as it is replayed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +135,27 @@ struct Shard {
     next_seq: u64,
 }
 
+/// What a snapshot keeps of a shard: its completed keys, as cheap handles (the key and the
+/// answer are shared, not copied), so a change copies little while a snapshot runs.
+impl Freeze for Shard {
+    type Frozen = Vec<(Arc<str>, u128, DateTime<Utc>, Arc<StoredAnswer>)>;
+    type Context = ();
+    fn freeze(&self, _: &()) -> Self::Frozen {
+        self.slots
+            .iter()
+            .filter_map(|(key, slot)| match slot {
+                Slot::Done {
+                    body_digest,
+                    created_at,
+                    answer,
+                    ..
+                } => Some((key.clone(), *body_digest, *created_at, answer.clone())),
+                Slot::InFlight { .. } => None,
+            })
+            .collect()
+    }
+}
+
 impl Shard {
     fn seq(&mut self) -> u64 {
         self.next_seq = self.next_seq.wrapping_add(1);
@@ -198,7 +219,8 @@ fn expired(created_at: DateTime<Utc>, now: DateTime<Utc>, ttl: TimeDelta) -> boo
 
 #[derive(Debug)]
 struct Inner {
-    shards: Box<[Mutex<Shard>]>,
+    /// Read copy-on-write by snapshots ([`crate::cow`]).
+    shards: CowShards<Shard>,
     keys_per_shard: usize,
     ttl_hours: AtomicU64,
 }
@@ -221,7 +243,7 @@ impl IdempotencyStore {
     pub fn new(ttl_hours: u64, max_keys: usize) -> Self {
         IdempotencyStore {
             inner: Arc::new(Inner {
-                shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+                shards: CowShards::new(SHARDS),
                 keys_per_shard: max_keys.div_ceil(SHARDS).max(1),
                 ttl_hours: AtomicU64::new(ttl_hours),
             }),
@@ -240,7 +262,7 @@ impl IdempotencyStore {
         let body_digest = digest128(body);
         let shard_index = shard_of(key);
         let ttl = self.inner.ttl();
-        let mut shard = self.inner.shards[shard_index].lock();
+        let mut shard = self.inner.shards.change(shard_index);
         shard.tidy(self.inner.keys_per_shard, now, ttl);
         match shard.slots.get(key) {
             Some(Slot::Done {
@@ -295,28 +317,35 @@ impl IdempotencyStore {
         }))
     }
 
-    /// Every completed, unexpired key at `now`, oldest first: a snapshot's content.
-    pub fn export(&self, now: DateTime<Utc>) -> Vec<IdempotencyRecord> {
+    /// Begins a snapshot (every change paused); read it with
+    /// [`IdempotencyStore::read_snapshot`].
+    pub fn begin_snapshot(&self) -> u64 {
+        self.inner.shards.begin_snapshot()
+    }
+
+    /// Every completed key as it was when snapshot `running` began, less those expired at
+    /// `now`, oldest first.
+    pub fn read_snapshot(&self, running: u64, now: DateTime<Utc>) -> Vec<IdempotencyRecord> {
         let ttl = self.inner.ttl();
-        let mut records = Vec::new();
-        for shard in self.inner.shards.iter() {
-            let shard = shard.lock();
-            for (key, slot) in &shard.slots {
-                if let Slot::Done {
-                    body_digest,
-                    created_at,
-                    answer,
-                    ..
-                } = slot
-                {
-                    if !expired(*created_at, now, ttl) {
-                        records.push(record(key, *body_digest, *created_at, answer));
-                    }
-                }
-            }
-        }
+        let mut records: Vec<IdempotencyRecord> = self
+            .inner
+            .shards
+            .read_snapshot(running)
+            .into_iter()
+            .flat_map(|(_, shard)| shard)
+            .filter(|(_, _, created_at, _)| !expired(*created_at, now, ttl))
+            .map(|(key, body_digest, created_at, answer)| {
+                record(&key, body_digest, created_at, &answer)
+            })
+            .collect();
         records.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
         records
+    }
+
+    /// Every completed, unexpired key at `now`, oldest first (nothing running).
+    pub fn export(&self, now: DateTime<Utc>) -> Vec<IdempotencyRecord> {
+        let running = self.begin_snapshot();
+        self.read_snapshot(running, now)
     }
 
     /// Restores one completed key (WAL replay, snapshot load). Returns false, changing nothing,
@@ -326,7 +355,7 @@ impl IdempotencyStore {
         if expired(record.created_at, now, ttl) || check_key(record.key.as_bytes()).is_err() {
             return false;
         }
-        let mut shard = self.inner.shards[shard_of(&record.key)].lock();
+        let mut shard = self.inner.shards.change(shard_of(&record.key));
         if matches!(
             shard.slots.get(record.key.as_str()),
             Some(Slot::InFlight { .. })
@@ -355,10 +384,8 @@ impl IdempotencyStore {
 
     /// Keys held now (completed or in flight, expired ones not yet removed included).
     pub fn len(&self) -> usize {
-        self.inner
-            .shards
-            .iter()
-            .map(|shard| shard.lock().slots.len())
+        (0..self.inner.shards.count())
+            .map(|index| self.inner.shards.read(index).slots.len())
             .sum()
     }
 
@@ -395,7 +422,7 @@ impl IdempotencyGuard {
     pub fn complete(mut self, answer: StoredAnswer) -> Arc<StoredAnswer> {
         let answer = Arc::new(answer);
         {
-            let mut shard = self.inner.shards[self.shard].lock();
+            let mut shard = self.inner.shards.change(self.shard);
             let live = shard.is_live(&self.key, self.seq);
             let done = Slot::Done {
                 body_digest: self.body_digest,
@@ -425,7 +452,7 @@ impl Drop for IdempotencyGuard {
             return;
         };
         {
-            let mut shard = self.inner.shards[self.shard].lock();
+            let mut shard = self.inner.shards.change(self.shard);
             if matches!(
                 shard.slots.get(&*self.key),
                 Some(Slot::InFlight { seq, .. }) if *seq == self.seq

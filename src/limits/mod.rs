@@ -38,7 +38,7 @@
 
 pub mod book;
 pub mod checks;
-mod digest;
+pub(crate) mod digest;
 pub mod duplicates;
 pub mod freeze;
 pub mod idempotency;

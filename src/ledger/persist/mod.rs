@@ -22,17 +22,18 @@
 //! orders by local id, so one state always encodes to the same bytes whatever the order of its
 //! vectors. It starts with [`LEDGER_STATE_FORMAT`]; any change of layout bumps it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use dashmap::DashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-
-use parking_lot::Mutex;
 
 use super::customer::{CustomerCell, CustomerState, Position};
 use super::orders::Order;
 use super::{
     Funding, FundingKind, Ledger, LedgerConfig, LocalOrderId, OrderStatus, OrderTerms, SellProceeds,
 };
+use crate::cow::{CowCell, Freeze};
 use crate::money::Fixed;
 
 mod codec;
@@ -105,53 +106,51 @@ pub struct OrderRecord {
     pub status: Option<OrderStatus>,
 }
 
-impl Ledger {
-    /// Takes the whole ledger as plain data.
-    ///
-    /// The caller guarantees that no mutation is in flight (the server closes its mutation gate
-    /// first): the omni atomics and the customers agree only when nothing is moving. Each
-    /// customer is still read under its lock, together with its orders, so each customer is one
-    /// consistent instant even so.
-    pub fn export_state(&self) -> LedgerState {
-        let cells: Vec<Arc<CustomerCell>> = self
-            .customers
-            .iter()
-            .map(|entry| entry.value().clone())
-            .collect();
-        let mut customers = Vec::with_capacity(cells.len());
-        let mut orders = Vec::with_capacity(self.orders.len());
-        let mut exported: HashSet<u64> = HashSet::with_capacity(self.orders.len());
-        for cell in &cells {
-            let customer = cell.lock();
-            customers.push(customer_record(&customer));
-            for &local in &customer.open_orders {
-                // Customer lock, then a shard guard: the documented lock order.
-                if let Some(order) = self.orders.get(&local) {
-                    orders.push(order_record(local, &customer.client_id, &order));
-                    exported.insert(local);
-                }
-            }
-        }
-        // Orders no customer lists exist only when an invariant is broken. They are exported
-        // anyway, so that import refuses the state instead of silently losing them.
-        let strays: Vec<(u64, Arc<CustomerCell>)> = self
-            .orders
-            .iter()
-            .filter(|entry| !exported.contains(entry.key()))
-            .map(|entry| (*entry.key(), entry.customer.clone()))
-            .collect();
-        for (local, cell) in strays {
-            let customer = cell.lock();
-            if let Some(order) = self.orders.get(&local) {
-                orders.push(order_record(local, &customer.client_id, &order));
-            }
-        }
-        customers.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
-        orders.sort_unstable_by_key(|order| order.local_id);
+/// What a snapshot reads of the ledger at its beginning, with every change paused: the omni
+/// account and the next local id. The customers follow in [`Ledger::read_snapshot`].
+#[derive(Debug)]
+pub struct LedgerHead {
+    running: u64,
+    next_local_id: u64,
+    omni: OmniState,
+}
 
+impl Freeze for CustomerState {
+    /// The customer and its open orders, as snapshot records.
+    type Frozen = Box<(CustomerRecord, Vec<OrderRecord>)>;
+    type Context = DashMap<u64, Order>;
+
+    fn freeze(&self, orders: &DashMap<u64, Order>) -> Self::Frozen {
+        let open = self
+            .open_orders
+            .iter()
+            // Customer lock, then a shard guard: the documented lock order.
+            .filter_map(|&local| {
+                let order = orders.get(&local)?;
+                Some(order_record(local, &self.client_id, &order))
+            })
+            .collect();
+        Box::new((customer_record(self), open))
+    }
+}
+
+impl Ledger {
+    /// Takes the whole ledger as plain data, with no change in flight (tests and tools; the
+    /// server reads snapshots with [`Ledger::begin_snapshot`] and [`Ledger::read_snapshot`]).
+    pub fn export_state(&self) -> LedgerState {
+        let head = self.begin_snapshot();
+        self.read_snapshot(head)
+    }
+
+    /// Begins a snapshot of the ledger. The caller guarantees that no change is in flight (the
+    /// server holds its gate exclusively): the omni atomics and the customers agree only when
+    /// nothing is moving. Cheap: two atomics and the omni fields; no customer is visited.
+    pub fn begin_snapshot(&self) -> LedgerHead {
+        let running = self.epoch.begin();
         let load = |cell: &AtomicI64| Fixed::from_units(cell.load(Ordering::Acquire));
         let omni = &self.omni;
-        LedgerState {
+        LedgerHead {
+            running,
             next_local_id: self.next_local_id.load(Ordering::Acquire),
             omni: OmniState {
                 funding: omni.kind,
@@ -162,6 +161,36 @@ impl Ledger {
                 unsettled_proceeds: load(&omni.unsettled_proceeds),
                 credit_limit: load(&omni.credit_limit),
             },
+        }
+    }
+
+    /// Reads the snapshot `head` began, while orders go on: every customer, with its orders, as
+    /// it was at the beginning (a customer changed since kept a copy; one registered since is
+    /// left out). Then the snapshot ends.
+    pub fn read_snapshot(&self, head: LedgerHead) -> LedgerState {
+        // Cloned out first: no shard guard may be held while a customer lock is taken. A
+        // customer re-keyed meanwhile is found under one of its keys, or was copied by the
+        // re-key itself before it moved; either way it is read once.
+        let cells: Vec<Arc<CustomerCell>> = self
+            .customers
+            .iter()
+            .map(|entry| entry.value().clone())
+            .collect();
+        let mut customers = Vec::with_capacity(cells.len());
+        let mut orders = Vec::new();
+        for cell in &cells {
+            if let Some(frozen) = cell.snapshot(head.running, &self.orders) {
+                let (customer, open) = *frozen;
+                customers.push(customer);
+                orders.extend(open);
+            }
+        }
+        self.epoch.end();
+        customers.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
+        orders.sort_unstable_by_key(|order| order.local_id);
+        LedgerState {
+            next_local_id: head.next_local_id,
+            omni: head.omni,
             customers,
             orders,
         }
@@ -268,8 +297,10 @@ impl Ledger {
             positions,
             open_orders: open_orders.iter().map(|local| local.0).collect(),
         };
-        self.customers
-            .insert(client_id.as_str().into(), Arc::new(Mutex::new(state)));
+        self.customers.insert(
+            client_id.as_str().into(),
+            Arc::new(CowCell::new(state, &self.epoch)),
+        );
         self.client_by_customer
             .insert(customer_id.into(), client_id.into());
         Ok(())
