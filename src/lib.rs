@@ -36,6 +36,7 @@
 //!   a narrow trait.
 //! - [`engine`]: the shared state, the order path up to the wire (decide → reserve → log), every
 //!   change and its record, recovery and snapshots.
+//! - [`fast_map`]: the seeded fast hasher of the order path's maps.
 //! - [`feeds`]: what feeds the ledger besides orders: DriveWealth's events, the poller of open
 //!   orders, the settlement roll.
 //! - [`queued`]: orders accepted for a later open (for the cancel cut-off).
@@ -57,6 +58,7 @@ pub mod config;
 pub mod cow;
 pub mod decide;
 pub mod engine;
+pub mod fast_map;
 pub mod feeds;
 pub mod http;
 pub mod instruments;

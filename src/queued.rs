@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cow::{CowShards, Freeze};
 use crate::decide::QueuedOrder;
-use crate::limits::digest::digest128;
+use crate::fast_map::shard_hash;
 
 /// Entries per shard at most (before rounding): what a running snapshot may have to copy for
 /// one change.
@@ -50,7 +50,7 @@ impl QueuedOrders {
     }
 
     fn shard_of(&self, order_id: &str) -> usize {
-        self.shards.index(digest128(order_id.as_bytes()) as u64)
+        self.shards.index(shard_hash(order_id))
     }
 
     pub fn insert(&self, order_id: &str, queued: QueuedOrder, now: DateTime<Utc>) {

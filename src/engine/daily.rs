@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use crate::cow::{CowShards, Freeze};
-use crate::limits::digest::digest128;
+use crate::fast_map::shard_hash;
 use crate::limits::{check_daily_buy_notional, EffectiveLimits};
 use crate::money::Fixed;
 use crate::reject::Reject;
@@ -52,7 +52,7 @@ impl Default for DailyBuys {
 
 impl DailyBuys {
     fn shard_of(&self, client_id: &str) -> usize {
-        self.shards.index(digest128(client_id.as_bytes()) as u64)
+        self.shards.index(shard_hash(client_id))
     }
 
     /// Adds `notional` to the customer's day if the limit allows it.

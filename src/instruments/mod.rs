@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use dashmap::DashMap;
+use crate::fast_map::FastMap;
 use serde::{Deserialize, Serialize};
 
 mod exchange;
@@ -222,9 +222,9 @@ pub enum Unresolved<'o> {
 /// Every instrument, by symbol, by `instrumentID` and by ISIN.
 #[derive(Default)]
 pub struct InstrumentMaster {
-    by_symbol: DashMap<String, Arc<Instrument>>,
-    symbol_by_id: DashMap<String, String>,
-    symbol_by_isin: DashMap<String, String>,
+    by_symbol: FastMap<String, Arc<Instrument>>,
+    symbol_by_id: FastMap<String, String>,
+    symbol_by_isin: FastMap<String, String>,
 }
 
 impl InstrumentMaster {
@@ -241,7 +241,7 @@ impl InstrumentMaster {
     ) -> Result<Arc<Instrument>, InstrumentError> {
         validate(symbol, &spec)?;
         let taken =
-            |index: &DashMap<String, String>, field: &str, value: &str| match index.get(value) {
+            |index: &FastMap<String, String>, field: &str, value: &str| match index.get(value) {
                 Some(owner) if owner.value() != symbol => Err(InstrumentError(format!(
                     "{field} {value:?} already belongs to {}",
                     owner.value()

@@ -75,7 +75,7 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use dashmap::DashMap;
+use crate::fast_map::FastMap;
 use parking_lot::{MappedMutexGuard, Mutex};
 
 use crate::cow::SnapshotEpoch;
@@ -156,21 +156,21 @@ pub enum LedgerError {
 pub struct Ledger {
     config: LedgerConfig,
     /// clientID → customer. The `Arc` is cloned out so no shard guard is held while working.
-    customers: DashMap<Box<str>, Arc<CustomerCell>>,
+    customers: FastMap<Box<str>, Arc<CustomerCell>>,
     /// customerId → clientID: the other half of the one-to-one mapping (SPEC §4.1).
-    client_by_customer: DashMap<Box<str>, Box<str>>,
+    client_by_customer: FastMap<Box<str>, Box<str>>,
     /// Serialises `register` and `rekey` so the two maps above change together. Admin calls
     /// only; the order path never takes it.
     registry: Mutex<()>,
     omni: Omni,
     /// Open orders (including in doubt) by local id. Closed orders are removed: memory is
     /// bounded by what is open.
-    orders: DashMap<u64, Order>,
+    orders: FastMap<u64, Order>,
     /// Upstream orderId → local id, for bound orders.
-    local_by_upstream: DashMap<Box<str>, u64>,
+    local_by_upstream: FastMap<Box<str>, u64>,
     /// Interned symbols, so an order record shares its symbol instead of allocating a copy.
     /// Bounded by the instrument master (only accepted orders and registered positions add).
-    symbols: DashMap<Arc<str>, ()>,
+    symbols: FastMap<Arc<str>, ()>,
     next_local_id: AtomicU64,
     /// The snapshot being read, if any (see [`crate::cow`]): customers changed while it runs
     /// keep a copy of what they were when it began.
@@ -181,13 +181,13 @@ impl Ledger {
     pub fn new(config: LedgerConfig) -> Ledger {
         Ledger {
             config,
-            customers: DashMap::new(),
-            client_by_customer: DashMap::new(),
+            customers: FastMap::default(),
+            client_by_customer: FastMap::default(),
             registry: Mutex::new(()),
             omni: Omni::new(config.funding),
-            orders: DashMap::new(),
-            local_by_upstream: DashMap::new(),
-            symbols: DashMap::new(),
+            orders: FastMap::default(),
+            local_by_upstream: FastMap::default(),
+            symbols: FastMap::default(),
             next_local_id: AtomicU64::new(1),
             epoch: SnapshotEpoch::default(),
         }

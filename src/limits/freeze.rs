@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dashmap::DashMap;
+use crate::fast_map::FastMap;
 
 use crate::reject::{Reject, RejectCode};
 
@@ -16,7 +16,7 @@ pub const REASON_MAX: usize = 500;
 
 #[derive(Default)]
 pub struct Freezes {
-    by_client: DashMap<Box<str>, Box<str>>,
+    by_client: FastMap<Box<str>, Box<str>>,
     /// `by_client.len()`, readable without touching the map's shards.
     count: AtomicUsize,
 }

@@ -38,7 +38,7 @@
 
 pub mod book;
 pub mod checks;
-pub(crate) mod digest;
+mod digest;
 pub mod duplicates;
 pub mod freeze;
 pub mod idempotency;

@@ -19,7 +19,7 @@
 //! indistinguishable from new ones.
 
 use chrono::{DateTime, Utc};
-use dashmap::DashMap;
+use crate::fast_map::FastMap;
 use parking_lot::Mutex;
 
 use crate::money::{Fixed, SCALE};
@@ -91,7 +91,7 @@ fn capacity(limit: RateLimit) -> u128 {
 /// Every customer's token bucket.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
-    buckets: DashMap<Box<str>, Mutex<Bucket>>,
+    buckets: FastMap<Box<str>, Mutex<Bucket>>,
 }
 
 impl RateLimiter {

@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 
-use dashmap::DashMap;
+use crate::fast_map::FastMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -118,9 +118,9 @@ pub struct LedgerHead {
 impl Freeze for CustomerState {
     /// The customer and its open orders, as snapshot records.
     type Frozen = Box<(CustomerRecord, Vec<OrderRecord>)>;
-    type Context = DashMap<u64, Order>;
+    type Context = FastMap<u64, Order>;
 
-    fn freeze(&self, orders: &DashMap<u64, Order>) -> Self::Frozen {
+    fn freeze(&self, orders: &FastMap<u64, Order>) -> Self::Frozen {
         let open = self
             .open_orders
             .iter()

@@ -1,0 +1,19 @@
+//! The hasher of the maps on the order path.
+//!
+//! Every order probes several maps by short keys (its clientID, symbol, local and upstream ids).
+//! std's SipHash-1-3 costs more than the probe itself on such keys; foldhash (hashbrown's
+//! default) is several times faster and still seeded per process, so keys a client chooses cannot
+//! be aimed at one bucket. Nothing hashed here is persisted (the digests that are, of
+//! clientOrderIDs and idempotency keys, use a fixed SipHash-2-4-128).
+
+use std::hash::{BuildHasher, Hash};
+
+/// A concurrent map with the fast hasher. Build it with `FastMap::default()`.
+pub type FastMap<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;
+
+/// A hash of `key` for choosing a shard; seeded once per process.
+pub fn shard_hash<K: Hash + ?Sized>(key: &K) -> u64 {
+    static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
+    SEED.get_or_init(foldhash::fast::RandomState::default)
+        .hash_one(key)
+}
