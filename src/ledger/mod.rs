@@ -75,7 +75,7 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use crate::fast_map::FastMap;
+use crate::fast_map::{self, FastMap};
 use parking_lot::{MappedMutexGuard, Mutex};
 
 use crate::cow::SnapshotEpoch;
@@ -181,12 +181,12 @@ impl Ledger {
     pub fn new(config: LedgerConfig) -> Ledger {
         Ledger {
             config,
-            customers: FastMap::default(),
-            client_by_customer: FastMap::default(),
+            customers: fast_map::large(),
+            client_by_customer: fast_map::large(),
             registry: Mutex::new(()),
             omni: Omni::new(config.funding),
-            orders: FastMap::default(),
-            local_by_upstream: FastMap::default(),
+            orders: fast_map::large(),
+            local_by_upstream: fast_map::large(),
             symbols: FastMap::default(),
             next_local_id: AtomicU64::new(1),
             epoch: SnapshotEpoch::default(),
