@@ -7,9 +7,14 @@
 //!   control of SPEC §3.1: registry, kill switch and freezes, rate, instrument, market hours,
 //!   duplicates, cost and limits), plus giving back what it recorded so every iteration decides
 //!   the same order afresh,
+//! - `reserve_release`: the ledger alone, reserving a BUY at customer and omni and releasing it
+//!   (what the decision's cost becomes once decided),
 //! - `parse_decide_reserve_release` (the full admission, then the release an upstream refusal
 //!   makes, which also gives back the clientOrderID and the day's notional, so the balances and
-//!   the duplicate guard stay as they were).
+//!   the duplicate guard stay as they were),
+//! - `denied_buying_power`: the same order from a customer with no cash, refused at the
+//!   reservation, the most expensive way to be denied (every rule passes first): a denial must
+//!   cost no more than an acceptance.
 //!
 //! Last result (2026-12-01, 2-core Intel Xeon KVM guest; perf/RESULTS.md has the comparison with
 //! the previous version in the same run): parse 400 / 302 ns, decide 346 / 293 ns, the whole
@@ -27,6 +32,7 @@ use omnigate::config::Config;
 use omnigate::decide::decide;
 use omnigate::engine::{CustomerSpec, Engine};
 use omnigate::instruments::InstrumentSpec;
+use omnigate::ledger::{BuyCost, Funding, Ledger, LedgerConfig, SellProceeds};
 use omnigate::money::Fixed;
 use omnigate::order::parse_order;
 
@@ -58,11 +64,40 @@ fn engine() -> Engine {
             .expect("register");
         drop(no_wal);
     }
+    let spec: CustomerSpec =
+        serde_json::from_str(r#"{"customerId":"c-broke","cash":"0"}"#).expect("customer");
+    drop(
+        engine
+            .register_customer("CUSTBROKE", spec)
+            .expect("register"),
+    );
     let (_, no_wal) = engine
         .omni_deposit(Fixed::from_int(10_000_000_000).expect("amount"))
         .expect("deposit");
     drop(no_wal);
     engine
+}
+
+/// The ledger alone, with the same book.
+fn ledger() -> Ledger {
+    let ledger = Ledger::new(LedgerConfig {
+        funding: Funding::Prefunded,
+        sell_proceeds: SellProceeds::OnFill,
+    });
+    for index in 0..CUSTOMERS {
+        ledger
+            .register(
+                &format!("CUST{index:07}"),
+                &format!("c-{index}"),
+                Fixed::from_int(1_000_000).expect("cash"),
+                Vec::new(),
+            )
+            .expect("register");
+    }
+    ledger
+        .omni_deposit(Fixed::from_int(10_000_000_000).expect("amount"))
+        .expect("deposit");
+    ledger
 }
 
 fn order_path(c: &mut Criterion) {
@@ -96,6 +131,28 @@ fn order_path(c: &mut Criterion) {
             })
         });
     }
+    let ledger = ledger();
+    let cost = BuyCost {
+        per_share: Some(Fixed::parse("190.25").expect("price")),
+        quantity: Some(Fixed::from_int(2).expect("quantity")),
+        amount_cash: None,
+        fee: Fixed::ZERO,
+    };
+    group.bench_function("reserve_release/limit", |b| {
+        b.iter(|| {
+            let local = ledger
+                .reserve_buy(black_box("CUST0004242"), "AAPL", cost)
+                .expect("reserved");
+            ledger.release(local).expect("released");
+        })
+    });
+    let broke = LIMIT_BUY.replace("CUST0004242", "CUSTBROKE");
+    group.bench_function("denied_buying_power/limit", |b| {
+        b.iter(|| {
+            let order = parse_order(black_box(broke.as_bytes())).expect("valid");
+            black_box(engine.admit(&order).is_err())
+        })
+    });
     group.finish();
 }
 
