@@ -19,9 +19,9 @@
 //! indistinguishable from new ones.
 
 use chrono::{DateTime, Utc};
-use crate::fast_map::FastMap;
 use parking_lot::Mutex;
 
+use crate::fast_map::FastMap;
 use crate::money::{Fixed, SCALE};
 use crate::reject::{Reject, RejectCode};
 
