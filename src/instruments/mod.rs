@@ -11,13 +11,13 @@
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use crate::fast_map::FastMap;
 use serde::{Deserialize, Serialize};
 
 mod exchange;
 
 pub use exchange::Exchange;
 
+use crate::fast_map::FastMap;
 use crate::money::{self, Fixed};
 use crate::order::{InstrumentKey, InstrumentRef};
 

@@ -8,7 +8,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::fast_map::FastMap;
-
 use crate::reject::{Reject, RejectCode};
 
 /// Longest freeze reason kept.
