@@ -47,7 +47,9 @@ impl SnapshotEpoch {
         self.running.store(0, Ordering::Release);
     }
 
-    fn running(&self) -> u64 {
+    /// The running snapshot's number, 0 when none runs. For state kept copy-on-write by hand
+    /// (the ledger's orders, each with the number of the snapshot that has it).
+    pub fn running(&self) -> u64 {
         self.running.load(Ordering::Acquire)
     }
 }

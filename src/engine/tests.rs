@@ -203,9 +203,10 @@ fn an_upstream_refusal_gives_the_controls_back_across_a_restart() {
 }
 
 /// Snapshots taken while four threads keep deciding, binding, filling and refusing orders each
-/// read one instant: recovery (the last of them, then the log after it) rebuilds exactly the
-/// live state — ledger, daily totals, clientOrderIDs. A change leaking into a snapshot, or one
-/// missing from it, would count twice or not at all.
+/// read one instant: each one's ledger imports (its books balance), and recovery (the last of
+/// them, then the log after it) rebuilds exactly the live state — ledger, daily totals,
+/// clientOrderIDs. A change leaking into a snapshot, or one missing from it, would count twice
+/// or not at all.
 #[test]
 fn snapshots_taken_under_load_restore_exactly() {
     let scratch = tempfile::tempdir().unwrap();
@@ -235,12 +236,25 @@ fn snapshots_taken_under_load_restore_exactly() {
             let (engine, running) = (engine.clone(), running.clone());
             std::thread::spawn(move || {
                 let mut i = 0u64;
+                // Partly filled orders, oldest first: filled in full (and so closed) later, so
+                // orders open when a snapshot began keep changing while it is read.
+                let mut partly_filled = std::collections::VecDeque::new();
+                let learn = |order_id: &str, status, quantity: u64| {
+                    let update = crate::ledger::OrderUpdate {
+                        status,
+                        cumulative_quantity: Fixed::from_int(quantity as i64).unwrap(),
+                        average_price: Fixed::from_int(99).unwrap(),
+                        fees: None,
+                    };
+                    let (_, durability) = engine.learn(order_id, update);
+                    durability.wait_blocking().unwrap();
+                };
                 while running.load(std::sync::atomic::Ordering::Relaxed) || i < 200 {
                     i += 1;
                     let side = if i % 5 == 0 { "SELL" } else { "BUY" };
+                    let quantity = 2 + i % 3;
                     let body = format!(
-                        r#"{{"accountNo":"DWOM000001","orderType":"LIMIT","side":"{side}","symbol":"AAPL","quantity":{},"price":100,"clientID":"LOADC{n}X9","clientOrderID":"t{n}-{i}"}}"#,
-                        1 + i % 3
+                        r#"{{"accountNo":"DWOM000001","orderType":"LIMIT","side":"{side}","symbol":"AAPL","quantity":{quantity},"price":100,"clientID":"LOADC{n}X9","clientOrderID":"t{n}-{i}"}}"#
                     );
                     let order = parse_order(body.as_bytes()).unwrap();
                     let (admitted, durability) = engine.admit(&order).unwrap();
@@ -251,26 +265,24 @@ fn snapshots_taken_under_load_restore_exactly() {
                         1 => engine.in_doubt(&admitted).wait_blocking().unwrap(),
                         _ => {
                             engine.bound(&admitted, &order_id).wait_blocking().unwrap();
-                            let update = crate::ledger::OrderUpdate {
-                                status: if i % 4 == 2 {
-                                    crate::ledger::OrderStatus::Filled
-                                } else {
-                                    crate::ledger::OrderStatus::PartialFill
-                                },
-                                cumulative_quantity: Fixed::from_int(1).unwrap(),
-                                average_price: Fixed::from_int(99).unwrap(),
-                                fees: None,
-                            };
-                            let (_, durability) = engine.learn(&order_id, update);
-                            durability.wait_blocking().unwrap();
+                            learn(&order_id, crate::ledger::OrderStatus::PartialFill, 1);
+                            partly_filled.push_back((order_id, quantity));
                         }
+                    }
+                    if partly_filled.len() > 100 {
+                        let (order_id, quantity) = partly_filled.pop_front().unwrap();
+                        learn(&order_id, crate::ledger::OrderStatus::Filled, quantity);
                     }
                 }
             })
         })
         .collect();
-    for _ in 0..60 {
-        engine.snapshot_now();
+    for round in 0..60 {
+        if round % 2 == 0 {
+            engine.check_snapshot_imports().unwrap();
+        } else {
+            engine.snapshot_now().unwrap();
+        }
     }
     running.store(false, std::sync::atomic::Ordering::Relaxed);
     for thread in threads {

@@ -123,7 +123,7 @@ impl Ledger {
         };
         let mut customer = self.change(&cell);
         let closes = {
-            let Some(mut order) = self.orders.get_mut(&local.0) else {
+            let Some(mut order) = self.change_order(local.0) else {
                 return UpdateOutcome::UnknownOrder;
             };
             if order.upstream_order_id.as_deref() != Some(upstream_order_id) {

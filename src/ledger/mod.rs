@@ -8,7 +8,8 @@
 //! # Layout
 //! - `customer`: the registry (`register`, `rekey`, `adjust_cash`, views).
 //! - `omni`: the omnibus account, kept in atomics so the order path takes no global lock.
-//! - `orders`: reserving BUYs and SELLs, binding them to upstream ids, releasing, in doubt.
+//! - `orders`: reserving BUYs and SELLs, binding them to upstream ids, releasing, in doubt;
+//!   `order_views`: listing them for the admin API.
 //! - `fills`: applying upstream progress (`apply_update`) and rolling the settlement day.
 //! - `invariants`: [`Ledger::check_invariants`], the whole-ledger audit the tests run.
 //! - `persist`: snapshots — [`LedgerState`], [`Ledger::export_state`], [`Ledger::import_state`]
@@ -85,6 +86,7 @@ mod customer;
 mod fills;
 mod invariants;
 mod omni;
+mod order_views;
 mod orders;
 mod persist;
 mod redo;
@@ -94,7 +96,9 @@ mod tests;
 pub use customer::{CustomerView, Registered};
 pub use fills::{OrderStatus, OrderUpdate, UpdateOutcome};
 pub use omni::{FundingKind, OmniView};
-pub use orders::{BuyCost, LocalOrderId, OrderState, OrderTerms, OrderView, Side};
+pub use order_views::{OrderState, OrderView};
+pub use orders::{BuyCost, LocalOrderId, OrderTerms, Side};
+use persist::KeptOrder;
 pub use persist::{
     CustomerRecord, LedgerHead, LedgerState, OmniState, OrderRecord, PositionRecord,
     LEDGER_STATE_FORMAT,
@@ -172,9 +176,13 @@ pub struct Ledger {
     /// Bounded by the instrument master (only accepted orders and registered positions add).
     symbols: FastMap<Arc<str>, ()>,
     next_local_id: AtomicU64,
-    /// The snapshot being read, if any (see [`crate::cow`]): customers changed while it runs
-    /// keep a copy of what they were when it began.
+    /// The snapshot being read, if any (see [`crate::cow`]): customers and orders changed while
+    /// it runs keep a copy of what they were when it began.
     epoch: SnapshotEpoch,
+    /// Orders as they were when the running snapshot began, kept by the change (or close) that
+    /// came first; the snapshot takes them. Orders are kept one by one, not with their customer,
+    /// so a customer with many open orders costs a change no more than one with few.
+    kept_orders: Mutex<Vec<KeptOrder>>,
 }
 
 impl Ledger {
@@ -190,13 +198,31 @@ impl Ledger {
             symbols: FastMap::default(),
             next_local_id: AtomicU64::new(1),
             epoch: SnapshotEpoch::default(),
+            kept_orders: Mutex::new(Vec::new()),
         }
     }
 
     /// Locks a customer to change it (or its orders): the one way to a `&mut CustomerState`,
     /// so a running snapshot first keeps the customer as it was (see [`crate::cow`]).
     fn change<'c>(&self, cell: &'c CustomerCell) -> MappedMutexGuard<'c, CustomerState> {
-        cell.change(&self.epoch, &self.orders)
+        cell.change(&self.epoch, &())
+    }
+
+    /// An open order to change; the caller holds its customer's lock (from [`Ledger::change`]).
+    /// The one way to a `&mut Order` besides closing it ([`Ledger::keep_order`] first there).
+    fn change_order(&self, local: u64) -> Option<dashmap::mapref::one::RefMut<'_, u64, Order>> {
+        let mut order = self.orders.get_mut(&local)?;
+        self.keep_order(local, &mut order);
+        Some(order)
+    }
+
+    /// Keeps `order` as it is for a running snapshot that has not got it yet.
+    fn keep_order(&self, local: u64, order: &mut Order) {
+        let running = self.epoch.running();
+        if running != 0 && order.seen_by != running {
+            order.seen_by = running;
+            self.kept_orders.lock().push(KeptOrder::of(local, order));
+        }
     }
 
     pub fn config(&self) -> LedgerConfig {

@@ -173,6 +173,9 @@ pub(super) struct Order {
     pub(super) reserved: Fixed,
     /// The last status upstream reported.
     pub(super) status: Option<OrderStatus>,
+    /// The snapshot that has this order already (kept before a change, or read), or that was
+    /// running when it was opened; see [`Ledger::change_order`].
+    pub(super) seen_by: u64,
 }
 
 impl Order {
@@ -183,6 +186,7 @@ impl Order {
         terms: OrderTerms,
         fee: Fixed,
         reserved: Fixed,
+        seen_by: u64,
     ) -> Order {
         Order {
             customer,
@@ -195,43 +199,9 @@ impl Order {
             filled_amount: Fixed::ZERO,
             reserved,
             status: None,
+            seen_by,
         }
     }
-}
-
-/// Which orders [`Ledger::orders`] lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderState {
-    /// Not in doubt: bound to an upstream id, or on its way and not answered yet.
-    Open,
-    /// Sent without an answer; its reservation is held until resolved.
-    InDoubt,
-}
-
-/// One row of `GET /admin/orders`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderView {
-    pub local_id: LocalOrderId,
-    #[serde(rename = "orderId")]
-    pub upstream_order_id: Option<String>,
-    #[serde(rename = "clientID")]
-    pub client_id: String,
-    pub symbol: String,
-    pub side: Side,
-    pub state: OrderState,
-    pub status: Option<OrderStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub quantity: Option<Fixed>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount_cash: Option<Fixed>,
-    pub filled_quantity: Fixed,
-    pub filled_amount: Fixed,
-    /// BUY: cash still held for the remainder and the fee.
-    pub reserved_cash: Fixed,
-    /// SELL: shares still held in pending sells.
-    pub pending_sell_quantity: Fixed,
 }
 
 impl Ledger {
@@ -295,7 +265,14 @@ impl Ledger {
         let local = self.next_local_id.fetch_add(1, Ordering::Relaxed);
         self.orders.insert(
             local,
-            Order::opened(cell.clone(), symbol, terms, cost.fee, total),
+            Order::opened(
+                cell.clone(),
+                symbol,
+                terms,
+                cost.fee,
+                total,
+                self.epoch.running(),
+            ),
         );
         customer.open_orders.push(local);
         Ok(LocalOrderId(local))
@@ -368,6 +345,7 @@ impl Ledger {
                 OrderTerms::Sell { quantity },
                 Fixed::ZERO,
                 quantity,
+                self.epoch.running(),
             ),
         );
         customer.open_orders.push(local);
@@ -383,8 +361,7 @@ impl Ledger {
         let _customer = self.change(&cell);
         let previous = {
             let mut order = self
-                .orders
-                .get_mut(&local.0)
+                .change_order(local.0)
                 .ok_or_else(|| unknown_order(local))?;
             order.in_doubt = false;
             if order.upstream_order_id.as_deref() == Some(upstream_order_id) {
@@ -447,8 +424,7 @@ impl Ledger {
             .ok_or_else(|| unknown_order(local))?;
         let _customer = self.change(&cell);
         let mut order = self
-            .orders
-            .get_mut(&local.0)
+            .change_order(local.0)
             .ok_or_else(|| unknown_order(local))?;
         if order.upstream_order_id.is_some() {
             return Err(LedgerError::Invalid(format!(
@@ -482,34 +458,6 @@ impl Ledger {
         }
     }
 
-    /// Open (including not yet answered) or in-doubt orders, oldest first.
-    pub fn orders(&self, filter: OrderState) -> Vec<OrderView> {
-        let wanted_in_doubt = filter == OrderState::InDoubt;
-        // Copy rows out first: no shard guard may be held while a customer lock is taken.
-        let mut rows: Vec<(Arc<CustomerCell>, OrderView)> = self
-            .orders
-            .iter()
-            .filter(|entry| entry.in_doubt == wanted_in_doubt)
-            .map(|entry| (entry.customer.clone(), order_view(*entry.key(), &entry)))
-            .collect();
-        for (cell, view) in &mut rows {
-            view.client_id = cell.read().client_id.to_string();
-        }
-        let mut views: Vec<OrderView> = rows.into_iter().map(|(_, view)| view).collect();
-        views.sort_unstable_by_key(|view| view.local_id);
-        views
-    }
-
-    /// One order by local id.
-    pub fn order(&self, local: LocalOrderId) -> Option<OrderView> {
-        let (cell, mut view) = {
-            let order = self.orders.get(&local.0)?;
-            (order.customer.clone(), order_view(local.0, &order))
-        };
-        view.client_id = cell.read().client_id.to_string();
-        Some(view)
-    }
-
     /// The local id an upstream orderId is bound to.
     pub fn local_id_of(&self, upstream_order_id: &str) -> Option<LocalOrderId> {
         self.local_by_upstream
@@ -520,6 +468,10 @@ impl Ledger {
     /// Forgets a closed order. The caller holds its customer's lock and has already returned or
     /// spent everything the order held.
     pub(super) fn close_order(&self, customer: &mut CustomerState, local: u64) {
+        // Kept before it leaves the map, so a running snapshot finds it in one or the other.
+        if let Some(mut order) = self.orders.get_mut(&local) {
+            self.keep_order(local, &mut order);
+        }
         if let Some((_, order)) = self.orders.remove(&local) {
             if let Some(upstream) = order.upstream_order_id {
                 self.local_by_upstream
@@ -554,43 +506,6 @@ fn shown_available(customer: &CustomerState) -> Fixed {
                 .saturating_sub(customer.reserved.units()),
         )
     })
-}
-
-fn order_view(local: u64, order: &Order) -> OrderView {
-    let (quantity, amount_cash) = match order.terms {
-        OrderTerms::BuyQuantity { quantity, .. } | OrderTerms::Sell { quantity } => {
-            (Some(quantity), None)
-        }
-        OrderTerms::BuyCash { amount_cash } => (None, Some(amount_cash)),
-    };
-    let side = order.terms.side();
-    OrderView {
-        local_id: LocalOrderId(local),
-        upstream_order_id: order.upstream_order_id.as_deref().map(str::to_string),
-        client_id: String::new(),
-        symbol: order.symbol.to_string(),
-        side,
-        state: if order.in_doubt {
-            OrderState::InDoubt
-        } else {
-            OrderState::Open
-        },
-        status: order.status,
-        quantity,
-        amount_cash,
-        filled_quantity: order.filled_quantity,
-        filled_amount: order.filled_amount,
-        reserved_cash: if side == Side::Buy {
-            order.reserved
-        } else {
-            Fixed::ZERO
-        },
-        pending_sell_quantity: if side == Side::Sell {
-            order.reserved
-        } else {
-            Fixed::ZERO
-        },
-    }
 }
 
 fn unknown_order(local: LocalOrderId) -> LedgerError {

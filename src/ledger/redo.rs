@@ -73,7 +73,14 @@ impl Ledger {
             .reserve_unchecked(total)
             .map_err(|overflow| overflow.error("the omni account"))?;
         customer.reserved = reserved_after;
-        let order = Order::opened(cell.clone(), symbol, terms, cost.fee, total);
+        let order = Order::opened(
+            cell.clone(),
+            symbol,
+            terms,
+            cost.fee,
+            total,
+            self.epoch.running(),
+        );
         self.open_replayed(&mut customer, local, order, next);
         Ok(())
     }
@@ -114,6 +121,7 @@ impl Ledger {
             OrderTerms::Sell { quantity },
             Fixed::ZERO,
             quantity,
+            self.epoch.running(),
         );
         self.open_replayed(&mut customer, local, order, next);
         Ok(())

@@ -24,7 +24,6 @@
 
 use std::collections::HashMap;
 
-use crate::fast_map::FastMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -116,21 +115,30 @@ pub struct LedgerHead {
 }
 
 impl Freeze for CustomerState {
-    /// The customer and its open orders, as snapshot records.
-    type Frozen = Box<(CustomerRecord, Vec<OrderRecord>)>;
-    type Context = FastMap<u64, Order>;
+    /// The customer without its open orders: those are kept one by one ([`KeptOrder`]) and
+    /// listed under their owner when the snapshot is assembled.
+    type Frozen = Box<CustomerRecord>;
+    type Context = ();
 
-    fn freeze(&self, orders: &FastMap<u64, Order>) -> Self::Frozen {
-        let open = self
-            .open_orders
-            .iter()
-            // Customer lock, then a shard guard: the documented lock order.
-            .filter_map(|&local| {
-                let order = orders.get(&local)?;
-                Some(order_record(local, &self.client_id, &order))
-            })
-            .collect();
-        Box::new((customer_record(self), open))
+    fn freeze(&self, _: &()) -> Self::Frozen {
+        Box::new(customer_record(self))
+    }
+}
+
+/// An open order as a snapshot keeps it: its record, and its owner as the customer cell's
+/// address (the clientID is the owner's as of the snapshot's beginning, filled in when the
+/// snapshot is assembled, so a re-key meanwhile cannot split a customer from its orders).
+pub(super) struct KeptOrder {
+    owner: usize,
+    record: OrderRecord,
+}
+
+impl KeptOrder {
+    pub(super) fn of(local: u64, order: &Order) -> KeptOrder {
+        KeptOrder {
+            owner: Arc::as_ptr(&order.customer) as usize,
+            record: order_record(local, "", order),
+        }
     }
 }
 
@@ -146,6 +154,9 @@ impl Ledger {
     /// server holds its gate exclusively): the omni atomics and the customers agree only when
     /// nothing is moving. Cheap: two atomics and the omni fields; no customer is visited.
     pub fn begin_snapshot(&self) -> LedgerHead {
+        // Empty already (every kept order was taken by the snapshot it was kept for); cleared
+        // so that nothing could outlive its snapshot.
+        self.kept_orders.lock().clear();
         let running = self.epoch.begin();
         let load = |cell: &AtomicI64| Fixed::from_units(cell.load(Ordering::Acquire));
         let omni = &self.omni;
@@ -168,6 +179,7 @@ impl Ledger {
     /// it was at the beginning (a customer changed since kept a copy; one registered since is
     /// left out). Then the snapshot ends.
     pub fn read_snapshot(&self, head: LedgerHead) -> LedgerState {
+        let running = head.running;
         // Cloned out first: no shard guard may be held while a customer lock is taken. A
         // customer re-keyed meanwhile is found under one of its keys, or was copied by the
         // re-key itself before it moved; either way it is read once.
@@ -176,16 +188,52 @@ impl Ledger {
             .iter()
             .map(|entry| entry.value().clone())
             .collect();
-        let mut customers = Vec::with_capacity(cells.len());
-        let mut orders = Vec::new();
+        let mut customers: Vec<CustomerRecord> = Vec::with_capacity(cells.len());
+        let mut by_owner: HashMap<usize, usize> = HashMap::with_capacity(cells.len());
         for cell in &cells {
-            if let Some(frozen) = cell.snapshot(head.running, &self.orders) {
-                let (customer, open) = *frozen;
-                customers.push(customer);
-                orders.extend(open);
+            if let Some(frozen) = cell.snapshot(running, &()) {
+                by_owner.insert(Arc::as_ptr(cell) as usize, customers.len());
+                customers.push(*frozen);
+            }
+        }
+        // Every order nobody changed since the beginning, read now under its customer's lock
+        // (an order changed or closed meanwhile was kept before that, under the same lock).
+        let open: Vec<(u64, Arc<CustomerCell>)> = self
+            .orders
+            .iter()
+            .map(|entry| (*entry.key(), entry.customer.clone()))
+            .collect();
+        let mut kept: Vec<KeptOrder> = Vec::with_capacity(open.len());
+        for (local, cell) in open {
+            let _customer = cell.read();
+            if let Some(mut order) = self.orders.get_mut(&local) {
+                if order.seen_by != running {
+                    order.seen_by = running;
+                    kept.push(KeptOrder::of(local, &order));
+                }
             }
         }
         self.epoch.end();
+        kept.append(&mut self.kept_orders.lock());
+
+        let mut orders = Vec::with_capacity(kept.len());
+        for KeptOrder { owner, mut record } in kept {
+            // Every order open at the beginning has an owner registered by then.
+            let Some(&index) = by_owner.get(&owner) else {
+                debug_assert!(
+                    false,
+                    "order {} has no customer in the snapshot",
+                    record.local_id
+                );
+                continue;
+            };
+            record.client_id.clone_from(&customers[index].client_id);
+            customers[index].open_orders.push(record.local_id);
+            orders.push(record);
+        }
+        for customer in &mut customers {
+            customer.open_orders.sort_unstable();
+        }
         customers.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
         orders.sort_unstable_by_key(|order| order.local_id);
         LedgerState {
@@ -351,6 +399,7 @@ impl Ledger {
                 filled_amount: record.filled_amount,
                 reserved: record.reserved,
                 status: record.status,
+                seen_by: self.epoch.running(),
             },
         );
         Ok(())
@@ -455,13 +504,6 @@ fn customer_record(customer: &CustomerState) -> CustomerRecord {
         })
         .collect();
     positions.sort_unstable_by(|a, b| a.symbol.cmp(&b.symbol));
-    let mut open_orders: Vec<LocalOrderId> = customer
-        .open_orders
-        .iter()
-        .copied()
-        .map(LocalOrderId)
-        .collect();
-    open_orders.sort_unstable();
     CustomerRecord {
         client_id: customer.client_id.to_string(),
         customer_id: customer.customer_id.to_string(),
@@ -469,7 +511,8 @@ fn customer_record(customer: &CustomerState) -> CustomerRecord {
         reserved: customer.reserved,
         unsettled_proceeds: customer.unsettled_proceeds,
         positions,
-        open_orders,
+        // Listed from the orders themselves when a snapshot is assembled.
+        open_orders: Vec::new(),
     }
 }
 
