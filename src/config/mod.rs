@@ -433,8 +433,10 @@ pub struct WalConfig {
     pub fsync: FsyncMode,
     /// With `fsync = "interval"`. Default 10 ms.
     pub fsync_interval_ms: u64,
-    /// A snapshot is written after this many records (and at a clean shutdown); replay reads
-    /// the snapshot and the records after it. Default 100000.
+    /// A snapshot is written after this many records, or after as many records as the last
+    /// snapshot held entries if that is more (so a large book is not rewritten every few
+    /// seconds), and at a clean shutdown; replay reads the snapshot and the records after it.
+    /// Default 100000.
     pub snapshot_every: u64,
     /// A segment file is rolled past this many bytes. Default 67108864 (64 MiB).
     pub segment_bytes: u64,

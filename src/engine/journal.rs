@@ -34,9 +34,14 @@ pub struct Journal {
     base_lsn: u64,
     /// Records queued in this run (successfully handed to the WAL).
     queued: AtomicU64,
-    /// A snapshot is due after this many records.
+    /// A snapshot is due after this many records, or after `last_snapshot_entries` if more.
     snapshot_every: u64,
     since_snapshot: AtomicU64,
+    /// Entries (customers, orders, other records) the last snapshot held. Writing a snapshot
+    /// costs about one entry's encoding per entry, so waiting for as many new records before the
+    /// next keeps that cost at most one encoding per record logged, however large the book grows
+    /// (Redis rewrites its log by the same rule); replay stays bounded by the snapshot's own size.
+    last_snapshot_entries: AtomicU64,
     snapshot_running: AtomicBool,
 }
 
@@ -125,6 +130,7 @@ impl Journal {
             queued: AtomicU64::new(0),
             snapshot_every,
             since_snapshot: AtomicU64::new(0),
+            last_snapshot_entries: AtomicU64::new(0),
             snapshot_running: AtomicBool::new(false),
         }
     }
@@ -152,21 +158,33 @@ impl Journal {
 
     /// Claims the right to take a snapshot when one is due; `false` if not due or running.
     pub fn snapshot_due(&self) -> bool {
-        self.since_snapshot.load(Ordering::Relaxed) >= self.snapshot_every
+        let due_after = self
+            .snapshot_every
+            .max(self.last_snapshot_entries.load(Ordering::Relaxed));
+        self.since_snapshot.load(Ordering::Relaxed) >= due_after
             && self
                 .snapshot_running
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
     }
 
-    /// Writes a snapshot covering every lsn below `next_lsn` (blocking file I/O).
-    pub fn write_snapshot(&self, state: &[u8], next_lsn: u64) -> Result<(), StorageError> {
+    /// Writes a snapshot of `entries` entries covering every lsn below `next_lsn` (blocking
+    /// file I/O).
+    pub fn write_snapshot(
+        &self,
+        state: &[u8],
+        entries: u64,
+        next_lsn: u64,
+    ) -> Result<(), StorageError> {
         let result = self
             .wal
             .snapshot(state, next_lsn)
             .map_err(|error| StorageError(error.to_string()));
         if result.is_ok() {
-            self.since_snapshot.store(0, Ordering::Relaxed);
+            // Records queued since its beginning count towards the next one.
+            let since = self.next_lsn().saturating_sub(next_lsn);
+            self.since_snapshot.store(since, Ordering::Relaxed);
+            self.last_snapshot_entries.store(entries, Ordering::Relaxed);
         }
         self.snapshot_running.store(false, Ordering::Release);
         result

@@ -85,7 +85,8 @@ impl Engine {
         beginning
     }
 
-    fn read_snapshot(&self, beginning: Beginning) -> Vec<u8> {
+    /// The payload, and how many entries it holds (customers, orders, other records).
+    fn read_snapshot(&self, beginning: Beginning) -> (Vec<u8>, u64) {
         let Beginning {
             next_lsn: _,
             now,
@@ -102,7 +103,9 @@ impl Engine {
         } = beginning;
         let mut e = Encoder::with_capacity(64 * 1024);
         e.u8(SNAPSHOT_FORMAT);
-        self.ledger.read_snapshot(ledger).encode(&mut e);
+        let ledger = self.ledger.read_snapshot(ledger);
+        let ledger_entries = ledger.customers.len() + ledger.orders.len();
+        ledger.encode(&mut e);
         // Everything else as the records that rebuild it.
         let mut records: Vec<Record> = Vec::new();
         instruments.sort_by(|a, b| a.0.symbol.cmp(&b.0.symbol));
@@ -177,7 +180,8 @@ impl Engine {
         for payment in &payments {
             e.str(payment);
         }
-        e.finish()
+        let entries = ledger_entries + records.len() + payments.len();
+        (e.finish(), entries as u64)
     }
 
     /// Rebuilds from a snapshot payload (recovery only).
@@ -218,9 +222,9 @@ impl Engine {
         let beginning = self.begin_snapshot(journal);
         let pause = started.elapsed();
         let next_lsn = beginning.next_lsn;
-        let payload = self.read_snapshot(beginning);
+        let (payload, entries) = self.read_snapshot(beginning);
         let read = started.elapsed();
-        match journal.write_snapshot(&payload, next_lsn) {
+        match journal.write_snapshot(&payload, entries, next_lsn) {
             Ok(()) => {
                 let report = SnapshotReport {
                     pause,
@@ -257,7 +261,7 @@ impl Engine {
     pub(crate) fn check_snapshot_imports(&self) -> Result<(), String> {
         let journal = self.journal.as_ref().ok_or("no WAL")?;
         let beginning = self.begin_snapshot(journal);
-        let payload = self.read_snapshot(beginning);
+        let (payload, _) = self.read_snapshot(beginning);
         let mut d = Decoder::new(&payload);
         d.u8("snapshot format").map_err(|e| e.to_string())?;
         let state = LedgerState::decode(&mut d).map_err(|e| e.to_string())?;

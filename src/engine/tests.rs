@@ -307,3 +307,38 @@ fn snapshots_taken_under_load_restore_exactly() {
     assert!(live == recovered, "recovery differs from the live state");
     reopened.close();
 }
+
+/// A snapshot is due after `wal.snapshot_every` records, or after as many records as the last
+/// snapshot held entries when that is more: a large book is not rewritten every few seconds.
+#[test]
+fn a_large_book_waits_for_as_many_records_as_its_snapshot_held() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut config = config(&scratch.path().join("wal"));
+    config.wal.snapshot_every = 10;
+    let engine = Engine::open(&config, clock(), false).unwrap().engine;
+    let register = |from: usize, count: usize| {
+        for n in from..from + count {
+            let customer: CustomerSpec =
+                serde_json::from_str(&format!(r#"{{"customerId":"c-{n}","cash":"1"}}"#)).unwrap();
+            let client_id = format!("BOOKC{n}X9");
+            let durability = engine.register_customer(&client_id, customer).unwrap();
+            durability.wait_blocking().unwrap();
+        }
+    };
+    register(0, 60);
+    let journal = engine.journal.clone().unwrap();
+    assert!(journal.snapshot_due(), "60 records, none snapshotted");
+    let report = engine.snapshot_now().unwrap();
+    assert!(report.bytes > 0);
+    register(60, 30);
+    assert!(
+        !journal.snapshot_due(),
+        "30 records since a snapshot of 60 customers"
+    );
+    register(90, 31);
+    assert!(
+        journal.snapshot_due(),
+        "61 records since a snapshot of 60 customers"
+    );
+    engine.close();
+}
