@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use omnigate::clock::{Clock, FixedClock};
 use omnigate::config::{Config, FsyncMode};
-use omnigate::engine::{CustomerSpec, Engine};
+use omnigate::engine::{CustomerSpec, Durability, Engine};
 use omnigate::instruments::InstrumentSpec;
 use omnigate::money::Fixed;
 use omnigate::order::parse_order;
@@ -74,9 +74,18 @@ fn client_id(n: u64) -> String {
     format!("PAUSE{n:07}")
 }
 
-/// Decides, reserves and binds one order; the time until the reservation's record is queued is
-/// what a snapshot could stall.
+/// Decides, reserves and binds one order, and waits until both records are durable; returns the
+/// time until they were queued, which is what a snapshot could stall.
 fn place(engine: &Engine, customer: u64, n: u64) -> Duration {
+    let (elapsed, durable) = place_unwaited(engine, customer, n);
+    for durability in durable {
+        durability.wait_blocking().expect("durable");
+    }
+    elapsed
+}
+
+/// [`place`] without waiting for durability (the book is built with one wait per batch).
+fn place_unwaited(engine: &Engine, customer: u64, n: u64) -> (Duration, [Durability; 2]) {
     let body = format!(
         r#"{{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":1,"price":"1.{:02}","clientID":"{}"}}"#,
         n % 100,
@@ -86,10 +95,7 @@ fn place(engine: &Engine, customer: u64, n: u64) -> Duration {
     let started = Instant::now();
     let (admitted, durability) = engine.admit(&order).expect("admitted");
     let bound = engine.bound(&admitted, &format!("PAUSE.{n}"));
-    let elapsed = started.elapsed();
-    durability.wait_blocking().expect("durable");
-    bound.wait_blocking().expect("durable");
-    elapsed
+    (started.elapsed(), [durability, bound])
 }
 
 fn percentiles(name: &str, latency: &Histogram<u64>) {
@@ -199,8 +205,15 @@ fn main() {
         rss_mib()
     );
     let started = Instant::now();
+    let mut pending = Vec::with_capacity(2048);
     for n in 0..options.orders {
-        place(&engine, n % options.customers, n);
+        let (_, durable) = place_unwaited(&engine, n % options.customers, n);
+        pending.extend(durable);
+        if pending.len() >= 2048 || n + 1 == options.orders {
+            for durability in pending.drain(..) {
+                durability.wait_blocking().expect("durable");
+            }
+        }
     }
     println!(
         "open orders            {} placed in {:.1} s, RSS {} MiB",
