@@ -2,8 +2,10 @@
 //! it (SPEC §10: "a snapshot never stops the order path").
 //!
 //! # How a snapshot sees one instant
-//! State that a snapshot carries lives in [`CowCell`]s: one per customer, one per shard of the
-//! smaller maps. A snapshot *begins* ([`SnapshotEpoch::begin`]) with every change paused — the
+//! State that a snapshot carries lives in [`CowCell`]s: one per customer (without its orders),
+//! one per shard of the smaller maps. Open orders are kept one by one the same way by the ledger
+//! itself (`Ledger::change_order`, with [`SnapshotEpoch::running`]), so that a customer with many
+//! open orders costs a change no more than one with few. A snapshot *begins* ([`SnapshotEpoch::begin`]) with every change paused — the
 //! engine's gate held exclusively, for microseconds — and from then on:
 //! - the first change to a cell copies what the snapshot needs from it ([`Freeze::freeze`]) before
 //!   changing it, and keeps the copy in the cell;
@@ -12,7 +14,7 @@
 //! - a cell created after the beginning did not exist at that instant, and is skipped.
 //!
 //! So the snapshot is exactly the state at its beginning, whatever the order path did meanwhile,
-//! and an order waits at most for one cell's copy (a customer, or one shard of a map).
+//! and an order waits at most for one cell's copy (a customer, an order, or one shard of a map).
 //!
 //! # Invariant the callers keep
 //! Every change goes through [`CowCell::change`]; [`CowCell::read`] gives no way to change. The
