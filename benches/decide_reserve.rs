@@ -17,8 +17,9 @@
 //!   cost no more than an acceptance.
 //!
 //! Last result (2026-12-01, 2-core Intel Xeon KVM guest; perf/RESULTS.md has the comparison with
-//! the previous version in the same run): parse 400 / 302 ns, decide 346 / 293 ns, the whole
-//! path 1.16 µs / 0.97 µs for the LIMIT / fractional MARKET order.
+//! the previous version in the same run): parse 395 / 295 ns, decide 318 / 270 ns, the whole
+//! path 1.11 µs / 0.92 µs for the LIMIT / fractional MARKET order; reserve + release alone
+//! 173 ns; denied at the reservation 1.06 µs.
 //!
 //! Run: `cargo bench --bench decide_reserve`. Results: perf/RESULTS.md.
 
