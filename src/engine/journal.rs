@@ -43,6 +43,10 @@ pub struct Journal {
     /// (Redis rewrites its log by the same rule); replay stays bounded by the snapshot's own size.
     last_snapshot_entries: AtomicU64,
     snapshot_running: AtomicBool,
+    /// Held by a snapshot from its beginning until it is written: two snapshots read at once
+    /// would share the copy-on-write cells' one epoch (a due snapshot still being read when
+    /// shutdown writes the final one, say).
+    snapshot_turn: Mutex<()>,
 }
 
 /// The mutation gate and the update serialiser (see the module doc).
@@ -132,6 +136,7 @@ impl Journal {
             since_snapshot: AtomicU64::new(0),
             last_snapshot_entries: AtomicU64::new(0),
             snapshot_running: AtomicBool::new(false),
+            snapshot_turn: Mutex::new(()),
         }
     }
 
@@ -154,6 +159,11 @@ impl Journal {
     /// The lsn the next queued record will get. Exact only while the gate is held exclusively.
     pub fn next_lsn(&self) -> u64 {
         self.base_lsn + self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Waits for any snapshot being taken to be written, then holds the turn for this one.
+    pub fn snapshot_turn(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.snapshot_turn.lock()
     }
 
     /// Claims the right to take a snapshot when one is due; `false` if not due or running.

@@ -218,6 +218,7 @@ impl Engine {
     }
 
     fn write_snapshot(&self, journal: &Journal) -> Option<SnapshotReport> {
+        let _turn = journal.snapshot_turn();
         let started = Instant::now();
         let beginning = self.begin_snapshot(journal);
         let pause = started.elapsed();
@@ -260,6 +261,7 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn check_snapshot_imports(&self) -> Result<(), String> {
         let journal = self.journal.as_ref().ok_or("no WAL")?;
+        let _turn = journal.snapshot_turn();
         let beginning = self.begin_snapshot(journal);
         let (payload, _) = self.read_snapshot(beginning);
         let mut d = Decoder::new(&payload);
