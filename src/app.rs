@@ -146,6 +146,7 @@ impl Gateway {
         }
         let body_limits = BodyLimits {
             max_bytes: config.server.max_body_bytes,
+            max_bytes_key: "server.max_body_bytes",
             read_timeout: Duration::from_millis(config.server.body_read_timeout_ms),
         };
         let limits = ConnectionLimits::from_config(&config.server);
@@ -181,6 +182,11 @@ impl Gateway {
             upstream: upstream_label.clone(),
             started: Instant::now(),
             body_limits,
+            bulk_limits: BodyLimits {
+                max_bytes: config.server.max_bulk_bytes,
+                max_bytes_key: "server.max_bulk_bytes",
+                ..body_limits
+            },
         });
         let admin_addr = local_addr(&admin_listener)?;
         tasks.spawn(server::serve(

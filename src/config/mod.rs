@@ -67,6 +67,10 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Largest request body accepted, in bytes. Default 65536.
     pub max_body_bytes: usize,
+    /// Largest body of the admin API's bulk loads (`POST /admin/customers`, `POST
+    /// /admin/instruments`: JSON Lines), in bytes. Default 268435456 (256 MiB, about 4 million
+    /// customers).
+    pub max_bulk_bytes: usize,
     /// Most request headers accepted. Default 64.
     pub max_headers: usize,
     /// Largest request head (request line + headers), in bytes. Default 16384, at least 8192.
@@ -104,6 +108,7 @@ impl Default for ServerConfig {
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             admin_token: None,
             max_body_bytes: 64 * 1024,
+            max_bulk_bytes: 256 * 1024 * 1024,
             max_headers: 64,
             max_header_bytes: 16 * 1024,
             header_read_timeout_ms: 5_000,

@@ -30,6 +30,12 @@ impl Config {
                 format!("{} is outside 1..=16777216", server.max_body_bytes),
             );
         }
+        if server.max_bulk_bytes == 0 || server.max_bulk_bytes > 4 * 1024 * 1024 * 1024 {
+            problem(
+                "server.max_bulk_bytes",
+                format!("{} is outside 1..=4294967296", server.max_bulk_bytes),
+            );
+        }
         if server.max_headers == 0 || server.max_headers > 1024 {
             problem(
                 "server.max_headers",

@@ -23,12 +23,10 @@ impl Engine {
     /// entry. Blocking. Errors name the file and line.
     pub fn bootstrap(&self, config: &Config) -> Result<(), String> {
         if config.demo_book {
-            load_lines(DEMO_INSTRUMENTS, "demo instruments", |line| {
-                self.load_instrument_line(line)
-            })?;
-            load_lines(DEMO_CUSTOMERS, "demo customers", |line| {
-                self.load_customer_line(line)
-            })?;
+            self.load_instruments(DEMO_INSTRUMENTS)
+                .map_err(|error| format!("demo instruments:{}: {}", error.line, error.message))?;
+            self.load_customers(DEMO_CUSTOMERS)
+                .map_err(|error| format!("demo customers:{}: {}", error.line, error.message))?;
             let (_, durability) = self
                 .omni_deposit(DEMO_OMNI_CASH)
                 .map_err(|error| format!("demo omni cash: {error}"))?;
@@ -73,35 +71,82 @@ fn load_json_lines(
 ) -> Result<(), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("{key}: {}: cannot read: {error}", path.display()))?;
-    load_lines(&text, &format!("{key}: {}", path.display()), load)
+    let name = format!("{key}: {}", path.display());
+    load_lines(&text, load)
+        .map(drop)
+        .map_err(|error| format!("{name}:{}: {}", error.line, error.message))
 }
 
-/// Loads every non-blank line of `text`, waiting for durability once per [`BATCH`] lines. Each
-/// entry is applied in memory as it is read (a later line may depend on an earlier one); nothing
-/// is acted on from here, so waiting later loses nothing, and the start fails if any record could
-/// not be made durable. Errors are `<name>:<line>: reason`.
+/// Why a bulk load stopped: the line at fault (1-based) and why, and how many entries before it
+/// were loaded (and are durable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkError {
+    pub line: usize,
+    pub message: String,
+    pub loaded: usize,
+}
+
+impl Engine {
+    /// `POST /admin/customers`: registers (or replaces) each customer of `text`, JSON Lines in
+    /// the shape of `bootstrap.customers`, in order. Durable in batches (one group commit per
+    /// [`BATCH`] lines); returns once every loaded entry is durable. Blocking.
+    pub fn load_customers(&self, text: &str) -> Result<usize, BulkError> {
+        load_lines(text, |line| self.load_customer_line(line))
+    }
+
+    /// `POST /admin/instruments`: upserts each instrument of `text` (the shape of
+    /// `bootstrap.instruments`), as [`Engine::load_customers`] does customers.
+    pub fn load_instruments(&self, text: &str) -> Result<usize, BulkError> {
+        load_lines(text, |line| self.load_instrument_line(line))
+    }
+}
+
+/// Loads every non-blank line of `text`, waiting for durability once per [`BATCH`] lines, and
+/// returns how many entries it loaded. Each entry is applied in memory as it is read (a later
+/// line may depend on an earlier one); nothing is acted on from here, so waiting later loses
+/// nothing. At the first bad line it stops, waits for the lines before it, and says how many
+/// those were.
 fn load_lines(
     text: &str,
-    name: &str,
     mut load: impl FnMut(&str) -> Result<Durability, String>,
-) -> Result<(), String> {
+) -> Result<usize, BulkError> {
     let mut pending: Vec<(usize, Durability)> = Vec::with_capacity(BATCH);
-    let wait = |pending: &mut Vec<(usize, Durability)>| {
-        pending.drain(..).try_for_each(|(line, durability)| {
-            durability
-                .wait_blocking()
-                .map_err(|error| format!("{name}:{line}: {error}"))
-        })
+    let mut loaded = 0;
+    let wait = |pending: &mut Vec<(usize, Durability)>, loaded: usize| {
+        let batch = pending.len();
+        pending
+            .drain(..)
+            .enumerate()
+            .try_for_each(|(index, (line, durability))| {
+                durability.wait_blocking().map_err(|error| BulkError {
+                    line,
+                    message: error.to_string(),
+                    loaded: loaded - batch + index,
+                })
+            })
     };
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let durability = load(line).map_err(|error| format!("{name}:{}: {error}", index + 1))?;
-        pending.push((index + 1, durability));
+        match load(line) {
+            Ok(durability) => {
+                pending.push((index + 1, durability));
+                loaded += 1;
+            }
+            Err(message) => {
+                wait(&mut pending, loaded)?;
+                return Err(BulkError {
+                    line: index + 1,
+                    message,
+                    loaded,
+                });
+            }
+        }
         if pending.len() == BATCH {
-            wait(&mut pending)?;
+            wait(&mut pending, loaded)?;
         }
     }
-    wait(&mut pending)
+    wait(&mut pending, loaded)?;
+    Ok(loaded)
 }

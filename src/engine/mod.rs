@@ -38,6 +38,7 @@ use crate::money::{self, Fixed};
 use crate::queued::QueuedOrders;
 
 pub use admit::{AdmitError, Admitted};
+pub use bootstrap::BulkError;
 pub use daily::DailyBuys;
 pub use error::ChangeError;
 pub use journal::{Durability, Journal, StorageError};

@@ -1,4 +1,5 @@
-//! Reading a whole request body, within `server.max_body_bytes` and `server.body_read_timeout_ms`.
+//! Reading a whole request body, within a byte limit (`server.max_body_bytes`; the admin API's bulk
+//! loads, `server.max_bulk_bytes`) and `server.body_read_timeout_ms`.
 
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use crate::reject::Reject;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {
     pub max_bytes: usize,
+    /// The config key of `max_bytes`, named when a body is refused.
+    pub max_bytes_key: &'static str,
     pub read_timeout: Duration,
 }
 
@@ -26,8 +29,8 @@ pub async fn read_limited(
 ) -> Result<Bytes, Reject> {
     let too_large = || {
         Reject::invalid(format!(
-            "the request body is larger than the {} bytes allowed (server.max_body_bytes)",
-            limits.max_bytes
+            "the request body is larger than the {} bytes allowed ({})",
+            limits.max_bytes, limits.max_bytes_key
         ))
         .with_status(413)
     };
