@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{bearer_token, Secret};
 use super::body::{self, BodyLimits};
+use super::bulk::Bulk;
 use super::respond::{self, GatewayError};
 use crate::clock::{Clock, ShiftedClock};
 use crate::engine::Reloader;
-use crate::engine::{BulkError, ChangeError, CustomerSpec, Durability, Engine};
+use crate::engine::{ChangeError, CustomerSpec, Durability, Engine};
 use crate::feeds::events::EventOutcome;
 use crate::feeds::poller::UpstreamOps;
 use crate::instruments::InstrumentSpec;
@@ -508,62 +509,6 @@ impl Admin {
             StatusCode::OK,
             &serde_json::json!({ "now": self.clock.now() }),
         )
-    }
-}
-
-/// What a bulk load loads.
-#[derive(Clone, Copy)]
-enum Bulk {
-    Customers,
-    Instruments,
-}
-
-impl Admin {
-    /// `POST /admin/customers` and `POST /admin/instruments`: JSON Lines in the bootstrap files'
-    /// shapes, applied in order, durable in batches (group commit), answered once every loaded
-    /// entry is durable: `{"loaded": n}`, or 400 naming the first bad line and how many before
-    /// it were loaded (those stay).
-    async fn bulk_load(&self, request: Request<Incoming>, what: Bulk) -> Answer {
-        let (parts, body) = request.into_parts();
-        let bytes = match body::read_limited(&parts.headers, body, self.bulk_limits).await {
-            Ok(bytes) => bytes,
-            Err(reject) => {
-                return respond::error_body(
-                    StatusCode::from_u16(reject.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-                    "BAD_REQUEST",
-                    &reject.message,
-                )
-            }
-        };
-        let engine = self.engine.clone();
-        // Blocking: each entry takes the gate and the batches wait for their group commits.
-        let loaded = tokio::task::spawn_blocking(move || {
-            let text = std::str::from_utf8(&bytes).map_err(|_| BulkError {
-                line: 0,
-                message: "the body is not UTF-8".to_owned(),
-                loaded: 0,
-            })?;
-            match what {
-                Bulk::Customers => engine.load_customers(text),
-                Bulk::Instruments => engine.load_instruments(text),
-            }
-        })
-        .await;
-        match loaded {
-            Ok(Ok(loaded)) => {
-                tracing::info!(loaded, "bulk load by the admin API");
-                respond::json_value(StatusCode::OK, &serde_json::json!({ "loaded": loaded }))
-            }
-            Ok(Err(error)) => respond::error_body(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!(
-                    "line {}: {}; the {} entries before it were loaded",
-                    error.line, error.message, error.loaded
-                ),
-            ),
-            Err(error) => GatewayError::Internal(error.to_string()).into_response(),
-        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! The listeners: the order front (DriveWealth's paths), the transparent proxy behind it, and the
-//! admin API, all on one connection server that puts a limit on everything a client can send.
+//! admin API (its bulk loads in `bulk`), all on one connection server that puts a limit on
+//! everything a client can send.
 
 pub mod admin;
 pub mod auth;
 pub mod body;
+mod bulk;
 pub mod front;
 pub mod proxy;
 pub mod respond;

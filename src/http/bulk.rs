@@ -1,0 +1,70 @@
+//! The admin API's bulk loads: `POST /admin/customers` and `POST /admin/instruments`.
+
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+
+use super::admin::Admin;
+use super::body;
+use super::respond::{self, GatewayError};
+use crate::engine::BulkError;
+use crate::upstream::ProxyBody;
+
+/// What a bulk load loads.
+#[derive(Clone, Copy)]
+pub(super) enum Bulk {
+    Customers,
+    Instruments,
+}
+
+impl Admin {
+    /// `POST /admin/customers` and `POST /admin/instruments`: JSON Lines in the bootstrap files'
+    /// shapes, applied in order, durable in batches (group commit), answered once every loaded
+    /// entry is durable: `{"loaded": n}`, or 400 naming the first bad line and how many before
+    /// it were loaded (those stay).
+    pub(super) async fn bulk_load(
+        &self,
+        request: Request<Incoming>,
+        what: Bulk,
+    ) -> http::Response<ProxyBody> {
+        let (parts, body) = request.into_parts();
+        let bytes = match body::read_limited(&parts.headers, body, self.bulk_limits).await {
+            Ok(bytes) => bytes,
+            Err(reject) => {
+                return respond::error_body(
+                    StatusCode::from_u16(reject.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+                    "BAD_REQUEST",
+                    &reject.message,
+                )
+            }
+        };
+        let engine = self.engine.clone();
+        // Blocking: each entry takes the gate and the batches wait for their group commits.
+        let loaded = tokio::task::spawn_blocking(move || {
+            let text = std::str::from_utf8(&bytes).map_err(|_| BulkError {
+                line: 0,
+                message: "the body is not UTF-8".to_owned(),
+                loaded: 0,
+            })?;
+            match what {
+                Bulk::Customers => engine.load_customers(text),
+                Bulk::Instruments => engine.load_instruments(text),
+            }
+        })
+        .await;
+        match loaded {
+            Ok(Ok(loaded)) => {
+                tracing::info!(loaded, "bulk load by the admin API");
+                respond::json_value(StatusCode::OK, &serde_json::json!({ "loaded": loaded }))
+            }
+            Ok(Err(error)) => respond::error_body(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!(
+                    "line {}: {}; the {} entries before it were loaded",
+                    error.line, error.message, error.loaded
+                ),
+            ),
+            Err(error) => GatewayError::Internal(error.to_string()).into_response(),
+        }
+    }
+}
