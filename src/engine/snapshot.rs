@@ -18,9 +18,6 @@ use crate::rules::market_hours::new_york_date;
 /// First byte of an engine snapshot; bump on any change of its layout.
 const SNAPSHOT_FORMAT: u8 = 1;
 
-/// What a snapshot takes at its beginning, with every change paused: the small state itself, and
-/// the beginning of each copy-on-write read of the large state (customers and orders, daily
-/// totals, clientOrderIDs, idempotency keys, queued orders, payments; see [`crate::cow`]).
 /// What one snapshot cost.
 #[derive(Debug, Clone, Copy)]
 pub struct SnapshotReport {
@@ -33,6 +30,9 @@ pub struct SnapshotReport {
     pub bytes: usize,
 }
 
+/// What a snapshot takes at its beginning, with every change paused: the small state itself, and
+/// the beginning of each copy-on-write read of the large state (customers and orders, daily
+/// totals, clientOrderIDs, idempotency keys, queued orders, payments; see [`crate::cow`]).
 struct Beginning {
     next_lsn: u64,
     now: DateTime<Utc>,
