@@ -327,6 +327,14 @@ fn body_cases() -> Vec<Case> {
             400,
             "INVALID_ORDER",
         ),
+        (
+            // serde would read the 14 fields in order: one body, two readings.
+            "the order as an array",
+            r#"["DWOM000001","MARKET","BUY","AAPL",null,null,1,null,null,null,null,"123456789",null,null]"#
+                .to_owned(),
+            400,
+            "INVALID_ORDER",
+        ),
     ] {
         cases.push(post(name.to_owned(), body, status, code));
     }

@@ -180,8 +180,18 @@ pub fn parse_cancel_within(body: &[u8], max_json_depth: usize) -> Result<OrderPa
     }
 }
 
-/// The body as text, once it is known to be UTF-8 and to nest no deeper than allowed.
+/// The body as text, once it is known to be a JSON object (serde's derive would also read an
+/// array as the fields in order: one body, two readings), UTF-8, and to nest no deeper than
+/// allowed.
 fn json_text(body: &[u8], max_json_depth: usize) -> Result<&str, Reject> {
+    let first = body
+        .iter()
+        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        return Err(Reject::invalid(
+            "the request body must be a JSON object ({ … })",
+        ));
+    }
     if super::depth::nesting_within(body, max_json_depth).is_none() {
         return Err(Reject::invalid(format!(
             "the request body nests deeper than {max_json_depth} arrays and objects (server.max_json_depth)"
@@ -299,6 +309,28 @@ mod tests {
 
     const LIMIT_ORDER: &str = r#"{"accountNo":"DWPH000003","orderType":"LIMIT","symbol":"AAPL",
         "side":"BUY","quantity":10,"price":160,"clientID":"123456789","extra":{"kept":true}}"#;
+
+    #[test]
+    fn an_order_is_a_json_object_never_an_array() {
+        // serde's derive would read an array as the struct's fields in order: refused instead.
+        for body in [
+            r#"["DWOM000001","MARKET","BUY","AAPL",null,null,1]"#,
+            r#"  ["DWOM000001"]"#,
+            "[]",
+            "\"text\"",
+            "17",
+        ] {
+            let reject = parse(body).unwrap_err();
+            assert_eq!(reject.code, RejectCode::InvalidOrder, "{body}");
+            assert!(
+                reject.message.contains("JSON object"),
+                "{body}: {}",
+                reject.message
+            );
+        }
+        let reject = parse_cancel(br#"["CANCEL"]"#).unwrap_err();
+        assert!(reject.message.contains("JSON object"), "{}", reject.message);
+    }
 
     #[test]
     fn reads_the_seed_limit_order() {
