@@ -41,6 +41,7 @@
 //!   orders, the settlement roll.
 //! - [`queued`]: orders accepted for a later open (for the cancel cut-off).
 //! - [`reject`]: the rejection codes of the wire contract and their messages.
+//! - [`json_shape`]: a body's outer JSON shape, checked before serde reads a struct from it.
 //! - [`instruments`]: the instrument master (status, fractionability, reference prices).
 //! - [`ledger`]: customer and omni buying power, reservations, positions and fills.
 //! - [`limits`]: risk-officer controls: limits, kill switch, rate, duplicates, idempotency keys.
@@ -62,6 +63,7 @@ pub mod fast_map;
 pub mod feeds;
 pub mod http;
 pub mod instruments;
+pub mod json_shape;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;

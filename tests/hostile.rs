@@ -712,6 +712,36 @@ fn the_events_token_opens_the_events_call_only() {
     }
     let events = format!("Bearer {EVENTS_TOKEN}");
     assert_eq!(call("POST", "/admin/events", &events, event).status, 200);
+    // Admin bodies have one reading too: a struct is an object, a list an array.
+    let bearer = format!("Bearer {admin}");
+    for (method, path, body) in [
+        ("POST", "/admin/omni/cash", r#"["1"]"#),
+        ("PUT", "/admin/customers/ARRAYC1X9", r#"["c-array","100"]"#),
+        ("POST", "/admin/prices", r#"{"symbol":"AAPL","price":"1"}"#),
+        (
+            "POST",
+            "/admin/events",
+            r#"["evt-2","accounts.updated",{}]"#,
+        ),
+    ] {
+        let answer = call(method, path, &bearer, body);
+        assert_eq!(
+            answer.status,
+            400,
+            "{method} {path} {body}: {}",
+            answer.text()
+        );
+        assert!(
+            answer.text().contains("must be a JSON"),
+            "{}",
+            answer.text()
+        );
+    }
+    assert_eq!(
+        call("GET", "/admin/customers/ARRAYC1X9", &bearer, "").status,
+        404,
+        "the array registered nobody"
+    );
     for (method, path, body) in [
         ("GET", "/admin/omni", ""),
         ("POST", "/admin/omni/cash", r#"{"amount":"1"}"#),

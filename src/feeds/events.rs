@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::engine::{ChangeError, Durability, Engine};
 use crate::instruments::InstrumentStatus;
+use crate::json_shape::Shape;
 use crate::ledger::{OrderStatus, OrderUpdate, UpdateOutcome};
 use crate::money::{self, Fixed};
 use crate::reject::clip;
@@ -191,12 +192,33 @@ struct InstrumentChange {
 
 /// Parses an envelope: `(event id, event)`, or why it cannot be read.
 pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
+    if !Shape::Object.opens(body) {
+        return Err(format!(
+            "an event envelope must be {}",
+            Shape::Object.name()
+        ));
+    }
     let envelope: Envelope<'_> = serde_json::from_slice(body)
         .map_err(|error| format!("not an event envelope: {}", clip(error)))?;
     if envelope.id.trim().is_empty() || envelope.id.len() > 128 {
         return Err("the event id must be 1 to 128 characters".to_owned());
     }
     let payload = envelope.payload.get();
+    let known = matches!(
+        envelope.kind.as_str(),
+        "instruments.updated"
+            | "orders.created"
+            | "orders.updated"
+            | "orders.completed"
+            | "deposits.updated"
+    );
+    if known && !Shape::Object.opens(payload.as_bytes()) {
+        return Err(format!(
+            "a {} payload must be {}",
+            clip(&envelope.kind),
+            Shape::Object.name()
+        ));
+    }
     let event = match envelope.kind.as_str() {
         "instruments.updated" => {
             let payload: InstrumentPayload = serde_json::from_str(payload)
@@ -287,6 +309,15 @@ mod tests {
         assert_eq!(
             parse_event(other).unwrap().1,
             Event::Other("accounts.updated".into())
+        );
+        // serde's derive would read arrays as the fields in order: one body, one reading.
+        let envelope = br#"["e","deposits.updated",{"id":"p","paymentID":"p","amount":5}]"#;
+        assert!(parse_event(envelope).unwrap_err().contains("JSON object"));
+        let payload = br#"{"id":"e","type":"deposits.updated","payload":["p","DWOM000001",5]}"#;
+        let reason = parse_event(payload).unwrap_err();
+        assert!(
+            reason.contains("deposits.updated payload must be a JSON object"),
+            "{reason}"
         );
     }
 

@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{bearer_token, Secret};
-use super::body::{self, BodyLimits};
+use super::body::{self, read_json, read_json_list, BodyLimits};
 use super::bulk::Bulk;
 use super::respond::{self, GatewayError};
 use crate::clock::{Clock, ShiftedClock};
@@ -352,7 +352,7 @@ impl Admin {
             #[serde(deserialize_with = "money::exact::deserialize")]
             price: Fixed,
         }
-        let prices: Vec<Price> = match read_json(request, self.body_limits).await {
+        let prices: Vec<Price> = match read_json_list(request, self.body_limits).await {
             Ok(prices) => prices,
             Err(response) => return response,
         };
@@ -510,33 +510,6 @@ impl Admin {
             &serde_json::json!({ "now": self.clock.now() }),
         )
     }
-}
-
-/// Reads a JSON body into `T`, answering 400 with the reason when it does not fit.
-pub async fn read_json<T: serde::de::DeserializeOwned>(
-    request: Request<Incoming>,
-    limits: BodyLimits,
-) -> Result<T, Response<ProxyBody>> {
-    let (parts, body) = request.into_parts();
-    let bytes = body::read_limited(&parts.headers, body, limits)
-        .await
-        .map_err(|reject| {
-            respond::error_body(
-                StatusCode::from_u16(reject.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-                "BAD_REQUEST",
-                &reject.message,
-            )
-        })?;
-    serde_json::from_slice(&bytes).map_err(|error| {
-        respond::error_body(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            &format!(
-                "the request body does not fit: {}",
-                crate::reject::clip(error)
-            ),
-        )
-    })
 }
 
 /// Answers `value` once the change's record is durable; 503 if it cannot be.

@@ -1,15 +1,19 @@
 //! Reading a whole request body, within a byte limit (`server.max_body_bytes`; the admin API's bulk
-//! loads, `server.max_bulk_bytes`) and `server.body_read_timeout_ms`.
+//! loads, `server.max_bulk_bytes`) and `server.body_read_timeout_ms`; and reading the admin API's
+//! JSON bodies, of the shape they must have.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
-use http::HeaderMap;
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::respond;
+use crate::json_shape::Shape;
 use crate::reject::Reject;
+use crate::upstream::ProxyBody;
 
 /// Limits on a body read into memory.
 #[derive(Debug, Clone, Copy)]
@@ -62,4 +66,55 @@ pub async fn read_limited(
             crate::reject::clip(error)
         ))),
     }
+}
+
+/// Reads a JSON object body into the struct `T`, answering 400 with the reason when it does not
+/// fit (an array is refused: serde's derive would read it as the fields in order).
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    limits: BodyLimits,
+) -> Result<T, Response<ProxyBody>> {
+    read_shaped(request, limits, Shape::Object).await
+}
+
+/// [`read_json`] for a body that is a list.
+pub async fn read_json_list<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    limits: BodyLimits,
+) -> Result<T, Response<ProxyBody>> {
+    read_shaped(request, limits, Shape::Array).await
+}
+
+async fn read_shaped<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    limits: BodyLimits,
+    shape: Shape,
+) -> Result<T, Response<ProxyBody>> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_limited(&parts.headers, body, limits)
+        .await
+        .map_err(|reject| {
+            respond::error_body(
+                StatusCode::from_u16(reject.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+                "BAD_REQUEST",
+                &reject.message,
+            )
+        })?;
+    if !shape.opens(&bytes) {
+        return Err(respond::error_body(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            &format!("the request body must be {}", shape.name()),
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|error| {
+        respond::error_body(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            &format!(
+                "the request body does not fit: {}",
+                crate::reject::clip(error)
+            ),
+        )
+    })
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{ClientIdField, InstrumentRef, Order, OrderPatch, OrderType, Side, Size, TimeInForce};
+use crate::json_shape::Shape;
 use crate::money::{Fixed, FixedError};
 use crate::reject::{clip, Reject};
 
@@ -184,13 +185,11 @@ pub fn parse_cancel_within(body: &[u8], max_json_depth: usize) -> Result<OrderPa
 /// array as the fields in order: one body, two readings), UTF-8, and to nest no deeper than
 /// allowed.
 fn json_text(body: &[u8], max_json_depth: usize) -> Result<&str, Reject> {
-    let first = body
-        .iter()
-        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
-    if first != Some(&b'{') {
-        return Err(Reject::invalid(
-            "the request body must be a JSON object ({ … })",
-        ));
+    if !Shape::Object.opens(body) {
+        return Err(Reject::invalid(format!(
+            "the request body must be {}",
+            Shape::Object.name()
+        )));
     }
     if super::depth::nesting_within(body, max_json_depth).is_none() {
         return Err(Reject::invalid(format!(
