@@ -60,9 +60,7 @@ impl SnapshotEpoch {
 pub trait Freeze {
     /// The copy (usually the value's records, or cheap handles to them).
     type Frozen: Send;
-    /// What freezing needs besides the value itself (the ledger's orders map for a customer).
-    type Context: ?Sized;
-    fn freeze(&self, context: &Self::Context) -> Self::Frozen;
+    fn freeze(&self) -> Self::Frozen;
 }
 
 /// A value behind a mutex that a snapshot can read as of its beginning.
@@ -93,11 +91,11 @@ impl<T: Freeze> CowCell<T> {
 
     /// Locks the value to change it. If a snapshot is running and has not read this cell yet,
     /// its content is copied first.
-    pub fn change(&self, epoch: &SnapshotEpoch, context: &T::Context) -> MappedMutexGuard<'_, T> {
+    pub fn change(&self, epoch: &SnapshotEpoch) -> MappedMutexGuard<'_, T> {
         let mut inner = self.inner.lock();
         let running = epoch.running();
         if running != 0 && inner.seen_by != running {
-            inner.kept = Some(inner.value.freeze(context));
+            inner.kept = Some(inner.value.freeze());
             inner.seen_by = running;
         }
         MutexGuard::map(inner, |inner| &mut inner.value)
@@ -110,18 +108,18 @@ impl<T: Freeze> CowCell<T> {
 
     /// Snapshot `running`'s read of this cell: its content at the snapshot's beginning, or
     /// `None` if the cell was born after it (or was already read).
-    pub fn snapshot(&self, running: u64, context: &T::Context) -> Option<T::Frozen> {
+    pub fn snapshot(&self, running: u64) -> Option<T::Frozen> {
         let mut inner = self.inner.lock();
         if inner.seen_by == running {
             return inner.kept.take();
         }
         inner.seen_by = running;
         inner.kept = None;
-        Some(inner.value.freeze(context))
+        Some(inner.value.freeze())
     }
 }
 
-impl<T: Freeze<Context = ()>> std::fmt::Debug for CowShards<T> {
+impl<T: Freeze> std::fmt::Debug for CowShards<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CowShards")
             .field("shards", &self.shards.len())
@@ -141,12 +139,12 @@ impl<T: Freeze> Deref for ReadGuard<'_, T> {
 
 /// A fixed number of [`CowCell`] shards with their own [`SnapshotEpoch`]: the shape of every map
 /// a snapshot carries besides the customers. Shard counts are powers of two.
-pub struct CowShards<T: Freeze<Context = ()>> {
+pub struct CowShards<T: Freeze> {
     shards: Box<[CowCell<T>]>,
     epoch: SnapshotEpoch,
 }
 
-impl<T: Freeze<Context = ()> + Default> CowShards<T> {
+impl<T: Freeze + Default> CowShards<T> {
     pub fn new(count: usize) -> Self {
         assert!(
             count.is_power_of_two(),
@@ -162,7 +160,7 @@ impl<T: Freeze<Context = ()> + Default> CowShards<T> {
     }
 }
 
-impl<T: Freeze<Context = ()>> CowShards<T> {
+impl<T: Freeze> CowShards<T> {
     /// The shard of a key's hash.
     pub fn index(&self, hash: u64) -> usize {
         (hash as usize) & (self.shards.len() - 1)
@@ -174,7 +172,7 @@ impl<T: Freeze<Context = ()>> CowShards<T> {
 
     /// Locks shard `index` to change it (see [`CowCell::change`]).
     pub fn change(&self, index: usize) -> MappedMutexGuard<'_, T> {
-        self.shards[index].change(&self.epoch, &())
+        self.shards[index].change(&self.epoch)
     }
 
     pub fn read(&self, index: usize) -> ReadGuard<'_, T> {
@@ -192,7 +190,7 @@ impl<T: Freeze<Context = ()>> CowShards<T> {
             .shards
             .iter()
             .enumerate()
-            .filter_map(|(index, shard)| Some((index, shard.snapshot(running, &())?)))
+            .filter_map(|(index, shard)| Some((index, shard.snapshot(running)?)))
             .collect();
         self.epoch.end();
         frozen
@@ -205,8 +203,7 @@ mod tests {
 
     impl Freeze for Vec<u32> {
         type Frozen = Vec<u32>;
-        type Context = ();
-        fn freeze(&self, _: &()) -> Vec<u32> {
+        fn freeze(&self) -> Vec<u32> {
             self.clone()
         }
     }
@@ -216,27 +213,23 @@ mod tests {
         let epoch = SnapshotEpoch::default();
         let changed = CowCell::new(vec![1], &epoch);
         let untouched = CowCell::new(vec![2], &epoch);
-        changed.change(&epoch, &()).push(10); // no snapshot running: no copy
+        changed.change(&epoch).push(10); // no snapshot running: no copy
         let running = epoch.begin();
         let born = CowCell::new(vec![3], &epoch);
-        changed.change(&epoch, &()).push(11);
-        changed.change(&epoch, &()).push(12); // copied once, at the first change
-        born.change(&epoch, &()).push(30);
-        assert_eq!(changed.snapshot(running, &()), Some(vec![1, 10]));
-        assert_eq!(untouched.snapshot(running, &()), Some(vec![2]));
-        assert_eq!(
-            born.snapshot(running, &()),
-            None,
-            "born after the beginning"
-        );
-        untouched.change(&epoch, &()).push(20); // read already: no copy kept
-        assert_eq!(untouched.snapshot(running, &()), None);
+        changed.change(&epoch).push(11);
+        changed.change(&epoch).push(12); // copied once, at the first change
+        born.change(&epoch).push(30);
+        assert_eq!(changed.snapshot(running), Some(vec![1, 10]));
+        assert_eq!(untouched.snapshot(running), Some(vec![2]));
+        assert_eq!(born.snapshot(running), None, "born after the beginning");
+        untouched.change(&epoch).push(20); // read already: no copy kept
+        assert_eq!(untouched.snapshot(running), None);
         epoch.end();
         assert_eq!(*changed.read(), vec![1, 10, 11, 12]);
 
         let next = epoch.begin();
-        assert_eq!(born.snapshot(next, &()), Some(vec![3, 30]));
-        assert_eq!(untouched.snapshot(next, &()), Some(vec![2, 20]));
+        assert_eq!(born.snapshot(next), Some(vec![3, 30]));
+        assert_eq!(untouched.snapshot(next), Some(vec![2, 20]));
     }
 
     #[test]
@@ -250,12 +243,12 @@ mod tests {
             let seen = std::thread::scope(|scope| {
                 scope.spawn(|| {
                     for cell in cells.iter().rev() {
-                        cell.change(&epoch, &()).push(round);
+                        cell.change(&epoch).push(round);
                     }
                 });
                 cells
                     .iter()
-                    .map(|cell| cell.snapshot(running, &()).expect("existed at the start"))
+                    .map(|cell| cell.snapshot(running).expect("existed at the start"))
                     .collect::<Vec<_>>()
             });
             epoch.end();

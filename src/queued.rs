@@ -23,8 +23,7 @@ struct Shard(HashMap<String, QueuedOrder>);
 
 impl Freeze for Shard {
     type Frozen = Vec<(String, QueuedOrder)>;
-    type Context = ();
-    fn freeze(&self, _: &()) -> Self::Frozen {
+    fn freeze(&self) -> Self::Frozen {
         self.0
             .iter()
             .map(|(order_id, queued)| (order_id.clone(), *queued))

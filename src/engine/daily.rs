@@ -28,8 +28,7 @@ struct Days(HashMap<Box<str>, (NaiveDate, Fixed)>);
 
 impl Freeze for Days {
     type Frozen = Vec<(Box<str>, NaiveDate, Fixed)>;
-    type Context = ();
-    fn freeze(&self, _: &()) -> Self::Frozen {
+    fn freeze(&self) -> Self::Frozen {
         self.0
             .iter()
             .filter(|(_, (_, total))| !total.is_zero())

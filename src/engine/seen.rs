@@ -24,8 +24,7 @@ struct Seen {
 
 impl Freeze for Seen {
     type Frozen = Vec<String>;
-    type Context = ();
-    fn freeze(&self, _: &()) -> Vec<String> {
+    fn freeze(&self) -> Vec<String> {
         self.order.iter().cloned().collect()
     }
 }
@@ -47,7 +46,7 @@ impl SeenEvents {
 
     /// Every id remembered when snapshot `running` began, oldest first.
     pub fn read_snapshot(&self, running: u64) -> Vec<String> {
-        let ids = self.inner.snapshot(running, &()).unwrap_or_default();
+        let ids = self.inner.snapshot(running).unwrap_or_default();
         self.epoch.end();
         ids
     }
@@ -57,7 +56,7 @@ impl SeenEvents {
         if self.inner.read().set.contains(id) {
             return false;
         }
-        let mut seen = self.inner.change(&self.epoch, &());
+        let mut seen = self.inner.change(&self.epoch);
         if seen.set.contains(id) {
             return false;
         }

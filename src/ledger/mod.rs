@@ -205,7 +205,7 @@ impl Ledger {
     /// Locks a customer to change it (or its orders): the one way to a `&mut CustomerState`,
     /// so a running snapshot first keeps the customer as it was (see [`crate::cow`]).
     fn change<'c>(&self, cell: &'c CustomerCell) -> MappedMutexGuard<'c, CustomerState> {
-        cell.change(&self.epoch, &())
+        cell.change(&self.epoch)
     }
 
     /// An open order to change; the caller holds its customer's lock (from [`Ledger::change`]).

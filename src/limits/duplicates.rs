@@ -107,8 +107,7 @@ struct Shard {
 /// What a snapshot keeps of a shard: its live ids, oldest first, with when they were used.
 impl Freeze for Shard {
     type Frozen = Vec<(u128, i64)>;
-    type Context = ();
-    fn freeze(&self, _: &()) -> Self::Frozen {
+    fn freeze(&self) -> Self::Frozen {
         self.ids_order
             .iter()
             .filter(|seen| self.ids.get(&seen.digest) == Some(&seen.seq))

@@ -139,8 +139,7 @@ struct Shard {
 /// answer are shared, not copied), so a change copies little while a snapshot runs.
 impl Freeze for Shard {
     type Frozen = Vec<(Arc<str>, u128, DateTime<Utc>, Arc<StoredAnswer>)>;
-    type Context = ();
-    fn freeze(&self, _: &()) -> Self::Frozen {
+    fn freeze(&self) -> Self::Frozen {
         self.slots
             .iter()
             .filter_map(|(key, slot)| match slot {

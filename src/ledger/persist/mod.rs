@@ -118,9 +118,7 @@ impl Freeze for CustomerState {
     /// The customer without its open orders: those are kept one by one ([`KeptOrder`]) and
     /// listed under their owner when the snapshot is assembled.
     type Frozen = Box<CustomerRecord>;
-    type Context = ();
-
-    fn freeze(&self, _: &()) -> Self::Frozen {
+    fn freeze(&self) -> Self::Frozen {
         Box::new(customer_record(self))
     }
 }
@@ -191,7 +189,7 @@ impl Ledger {
         let mut customers: Vec<CustomerRecord> = Vec::with_capacity(cells.len());
         let mut by_owner: HashMap<usize, usize> = HashMap::with_capacity(cells.len());
         for cell in &cells {
-            if let Some(frozen) = cell.snapshot(running, &()) {
+            if let Some(frozen) = cell.snapshot(running) {
                 by_owner.insert(Arc::as_ptr(cell) as usize, customers.len());
                 customers.push(*frozen);
             }
