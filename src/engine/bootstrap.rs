@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{CustomerSpec, Durability, Engine};
+use super::{CustomerSpec, Durability, Engine, StorageError};
 use crate::config::Config;
 use crate::instruments::InstrumentSpec;
 use crate::money::{self, Fixed};
@@ -84,6 +84,8 @@ pub struct BulkError {
     pub line: usize,
     pub message: String,
     pub loaded: usize,
+    /// The WAL could not make the line durable (not the line's fault: answered 503).
+    pub storage: Option<StorageError>,
 }
 
 impl Engine {
@@ -122,6 +124,7 @@ fn load_lines(
                     line,
                     message: error.to_string(),
                     loaded: loaded - batch + index,
+                    storage: Some(error),
                 })
             })
     };
@@ -140,6 +143,7 @@ fn load_lines(
                     line: index + 1,
                     message,
                     loaded,
+                    storage: None,
                 });
             }
         }

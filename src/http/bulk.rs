@@ -39,24 +39,30 @@ impl Admin {
         };
         let engine = self.engine.clone();
         // Blocking: each entry takes the gate and the batches wait for their group commits.
+        // `None`: the body is not UTF-8.
         let loaded = tokio::task::spawn_blocking(move || {
-            let text = std::str::from_utf8(&bytes).map_err(|_| BulkError {
-                line: 0,
-                message: "the body is not UTF-8".to_owned(),
-                loaded: 0,
-            })?;
-            match what {
+            let text = std::str::from_utf8(&bytes).ok()?;
+            Some(match what {
                 Bulk::Customers => engine.load_customers(text),
                 Bulk::Instruments => engine.load_instruments(text),
-            }
+            })
         })
         .await;
         match loaded {
-            Ok(Ok(loaded)) => {
+            Ok(None) => respond::error_body(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the request body is not valid UTF-8",
+            ),
+            Ok(Some(Ok(loaded))) => {
                 tracing::info!(loaded, "bulk load by the admin API");
                 respond::json_value(StatusCode::OK, &serde_json::json!({ "loaded": loaded }))
             }
-            Ok(Err(error)) => respond::error_body(
+            Ok(Some(Err(BulkError {
+                storage: Some(error),
+                ..
+            }))) => GatewayError::from(error).into_response(),
+            Ok(Some(Err(error))) => respond::error_body(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
                 &format!(
