@@ -31,7 +31,7 @@
 //! **Durable** (SPEC §10). The order path logs each `clientOrderID` with its reservation, and
 //! its return with the release; recovery puts them back with [`DuplicateGuard::redo_record`]
 //! and [`DuplicateGuard::redo_forget`], and a snapshot carries each shard's ids as digests
-//! ([`DuplicateGuard::export_ids`] / [`DuplicateGuard::import_ids`]). So a crash does not reset
+//! ([`DuplicateGuard::read_snapshot`] / [`DuplicateGuard::import_ids`]). So a crash does not reset
 //! duplicate detection. The content window (b) is seconds long and is not kept.
 //!
 //! Time is the injected `now` (`DateTime<Utc>`). A `now` earlier than a recorded order (the
@@ -348,7 +348,9 @@ impl DuplicateGuard {
             .collect()
     }
 
-    /// Every shard's remembered ids still within the TTL at `now` (nothing running).
+    /// Every shard's remembered ids still within the TTL at `now` (tests: a live engine reads
+    /// only through its snapshots, which take turns).
+    #[cfg(test)]
     pub fn export_ids(&self, now: DateTime<Utc>) -> Vec<ShardIds> {
         let running = self.begin_snapshot();
         self.read_snapshot(running, now)

@@ -341,7 +341,9 @@ impl IdempotencyStore {
         records
     }
 
-    /// Every completed, unexpired key at `now`, oldest first (nothing running).
+    /// Every completed, unexpired key at `now`, oldest first (tests: a live engine reads only
+    /// through its snapshots, which take turns).
+    #[cfg(test)]
     pub fn export(&self, now: DateTime<Utc>) -> Vec<IdempotencyRecord> {
         let running = self.begin_snapshot();
         self.read_snapshot(running, now)
