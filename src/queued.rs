@@ -80,12 +80,12 @@ impl QueuedOrders {
     }
 
     /// Begins a snapshot (every change paused); read it with [`QueuedOrders::read_snapshot`].
-    pub fn begin_snapshot(&self) -> u64 {
+    pub(crate) fn begin_snapshot(&self) -> u64 {
         self.shards.begin_snapshot()
     }
 
     /// Every entry as it was when snapshot `running` began, sorted by orderId.
-    pub fn read_snapshot(&self, running: u64) -> Vec<(String, QueuedOrder)> {
+    pub(crate) fn read_snapshot(&self, running: u64) -> Vec<(String, QueuedOrder)> {
         let mut entries: Vec<(String, QueuedOrder)> = self
             .shards
             .read_snapshot(running)

@@ -127,13 +127,17 @@ impl DailyBuys {
     }
 
     /// Begins a snapshot (every change paused); read it with [`DailyBuys::read_snapshot`].
-    pub fn begin_snapshot(&self) -> u64 {
+    pub(crate) fn begin_snapshot(&self) -> u64 {
         self.shards.begin_snapshot()
     }
 
     /// Every customer's (day, total) with something bought on or after `since`, as it was when
     /// snapshot `running` began, sorted by clientID.
-    pub fn read_snapshot(&self, running: u64, since: NaiveDate) -> Vec<(String, NaiveDate, Fixed)> {
+    pub(crate) fn read_snapshot(
+        &self,
+        running: u64,
+        since: NaiveDate,
+    ) -> Vec<(String, NaiveDate, Fixed)> {
         let mut totals: Vec<(String, NaiveDate, Fixed)> = self
             .shards
             .read_snapshot(running)

@@ -40,12 +40,12 @@ impl SeenEvents {
     }
 
     /// Begins a snapshot (every change paused); read it with [`SeenEvents::read_snapshot`].
-    pub fn begin_snapshot(&self) -> u64 {
+    pub(crate) fn begin_snapshot(&self) -> u64 {
         self.epoch.begin()
     }
 
     /// Every id remembered when snapshot `running` began, oldest first.
-    pub fn read_snapshot(&self, running: u64) -> Vec<String> {
+    pub(crate) fn read_snapshot(&self, running: u64) -> Vec<String> {
         let ids = self.inner.snapshot(running).unwrap_or_default();
         self.epoch.end();
         ids

@@ -330,13 +330,13 @@ impl DuplicateGuard {
 
     /// Begins a snapshot (every change paused); read it with
     /// [`DuplicateGuard::read_snapshot`].
-    pub fn begin_snapshot(&self) -> u64 {
+    pub(crate) fn begin_snapshot(&self) -> u64 {
         self.shards.begin_snapshot()
     }
 
     /// Every shard's remembered ids as they were when snapshot `running` began, less those
     /// expired at `now`.
-    pub fn read_snapshot(&self, running: u64, now: DateTime<Utc>) -> Vec<ShardIds> {
+    pub(crate) fn read_snapshot(&self, running: u64, now: DateTime<Utc>) -> Vec<ShardIds> {
         let expired_before_ns = self.expired_before_ns(unix_ns(now));
         self.shards
             .read_snapshot(running)

@@ -318,13 +318,13 @@ impl IdempotencyStore {
 
     /// Begins a snapshot (every change paused); read it with
     /// [`IdempotencyStore::read_snapshot`].
-    pub fn begin_snapshot(&self) -> u64 {
+    pub(crate) fn begin_snapshot(&self) -> u64 {
         self.inner.shards.begin_snapshot()
     }
 
     /// Every completed key as it was when snapshot `running` began, less those expired at
     /// `now`, oldest first.
-    pub fn read_snapshot(&self, running: u64, now: DateTime<Utc>) -> Vec<IdempotencyRecord> {
+    pub(crate) fn read_snapshot(&self, running: u64, now: DateTime<Utc>) -> Vec<IdempotencyRecord> {
         let ttl = self.inner.ttl();
         let mut records: Vec<IdempotencyRecord> = self
             .inner

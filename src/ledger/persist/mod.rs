@@ -151,7 +151,7 @@ impl Ledger {
     /// Begins a snapshot of the ledger. The caller guarantees that no change is in flight (the
     /// server holds its gate exclusively): the omni atomics and the customers agree only when
     /// nothing is moving. Cheap: two atomics and the omni fields; no customer is visited.
-    pub fn begin_snapshot(&self) -> LedgerHead {
+    pub(crate) fn begin_snapshot(&self) -> LedgerHead {
         // Empty already (every kept order was taken by the snapshot it was kept for); cleared
         // so that nothing could outlive its snapshot.
         self.kept_orders.lock().clear();
@@ -176,7 +176,7 @@ impl Ledger {
     /// Reads the snapshot `head` began, while orders go on: every customer, with its orders, as
     /// it was at the beginning (a customer changed since kept a copy; one registered since is
     /// left out). Then the snapshot ends.
-    pub fn read_snapshot(&self, head: LedgerHead) -> LedgerState {
+    pub(crate) fn read_snapshot(&self, head: LedgerHead) -> LedgerState {
         let running = head.running;
         // Cloned out first: no shard guard may be held while a customer lock is taken. A
         // customer re-keyed meanwhile is found under one of its keys, or was copied by the
