@@ -13,7 +13,7 @@ use crate::clock::{Clock, ShiftedClock, SystemClock};
 use crate::config::Config;
 use crate::engine::{Engine, Reloader};
 use crate::feeds::poller::{self, PollCredentials, UpstreamOps};
-use crate::feeds::settlement;
+use crate::feeds::{calendar, settlement};
 use crate::http::admin::Admin;
 use crate::http::auth::{RouterKeys, Secret};
 use crate::http::body::BodyLimits;
@@ -127,6 +127,7 @@ impl Gateway {
             }
         };
         let upstream = Upstream::new(base, &config.upstream);
+        tasks.spawn(calendar::run(engine.clone(), shutdown_rx.clone()));
         tasks.spawn(settlement::run(
             engine.clone(),
             config.omnibus.settlement_time,

@@ -223,3 +223,56 @@ fn market_hours_queue_or_refuse_and_cancels_respect_the_opening_cutoff() {
     assert_eq!(allowed.status, 200, "{}", allowed.text());
     assert_eq!(gateway.upstream_requests(), before + 1);
 }
+
+/// SPEC §4.4: a partner's own config, with no `[market]` section, still has the NYSE calendar.
+#[test]
+fn a_config_without_a_market_section_has_the_nyse_calendar() {
+    let gateway = gateway();
+    let cases = [
+        // Christmas Day: closed all day, so preventQueuing refuses and names the next open.
+        ("2026-12-25T10:00:00-05:00", Some("2026-12-28 09:30")),
+        // Day after Thanksgiving: the regular session ends at 13:00.
+        ("2026-11-27T13:30:00-05:00", Some("2026-11-30 09:30")),
+        ("2026-11-27T12:59:00-05:00", None),
+        // Independence Day observed, 2027.
+        ("2027-07-05T11:00:00-04:00", Some("2027-07-06 09:30")),
+        // Martin Luther King, Jr. Day 2028, the built-in table's last year.
+        ("2028-01-17T11:00:00-05:00", Some("2028-01-18 09:30")),
+    ];
+    for (now, refused_until) in cases {
+        gateway.set_clock(now);
+        let response = gateway.post_order(&order(r#""preventQueuing":true"#));
+        match refused_until {
+            Some(next_open) => {
+                let (code, message) = response.error();
+                assert_eq!(code, "MARKET_CLOSED", "{now}: {message}");
+                assert!(message.contains(next_open), "{now}: {message}");
+            }
+            None => assert_eq!(response.status, 200, "{now}: {}", response.text()),
+        }
+    }
+    let metrics = gateway.admin("GET", "/metrics", "");
+    assert!(
+        metrics.text().contains("omnigate_calendar_days_left 349"),
+        "2028-01-17 is 349 days before 2028-12-31:\n{}",
+        metrics.text()
+    );
+}
+
+/// `market.calendar = "none"` starts from an empty calendar: Christmas trades like any Friday.
+#[test]
+fn an_empty_calendar_knows_only_the_days_it_lists() {
+    let gateway = Gateway::start(&config(
+        "",
+        "[clock]\nadjustable = true\n[market]\ncalendar = \"none\"\nholidays = [\"2026-12-24\"]\n",
+    ));
+    gateway.fund_omni("1000000");
+    gateway.set_clock("2026-12-25T10:00:00-05:00");
+    let response = gateway.post_order(&order(r#""preventQueuing":true"#));
+    assert_eq!(response.status, 200, "{}", response.text());
+    gateway.set_clock("2026-12-24T10:00:00-05:00");
+    let (code, message) = gateway
+        .post_order(&order(r#""preventQueuing":true"#))
+        .error();
+    assert_eq!(code, "MARKET_CLOSED", "{message}");
+}

@@ -400,11 +400,25 @@ pub enum WholeShareOnHalt {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct MarketConfig {
-    /// Full-day closures, `"YYYY-MM-DD"`. Default empty (the embedded default config ships the
-    /// NYSE calendar).
+    /// What the calendar starts from: the built-in NYSE calendar (default) or nothing.
+    pub calendar: CalendarBase,
+    /// Full-day closures added to the base, `"YYYY-MM-DD"` (an emergency closure, a year the
+    /// built-in table does not reach yet).
     pub holidays: Vec<NaiveDate>,
-    /// Days the regular session ends at 13:00 and post-market at 17:00. Default empty.
+    /// Days added to the base on which the regular session ends at 13:00 and post-market at
+    /// 17:00.
     pub early_closes: Vec<NaiveDate>,
+}
+
+/// `market.calendar`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarBase {
+    /// The NYSE holidays and early closes omnigate ships ([`crate::rules::nyse`]).
+    #[default]
+    Nyse,
+    /// An empty calendar: only `market.holidays` and `market.early_closes`.
+    None,
 }
 
 /// `[bootstrap]`: JSON Lines files loaded at start-up.

@@ -185,11 +185,20 @@ impl Config {
                 problem(&format!("client_id.deny[{index}]"), "is blank".to_owned());
             }
         }
+        let built_in_holidays: Vec<chrono::NaiveDate> = match self.market.calendar {
+            super::CalendarBase::Nyse => crate::rules::nyse::holidays().collect(),
+            super::CalendarBase::None => Vec::new(),
+        };
         for date in &self.market.early_closes {
             if self.market.holidays.contains(date) {
                 problem(
                     "market.early_closes",
                     format!("{date} is also in market.holidays"),
+                );
+            } else if built_in_holidays.contains(date) {
+                problem(
+                    "market.early_closes",
+                    format!("{date} is an NYSE holiday in the built-in calendar"),
                 );
             }
         }

@@ -189,6 +189,11 @@ impl Engine {
         metrics::gauge!("omnigate_omni_reserved_usd").set(fixed_as_f64(omni.reserved));
         let in_doubt = self.ledger.orders(crate::ledger::OrderState::InDoubt).len();
         metrics::gauge!("omnigate_orders_in_doubt").set(in_doubt as f64);
+        let today = crate::rules::market_hours::new_york_date(self.now());
+        if let Some((_, days_left)) = self.calendar_end(today) {
+            // A day count is exact in an f64.
+            metrics::gauge!("omnigate_calendar_days_left").set(days_left as f64);
+        }
     }
 }
 

@@ -78,6 +78,14 @@ impl Engine {
         self.settings.load().rules.calendar.is_trading_day(day)
     }
 
+    /// The market calendar's last day and the days left until it from `today`; `None` for an
+    /// empty calendar.
+    pub fn calendar_end(&self, today: NaiveDate) -> Option<(NaiveDate, i64)> {
+        let settings = self.settings.load();
+        let calendar = &settings.rules.calendar;
+        Some((calendar.ends()?, calendar.days_left(today)?))
+    }
+
     /// The first sight of an `Idempotency-Key` (or its answer, or a wait for it).
     pub fn begin_idempotent(&self, key: &[u8], body: &[u8]) -> Result<Begin, Reject> {
         self.idempotency.begin(key, body, self.clock.now())

@@ -1,7 +1,8 @@
 //! What feeds the ledger besides orders (SPEC §5.2, §6): DriveWealth's events, the poller of open
-//! orders, and the settlement roll. Each acts through the engine's methods, like the admin API;
+//! orders, the settlement roll and the calendar's end. Each acts through the engine's methods, like the admin API;
 //! the engine does not know them.
 
+pub mod calendar;
 pub mod events;
 pub mod poller;
 pub mod settlement;

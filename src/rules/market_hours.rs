@@ -33,8 +33,9 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::America::New_York;
 
-use crate::config::MarketConfig;
+use crate::config::{CalendarBase, MarketConfig};
 use crate::instruments::Exchange;
+use crate::rules::nyse;
 
 const PRE_MARKET_OPEN: NaiveTime = new_york_time(4, 0);
 const REGULAR_OPEN: NaiveTime = new_york_time(9, 30);
@@ -108,27 +109,74 @@ fn new_york_instant(date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
         .map(|instant| instant.with_timezone(&Utc))
 }
 
-/// The exchange calendar: weekends, `market.holidays` and `market.early_closes`.
+/// The exchange calendar: weekends, the built-in NYSE days (unless `market.calendar = "none"`),
+/// `market.holidays` and `market.early_closes`.
 #[derive(Debug, Clone, Default)]
 pub struct MarketCalendar {
-    /// `market.holidays`, sorted and deduplicated for binary search.
+    /// Sorted and deduplicated for binary search.
     holidays: Vec<NaiveDate>,
-    /// `market.early_closes`, sorted and deduplicated for binary search.
+    /// Sorted and deduplicated; never a holiday (a configured holiday wins over a built-in early
+    /// close: an emergency closure of a short day).
     early_closes: Vec<NaiveDate>,
+    /// The last day the calendar knows about: 31 December of the last year it lists a day of
+    /// (the built-in table's last year at least). `None` for an empty calendar.
+    ends: Option<NaiveDate>,
 }
 
 impl MarketCalendar {
     pub fn new(config: &MarketConfig) -> Self {
-        fn sorted(dates: &[NaiveDate]) -> Vec<NaiveDate> {
-            let mut dates = dates.to_vec();
-            dates.sort_unstable();
-            dates.dedup();
-            dates
+        let mut holidays = config.holidays.clone();
+        let mut early_closes = config.early_closes.clone();
+        let mut last_year = None;
+        if config.calendar == CalendarBase::Nyse {
+            holidays.extend(nyse::holidays());
+            early_closes.extend(nyse::early_closes());
+            last_year = Some(nyse::LAST_YEAR);
         }
+        holidays.sort_unstable();
+        holidays.dedup();
+        early_closes.sort_unstable();
+        early_closes.dedup();
+        early_closes.retain(|day| holidays.binary_search(day).is_err());
+        let listed = holidays
+            .last()
+            .max(early_closes.last())
+            .map(|day| day.year());
+        let ends = last_year
+            .max(listed)
+            .and_then(|year| NaiveDate::from_ymd_opt(year, 12, 31));
         Self {
-            holidays: sorted(&config.holidays),
-            early_closes: sorted(&config.early_closes),
+            holidays,
+            early_closes,
+            ends,
         }
+    }
+
+    /// The last day this calendar covers; later days would be treated as trading days whatever
+    /// their holidays. `None` when it lists no day at all (`calendar = "none"` and no additions).
+    pub fn ends(&self) -> Option<NaiveDate> {
+        self.ends
+    }
+
+    /// Whole days from `today` to the calendar's end (negative once it has ended).
+    pub fn days_left(&self, today: NaiveDate) -> Option<i64> {
+        self.ends.map(|ends| (ends - today).num_days())
+    }
+
+    /// The first trading day strictly after `date`: when a trade of trade date `date` settles
+    /// (T+1, SPEC §5.4). Searches [`OPEN_SEARCH_DAYS_MAX`] days, like the open search.
+    pub fn trading_day_after(&self, date: NaiveDate) -> NaiveDate {
+        let mut day = date;
+        for _ in 0..=OPEN_SEARCH_DAYS_MAX {
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => return day,
+            }
+            if self.is_trading_day(day) {
+                return day;
+            }
+        }
+        day
     }
 
     /// A weekday that is not a holiday.
@@ -277,9 +325,11 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    /// The holidays and early closes these tests need (2026, from the NYSE calendar).
+    /// The holidays and early closes these tests need (2026, from the NYSE calendar), on an
+    /// empty base so the tests show each day's effect.
     fn calendar() -> MarketCalendar {
         MarketCalendar::new(&MarketConfig {
+            calendar: CalendarBase::None,
             holidays: [
                 "2026-01-19",
                 "2026-07-03",
@@ -350,6 +400,59 @@ mod tests {
     }
 
     #[test]
+    fn every_config_starts_from_the_nyse_calendar_unless_it_says_none() {
+        let built_in = MarketCalendar::new(&MarketConfig::default());
+        for day in [
+            "2026-12-25",
+            "2027-07-05",
+            "2027-12-24",
+            "2028-04-14",
+            "2028-12-25",
+        ] {
+            assert!(!built_in.is_trading_day(date(day)), "{day}");
+        }
+        for day in ["2026-11-27", "2028-07-03", "2028-11-24"] {
+            assert!(built_in.is_early_close(date(day)), "{day}");
+        }
+        // 2028-01-01 is a Saturday and no holiday is observed for it.
+        assert!(built_in.is_trading_day(date("2027-12-31")));
+        assert_eq!(built_in.ends(), Some(date("2028-12-31")));
+
+        let empty = MarketCalendar::new(&MarketConfig {
+            calendar: CalendarBase::None,
+            ..MarketConfig::default()
+        });
+        assert!(empty.is_trading_day(date("2026-12-25")));
+        assert_eq!(empty.ends(), None);
+
+        // A configured holiday wins over a built-in early close (an emergency closure).
+        let closed = MarketCalendar::new(&MarketConfig {
+            holidays: vec![date("2026-11-27")],
+            ..MarketConfig::default()
+        });
+        assert!(!closed.is_trading_day(date("2026-11-27")));
+        assert!(!closed.is_early_close(date("2026-11-27")));
+    }
+
+    #[test]
+    fn the_trading_day_after_skips_weekends_and_holidays() {
+        let calendar = MarketCalendar::new(&MarketConfig::default());
+        for (trade, settles) in [
+            ("2026-11-19", "2026-11-20"), // Thursday → Friday
+            ("2026-11-20", "2026-11-23"), // Friday → Monday
+            ("2026-11-21", "2026-11-23"), // a Saturday crypto trade → Monday
+            ("2026-11-25", "2026-11-27"), // over Thanksgiving, onto an early close
+            ("2026-12-24", "2026-12-28"), // over Christmas and the weekend
+        ] {
+            assert_eq!(
+                calendar.trading_day_after(date(trade)),
+                date(settles),
+                "{trade}"
+            );
+        }
+    }
+
+    #[test]
     fn holidays_and_weekends_are_closed_all_day() {
         let calendar = calendar();
         for day in [
@@ -373,7 +476,10 @@ mod tests {
         assert!(calendar.is_trading_day(date("2026-07-02")));
         assert!(calendar.is_trading_day(date("2026-12-24")));
         // Without the holiday list, 2026-07-03 is a plain Friday.
-        let bare = MarketCalendar::new(&MarketConfig::default());
+        let bare = MarketCalendar::new(&MarketConfig {
+            calendar: CalendarBase::None,
+            ..MarketConfig::default()
+        });
         assert!(bare.is_trading_day(date("2026-07-03")));
     }
 
@@ -503,6 +609,7 @@ mod tests {
         // still answers a time after `now`.
         let first = date("2026-01-01");
         let calendar = MarketCalendar::new(&MarketConfig {
+            calendar: CalendarBase::None,
             holidays: first.iter_days().take(365).collect(),
             early_closes: Vec::new(),
         });
@@ -605,27 +712,18 @@ mod tests {
 
     /// The calendar shipped in the embedded default config (`src/config/default.toml`).
     #[test]
-    fn embedded_default_ships_the_nyse_calendar() {
+    fn the_embedded_default_uses_the_built_in_calendar() {
         let market = crate::config::Config::embedded_default().market;
-        for year in [2026, 2027] {
-            let holidays = market.holidays.iter().filter(|d| d.year() == year).count();
-            assert_eq!(holidays, 10, "{year}");
-        }
-        for day in market.holidays.iter().chain(&market.early_closes) {
-            assert!(
-                !matches!(day.weekday(), Weekday::Sat | Weekday::Sun),
-                "{day} is a {}",
-                day.weekday()
-            );
-        }
+        assert_eq!(market.calendar, CalendarBase::Nyse);
         let calendar = MarketCalendar::new(&market);
-        for day in ["2026-07-03", "2026-12-25", "2027-06-18", "2027-12-24"] {
+        for day in [
+            "2026-07-03",
+            "2026-12-25",
+            "2027-06-18",
+            "2027-12-24",
+            "2028-07-04",
+        ] {
             assert!(!calendar.is_trading_day(date(day)), "{day}");
         }
-        for day in ["2026-11-27", "2026-12-24", "2027-11-26"] {
-            assert!(calendar.is_early_close(date(day)), "{day}");
-        }
-        // 2028-01-01 is a Saturday and NYSE observes no New Year's Day holiday for it.
-        assert!(calendar.is_trading_day(date("2027-12-31")));
     }
 }

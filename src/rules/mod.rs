@@ -5,3 +5,4 @@
 
 pub mod client_id;
 pub mod market_hours;
+pub mod nyse;
