@@ -713,7 +713,7 @@ impl Harness {
                         customer.cash -= cents * CENT;
                         result.unwrap();
                     }
-                    Some(_) => assert!(matches!(result, Err(LedgerError::Refused(_)))),
+                    Some(_) => assert!(matches!(result, Err(LedgerError::BeyondAvailable { .. }))),
                     None => assert!(matches!(result, Err(LedgerError::NotFound(_)))),
                 }
             }

@@ -9,6 +9,7 @@
 //! every key with its default; a test keeps the two in step.
 
 mod limit_keys;
+pub mod nyse;
 mod setting;
 mod upstream_url;
 mod validate;
@@ -414,7 +415,7 @@ pub struct MarketConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CalendarBase {
-    /// The NYSE holidays and early closes omnigate ships ([`crate::rules::nyse`]).
+    /// The NYSE holidays and early closes omnigate ships ([`nyse`]).
     #[default]
     Nyse,
     /// An empty calendar: only `market.holidays` and `market.early_closes`.

@@ -186,7 +186,7 @@ impl Config {
             }
         }
         let built_in_holidays: Vec<chrono::NaiveDate> = match self.market.calendar {
-            super::CalendarBase::Nyse => crate::rules::nyse::holidays().collect(),
+            super::CalendarBase::Nyse => super::nyse::holidays().collect(),
             super::CalendarBase::None => Vec::new(),
         };
         for date in &self.market.early_closes {

@@ -2,6 +2,7 @@
 //! record sits in the log exactly where its effect happened. The caller answers 2xx only once
 //! the returned [`Durability`] resolves.
 
+use chrono::NaiveDate;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -63,16 +64,20 @@ impl Engine {
         Ok(self.log(&[record]))
     }
 
+    /// A customer deposit (positive) or withdrawal (negative, refused beyond available), with the
+    /// reason kept in the WAL.
     pub fn adjust_cash(
         &self,
         client_id: &str,
         amount: Fixed,
+        reason: Option<&str>,
     ) -> Result<(CustomerView, Durability), ChangeError> {
         let _gate = self.gate.exclusive();
         let view = self.ledger.adjust_cash(client_id, amount)?;
         let durability = self.log(&[Record::CustomerCash {
             client_id: client_id.to_owned(),
             amount,
+            reason: reason.map(str::to_owned),
         }]);
         Ok((view, durability))
     }
@@ -95,22 +100,44 @@ impl Engine {
     }
 
     pub fn omni_deposit(&self, amount: Fixed) -> Result<(OmniView, Durability), ChangeError> {
+        self.omni_cash(amount, None)
+    }
+
+    /// Omni cash in (positive) or out (negative, refused beyond available), with the reason kept
+    /// in the WAL (SPEC §5.4).
+    pub fn omni_cash(
+        &self,
+        amount: Fixed,
+        reason: Option<&str>,
+    ) -> Result<(OmniView, Durability), ChangeError> {
         let durability = {
             let _gate = self.gate.exclusive();
-            self.ledger.omni_deposit(amount)?;
-            self.log(&[Record::OmniDeposit {
+            self.ledger.omni_cash(amount)?;
+            self.log(&[Record::OmniCash {
                 amount,
                 payment_id: None,
+                reason: reason.map(str::to_owned),
+                account: None,
             }])
         };
         self.watch_omni_balance(&self.settings.load());
         Ok((self.ledger.omni(), durability))
     }
 
-    pub fn roll_settlement_day(&self) -> Result<(OmniView, Durability), ChangeError> {
+    /// The settlement roll of business day `day` (T+1, SPEC §5.4): trades dated before it
+    /// settle. Idempotent, so a roll missed while down is made at start.
+    pub fn roll_settlement(&self, day: NaiveDate) -> Result<(OmniView, Durability), ChangeError> {
         let _gate = self.gate.exclusive();
-        let view = self.ledger.roll_settlement_day()?;
-        Ok((view, self.log(&[Record::SettlementRolled])))
+        let view = self.ledger.roll_settlement(day)?;
+        Ok((
+            view,
+            self.log(&[Record::SettlementRolled { day: Some(day) }]),
+        ))
+    }
+
+    /// The business day of the last settlement roll, if any.
+    pub fn last_settlement_roll(&self) -> Option<NaiveDate> {
+        self.ledger.last_settlement_roll()
     }
 
     pub fn resolve_in_doubt(

@@ -20,6 +20,9 @@ pub enum ChangeError {
     /// Well-formed, but the rules refuse it (beyond available, an override too long).
     #[error("{0}")]
     Refused(String),
+    /// Beyond what is available, with the §3.1 code that says at which account.
+    #[error("{message}")]
+    BeyondAvailable { code: &'static str, message: String },
     /// The WAL cannot take it: nothing changed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -33,6 +36,10 @@ impl From<LedgerError> for ChangeError {
             LedgerError::NotFound(_) => ChangeError::NotFound(message),
             LedgerError::Invalid(_) => ChangeError::Invalid(message),
             LedgerError::Refused(_) | LedgerError::Overflow(_) => ChangeError::Refused(message),
+            LedgerError::BeyondAvailable { code, message } => ChangeError::BeyondAvailable {
+                code: code.as_str(),
+                message,
+            },
         }
     }
 }

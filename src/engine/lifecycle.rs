@@ -7,6 +7,7 @@ use crate::engine::record::Record;
 use crate::instruments::{Instrument, InstrumentStatus};
 use crate::ledger::{OrderUpdate, UpdateOutcome};
 use crate::money::Fixed;
+use crate::rules::market_hours::new_york_date;
 
 impl Engine {
     /// The upstream took the order under `order_id`. The bind is queued before it is applied:
@@ -103,7 +104,9 @@ impl Engine {
         let (outcome, durability) = {
             let _updates = self.gate.updates();
             let _gate = self.gate.shared();
-            let outcome = self.ledger.apply_update(order_id, update);
+            // The trade day of what this newly fills: today in New York, by the engine's clock.
+            let trade_day = Some(new_york_date(self.clock.now()));
+            let outcome = self.ledger.apply_update_on(order_id, update, trade_day);
             let durability = if outcome == UpdateOutcome::Applied {
                 self.log(&[Record::Update {
                     order_id: order_id.to_owned(),
@@ -111,6 +114,7 @@ impl Engine {
                     cumulative_quantity: update.cumulative_quantity,
                     average_price: update.average_price,
                     fees: update.fees,
+                    trade_day,
                 }])
             } else {
                 Durability::None
@@ -150,9 +154,11 @@ impl Engine {
                 return Ok(None);
             }
             self.ledger.omni_deposit(amount)?;
-            self.log(&[Record::OmniDeposit {
+            self.log(&[Record::OmniCash {
                 amount,
                 payment_id: Some(payment_id.to_owned()),
+                reason: None,
+                account: None,
             }])
         };
         self.watch_omni_balance(&self.settings.load());

@@ -102,9 +102,10 @@ impl Engine {
                 cumulative_quantity,
                 average_price,
                 fees,
+                trade_day,
             } => {
                 // Idempotent by cumulative quantity; an order closed since is simply unknown.
-                ledger.apply_update(
+                ledger.apply_update_on(
                     &order_id,
                     OrderUpdate {
                         status,
@@ -112,6 +113,7 @@ impl Engine {
                         average_price,
                         fees,
                     },
+                    trade_day,
                 );
                 Ok(())
             }
@@ -141,7 +143,9 @@ impl Engine {
             } => ledger
                 .redo_replace(&client_id, cash_delta, position_deltas)
                 .map_err(|error| error.to_string()),
-            Record::CustomerCash { client_id, amount } => ledger
+            Record::CustomerCash {
+                client_id, amount, ..
+            } => ledger
                 .redo_adjust_cash(&client_id, amount)
                 .map_err(|error| error.to_string()),
             Record::Rekey { old, new } => {
@@ -151,19 +155,22 @@ impl Engine {
                 self.rekey_controls(&old, &new);
                 Ok(())
             }
-            Record::OmniDeposit { amount, payment_id } => {
+            Record::OmniCash {
+                amount, payment_id, ..
+            } => {
                 if let Some(payment_id) = payment_id {
                     self.seen_payments.first_time(&payment_id);
                 }
                 ledger
-                    .omni_deposit(amount)
-                    .map(|_| ())
+                    .redo_omni_cash(amount)
                     .map_err(|error| error.to_string())
             }
-            Record::SettlementRolled => ledger
-                .roll_settlement_day()
-                .map(|_| ())
-                .map_err(|error| error.to_string()),
+            Record::SettlementRolled { day } => match day {
+                Some(day) => ledger.roll_settlement(day),
+                None => ledger.roll_settlement_day(),
+            }
+            .map(|_| ())
+            .map_err(|error| error.to_string()),
             Record::InstrumentUpsert(entry) => {
                 let spec = InstrumentSpec {
                     symbol: Some(entry.symbol.clone()),

@@ -1,11 +1,16 @@
-//! Rolls the settlement day at `omnibus.settlement_time` (New York) on each trading day: the
-//! cashless omni account's day of net buys starts again, and SELL proceeds held for settlement
-//! become buying power (SPEC §5.2). `POST /admin/omni/settle` does the same by hand.
+//! Makes the settlement rolls (SPEC §5.4): at `omnibus.settlement_time` (New York) on each
+//! business day, trades dated before that day settle (T+1) — the cashless account's net buys
+//! leave its day's net, and SELL proceeds held for settlement become buying power.
+//! `POST /admin/omni/settle` makes today's roll by hand.
+//!
+//! The last roll is durable (the WAL and snapshots keep it), so a start after downtime first
+//! makes every roll missed meanwhile, oldest first. A roll is idempotent, so making one twice, or
+//! by hand and then on time, settles nothing twice.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::America::New_York;
 use tokio::sync::watch;
 
@@ -14,59 +19,126 @@ use crate::engine::Engine;
 /// How often the clock is looked at; a roll is at most this late.
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How far back missed rolls are looked for: a year of downtime. Older days need no roll of
+/// their own: any later roll settles everything traded before its day.
+const CATCH_UP_DAYS_MAX: u32 = 366;
+
 pub async fn run(
     engine: Arc<Engine>,
     settlement_time: NaiveTime,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    // A start after today's settlement time must not roll again today.
-    let mut last_rolled: Option<NaiveDate> = {
-        let local = engine.now().with_timezone(&New_York);
-        (local.time() >= settlement_time).then(|| local.date_naive())
-    };
     let mut ticker = tokio::time::interval(CHECK_INTERVAL);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let local = engine.now().with_timezone(&New_York);
-        let today = local.date_naive();
-        if due(local.time(), today, settlement_time, last_rolled) && engine.is_trading_day(today) {
-            last_rolled = Some(today);
-            match engine.roll_settlement_day() {
-                Ok((_, durability)) => match durability.wait().await {
-                    Ok(()) => tracing::info!(%today, "settlement day rolled"),
-                    Err(error) => tracing::error!(%error, "settlement roll not made durable"),
-                },
-                Err(error) => tracing::error!(%error, "settlement roll failed"),
-            }
+        catch_up(&engine, settlement_time).await;
+    }
+}
+
+/// Makes every roll due by now and not made yet, oldest first, each durable before the next.
+pub async fn catch_up(engine: &Engine, settlement_time: NaiveTime) {
+    let due = due_rolls(
+        engine.now(),
+        settlement_time,
+        engine.last_settlement_roll(),
+        |day| engine.is_trading_day(day),
+    );
+    for day in due {
+        match engine.roll_settlement(day) {
+            Ok((_, durability)) => match durability.wait().await {
+                Ok(()) => tracing::info!(%day, "settlement rolled"),
+                Err(error) => {
+                    tracing::error!(%day, %error, "settlement roll not made durable");
+                    return;
+                }
+            },
+            Err(error) => tracing::error!(%day, %error, "settlement roll failed"),
         }
     }
 }
 
-/// True when `today`'s settlement time has come and today has not been rolled yet.
-fn due(
-    now: NaiveTime,
-    today: NaiveDate,
+/// The business days whose roll is due by `now` and later than `last`, ascending. Without a
+/// last roll (a new WAL), only the latest due one: it settles everything traded before it.
+fn due_rolls(
+    now: DateTime<Utc>,
     settlement_time: NaiveTime,
-    last_rolled: Option<NaiveDate>,
-) -> bool {
-    now >= settlement_time && last_rolled.is_none_or(|date| date < today)
+    last: Option<NaiveDate>,
+    is_trading_day: impl Fn(NaiveDate) -> bool,
+) -> Vec<NaiveDate> {
+    let local = now.with_timezone(&New_York);
+    let today = local.date_naive();
+    let mut day = if local.time() >= settlement_time {
+        Some(today)
+    } else {
+        today.pred_opt()
+    };
+    // A last roll after now: an adjustable clock was set back; rolls are due from there again.
+    let last = last.filter(|last| day.is_some_and(|latest| *last <= latest));
+    let mut due = Vec::new();
+    for _ in 0..CATCH_UP_DAYS_MAX {
+        let Some(candidate) = day else { break };
+        if last.is_some_and(|last| candidate <= last) {
+            break;
+        }
+        if is_trading_day(candidate) {
+            due.push(candidate);
+            if last.is_none() {
+                break;
+            }
+        }
+        day = candidate.pred_opt();
+    }
+    due.reverse();
+    due
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::{Datelike, Weekday};
+
     use super::*;
 
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn weekday(day: NaiveDate) -> bool {
+        !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
+    }
+
     #[test]
-    fn one_roll_per_day_once_the_time_has_come() {
-        let at = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
-        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
-        let time = at(17, 0);
-        assert!(!due(at(16, 59), day(19), time, Some(day(18))));
-        assert!(due(at(17, 0), day(19), time, Some(day(18))));
-        assert!(!due(at(17, 1), day(19), time, Some(day(19))));
-        assert!(due(at(17, 0), day(19), time, None));
+    fn one_roll_per_business_day_once_its_time_has_come() {
+        let five = NaiveTime::from_hms_opt(17, 0, 0).unwrap();
+        // Thursday 2026-11-19, 16:59 and 17:00 New York (EST, UTC−5).
+        let before: DateTime<Utc> = "2026-11-19T21:59:00Z".parse().unwrap();
+        let at: DateTime<Utc> = "2026-11-19T22:00:00Z".parse().unwrap();
+        let last = Some(day("2026-11-18"));
+        assert!(due_rolls(before, five, last, weekday).is_empty());
+        assert_eq!(due_rolls(at, five, last, weekday), vec![day("2026-11-19")]);
+        assert!(due_rolls(at, five, Some(day("2026-11-19")), weekday).is_empty());
+    }
+
+    #[test]
+    fn rolls_missed_while_down_are_made_in_order() {
+        let five = NaiveTime::from_hms_opt(17, 0, 0).unwrap();
+        // Down from Thursday evening to Tuesday 10:00: Friday's and Monday's rolls are due.
+        let tuesday: DateTime<Utc> = "2026-11-24T15:00:00Z".parse().unwrap();
+        assert_eq!(
+            due_rolls(tuesday, five, Some(day("2026-11-19")), weekday),
+            vec![day("2026-11-20"), day("2026-11-23")]
+        );
+        // A new WAL: only the latest due roll.
+        assert_eq!(
+            due_rolls(tuesday, five, None, weekday),
+            vec![day("2026-11-23")]
+        );
+        // A clock set back before the last roll: the latest due roll again, once.
+        assert_eq!(
+            due_rolls(tuesday, five, Some(day("2026-12-01")), weekday),
+            vec![day("2026-11-23")]
+        );
     }
 }

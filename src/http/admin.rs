@@ -5,6 +5,7 @@
 //! nothing else. The listener is loopback by default, and `app` refuses a non-loopback one
 //! without a token.
 
+use crate::rules::market_hours::new_york_date;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -133,13 +134,15 @@ impl Admin {
             }
             (&Method::GET, ["omni"]) => respond::json_value(StatusCode::OK, &engine.omni()),
             (&Method::POST, ["omni", "cash"]) => self.omni_cash(request).await,
-            (&Method::POST, ["omni", "settle"]) => match engine.roll_settlement_day() {
-                Ok((view, durability)) => {
-                    tracing::info!("settlement day rolled by the admin API");
-                    committed(durability, &view).await
+            (&Method::POST, ["omni", "settle"]) => {
+                match engine.roll_settlement(new_york_date(engine.now())) {
+                    Ok((view, durability)) => {
+                        tracing::info!("settlement day rolled by the admin API");
+                        committed(durability, &view).await
+                    }
+                    Err(error) => change_error(error),
                 }
-                Err(error) => change_error(error),
-            },
+            }
             (&Method::GET, ["orders"]) => self.list_orders(request.uri().query()),
             (&Method::POST, ["orders", id, "resolve"]) => {
                 let id = (*id).to_owned();
@@ -292,7 +295,10 @@ impl Admin {
             Ok(cash) => cash,
             Err(response) => return response,
         };
-        match self.engine.adjust_cash(client_id, cash.amount) {
+        match self
+            .engine
+            .adjust_cash(client_id, cash.amount, cash.reason.as_deref())
+        {
             Ok((view, durability)) => {
                 tracing::info!(%client_id, amount = %cash.amount, reason = cash.reason.as_deref().unwrap_or(""), "customer cash adjusted");
                 committed(durability, &view).await
@@ -330,14 +336,16 @@ impl Admin {
         struct Cash {
             #[serde(deserialize_with = "money::exact::deserialize")]
             amount: Fixed,
+            #[serde(default)]
+            reason: Option<String>,
         }
         let cash: Cash = match read_json(request, self.body_limits).await {
             Ok(cash) => cash,
             Err(response) => return response,
         };
-        match self.engine.omni_deposit(cash.amount) {
+        match self.engine.omni_cash(cash.amount, cash.reason.as_deref()) {
             Ok((view, durability)) => {
-                tracing::info!(amount = %cash.amount, "omni account funded by the admin API");
+                tracing::info!(amount = %cash.amount, reason = cash.reason.as_deref().unwrap_or(""), "omni cash changed by the admin API");
                 committed(durability, &view).await
             }
             Err(error) => change_error(error),
@@ -540,6 +548,7 @@ fn change_error(error: ChangeError) -> Answer {
         ChangeError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
         ChangeError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
         ChangeError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "REFUSED"),
+        ChangeError::BeyondAvailable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
         ChangeError::Storage(storage) => {
             return GatewayError::from(storage.clone()).into_response()
         }

@@ -24,6 +24,8 @@ pub(super) struct CustomerState {
     pub(super) reserved: Fixed,
     /// SELL proceeds awaiting settlement (`SellProceeds::OnSettlement`); not buying power yet.
     pub(super) unsettled_proceeds: Fixed,
+    /// The part of `unsettled_proceeds` traded on the latest trade day (T+1, `settlement`).
+    pub(super) unsettled_latest: super::LatestDay,
     /// Entries with zero quantity and nothing pending are removed, so this stays as small as the
     /// customer's real holdings.
     pub(super) positions: HashMap<Arc<str>, Position>,
@@ -223,6 +225,7 @@ impl Ledger {
             cash,
             reserved: Fixed::ZERO,
             unsettled_proceeds: Fixed::ZERO,
+            unsettled_latest: super::LatestDay::default(),
             positions: holdings
                 .into_iter()
                 .filter(|(_, quantity)| !quantity.is_zero())
@@ -290,14 +293,17 @@ impl Ledger {
             let available = customer.available().unwrap_or(Fixed::ZERO);
             let withdrawal = amount.checked_neg().unwrap_or(Fixed::MAX);
             if withdrawal > available {
-                return Err(LedgerError::Refused(format!(
-                    "withdrawal of {} is more than the {} available \
-                     (cash {} minus {} reserved for open orders)",
-                    withdrawal.money(),
-                    available.money(),
-                    customer.cash.money(),
-                    customer.reserved.money()
-                )));
+                return Err(LedgerError::BeyondAvailable {
+                    code: crate::reject::RejectCode::InsufficientBuyingPower,
+                    message: format!(
+                        "withdrawal of {} is more than the {} available \
+                         (cash {} minus {} reserved for open orders)",
+                        withdrawal.money(),
+                        available.money(),
+                        customer.cash.money(),
+                        customer.reserved.money()
+                    ),
+                });
             }
         }
         customer.cash =

@@ -1,16 +1,16 @@
-//! Applying upstream progress to reservations, cash and positions (SPEC §5.2, §6), and rolling
-//! the settlement day.
+//! Applying upstream progress to reservations, cash and positions (SPEC §5.2, §6).
 //!
 //! Updates come from three sources (proxied GETs, events, the poller) in any order and any number
 //! of times, so each is applied by its `cumulativeQuantity`: only the part beyond what is already
 //! applied counts. An update at or below it changes nothing — except a final status, which still
 //! closes the order.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::customer::{CustomerState, Position};
 use super::orders::{Order, OrderTerms, Side};
-use super::{add, sub, FundingKind, Ledger, LedgerError, Overflow, SellProceeds};
+use super::{add, sub, Ledger, Overflow, SellProceeds};
 use crate::money::Fixed;
 
 /// DriveWealth's order status (SPEC §6).
@@ -105,8 +105,20 @@ struct Effect {
 }
 
 impl Ledger {
-    /// Applies upstream's view of an order, idempotently by cumulative quantity.
+    /// Applies upstream's view of an order, idempotently by cumulative quantity, with what it
+    /// newly fills undated (it settles at the next roll; see [`Ledger::apply_update_on`]).
     pub fn apply_update(&self, upstream_order_id: &str, update: OrderUpdate) -> UpdateOutcome {
+        self.apply_update_on(upstream_order_id, update, None)
+    }
+
+    /// [`Ledger::apply_update`], with what it newly fills traded on `trade_day` (T+1: it settles
+    /// at the roll of the next business day; `None` at the next roll).
+    pub fn apply_update_on(
+        &self,
+        upstream_order_id: &str,
+        update: OrderUpdate,
+        trade_day: Option<NaiveDate>,
+    ) -> UpdateOutcome {
         let negative = update.cumulative_quantity.is_negative()
             || update.average_price.is_negative()
             || update.fees.is_some_and(Fixed::is_negative);
@@ -151,13 +163,19 @@ impl Ledger {
                     "order {upstream_order_id}: the omni account would overflow"
                 ));
             }
+            self.omni.dated(effect.omni_spent, trade_day);
             order.filled_quantity = effect.filled_quantity;
             order.filled_amount = effect.filled_amount;
             order.reserved = effect.reserved;
             order.status = Some(update.status);
             customer.cash = effect.cash;
             customer.reserved = effect.customer_reserved;
+            let newly_unsettled = effect
+                .unsettled_proceeds
+                .checked_sub(customer.unsettled_proceeds)
+                .unwrap_or(Fixed::ZERO);
             customer.unsettled_proceeds = effect.unsettled_proceeds;
+            customer.unsettled_latest = customer.unsettled_latest.with(newly_unsettled, trade_day);
             customer
                 .positions
                 .insert(order.symbol.clone(), effect.position);
@@ -337,71 +355,5 @@ impl Ledger {
             }
         };
         Ok(Some(effect))
-    }
-
-    /// Ends the settlement day: the cashless day's net goes back to zero (the credit line is
-    /// whole again), and SELL proceeds held for settlement become cash — for the customers, and
-    /// for a prefunded omni account.
-    ///
-    /// Customers are credited one at a time; a fill racing the roll lands on one day or the
-    /// other, never both. An overflow (balances near 92 billion) skips that customer, which
-    /// keeps its proceeds for the next roll, and is reported after the rest is done.
-    pub fn roll_settlement_day(&self) -> Result<super::OmniView, LedgerError> {
-        let mut first_error = None;
-        if self.config.sell_proceeds == SellProceeds::OnSettlement {
-            let cells: Vec<_> = self
-                .customers
-                .iter()
-                .map(|entry| entry.value().clone())
-                .collect();
-            for cell in cells {
-                let mut customer = self.change(&cell);
-                let proceeds = customer.unsettled_proceeds;
-                if proceeds.is_zero() {
-                    continue;
-                }
-                // Prefunded: the proceeds arrive in the omni cash. Cashless: they settle inside
-                // the day's net, which is reset below.
-                let omni_spent = match self.omni.kind {
-                    FundingKind::Prefunded => proceeds.checked_neg(),
-                    FundingKind::Cashless => Some(Fixed::ZERO),
-                };
-                let credited = add(customer.cash, proceeds).and_then(|cash| {
-                    let spent = omni_spent.ok_or(Overflow)?;
-                    let unsettled = proceeds.checked_neg().ok_or(Overflow)?;
-                    self.omni.move_money(Fixed::ZERO, spent, unsettled)?;
-                    Ok(cash)
-                });
-                match credited {
-                    Ok(cash) => {
-                        customer.cash = cash;
-                        customer.unsettled_proceeds = Fixed::ZERO;
-                    }
-                    Err(overflow) => {
-                        first_error.get_or_insert(overflow.error("crediting settled proceeds"));
-                    }
-                }
-            }
-        }
-        if self.omni.kind == FundingKind::Cashless {
-            // Subtract what was read rather than storing zero: a fill racing the roll is kept
-            // (it belongs to the new day).
-            let pending = Fixed::from_units(
-                self.omni
-                    .pending_settlement
-                    .load(std::sync::atomic::Ordering::Acquire),
-            );
-            let reset = pending
-                .checked_neg()
-                .ok_or(Overflow)
-                .and_then(|spent| self.omni.move_money(Fixed::ZERO, spent, Fixed::ZERO));
-            if let Err(overflow) = reset {
-                first_error.get_or_insert(overflow.error("resetting the day's net"));
-            }
-        }
-        match first_error {
-            None => Ok(self.omni()),
-            Some(error) => Err(error),
-        }
     }
 }

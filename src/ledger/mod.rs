@@ -10,7 +10,8 @@
 //! - `omni`: the omnibus account, kept in atomics so the order path takes no global lock.
 //! - `orders`: reserving BUYs and SELLs, binding them to upstream ids, releasing, in doubt;
 //!   `order_views`: listing them for the admin API.
-//! - `fills`: applying upstream progress (`apply_update`) and rolling the settlement day.
+//! - `fills`: applying upstream progress (`apply_update`).
+//! - `settlement`: T+1 settlement rolls (`roll_settlement`).
 //! - `invariants`: [`Ledger::check_invariants`], the whole-ledger audit the tests run.
 //! - `persist`: snapshots — [`LedgerState`], [`Ledger::export_state`], [`Ledger::import_state`]
 //!   and their binary encoding.
@@ -90,6 +91,7 @@ mod order_views;
 mod orders;
 mod persist;
 mod redo;
+mod settlement;
 #[cfg(test)]
 mod tests;
 
@@ -103,6 +105,7 @@ pub use persist::{
     CustomerRecord, LedgerHead, LedgerState, OmniState, OrderRecord, PositionRecord,
     LEDGER_STATE_FORMAT,
 };
+pub use settlement::LatestDay;
 
 use customer::{CustomerCell, CustomerState};
 use omni::Omni;
@@ -136,7 +139,7 @@ pub struct LedgerConfig {
 /// [`Reject`](crate::reject::Reject)s instead.
 ///
 /// The HTTP layer maps these once: `Conflict` → 409, `NotFound` → 404, `Invalid` → 400,
-/// `Refused` and `Overflow` → 422.
+/// `Refused`, `BeyondAvailable` (with its code) and `Overflow` → 422.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
     /// A clientID/customerId binding clash (SPEC §4.1), or a re-key onto a used clientID.
@@ -148,9 +151,16 @@ pub enum LedgerError {
     /// The request itself is malformed (zero amount, negative quantity, …).
     #[error("{0}")]
     Invalid(String),
-    /// Well-formed but not allowed by the balances (a withdrawal beyond available).
+    /// Well-formed but not allowed (reserved for refusals that are not about a balance).
     #[error("{0}")]
     Refused(String),
+    /// A withdrawal beyond what is available: `INSUFFICIENT_BUYING_POWER` at a customer,
+    /// `INSUFFICIENT_OMNI_BUYING_POWER` at the omni account.
+    #[error("{message}")]
+    BeyondAvailable {
+        code: crate::reject::RejectCode,
+        message: String,
+    },
     /// The result would leave the range of [`Fixed`]; nothing was changed.
     #[error("{0}")]
     Overflow(String),
@@ -183,6 +193,8 @@ pub struct Ledger {
     /// came first; the snapshot takes them. Orders are kept one by one, not with their customer,
     /// so a customer with many open orders costs a change no more than one with few.
     kept_orders: Mutex<Vec<KeptOrder>>,
+    /// The business day of the last dated settlement roll (see `settlement`).
+    last_roll: Mutex<Option<chrono::NaiveDate>>,
 }
 
 impl Ledger {
@@ -199,6 +211,7 @@ impl Ledger {
             next_local_id: AtomicU64::new(1),
             epoch: SnapshotEpoch::default(),
             kept_orders: Mutex::new(Vec::new()),
+            last_roll: Mutex::new(None),
         }
     }
 

@@ -9,9 +9,10 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::{Funding, Ledger, LedgerError, Overflow};
+use super::{Funding, LatestDay, Ledger, LedgerError, Overflow};
 use crate::money::Fixed;
 
 /// `Funding` without its parameters, for views.
@@ -40,6 +41,9 @@ pub struct OmniView {
     pub pending_settlement: Option<Fixed>,
     /// SELL proceeds held until settlement (`SellProceeds::OnSettlement`).
     pub unsettled_proceeds: Fixed,
+    /// The business day of the last settlement roll (T+1: trades dated before it are settled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_settlement_roll: Option<chrono::NaiveDate>,
 }
 
 /// The omni account's numbers, all in 10⁻⁸ units.
@@ -55,6 +59,9 @@ pub(super) struct Omni {
     pub(super) unsettled_proceeds: AtomicI64,
     /// Cashless: the credit line. Changes only through `set_credit_limit`.
     pub(super) credit_limit: AtomicI64,
+    /// Cashless: the part of `pending_settlement` traded on the latest trade day (T+1, see
+    /// `settlement`). A lock, not an atomic: fills and rolls take it, never a decision.
+    pub(super) pending_latest: Mutex<LatestDay>,
 }
 
 impl Omni {
@@ -72,6 +79,7 @@ impl Omni {
             pending_settlement: AtomicI64::new(0),
             unsettled_proceeds: AtomicI64::new(0),
             credit_limit: AtomicI64::new(credit_limit),
+            pending_latest: Mutex::new(LatestDay::default()),
         }
     }
 
@@ -144,6 +152,15 @@ impl Omni {
         Ok(())
     }
 
+    /// Dates money a fill spent (`move_money`'s `spent`) for T+1 settlement: in cashless funding
+    /// it joins the day's net of `day`.
+    pub(super) fn dated(&self, spent: Fixed, day: Option<chrono::NaiveDate>) {
+        if self.kind == FundingKind::Cashless && !spent.is_zero() {
+            let mut latest = self.pending_latest.lock();
+            *latest = latest.with(spent, day);
+        }
+    }
+
     pub(super) fn view(&self) -> OmniView {
         let load = |cell: &AtomicI64| Fixed::from_units(cell.load(Ordering::Acquire));
         let cashless = self.kind == FundingKind::Cashless;
@@ -155,6 +172,7 @@ impl Omni {
             credit_limit: cashless.then(|| load(&self.credit_limit)),
             pending_settlement: cashless.then(|| load(&self.pending_settlement)),
             unsettled_proceeds: load(&self.unsettled_proceeds),
+            last_settlement_roll: None,
         }
     }
 }
@@ -191,7 +209,10 @@ pub(super) fn apply_all(changes: &[(&AtomicI64, i64)]) -> Result<(), Overflow> {
 impl Ledger {
     /// The omni account now.
     pub fn omni(&self) -> OmniView {
-        self.omni.view()
+        OmniView {
+            last_settlement_roll: *self.last_roll.lock(),
+            ..self.omni.view()
+        }
     }
 
     /// What BUYs may still reserve at the omni account: one atomic load, for metrics and the
@@ -200,8 +221,7 @@ impl Ledger {
         Fixed::from_units(self.omni.available.load(Ordering::Acquire))
     }
 
-    /// Funds the omni account (`POST /admin/omni/cash`, `deposits.updated`). Prefunded: raises
-    /// cash and available. Cashless: recorded in cash; buying power stays the credit line.
+    /// Funds the omni account (`deposits.updated`); see [`Ledger::omni_cash`].
     pub fn omni_deposit(&self, amount: Fixed) -> Result<OmniView, LedgerError> {
         if !amount.is_positive() {
             return Err(LedgerError::Invalid(format!(
@@ -209,6 +229,55 @@ impl Ledger {
                 amount.money()
             )));
         }
+        self.omni_cash(amount)
+    }
+
+    /// Changes the omni account's cash (`POST /admin/omni/cash`): a deposit (positive) or a
+    /// withdrawal or adjustment (negative).
+    /// - Prefunded: cash and available move together. A withdrawal is refused beyond available
+    ///   (cash − reserved), so money promised to open BUYs can never leave: the CAS on available
+    ///   is the check, as for a reservation.
+    /// - Cashless: cash is only what the partner deposited (buying power is the credit line); a
+    ///   withdrawal is refused beyond it.
+    pub fn omni_cash(&self, amount: Fixed) -> Result<OmniView, LedgerError> {
+        if amount.is_zero() {
+            return Err(LedgerError::Invalid(
+                "an omni cash change must not be zero".to_string(),
+            ));
+        }
+        if amount.is_negative() {
+            let withdrawal = amount.checked_neg().unwrap_or(Fixed::MAX);
+            let gate = match self.omni.kind {
+                FundingKind::Prefunded => &self.omni.available,
+                FundingKind::Cashless => &self.omni.cash,
+            };
+            let taken = gate.fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (current >= withdrawal.units()).then(|| current - withdrawal.units())
+            });
+            if let Err(current) = taken {
+                return Err(LedgerError::BeyondAvailable {
+                    code: crate::reject::RejectCode::InsufficientOmniBuyingPower,
+                    message: format!(
+                        "omni withdrawal of {} is more than the {} available",
+                        withdrawal.money(),
+                        Fixed::from_units(current).money()
+                    ),
+                });
+            }
+            if self.omni.kind == FundingKind::Prefunded {
+                // Cannot overflow: cash ≥ available ≥ the withdrawal (invariant 4, reserved ≥ 0).
+                self.omni
+                    .cash
+                    .fetch_sub(withdrawal.units(), Ordering::AcqRel);
+            }
+            return Ok(self.omni());
+        }
+        self.redo_omni_cash(amount)?;
+        Ok(self.omni())
+    }
+
+    /// Replays an omni cash change without checking available (the live call checked it).
+    pub fn redo_omni_cash(&self, amount: Fixed) -> Result<(), LedgerError> {
         let units = amount.units();
         let result = match self.omni.kind {
             FundingKind::Prefunded => {
@@ -216,8 +285,7 @@ impl Ledger {
             }
             FundingKind::Cashless => apply_all(&[(&self.omni.cash, units)]),
         };
-        result.map_err(|overflow| overflow.error("the omni balance"))?;
-        Ok(self.omni())
+        result.map_err(|overflow| overflow.error("the omni balance"))
     }
 
     /// Changes the cashless credit line (config reload); available moves by the difference.

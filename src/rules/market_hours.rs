@@ -33,9 +33,9 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::America::New_York;
 
+use crate::config::nyse;
 use crate::config::{CalendarBase, MarketConfig};
 use crate::instruments::Exchange;
-use crate::rules::nyse;
 
 const PRE_MARKET_OPEN: NaiveTime = new_york_time(4, 0);
 const REGULAR_OPEN: NaiveTime = new_york_time(9, 30);

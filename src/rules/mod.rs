@@ -5,4 +5,3 @@
 
 pub mod client_id;
 pub mod market_hours;
-pub mod nyse;

@@ -2,6 +2,9 @@
 //! the enum codes (each enum's [`crate::codec::WireCode`] table) are on-disk format: a tag, once
 //! written, never changes meaning; a record of an earlier layout keeps its old tag and is still
 //! read.
+//!
+//! One piece, though long: the encoder and the decoder of one on-disk layout, side by side, so a
+//! change of layout is one diff and a reader sees both halves of each tag.
 
 use chrono::{Datelike, NaiveDate};
 
@@ -103,6 +106,7 @@ impl Record {
                 cumulative_quantity,
                 average_price,
                 fees,
+                trade_day,
             } => {
                 e.u8(tag::UPDATE)
                     .str(order_id)
@@ -110,6 +114,7 @@ impl Record {
                     .fixed(*cumulative_quantity)
                     .fixed(*average_price)
                     .option_fixed(*fees);
+                encode_option_day(&mut e, *trade_day);
             }
             Record::Queued {
                 order_id,
@@ -143,19 +148,34 @@ impl Record {
                     .fixed(*cash_delta);
                 encode_pairs(&mut e, position_deltas);
             }
-            Record::CustomerCash { client_id, amount } => {
-                e.u8(tag::CUSTOMER_CASH).str(client_id).fixed(*amount);
+            Record::CustomerCash {
+                client_id,
+                amount,
+                reason,
+            } => {
+                e.u8(tag::CUSTOMER_CASH)
+                    .str(client_id)
+                    .fixed(*amount)
+                    .option_str(reason.as_deref());
             }
             Record::Rekey { old, new } => {
                 e.u8(tag::REKEY).str(old).str(new);
             }
-            Record::OmniDeposit { amount, payment_id } => {
-                e.u8(tag::OMNI_DEPOSIT)
+            Record::OmniCash {
+                amount,
+                payment_id,
+                reason,
+                account,
+            } => {
+                e.u8(tag::OMNI_CASH)
                     .fixed(*amount)
-                    .option_str(payment_id.as_deref());
+                    .option_str(payment_id.as_deref())
+                    .option_str(reason.as_deref())
+                    .option_str(account.as_deref());
             }
-            Record::SettlementRolled => {
+            Record::SettlementRolled { day } => {
                 e.u8(tag::SETTLEMENT_ROLLED);
+                encode_option_day(&mut e, *day);
             }
             Record::InstrumentUpsert(entry) => {
                 e.u8(tag::INSTRUMENT_UPSERT)
@@ -284,12 +304,17 @@ impl Record {
                 local: d.u64("local id")?,
                 order_id: d.option_string("orderId")?,
             },
-            tag::UPDATE => Record::Update {
+            tag @ (tag::UPDATE_V1 | tag::UPDATE) => Record::Update {
                 order_id: d.string("orderId")?,
                 status: d.code("order status")?,
                 cumulative_quantity: d.fixed("cumulativeQuantity")?,
                 average_price: d.fixed("averagePrice")?,
                 fees: d.option_fixed("fees")?,
+                trade_day: if tag == tag::UPDATE {
+                    decode_option_day(&mut d)?
+                } else {
+                    None
+                },
             },
             tag::QUEUED => Record::Queued {
                 order_id: d.string("orderId")?,
@@ -307,19 +332,35 @@ impl Record {
                 cash_delta: d.fixed("cash delta")?,
                 position_deltas: decode_pairs(&mut d)?,
             },
-            tag::CUSTOMER_CASH => Record::CustomerCash {
+            tag @ (tag::CUSTOMER_CASH_V1 | tag::CUSTOMER_CASH) => Record::CustomerCash {
                 client_id: d.string("clientID")?,
                 amount: d.fixed("amount")?,
+                reason: if tag == tag::CUSTOMER_CASH {
+                    d.option_string("reason")?
+                } else {
+                    None
+                },
             },
             tag::REKEY => Record::Rekey {
                 old: d.string("old clientID")?,
                 new: d.string("new clientID")?,
             },
-            tag::OMNI_DEPOSIT => Record::OmniDeposit {
+            tag::OMNI_DEPOSIT_V1 => Record::OmniCash {
                 amount: d.fixed("amount")?,
                 payment_id: d.option_string("paymentID")?,
+                reason: None,
+                account: None,
             },
-            tag::SETTLEMENT_ROLLED => Record::SettlementRolled,
+            tag::OMNI_CASH => Record::OmniCash {
+                amount: d.fixed("amount")?,
+                payment_id: d.option_string("paymentID")?,
+                reason: d.option_string("reason")?,
+                account: d.option_string("account")?,
+            },
+            tag::SETTLEMENT_ROLLED_V1 => Record::SettlementRolled { day: None },
+            tag::SETTLEMENT_ROLLED => Record::SettlementRolled {
+                day: decode_option_day(&mut d)?,
+            },
             tag @ (tag::INSTRUMENT_UPSERT_V1 | tag::INSTRUMENT_UPSERT) => {
                 Record::InstrumentUpsert(InstrumentEntry {
                     symbol: d.string("symbol")?,
@@ -573,4 +614,24 @@ fn decode_pairs(d: &mut Decoder<'_>) -> Result<Vec<(String, Fixed)>, DecodeError
     (0..count)
         .map(|_| Ok((d.string("symbol")?, d.fixed("quantity")?)))
         .collect()
+}
+
+/// An optional day: a presence flag, then the day as in [`decode_day`].
+fn encode_option_day(e: &mut Encoder, day: Option<NaiveDate>) {
+    match day {
+        None => {
+            e.bool(false);
+        }
+        Some(day) => {
+            e.bool(true).i64(i64::from(day.num_days_from_ce()));
+        }
+    }
+}
+
+fn decode_option_day(d: &mut Decoder<'_>) -> Result<Option<NaiveDate>, DecodeError> {
+    if d.bool("day present")? {
+        decode_day(d).map(Some)
+    } else {
+        Ok(None)
+    }
 }

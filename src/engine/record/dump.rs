@@ -71,9 +71,11 @@ impl Record {
                 cumulative_quantity,
                 average_price,
                 fees,
+                trade_day,
             } => serde_json::json!({"orderId": order_id, "status": status,
                 "cumulativeQuantity": fixed(cumulative_quantity),
-                "averagePrice": fixed(average_price), "fees": option(fees)}),
+                "averagePrice": fixed(average_price), "fees": option(fees),
+                "tradeDay": trade_day}),
             Record::Queued {
                 order_id,
                 exchange,
@@ -93,14 +95,21 @@ impl Record {
                 position_deltas,
             } => serde_json::json!({"clientID": client_id, "cashDelta": fixed(cash_delta),
                 "positionDeltas": pairs(position_deltas)}),
-            Record::CustomerCash { client_id, amount } => {
-                serde_json::json!({"clientID": client_id, "amount": fixed(amount)})
-            }
+            Record::CustomerCash {
+                client_id,
+                amount,
+                reason,
+            } => serde_json::json!({"clientID": client_id, "amount": fixed(amount),
+                "reason": reason}),
             Record::Rekey { old, new } => serde_json::json!({"old": old, "new": new}),
-            Record::OmniDeposit { amount, payment_id } => {
-                serde_json::json!({"amount": fixed(amount), "paymentID": payment_id})
-            }
-            Record::SettlementRolled => serde_json::json!({}),
+            Record::OmniCash {
+                amount,
+                payment_id,
+                reason,
+                account,
+            } => serde_json::json!({"amount": fixed(amount), "paymentID": payment_id,
+                "reason": reason, "account": account}),
+            Record::SettlementRolled { day } => serde_json::json!({"day": day}),
             Record::InstrumentUpsert(entry) => serde_json::json!({"symbol": entry.symbol,
                 "instrumentID": entry.instrument_id, "ISIN": entry.isin, "exchange": entry.exchange.as_str(),
                 "status": entry.status.as_str(), "fractionable": entry.fractionable,

@@ -73,6 +73,9 @@ pub enum Record {
         cumulative_quantity: Fixed,
         average_price: Fixed,
         fees: Option<Fixed>,
+        /// The New York date the engine applied it on: what it newly filled settles T+1 from
+        /// there. `None` in logs written before trades were dated (settles at the next roll).
+        trade_day: Option<NaiveDate>,
     },
     /// An accepted order DriveWealth will hold for the open (for the cancel cut-off).
     Queued {
@@ -92,9 +95,12 @@ pub enum Record {
         cash_delta: Fixed,
         position_deltas: Vec<(String, Fixed)>,
     },
+    /// A deposit (positive) or withdrawal (negative) of customer cash, with the risk officer's
+    /// reason (`None` in logs written before reasons were kept).
     CustomerCash {
         client_id: String,
         amount: Fixed,
+        reason: Option<String>,
     },
     Rekey {
         old: String,
@@ -106,12 +112,20 @@ pub enum Record {
         frozen: bool,
         reason: String,
     },
-    /// Omni funding; `payment_id` for a `deposits.updated` event (credited once per id).
-    OmniDeposit {
+    /// Omni cash: a deposit (positive) or a withdrawal or adjustment (negative); `payment_id` for
+    /// a `deposits.updated` event (credited once per id), `reason` for an admin change, `account`
+    /// the omnibus account's number when there are several (`None`: the only or first one).
+    OmniCash {
         amount: Fixed,
         payment_id: Option<String>,
+        reason: Option<String>,
+        account: Option<String>,
     },
-    SettlementRolled,
+    /// The settlement roll of business day `day` (T+1: trades dated before it settle). `None` in
+    /// logs written before rolls were dated: everything pending settled.
+    SettlementRolled {
+        day: Option<NaiveDate>,
+    },
     InstrumentUpsert(InstrumentEntry),
     InstrumentStatus {
         symbol: String,
@@ -178,18 +192,27 @@ mod tag {
     pub const RELEASE: u8 = 4;
     pub const IN_DOUBT: u8 = 5;
     pub const RESOLVE: u8 = 6;
-    pub const UPDATE: u8 = 7;
+    /// Before trades were dated: read as undated, never written.
+    pub const UPDATE_V1: u8 = 7;
+    pub const UPDATE: u8 = 9;
     pub const QUEUED: u8 = 8;
     pub const RESERVE_BUY: u8 = 11;
     pub const RESERVE_SELL: u8 = 12;
     pub const CONTROLS_RETURNED: u8 = 13;
     pub const CUSTOMER_NEW: u8 = 20;
     pub const CUSTOMER_REPLACE: u8 = 21;
-    pub const CUSTOMER_CASH: u8 = 22;
+    /// Before reasons were kept: read without one, never written.
+    pub const CUSTOMER_CASH_V1: u8 = 22;
+    pub const CUSTOMER_CASH: u8 = 25;
     pub const REKEY: u8 = 23;
     pub const FREEZE: u8 = 24;
-    pub const OMNI_DEPOSIT: u8 = 30;
-    pub const SETTLEMENT_ROLLED: u8 = 31;
+    /// Before withdrawals, reasons and accounts: read as a deposit of the first account, never
+    /// written.
+    pub const OMNI_DEPOSIT_V1: u8 = 30;
+    /// Before rolls were dated: read as undated, never written.
+    pub const SETTLEMENT_ROLLED_V1: u8 = 31;
+    pub const SETTLEMENT_ROLLED: u8 = 32;
+    pub const OMNI_CASH: u8 = 33;
     /// Before ISINs: read as an entry without one, never written.
     pub const INSTRUMENT_UPSERT_V1: u8 = 40;
     pub const INSTRUMENT_STATUS: u8 = 41;
@@ -222,8 +245,8 @@ impl Record {
             Record::ControlsReturned { .. } => "controls_returned",
             Record::DailyBuyTotal { .. } => "daily_buy_total",
             Record::ClientOrderIds(_) => "client_order_ids",
-            Record::OmniDeposit { .. } => "omni_deposit",
-            Record::SettlementRolled => "settlement_rolled",
+            Record::OmniCash { .. } => "omni_cash",
+            Record::SettlementRolled { .. } => "settlement_rolled",
             Record::InstrumentUpsert(_) => "instrument_upsert",
             Record::InstrumentStatus { .. } => "instrument_status",
             Record::Price { .. } => "price",
@@ -303,6 +326,7 @@ mod tests {
                 cumulative_quantity: f("5"),
                 average_price: f("155"),
                 fees: Some(f("1")),
+                trade_day: Some("2026-11-19".parse().unwrap()),
             },
             Record::Queued {
                 order_id: "GB.1".into(),
@@ -323,16 +347,27 @@ mod tests {
             Record::CustomerCash {
                 client_id: "c".into(),
                 amount: f("-1.25"),
+                reason: Some("wire out".into()),
             },
             Record::Rekey {
                 old: "a".into(),
                 new: "b".into(),
             },
-            Record::OmniDeposit {
+            Record::OmniCash {
                 amount: f("200"),
                 payment_id: Some("pay-2".into()),
+                reason: None,
+                account: None,
             },
-            Record::SettlementRolled,
+            Record::OmniCash {
+                amount: f("-50"),
+                payment_id: None,
+                reason: Some("sweep to the bank".into()),
+                account: Some("DWOM000002".into()),
+            },
+            Record::SettlementRolled {
+                day: Some("2026-11-20".parse().unwrap()),
+            },
             Record::InstrumentUpsert(InstrumentEntry {
                 symbol: "BTC".into(),
                 instrument_id: "id".into(),

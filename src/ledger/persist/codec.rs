@@ -1,6 +1,8 @@
 //! [`LedgerState`] as bytes (layout in the parent module's doc).
 
 use super::*;
+use chrono::Datelike;
+
 use crate::codec::{DecodeError, Decoder, Encoder, WireCode};
 
 /// Tags of the encoding. Never renumbered: a change bumps [`LEDGER_STATE_FORMAT`].
@@ -30,6 +32,8 @@ impl LedgerState {
             .fixed(omni.pending_settlement)
             .fixed(omni.unsettled_proceeds)
             .fixed(omni.credit_limit);
+        encode_latest(encoder, omni.pending_latest);
+        encode_day(encoder, omni.last_roll);
 
         let mut customers: Vec<&CustomerRecord> = self.customers.iter().collect();
         customers.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -41,6 +45,7 @@ impl LedgerState {
                 .fixed(customer.cash)
                 .fixed(customer.reserved)
                 .fixed(customer.unsettled_proceeds);
+            encode_latest(encoder, customer.unsettled_latest);
             let mut positions: Vec<&PositionRecord> = customer.positions.iter().collect();
             positions.sort_by(|a, b| a.symbol.cmp(&b.symbol));
             encoder.u32(count(positions.len()));
@@ -97,9 +102,11 @@ impl LedgerState {
     /// here: a snapshot file may carry more after it.
     pub fn decode(decoder: &mut Decoder<'_>) -> Result<LedgerState, DecodeError> {
         let format = decoder.u8("ledger state format")?;
-        if format != LEDGER_STATE_FORMAT {
+        if format != LEDGER_STATE_FORMAT && format != 1 {
             return Err(decoder.error("ledger state format", "unknown version"));
         }
+        // Format 1 kept no trade days: everything pending settles at the next roll.
+        let dated = format >= 2;
         let next_local_id = decoder.u64("next local id")?;
         let funding = match decoder.u8("omni funding kind")? {
             FUNDING_PREFUNDED => FundingKind::Prefunded,
@@ -114,6 +121,17 @@ impl LedgerState {
             pending_settlement: decoder.fixed("omni pending settlement")?,
             unsettled_proceeds: decoder.fixed("omni unsettled proceeds")?,
             credit_limit: decoder.fixed("omni credit limit")?,
+            pending_latest: LatestDay::default(),
+            last_roll: None,
+        };
+        let omni = if dated {
+            OmniState {
+                pending_latest: decode_latest(decoder, "omni pending")?,
+                last_roll: decode_day(decoder, "last settlement roll")?,
+                ..omni
+            }
+        } else {
+            omni
         };
 
         let customer_count = count_of(decoder, "customer count")?;
@@ -124,6 +142,11 @@ impl LedgerState {
             let cash = decoder.fixed("customer cash")?;
             let reserved = decoder.fixed("customer reserved")?;
             let unsettled_proceeds = decoder.fixed("customer unsettled proceeds")?;
+            let unsettled_latest = if dated {
+                decode_latest(decoder, "customer unsettled")?
+            } else {
+                LatestDay::default()
+            };
             let position_count = count_of(decoder, "position count")?;
             let mut positions = Vec::with_capacity(position_count.min(PREALLOCATE_MAX));
             for _ in 0..position_count {
@@ -144,6 +167,7 @@ impl LedgerState {
                 cash,
                 reserved,
                 unsettled_proceeds,
+                unsettled_latest,
                 positions,
                 open_orders,
             });
@@ -212,4 +236,37 @@ fn count(length: usize) -> u32 {
 
 fn count_of(decoder: &mut Decoder<'_>, what: &'static str) -> Result<usize, DecodeError> {
     decoder.u32(what).map(|count| count as usize)
+}
+
+/// A day as days since 1 January of year 1 (CE), 0 for none.
+fn encode_day(encoder: &mut Encoder, day: Option<NaiveDate>) {
+    encoder.i64(day.map_or(0, |day| i64::from(day.num_days_from_ce())));
+}
+
+fn decode_day(
+    decoder: &mut Decoder<'_>,
+    what: &'static str,
+) -> Result<Option<NaiveDate>, DecodeError> {
+    match decoder.i64(what)? {
+        0 => Ok(None),
+        days => i32::try_from(days)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .map(Some)
+            .ok_or_else(|| decoder.error(what, "day out of range")),
+    }
+}
+
+fn encode_latest(encoder: &mut Encoder, latest: LatestDay) {
+    encode_day(encoder, latest.day);
+    encoder.fixed(latest.amount);
+}
+
+fn decode_latest(decoder: &mut Decoder<'_>, what: &'static str) -> Result<LatestDay, DecodeError> {
+    let day = decode_day(decoder, what)?;
+    let amount = decoder.fixed(what)?;
+    if day.is_none() && !amount.is_zero() {
+        return Err(decoder.error(what, "an amount without its trade day"));
+    }
+    Ok(LatestDay { day, amount })
 }

@@ -4,7 +4,8 @@
 //!
 //! # What is stored
 //! Everything the ledger keeps except what it derives: every customer (ids, cash, reserved,
-//! unsettled proceeds, positions with their pending sells, open order ids), every omni field, and
+//! unsettled proceeds and their latest trade day's part, positions with their pending sells, open
+//! order ids), every omni field with the last settlement roll, and
 //! every open order (in doubt included) with its owner's clientID. Not stored: the interned
 //! symbols (rebuilt on import), the two indexes (customerId → clientID and upstream id → local
 //! id, rebuilt from the records), and the configuration (`sell_proceeds` and the funding kind
@@ -29,8 +30,11 @@ use std::sync::Arc;
 
 use super::customer::{CustomerCell, CustomerState, Position};
 use super::orders::Order;
+use chrono::NaiveDate;
+
 use super::{
-    Funding, FundingKind, Ledger, LedgerConfig, LocalOrderId, OrderStatus, OrderTerms, SellProceeds,
+    Funding, FundingKind, LatestDay, Ledger, LedgerConfig, LocalOrderId, OrderStatus, OrderTerms,
+    SellProceeds,
 };
 use crate::cow::{CowCell, Freeze};
 use crate::money::Fixed;
@@ -38,7 +42,10 @@ use crate::money::Fixed;
 mod codec;
 
 /// The first byte of an encoded [`LedgerState`]: the version of the layout below.
-pub const LEDGER_STATE_FORMAT: u8 = 1;
+///
+/// 2 added T+1 settlement: the latest trade day's part of each pending amount and the last roll.
+/// Format 1 is still read (its pending amounts settle at the next roll, as they did then).
+pub const LEDGER_STATE_FORMAT: u8 = 2;
 
 /// The whole ledger as plain data: enough to rebuild it exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +72,10 @@ pub struct OmniState {
     /// Cashless: the credit line in force (it may differ from the configured one after a
     /// reload). Always zero when prefunded.
     pub credit_limit: Fixed,
+    /// Cashless: the part of `pending_settlement` traded on the latest trade day.
+    pub pending_latest: LatestDay,
+    /// The business day of the last dated settlement roll.
+    pub last_roll: Option<NaiveDate>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +85,8 @@ pub struct CustomerRecord {
     pub cash: Fixed,
     pub reserved: Fixed,
     pub unsettled_proceeds: Fixed,
+    /// The part of `unsettled_proceeds` traded on the latest trade day.
+    pub unsettled_latest: LatestDay,
     /// Non-empty positions only, sorted by symbol when exported.
     pub positions: Vec<PositionRecord>,
     /// Ascending when exported.
@@ -169,6 +182,8 @@ impl Ledger {
                 pending_settlement: load(&omni.pending_settlement),
                 unsettled_proceeds: load(&omni.unsettled_proceeds),
                 credit_limit: load(&omni.credit_limit),
+                pending_latest: *omni.pending_latest.lock(),
+                last_roll: *self.last_roll.lock(),
             },
         }
     }
@@ -281,6 +296,8 @@ impl Ledger {
         ] {
             cell.store(value.units(), Ordering::Release);
         }
+        *omni.pending_latest.lock() = omni_state.pending_latest;
+        *ledger.last_roll.lock() = omni_state.last_roll;
 
         ledger
             .check_invariants()
@@ -295,6 +312,7 @@ impl Ledger {
             cash,
             reserved,
             unsettled_proceeds,
+            unsettled_latest,
             positions: position_records,
             open_orders,
         } = record;
@@ -340,6 +358,7 @@ impl Ledger {
             cash,
             reserved,
             unsettled_proceeds,
+            unsettled_latest,
             positions,
             open_orders: open_orders.iter().map(|local| local.0).collect(),
         };
@@ -508,6 +527,7 @@ fn customer_record(customer: &CustomerState) -> CustomerRecord {
         cash: customer.cash,
         reserved: customer.reserved,
         unsettled_proceeds: customer.unsettled_proceeds,
+        unsettled_latest: customer.unsettled_latest,
         positions,
         // Listed from the orders themselves when a snapshot is assembled.
         open_orders: Vec::new(),

@@ -4,6 +4,8 @@
 use super::*;
 use crate::reject::RejectCode;
 
+mod settlement;
+
 fn money(text: &str) -> Fixed {
     Fixed::parse(text).unwrap()
 }
@@ -258,11 +260,12 @@ fn withdrawal_beyond_available_is_refused() {
     let refused = ledger.adjust_cash("C1", money("-50")).unwrap_err();
     assert_eq!(
         refused,
-        LedgerError::Refused(
-            "withdrawal of 50.00 is more than the 30.00 available \
-             (cash 100.00 minus 70.00 reserved for open orders)"
+        LedgerError::BeyondAvailable {
+            code: RejectCode::InsufficientBuyingPower,
+            message: "withdrawal of 50.00 is more than the 30.00 available \
+                      (cash 100.00 minus 70.00 reserved for open orders)"
                 .to_string()
-        )
+        }
     );
     let customer = ledger.adjust_cash("C1", money("-30")).unwrap();
     assert_eq!(
@@ -431,74 +434,6 @@ fn prefunded_depletion_refuses_buys_and_passes_sells() {
 }
 
 #[test]
-fn cashless_credit_limit_and_roll() {
-    let ledger = Ledger::new(LedgerConfig {
-        funding: Funding::Cashless {
-            credit_limit: money("1000"),
-        },
-        sell_proceeds: SellProceeds::OnFill,
-    });
-    ledger
-        .register("C1", "cust-1", money("5000"), vec![])
-        .unwrap();
-    let local = ledger.reserve_buy("C1", "AAPL", limit("6", "100")).unwrap();
-    ledger.bind(local, "DW-9").unwrap();
-    ledger.apply_update("DW-9", update(OrderStatus::Filled, "6", "100"));
-    let omni = ledger.omni();
-    assert_eq!(omni.pending_settlement, Some(money("600")));
-    assert_eq!(omni.available, money("400"));
-    assert_eq!(omni.credit_limit, Some(money("1000")));
-    let reject = ledger
-        .reserve_buy("C1", "AAPL", limit("5", "100"))
-        .unwrap_err();
-    assert_eq!(reject.code, RejectCode::InsufficientOmniBuyingPower);
-
-    let omni = ledger.roll_settlement_day().unwrap();
-    assert_eq!(omni.pending_settlement, Some(Fixed::ZERO));
-    assert_eq!(omni.available, money("1000"));
-    ledger.reserve_buy("C1", "AAPL", limit("5", "100")).unwrap();
-    // A smaller line leaves available short, not negative reservations.
-    let omni = ledger.set_credit_limit(money("400")).unwrap();
-    assert_eq!(omni.available, money("-100"));
-    ledger.check_invariants().unwrap();
-}
-
-#[test]
-fn sell_proceeds_on_settlement_wait_for_the_roll() {
-    let ledger = Ledger::new(LedgerConfig {
-        funding: Funding::Prefunded,
-        sell_proceeds: SellProceeds::OnSettlement,
-    });
-    ledger
-        .register(
-            "C1",
-            "cust-1",
-            money("0"),
-            vec![("AAPL".into(), money("2"))],
-        )
-        .unwrap();
-    let local = ledger.reserve_sell("C1", "AAPL", money("2")).unwrap();
-    ledger.bind(local, "DW-10").unwrap();
-    ledger.apply_update("DW-10", update(OrderStatus::Filled, "2", "10.25"));
-    let customer = view(&ledger, "C1");
-    assert_eq!(customer.cash, Fixed::ZERO);
-    assert_eq!(customer.unsettled_proceeds, money("20.5"));
-    assert!(customer.positions.is_empty());
-    assert_eq!(ledger.omni().unsettled_proceeds, money("20.5"));
-    ledger.check_invariants().unwrap();
-
-    let omni = ledger.roll_settlement_day().unwrap();
-    assert_eq!((omni.cash, omni.available), (money("20.5"), money("20.5")));
-    assert_eq!(omni.unsettled_proceeds, Fixed::ZERO);
-    let customer = view(&ledger, "C1");
-    assert_eq!(
-        (customer.cash, customer.unsettled_proceeds),
-        (money("20.5"), Fixed::ZERO)
-    );
-    ledger.check_invariants().unwrap();
-}
-
-#[test]
 fn release_and_in_doubt() {
     let ledger = one_customer("1000", "1000");
     let refused = ledger.reserve_buy("C1", "AAPL", limit("1", "100")).unwrap();
@@ -593,4 +528,25 @@ fn views_serialize_in_the_admin_api_shape() {
     assert!(json.get("creditLimit").is_none());
     assert_eq!(OrderStatus::parse("CANCELLED"), Some(OrderStatus::Canceled));
     assert_eq!(OrderStatus::parse("8"), Some(OrderStatus::Rejected));
+}
+
+#[test]
+fn omni_withdrawals_stop_at_available() {
+    let ledger = one_customer("1000", "100");
+    ledger.reserve_buy("C1", "AAPL", limit("1", "70")).unwrap();
+    // available 30: cash 100 minus 70 reserved.
+    let refused = ledger.omni_cash(money("-30.01")).unwrap_err();
+    assert!(
+        matches!(&refused, LedgerError::BeyondAvailable { code: RejectCode::InsufficientOmniBuyingPower, message } if message.contains("30.00")),
+        "{refused:?}"
+    );
+    assert_eq!(ledger.omni().cash, money("100"));
+    let omni = ledger.omni_cash(money("-30")).unwrap();
+    assert_eq!((omni.cash, omni.available), (money("70"), Fixed::ZERO));
+    assert!(ledger.omni_cash(money("-0.00000001")).is_err());
+    assert!(matches!(
+        ledger.omni_cash(Fixed::ZERO),
+        Err(LedgerError::Invalid(_))
+    ));
+    ledger.check_invariants().unwrap();
 }
