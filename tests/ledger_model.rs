@@ -19,8 +19,8 @@ use common::ledger_ops::{
     fixed, op_strategy, setup_strategy, Op, Setup, CENT, CLIENTS, CUSTOMERS, SYMBOLS, UNIT,
 };
 use omnigate::ledger::{
-    BuyCost, Funding, Ledger, LedgerConfig, LedgerError, LocalOrderId, OrderState, OrderStatus,
-    OrderUpdate, SellProceeds, UpdateOutcome,
+    AccountIndex, BuyCost, Funding, Ledger, LedgerConfig, LedgerError, LocalOrderId, OrderState,
+    OrderStatus, OrderUpdate, SellProceeds, UpdateOutcome,
 };
 use omnigate::money::Fixed;
 use omnigate::reject::RejectCode;
@@ -722,7 +722,9 @@ impl Harness {
                 self.model.omni_cash += cents * CENT;
             }
             Op::CreditLimit { cents } => {
-                let result = self.ledger.set_credit_limit(fixed(cents * CENT));
+                let result = self
+                    .ledger
+                    .set_credit_limit(AccountIndex(0), fixed(cents * CENT));
                 if self.model.cashless {
                     result.unwrap();
                     self.model.credit_limit = cents * CENT;
@@ -853,7 +855,11 @@ impl Harness {
             fixed(self.model.omni_available()),
             "{at}: omni available"
         );
-        assert_eq!(self.ledger.omni_available(), omni.available, "{at}");
+        assert_eq!(
+            self.ledger.omni_available(AccountIndex(0)),
+            omni.available,
+            "{at}"
+        );
         assert_eq!(
             omni.unsettled_proceeds,
             fixed(self.model.omni_unsettled),

@@ -30,8 +30,9 @@ use common::ledger_ops::{
 };
 use omnigate::codec::{Decoder, Encoder};
 use omnigate::ledger::{
-    BuyCost, Funding, Ledger, LedgerConfig, LedgerError, LedgerState, LocalOrderId, OrderState,
-    OrderStatus, OrderTerms, OrderUpdate, OrderView, Registered, SellProceeds, Side, UpdateOutcome,
+    AccountIndex, BuyCost, Funding, Ledger, LedgerConfig, LedgerError, LedgerState, LocalOrderId,
+    OrderState, OrderStatus, OrderTerms, OrderUpdate, OrderView, Registered, SellProceeds, Side,
+    UpdateOutcome,
 };
 use omnigate::money::Fixed;
 use proptest::prelude::*;
@@ -124,19 +125,21 @@ fn replay(ledger: &Ledger, redo: &Redo) {
         Redo::Rekey { from, to } => ledger.rekey(from, to),
         Redo::AdjustCash { client, amount } => ledger.redo_adjust_cash(client, *amount),
         Redo::OmniDeposit { amount } => ledger.omni_deposit(*amount).map(|_| ()),
-        Redo::SetCreditLimit { limit } => ledger.set_credit_limit(*limit).map(|_| ()),
+        Redo::SetCreditLimit { limit } => {
+            ledger.set_credit_limit(AccountIndex(0), *limit).map(|_| ())
+        }
         Redo::ReserveBuy {
             local,
             client,
             symbol,
             cost,
-        } => ledger.redo_reserve_buy(*local, client, symbol, *cost),
+        } => ledger.redo_reserve_buy(*local, client, symbol, *cost, AccountIndex(0)),
         Redo::ReserveSell {
             local,
             client,
             symbol,
             quantity,
-        } => ledger.redo_reserve_sell(*local, client, symbol, *quantity),
+        } => ledger.redo_reserve_sell(*local, client, symbol, *quantity, AccountIndex(0)),
         Redo::Bind { local, upstream } => ledger.bind(*local, upstream),
         Redo::Release { local } => ledger.release(*local),
         Redo::MarkInDoubt { local } => ledger.mark_in_doubt(*local),
@@ -415,7 +418,7 @@ impl Live {
             }
             Op::CreditLimit { cents } => {
                 let limit = fixed(cents * CENT);
-                if self.ledger.set_credit_limit(limit).is_ok() {
+                if self.ledger.set_credit_limit(AccountIndex(0), limit).is_ok() {
                     self.log.push(Redo::SetCreditLimit { limit });
                 }
             }
@@ -455,7 +458,7 @@ impl Live {
                     return;
                 };
                 let available = if of_omni {
-                    self.ledger.omni_available()
+                    self.ledger.omni_available(AccountIndex(0))
                 } else {
                     customer.available
                 };
@@ -677,8 +680,8 @@ fn assert_same_views(a: &Ledger, b: &Ledger, at: &str) {
     }
     assert_eq!(a.omni(), b.omni(), "{at}: omni");
     assert_eq!(
-        a.omni_available(),
-        b.omni_available(),
+        a.omni_available(AccountIndex(0)),
+        b.omni_available(AccountIndex(0)),
         "{at}: omni available"
     );
     for state in [OrderState::Open, OrderState::InDoubt] {
@@ -756,11 +759,11 @@ proptest! {
         let reordered_state = reordered.export_state();
         let live_state = live.ledger.export_state();
         prop_assert_eq!(reordered_state.customers.len(), live_state.customers.len());
-        prop_assert_eq!(&reordered_state.omni, &live_state.omni);
+        prop_assert_eq!(&reordered_state.accounts, &live_state.accounts);
         for (a, b) in reordered_state.customers.iter().zip(&live_state.customers) {
             prop_assert_eq!(
-                (&a.client_id, a.cash, a.reserved, a.unsettled_proceeds, &a.positions),
-                (&b.client_id, b.cash, b.reserved, b.unsettled_proceeds, &b.positions)
+                (&a.client_id, a.cash, a.reserved, &a.unsettled, &a.positions),
+                (&b.client_id, b.cash, b.reserved, &b.unsettled, &b.positions)
             );
         }
         // In fact everything matches: each order's own records kept their order.
@@ -947,8 +950,14 @@ fn import_names_what_is_wrong() {
         "not positive",
     );
     import_error(|state| state.orders[1].fee = money("1"), "fee");
-    import_error(|state| state.omni.available = money("1"), "omni available");
-    import_error(|state| state.omni.reserved = money("1"), "omni reserved");
+    import_error(
+        |state| state.accounts[0].available = money("1"),
+        "omni available",
+    );
+    import_error(
+        |state| state.accounts[0].reserved = money("1"),
+        "omni reserved",
+    );
     import_error(
         |state| {
             state.customers[0].open_orders.pop();
@@ -956,13 +965,17 @@ fn import_names_what_is_wrong() {
         "open orders",
     );
     import_error(
-        |state| state.omni.funding = omnigate::ledger::FundingKind::Cashless,
+        |state| state.accounts[0].funding = omnigate::ledger::FundingKind::Cashless,
         "configuration",
     );
     import_error(
         |state| {
-            state.omni.unsettled_proceeds = money("5");
-            state.customers[1].unsettled_proceeds = money("5");
+            state.accounts[0].unsettled_proceeds = money("5");
+            state.customers[1].unsettled = vec![omnigate::ledger::Unsettled {
+                account: AccountIndex(0),
+                total: money("5"),
+                latest: omnigate::ledger::LatestDay::default(),
+            }];
         },
         "on fill",
     );
@@ -986,10 +999,10 @@ fn redo_applies_effects_without_checks() {
         fee: Fixed::ZERO,
     };
     ledger
-        .redo_reserve_buy(LocalOrderId(7), "C1", "AAPL", cost)
+        .redo_reserve_buy(LocalOrderId(7), "C1", "AAPL", cost, AccountIndex(0))
         .unwrap();
     ledger
-        .redo_reserve_sell(LocalOrderId(5), "C1", "MSFT", money("2"))
+        .redo_reserve_sell(LocalOrderId(5), "C1", "MSFT", money("2"), AccountIndex(0))
         .unwrap();
     let customer = ledger.customer("C1").unwrap();
     assert_eq!(customer.available, money("-100"));
@@ -1013,15 +1026,15 @@ fn redo_applies_effects_without_checks() {
 
     // What replay refuses.
     assert!(matches!(
-        ledger.redo_reserve_buy(LocalOrderId(7), "C1", "AAPL", cost),
+        ledger.redo_reserve_buy(LocalOrderId(7), "C1", "AAPL", cost, AccountIndex(0)),
         Err(LedgerError::Invalid(_))
     ));
     assert!(matches!(
-        ledger.redo_reserve_buy(LocalOrderId(0), "C1", "AAPL", cost),
+        ledger.redo_reserve_buy(LocalOrderId(0), "C1", "AAPL", cost, AccountIndex(0)),
         Err(LedgerError::Invalid(_))
     ));
     assert!(matches!(
-        ledger.redo_reserve_sell(LocalOrderId(9), "C9", "AAPL", money("1")),
+        ledger.redo_reserve_sell(LocalOrderId(9), "C9", "AAPL", money("1"), AccountIndex(0)),
         Err(LedgerError::NotFound(_))
     ));
     assert!(matches!(

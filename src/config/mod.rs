@@ -10,6 +10,7 @@
 
 mod limit_keys;
 pub mod nyse;
+mod omnibus_accounts;
 mod setting;
 mod upstream_url;
 mod validate;
@@ -224,6 +225,30 @@ pub struct OmnibusConfig {
     /// Omni available buying power below which a warning is logged and a metric set, once per
     /// crossing (SPEC §5.3), in USD. Default: none (off).
     pub low_balance_warning: Option<Decimal>,
+    /// `[[omnibus.accounts]]`: accounts with a balance each (SPEC §5.4), instead of
+    /// `account_numbers` and the funding keys above. Default: none.
+    pub accounts: Vec<OmnibusAccountConfig>,
+}
+
+/// One `[[omnibus.accounts]]` table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OmnibusAccountConfig {
+    /// The account number orders name in `accountNo`.
+    pub number: String,
+    #[serde(default)]
+    pub funding: FundingMode,
+    /// Cashless only, in USD. Default 0.
+    #[serde(default)]
+    pub credit_limit: Decimal,
+    #[serde(default)]
+    pub low_balance_warning: Option<Decimal>,
+    /// DriveWealth's accountID of the account (for reconciliation).
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The asset classes it takes, e.g. `["CRYPTO"]` for a DriveDigital house account; an order
+    /// for another → `ACCOUNT_NOT_ALLOWED`. Default: every class.
+    #[serde(default)]
+    pub asset_classes: Vec<crate::instruments::AssetClass>,
 }
 
 impl Default for OmnibusConfig {
@@ -234,6 +259,7 @@ impl Default for OmnibusConfig {
             credit_limit: Decimal::default(),
             settlement_time: chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
             low_balance_warning: None,
+            accounts: Vec::new(),
         }
     }
 }

@@ -180,6 +180,7 @@ impl Config {
                 );
             }
         }
+        super::omnibus_accounts::validate(&self.omnibus, &mut problem);
         for (index, code) in self.client_id.deny.iter().enumerate() {
             if code.trim().is_empty() {
                 problem(&format!("client_id.deny[{index}]"), "is blank".to_owned());

@@ -34,7 +34,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{Config, WholeShareOnHalt};
-use crate::instruments::{Instrument, InstrumentMaster};
+use crate::instruments::{AssetClass, Instrument, InstrumentMaster};
+use crate::ledger::AccountIndex;
 use crate::limits::{
     check_order_size_limits, check_restricted_symbol, DuplicateTicket, EffectiveLimits, LimitBook,
     OrderIdentity, OrderRisk, PriceKind,
@@ -92,21 +93,55 @@ pub trait Controls {
 /// The order rules of a config, built once per (re)load.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    accounts: Box<[Box<str>]>,
+    accounts: Box<[AccountRule]>,
     client_ids: ClientIdRules,
     pub calendar: MarketCalendar,
     whole_share_on_halt: WholeShareOnHalt,
 }
 
+/// An omnibus account an order may name (SPEC §4.5, §5.4).
+#[derive(Debug, Clone)]
+pub struct AccountRule {
+    pub number: Box<str>,
+    /// The ledger's account it reserves at (every number of `account_numbers` shares index 0).
+    pub index: AccountIndex,
+    /// Empty: every asset class.
+    asset_classes: Box<[AssetClass]>,
+}
+
+impl AccountRule {
+    fn takes(&self, asset_class: AssetClass) -> bool {
+        self.asset_classes.is_empty() || self.asset_classes.contains(&asset_class)
+    }
+}
+
 impl Rules {
     pub fn from_config(config: &Config) -> Rules {
-        Rules {
-            accounts: config
-                .omnibus
+        let omnibus = &config.omnibus;
+        let accounts = if omnibus.accounts.is_empty() {
+            omnibus
                 .account_numbers
                 .iter()
-                .map(|account| account.as_str().into())
-                .collect(),
+                .map(|number| AccountRule {
+                    number: number.as_str().into(),
+                    index: AccountIndex(0),
+                    asset_classes: Box::default(),
+                })
+                .collect()
+        } else {
+            omnibus
+                .accounts
+                .iter()
+                .zip(0..=u8::MAX)
+                .map(|(account, index)| AccountRule {
+                    number: account.number.as_str().into(),
+                    index: AccountIndex(index),
+                    asset_classes: account.asset_classes.as_slice().into(),
+                })
+                .collect()
+        };
+        Rules {
+            accounts,
             client_ids: ClientIdRules::new(&config.client_id),
             calendar: MarketCalendar::new(&config.market),
             whole_share_on_halt: config.halts.whole_share,
@@ -114,7 +149,14 @@ impl Rules {
     }
 
     pub fn is_omnibus_account(&self, account_no: &str) -> bool {
-        self.accounts.iter().any(|account| &**account == account_no)
+        self.account(account_no).is_some()
+    }
+
+    /// The account an `accountNo` names, if it is one of this gateway's.
+    pub fn account(&self, account_no: &str) -> Option<&AccountRule> {
+        self.accounts
+            .iter()
+            .find(|account| &*account.number == account_no)
     }
 
     pub fn client_ids(&self) -> &ClientIdRules {
@@ -135,6 +177,8 @@ pub struct DecisionContext<'s> {
 #[derive(Debug, Clone)]
 pub struct Decision<'o, 's> {
     pub client_id: &'o str,
+    /// The omnibus account the order names, where it reserves.
+    pub account: AccountIndex,
     pub instrument: Arc<Instrument>,
     /// The regular open DriveWealth will queue the order for, when it does not execute now.
     pub queued_until: Option<DateTime<Utc>>,
@@ -168,12 +212,21 @@ pub fn decide<'o, 's>(
     now: DateTime<Utc>,
 ) -> Result<Decision<'o, 's>, Reject> {
     let rules = context.rules;
-    let client_id = identify(order, rules, controls)?;
+    let (client_id, account) = identify(order, rules, controls)?;
     controls.check_trading_enabled(client_id)?;
     let limits = context.limits.limits_for(client_id, now);
     controls.take_rate_token(client_id, &limits, now)?;
     let tradable = check_trade(order, rules, context.instruments, now)?;
     let instrument = tradable.instrument;
+    if !account.takes(instrument.asset_class) {
+        return Err(Reject::new(
+            RejectCode::AccountNotAllowed,
+            format!(
+                "omnibus account {} does not take {:?} orders ({})",
+                account.number, instrument.asset_class, instrument.symbol
+            ),
+        ));
+    }
     controls.check_symbol_enabled(&instrument.symbol)?;
     check_restricted_symbol(&instrument.symbol, &limits)?;
     let ticket = controls.record_unique(
@@ -230,6 +283,7 @@ pub fn decide<'o, 's>(
     };
     Ok(Decision {
         client_id,
+        account: account.index,
         instrument,
         queued_until: tradable.queued_until,
         hold,
@@ -240,13 +294,13 @@ pub fn decide<'o, 's>(
     })
 }
 
-/// Checks 1–2: the account and the customer. Returns the customer's `clientID`.
-fn identify<'o>(
+/// Checks 1–2: the account and the customer. Returns the customer's `clientID` and the account.
+fn identify<'o, 'r>(
     order: &'o Order<'o>,
-    rules: &Rules,
+    rules: &'r Rules,
     customers: &impl Controls,
-) -> Result<&'o str, Reject> {
-    if !rules.is_omnibus_account(&order.account_no) {
+) -> Result<(&'o str, &'r AccountRule), Reject> {
+    let Some(account) = rules.account(&order.account_no) else {
         return Err(Reject::new(
             RejectCode::AccountNotAllowed,
             format!(
@@ -254,7 +308,7 @@ fn identify<'o>(
                 short(&order.account_no)
             ),
         ));
-    }
+    };
 
     let client_id = match &order.client_id {
         ClientIdField::Absent => {
@@ -279,7 +333,7 @@ fn identify<'o>(
         ));
     }
 
-    Ok(client_id)
+    Ok((client_id, account))
 }
 
 /// USD the order puts at risk: a BUY's cost, a SELL's quantity at the reference price.

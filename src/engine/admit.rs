@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Durability, Engine, StorageError};
 use crate::decide::{decide, Controls, Hold, QueuedOrder};
 use crate::engine::record::{OrderControls, Record};
-use crate::ledger::LocalOrderId;
+use crate::ledger::{AccountIndex, LocalOrderId};
 use crate::limits::{check_open_orders, DuplicateTicket, EffectiveLimits, OrderIdentity};
 use crate::money::Fixed;
 use crate::order::Order;
@@ -74,7 +74,13 @@ impl Engine {
         let reserved = match decision.hold {
             Hold::Buy(cost) => self
                 .ledger
-                .reserve_buy_checked(client_id, symbol, cost, &open_orders_check)
+                .reserve_buy_checked(
+                    client_id,
+                    symbol,
+                    cost,
+                    decision.account,
+                    &open_orders_check,
+                )
                 .map(|local| {
                     let record = Record::ReserveBuy {
                         local: local.0,
@@ -85,12 +91,19 @@ impl Engine {
                         amount_cash: cost.amount_cash,
                         fee: cost.fee,
                         controls: controls.clone(),
+                        account: self.ledger.account_number(decision.account),
                     };
                     (local, self.log(&[record]))
                 }),
             Hold::Sell { quantity } => self
                 .ledger
-                .reserve_sell_checked(client_id, symbol, quantity, &open_orders_check)
+                .reserve_sell_checked(
+                    client_id,
+                    symbol,
+                    quantity,
+                    decision.account,
+                    &open_orders_check,
+                )
                 .map(|local| {
                     let record = Record::ReserveSell {
                         local: local.0,
@@ -98,6 +111,7 @@ impl Engine {
                         symbol: symbol.clone(),
                         quantity,
                         controls: controls.clone(),
+                        account: self.ledger.account_number(decision.account),
                     };
                     (local, self.log(&[record]))
                 }),
@@ -110,7 +124,7 @@ impl Engine {
             }
         };
         drop(gate);
-        self.watch_omni_balance(&settings);
+        self.watch_omni_balance(&settings, decision.account);
         Ok((
             Admitted {
                 local,
@@ -125,24 +139,40 @@ impl Engine {
         ))
     }
 
-    /// Logs and flags the omni account crossing `omnibus.low_balance_warning`.
-    pub fn watch_omni_balance(&self, settings: &super::Settings) {
-        let Some(threshold) = settings.low_balance_warning else {
+    /// Logs and flags an omni account crossing its `low_balance_warning`.
+    pub fn watch_omni_balance(&self, settings: &super::Settings, account: AccountIndex) {
+        let index = usize::from(account.0);
+        let Some(Some(threshold)) = settings.low_balance_warnings.get(index).copied() else {
             return;
         };
-        let available = self.ledger.omni_available();
+        let Some(low) = self.omni_low.get(index) else {
+            return;
+        };
+        let available = self.ledger.omni_available(account);
         let below = available < threshold;
-        if self
-            .omni_low
-            .swap(below, std::sync::atomic::Ordering::Relaxed)
-            != below
-        {
+        if low.swap(below, std::sync::atomic::Ordering::Relaxed) != below {
+            let number = self.ledger.omni_at(account).number.unwrap_or_default();
             if below {
-                tracing::warn!(available = %available.money(), threshold = %threshold.money(), "omni account buying power fell below omnibus.low_balance_warning");
+                tracing::warn!(account = %number, available = %available.money(), threshold = %threshold.money(), "omni account buying power fell below its low_balance_warning");
             } else {
-                tracing::info!(available = %available.money(), "omni account buying power is back above omnibus.low_balance_warning");
+                tracing::info!(account = %number, available = %available.money(), "omni account buying power is back above its low_balance_warning");
             }
-            metrics::gauge!("omnigate_omni_low_balance").set(if below { 1.0 } else { 0.0 });
+            let flag = if below { 1.0 } else { 0.0 };
+            if settings.low_balance_warnings.len() == 1 {
+                metrics::gauge!("omnigate_omni_low_balance").set(flag);
+            } else {
+                metrics::gauge!("omnigate_omni_low_balance", "account" => number).set(flag);
+            }
+        }
+    }
+
+    /// [`Engine::watch_omni_balance`] for every account (after a fill, whose account the caller
+    /// does not know, or a roll).
+    pub fn watch_every_omni_balance(&self, settings: &super::Settings) {
+        for index in 0..settings.low_balance_warnings.len() {
+            if let Ok(index) = u8::try_from(index) {
+                self.watch_omni_balance(settings, AccountIndex(index));
+            }
         }
     }
 }

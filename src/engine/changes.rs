@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::{ChangeError, CustomerSpec, Durability, Engine};
 use crate::engine::record::{InstrumentEntry, Record};
 use crate::instruments::{Instrument, InstrumentSpec};
-use crate::ledger::{CustomerView, LocalOrderId, OmniView, OrderState, Registered};
+use crate::ledger::{AccountIndex, CustomerView, LocalOrderId, OmniView, OrderState, Registered};
 use crate::limits::{KillSwitchSetting, LimitOverride};
 use crate::money::Fixed;
 
@@ -99,29 +99,31 @@ impl Engine {
         }]))
     }
 
+    /// Funds the first (or only) omni account.
     pub fn omni_deposit(&self, amount: Fixed) -> Result<(OmniView, Durability), ChangeError> {
-        self.omni_cash(amount, None)
+        self.omni_cash(AccountIndex(0), amount, None)
     }
 
-    /// Omni cash in (positive) or out (negative, refused beyond available), with the reason kept
-    /// in the WAL (SPEC §5.4).
+    /// Omni cash in (positive) or out (negative, refused beyond available) at one account, with
+    /// the reason kept in the WAL (SPEC §5.4).
     pub fn omni_cash(
         &self,
+        account: AccountIndex,
         amount: Fixed,
         reason: Option<&str>,
     ) -> Result<(OmniView, Durability), ChangeError> {
         let durability = {
             let _gate = self.gate.exclusive();
-            self.ledger.omni_cash(amount)?;
+            self.ledger.omni_cash_at(account, amount)?;
             self.log(&[Record::OmniCash {
                 amount,
                 payment_id: None,
                 reason: reason.map(str::to_owned),
-                account: None,
+                account: self.ledger.account_number(account),
             }])
         };
-        self.watch_omni_balance(&self.settings.load());
-        Ok((self.ledger.omni(), durability))
+        self.watch_omni_balance(&self.settings.load(), account);
+        Ok((self.ledger.omni_at(account), durability))
     }
 
     /// The settlement roll of business day `day` (T+1, SPEC §5.4): trades dated before it

@@ -5,7 +5,7 @@ use super::{Admitted, ChangeError, Durability, Engine};
 use crate::decide::Controls;
 use crate::engine::record::Record;
 use crate::instruments::{Instrument, InstrumentStatus};
-use crate::ledger::{OrderUpdate, UpdateOutcome};
+use crate::ledger::{AccountIndex, OrderUpdate, UpdateOutcome};
 use crate::money::Fixed;
 use crate::rules::market_hours::new_york_date;
 
@@ -122,7 +122,7 @@ impl Engine {
             (outcome, durability)
         };
         if outcome == UpdateOutcome::Applied {
-            self.watch_omni_balance(&self.settings.load());
+            self.watch_every_omni_balance(&self.settings.load());
         }
         (outcome, durability)
     }
@@ -141,10 +141,11 @@ impl Engine {
         }])
     }
 
-    /// A DriveWealth deposit into the omni account, credited once per `paymentID`; `None` when
+    /// A DriveWealth deposit into an omni account, credited once per `paymentID`; `None` when
     /// that payment was credited already.
     pub fn credit_omni_payment(
         &self,
+        account: AccountIndex,
         payment_id: &str,
         amount: Fixed,
     ) -> Result<Option<Durability>, ChangeError> {
@@ -153,15 +154,15 @@ impl Engine {
             if !self.seen_payments.first_time(payment_id) {
                 return Ok(None);
             }
-            self.ledger.omni_deposit(amount)?;
+            self.ledger.omni_deposit_at(account, amount)?;
             self.log(&[Record::OmniCash {
                 amount,
                 payment_id: Some(payment_id.to_owned()),
                 reason: None,
-                account: None,
+                account: self.ledger.account_number(account),
             }])
         };
-        self.watch_omni_balance(&self.settings.load());
+        self.watch_omni_balance(&self.settings.load(), account);
         Ok(Some(durability))
     }
 

@@ -30,9 +30,9 @@ use arc_swap::ArcSwap;
 use serde::Deserialize;
 
 use crate::clock::Clock;
-use crate::config::{Config, FundingMode, SellProceedsMode};
+use crate::config::{Config, SellProceedsMode};
 use crate::instruments::InstrumentMaster;
-use crate::ledger::{Funding, Ledger, LedgerConfig, SellProceeds};
+use crate::ledger::{Funding, Ledger, SellProceeds};
 use crate::limits::{DuplicateGuard, Freezes, IdempotencyStore, KillSwitch, RateLimiter};
 use crate::money::{self, Fixed};
 use crate::queued::QueuedOrders;
@@ -79,7 +79,8 @@ pub struct Engine {
     daily_buys: DailyBuys,
     /// Whether omni buying power is below `omnibus.low_balance_warning` (to log each crossing
     /// once).
-    omni_low: AtomicBool,
+    /// Per omnibus account: below its `low_balance_warning` at the last look.
+    omni_low: Box<[AtomicBool]>,
     /// The WAL; `None` only where nothing needs to survive (benchmarks, unit tests).
     journal: Option<Arc<Journal>>,
     /// Orders changes against the journal; see [`journal`].
@@ -105,14 +106,15 @@ pub struct CustomerSpec {
 #[serde(transparent)]
 pub struct ExactQuantity(#[serde(deserialize_with = "money::exact::deserialize")] pub Fixed);
 
+/// `[[omnibus.accounts]]` at most (the configuration refuses more).
+const MAX_ACCOUNTS: usize = 256;
+
 impl Engine {
     pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Engine {
-        let funding = match config.omnibus.funding {
-            FundingMode::Prefunded => Funding::Prefunded,
-            FundingMode::Cashless => Funding::Cashless {
-                credit_limit: config.omnibus.credit_limit.0,
-            },
-        };
+        let accounts = settings::account_settings(config)
+            .into_iter()
+            .map(|account| account.spec)
+            .collect();
         let sell_proceeds = match config.buying_power.sell_proceeds {
             SellProceedsMode::OnFill => SellProceeds::OnFill,
             SellProceedsMode::OnSettlement => SellProceeds::OnSettlement,
@@ -126,10 +128,7 @@ impl Engine {
             clock,
             settings: ArcSwap::from_pointee(settings),
             instruments: InstrumentMaster::new(),
-            ledger: Ledger::new(LedgerConfig {
-                funding,
-                sell_proceeds,
-            }),
+            ledger: Ledger::with_accounts(sell_proceeds, accounts),
             queued: QueuedOrders::new(QUEUED_ORDERS_MAX),
             seen_events: SeenEvents::new(SEEN_EVENTS_MAX),
             seen_payments: SeenEvents::new(SEEN_EVENTS_MAX),
@@ -139,7 +138,7 @@ impl Engine {
             duplicates,
             idempotency,
             daily_buys: DailyBuys::default(),
-            omni_low: AtomicBool::new(false),
+            omni_low: (0..MAX_ACCOUNTS).map(|_| AtomicBool::new(false)).collect(),
             journal: None,
             gate: Gate::default(),
         }
@@ -167,26 +166,68 @@ impl Engine {
     }
 
     /// Applies a reloaded config: the next order sees all of it. Listeners, upstream, WAL and
-    /// funding mode are fixed at start; a change to them waits for a restart.
-    pub fn reload(&self, config: &Config) {
+    /// funding mode are fixed at start; a change to them waits for a restart. A change to the
+    /// omnibus accounts themselves is refused, and nothing of the file applies: orders name
+    /// accounts, so they must stay what the ledger keeps.
+    pub fn reload(&self, config: &Config) -> Result<(), String> {
+        let accounts = settings::account_settings(config);
+        let kept = self.ledger.account_specs();
+        let numbers = |specs: &mut dyn Iterator<Item = Option<String>>| specs.collect::<Vec<_>>();
+        if numbers(&mut accounts.iter().map(|account| account.spec.number.clone()))
+            != numbers(&mut kept.iter().map(|spec| spec.number.clone()))
+        {
+            return Err(
+                "omnibus.accounts: the omnibus accounts change only with a restart \
+                 (orders and balances are kept per account)"
+                    .to_owned(),
+            );
+        }
         let previous = self.settings.load();
         let next = Settings::new(config, Some(&previous));
         self.idempotency.set_ttl_hours(next.idempotency_ttl_hours);
         self.duplicates
             .set_id_ttl_hours(config.server.client_order_id_ttl_hours);
-        if let crate::config::FundingMode::Cashless = config.omnibus.funding {
-            if let Err(error) = self.ledger.set_credit_limit(config.omnibus.credit_limit.0) {
-                tracing::error!(%error, "omnibus.credit_limit not applied");
+        self.apply_credit_limits(&accounts);
+        self.settings.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// The credit lines of the configured cashless accounts: config, not history, so the file
+    /// in force wins over what a snapshot kept.
+    fn apply_credit_limits(&self, accounts: &[settings::AccountSettings]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (index, account) in accounts.iter().enumerate() {
+            let (Funding::Cashless { credit_limit }, Ok(index)) =
+                (account.spec.funding, u8::try_from(index))
+            else {
+                continue;
+            };
+            if let Err(error) = self
+                .ledger
+                .set_credit_limit(crate::ledger::AccountIndex(index), credit_limit)
+            {
+                tracing::error!(%error, "omnibus credit_limit not applied");
+                problems.push(error.to_string());
             }
         }
-        self.settings.store(Arc::new(next));
+        problems
     }
 
     /// Sets the gauges that are read from state rather than counted as they happen.
     pub fn publish_gauges(&self) {
-        let omni = self.ledger.omni();
-        metrics::gauge!("omnigate_omni_available_usd").set(fixed_as_f64(omni.available));
-        metrics::gauge!("omnigate_omni_reserved_usd").set(fixed_as_f64(omni.reserved));
+        let accounts = self.ledger.omni_accounts();
+        if let [omni] = accounts.as_slice() {
+            metrics::gauge!("omnigate_omni_available_usd").set(fixed_as_f64(omni.available));
+            metrics::gauge!("omnigate_omni_reserved_usd").set(fixed_as_f64(omni.reserved));
+        } else {
+            for omni in &accounts {
+                let account = omni.number.clone().unwrap_or_default();
+                metrics::gauge!("omnigate_omni_available_usd", "account" => account.clone())
+                    .set(fixed_as_f64(omni.available));
+                metrics::gauge!("omnigate_omni_reserved_usd", "account" => account)
+                    .set(fixed_as_f64(omni.reserved));
+            }
+        }
         let in_doubt = self.ledger.orders(crate::ledger::OrderState::InDoubt).len();
         metrics::gauge!("omnigate_orders_in_doubt").set(in_doubt as f64);
         let today = crate::rules::market_hours::new_york_date(self.now());

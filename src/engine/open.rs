@@ -73,12 +73,10 @@ impl Engine {
                 )
             })?;
         }
-        if config.omnibus.funding == crate::config::FundingMode::Cashless {
-            // The credit line is config, not history: today's file wins over the snapshot's.
-            engine
-                .ledger
-                .set_credit_limit(config.omnibus.credit_limit.0)
-                .map_err(|error| format!("omnibus.credit_limit: {error}"))?;
+        // The credit lines are config, not history: today's file wins over the snapshot's.
+        let accounts = super::settings::account_settings(config);
+        if let Some(problem) = engine.apply_credit_limits(&accounts).first() {
+            return Err(format!("omnibus credit_limit: {problem}"));
         }
         engine.journal = Some(Arc::new(Journal::new(
             wal,

@@ -27,11 +27,16 @@ impl Reloader {
             ));
         };
         match Config::load(path) {
-            Ok(config) => {
-                self.engine.reload(&config);
-                tracing::info!(path = %path.display(), "config reloaded");
-                Ok(())
-            }
+            Ok(config) => match self.engine.reload(&config) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "config reloaded");
+                    Ok(())
+                }
+                Err(problem) => {
+                    tracing::error!("config reload refused; the previous config stays:\n{problem}");
+                    Err(ChangeError::Invalid(problem))
+                }
+            },
             Err(error) => {
                 tracing::error!("config reload refused; the previous config stays:\n{error}");
                 Err(ChangeError::Invalid(error.to_string()))

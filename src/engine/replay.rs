@@ -8,7 +8,7 @@ use super::Engine;
 use crate::decide::QueuedOrder;
 use crate::engine::record::{OrderControls, Record};
 use crate::instruments::{ExchangeName, InstrumentSpec};
-use crate::ledger::{BuyCost, LocalOrderId, OrderUpdate};
+use crate::ledger::{AccountIndex, BuyCost, Ledger, LocalOrderId, OrderUpdate};
 use crate::limits::LimitOverride;
 
 impl Engine {
@@ -26,7 +26,9 @@ impl Engine {
                 amount_cash,
                 fee,
                 controls,
+                account,
             } => {
+                let account = replayed_account(ledger, account.as_deref())?;
                 ledger
                     .redo_reserve_buy(
                         LocalOrderId(local),
@@ -38,6 +40,7 @@ impl Engine {
                             amount_cash,
                             fee,
                         },
+                        account,
                     )
                     .map_err(|error| error.to_string())?;
                 self.redo_controls(&client_id, controls.as_ref());
@@ -49,9 +52,11 @@ impl Engine {
                 symbol,
                 quantity,
                 controls,
+                account,
             } => {
+                let account = replayed_account(ledger, account.as_deref())?;
                 ledger
-                    .redo_reserve_sell(LocalOrderId(local), &client_id, &symbol, quantity)
+                    .redo_reserve_sell(LocalOrderId(local), &client_id, &symbol, quantity, account)
                     .map_err(|error| error.to_string())?;
                 self.redo_controls(&client_id, controls.as_ref());
                 Ok(())
@@ -156,13 +161,17 @@ impl Engine {
                 Ok(())
             }
             Record::OmniCash {
-                amount, payment_id, ..
+                amount,
+                payment_id,
+                account,
+                ..
             } => {
                 if let Some(payment_id) = payment_id {
                     self.seen_payments.first_time(&payment_id);
                 }
+                let account = replayed_account(ledger, account.as_deref())?;
                 ledger
-                    .redo_omni_cash(amount)
+                    .redo_omni_cash(account, amount)
                     .map_err(|error| error.to_string())
             }
             Record::SettlementRolled { day } => match day {
@@ -242,4 +251,14 @@ impl Engine {
             self.duplicates.redo_record(client_id, client_order_id, at);
         }
     }
+}
+
+/// The ledger's account a log record names (`None`: the first).
+fn replayed_account(ledger: &Ledger, number: Option<&str>) -> Result<AccountIndex, String> {
+    ledger.account_index(number).ok_or_else(|| {
+        format!(
+            "the log names omnibus account {}, which is not configured ([[omnibus.accounts]])",
+            number.unwrap_or_default()
+        )
+    })
 }

@@ -192,7 +192,11 @@ impl Engine {
             return Err(format!("snapshot format {format} is not {SNAPSHOT_FORMAT}"));
         }
         let state = LedgerState::decode(&mut d).map_err(|error| error.to_string())?;
-        self.ledger = Ledger::import_state(self.ledger.config(), state)?;
+        self.ledger = Ledger::import_state_with(
+            self.ledger.config().sell_proceeds,
+            self.ledger.account_specs(),
+            state,
+        )?;
         let count = d.u32("record count").map_err(|e| e.to_string())?;
         for _ in 0..count {
             let bytes = d.bytes("snapshot record").map_err(|e| e.to_string())?;
@@ -267,7 +271,12 @@ impl Engine {
         let mut d = Decoder::new(&payload);
         d.u8("snapshot format").map_err(|e| e.to_string())?;
         let state = LedgerState::decode(&mut d).map_err(|e| e.to_string())?;
-        Ledger::import_state(self.ledger.config(), state).map(drop)
+        Ledger::import_state_with(
+            self.ledger.config().sell_proceeds,
+            self.ledger.account_specs(),
+            state,
+        )
+        .map(drop)
     }
 
     /// The WAL flushed and closed with no final snapshot, as a crash would leave it once every

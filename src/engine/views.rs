@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Engine, Settings};
 use crate::decide::decide_cancel;
 use crate::instruments::{Instrument, InstrumentMaster};
-use crate::ledger::{CustomerView, OmniView, OrderState, OrderView};
+use crate::ledger::{AccountIndex, CustomerView, OmniView, OrderState, OrderView};
 use crate::limits::{Begin, ClientOverride, KillSwitchSetting, LimitOverride};
 use crate::money::Fixed;
 use crate::reject::Reject;
@@ -72,6 +72,25 @@ impl Engine {
 
     pub fn is_omnibus_account(&self, account_no: &str) -> bool {
         self.settings.load().rules.is_omnibus_account(account_no)
+    }
+
+    /// The ledger's account an `accountNo` names (every number of `account_numbers` is the one
+    /// shared balance).
+    pub fn account_named(&self, account_no: &str) -> Option<AccountIndex> {
+        self.settings
+            .load()
+            .rules
+            .account(account_no)
+            .map(|account| account.index)
+    }
+
+    pub fn omni_at(&self, account: AccountIndex) -> OmniView {
+        self.ledger.omni_at(account)
+    }
+
+    /// Every omnibus account, in configuration order.
+    pub fn omni_accounts(&self) -> Vec<OmniView> {
+        self.ledger.omni_accounts()
     }
 
     pub fn is_trading_day(&self, day: NaiveDate) -> bool {

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use crate::engine::{ChangeError, Durability, Engine};
 use crate::instruments::InstrumentStatus;
 use crate::json_shape::Shape;
-use crate::ledger::{OrderStatus, OrderUpdate, UpdateOutcome};
+use crate::ledger::{AccountIndex, OrderStatus, OrderUpdate, UpdateOutcome};
 use crate::money::{self, Fixed};
 use crate::reject::clip;
 
@@ -118,13 +118,14 @@ pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability),
             Ok((outcome, durability))
         }
         Event::Deposit(deposit) => {
-            if let Some(account) = &deposit.account_no {
-                if !engine.is_omnibus_account(account) {
-                    return Err(ChangeError::Invalid(format!(
-                        "deposits.updated for account {account:?}, which is not an omnibus account"
-                    )));
-                }
-            }
+            let account = match &deposit.account_no {
+                Some(number) => engine.account_named(number).ok_or_else(|| {
+                    ChangeError::Invalid(format!(
+                        "deposits.updated for account {number:?}, which is not an omnibus account"
+                    ))
+                })?,
+                None => AccountIndex(0),
+            };
             if !deposit.is_successful() {
                 return Ok((
                     EventOutcome::Ignored(format!(
@@ -134,7 +135,7 @@ pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability),
                     Durability::None,
                 ));
             }
-            match engine.credit_omni_payment(&deposit.payment_id, deposit.amount)? {
+            match engine.credit_omni_payment(account, &deposit.payment_id, deposit.amount)? {
                 Some(durability) => Ok((EventOutcome::Applied, durability)),
                 None => Ok((EventOutcome::Duplicate, Durability::None)),
             }

@@ -30,7 +30,7 @@ use crate::money::{self, Fixed};
 use crate::upstream::ProxyBody;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-type Answer = Response<ProxyBody>;
+pub(super) type Answer = Response<ProxyBody>;
 
 /// What the admin API needs.
 pub struct Admin {
@@ -132,8 +132,18 @@ impl Admin {
                 let client_id = (*client_id).to_owned();
                 self.rekey(&client_id, request).await
             }
-            (&Method::GET, ["omni"]) => respond::json_value(StatusCode::OK, &engine.omni()),
-            (&Method::POST, ["omni", "cash"]) => self.omni_cash(request).await,
+            (&Method::GET, ["omni"]) => {
+                let accounts = engine.omni_accounts();
+                let mut view = serde_json::json!(engine.omni());
+                if accounts.len() > 1 {
+                    view["accounts"] = serde_json::json!(accounts);
+                }
+                respond::json_value(StatusCode::OK, &view)
+            }
+            (&Method::POST, ["omni", "cash"]) => {
+                self.omni_cash(crate::ledger::AccountIndex(0), request)
+                    .await
+            }
             (&Method::POST, ["omni", "settle"]) => {
                 match engine.roll_settlement(new_york_date(engine.now())) {
                     Ok((view, durability)) => {
@@ -141,6 +151,16 @@ impl Admin {
                         committed(durability, &view).await
                     }
                     Err(error) => change_error(error),
+                }
+            }
+            (&Method::GET, ["omni", account_no]) => match engine.account_named(account_no) {
+                Some(account) => respond::json_value(StatusCode::OK, &engine.omni_at(account)),
+                None => super::cash::unknown_account(account_no),
+            },
+            (&Method::POST, ["omni", account_no, "cash"]) => {
+                match engine.account_named(account_no) {
+                    Some(account) => self.omni_cash(account, request).await,
+                    None => super::cash::unknown_account(account_no),
                 }
             }
             (&Method::GET, ["orders"]) => self.list_orders(request.uri().query()),
@@ -282,31 +302,6 @@ impl Admin {
         }
     }
 
-    async fn customer_cash(&self, client_id: &str, request: Request<Incoming>) -> Answer {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Cash {
-            #[serde(deserialize_with = "money::exact::deserialize")]
-            amount: Fixed,
-            #[serde(default)]
-            reason: Option<String>,
-        }
-        let cash: Cash = match read_json(request, self.body_limits).await {
-            Ok(cash) => cash,
-            Err(response) => return response,
-        };
-        match self
-            .engine
-            .adjust_cash(client_id, cash.amount, cash.reason.as_deref())
-        {
-            Ok((view, durability)) => {
-                tracing::info!(%client_id, amount = %cash.amount, reason = cash.reason.as_deref().unwrap_or(""), "customer cash adjusted");
-                committed(durability, &view).await
-            }
-            Err(error) => change_error(error),
-        }
-    }
-
     async fn rekey(&self, client_id: &str, request: Request<Incoming>) -> Answer {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -325,28 +320,6 @@ impl Admin {
                     Ok(()) => self.customer(&rekey.new_client_id),
                     Err(error) => GatewayError::from(error).into_response(),
                 }
-            }
-            Err(error) => change_error(error),
-        }
-    }
-
-    async fn omni_cash(&self, request: Request<Incoming>) -> Answer {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Cash {
-            #[serde(deserialize_with = "money::exact::deserialize")]
-            amount: Fixed,
-            #[serde(default)]
-            reason: Option<String>,
-        }
-        let cash: Cash = match read_json(request, self.body_limits).await {
-            Ok(cash) => cash,
-            Err(response) => return response,
-        };
-        match self.engine.omni_cash(cash.amount, cash.reason.as_deref()) {
-            Ok((view, durability)) => {
-                tracing::info!(amount = %cash.amount, reason = cash.reason.as_deref().unwrap_or(""), "omni cash changed by the admin API");
-                committed(durability, &view).await
             }
             Err(error) => change_error(error),
         }
@@ -521,7 +494,7 @@ impl Admin {
 }
 
 /// Answers `value` once the change's record is durable; 503 if it cannot be.
-async fn committed(durability: Durability, value: &impl serde::Serialize) -> Answer {
+pub(super) async fn committed(durability: Durability, value: &impl serde::Serialize) -> Answer {
     match durability.wait().await {
         Ok(()) => respond::json_value(StatusCode::OK, value),
         Err(error) => GatewayError::from(error).into_response(),
@@ -542,7 +515,7 @@ fn unknown(what: &str, name: &str) -> Answer {
 }
 
 /// The one place a refused change becomes a status and a code.
-fn change_error(error: ChangeError) -> Answer {
+pub(super) fn change_error(error: ChangeError) -> Answer {
     let (status, code) = match &error {
         ChangeError::Invalid(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         ChangeError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),

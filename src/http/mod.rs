@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 mod bulk;
+mod cash;
 pub mod front;
 pub mod proxy;
 pub mod respond;

@@ -22,10 +22,10 @@ pub(super) struct CustomerState {
     pub(super) cash: Fixed,
     /// Σ reservations of open BUYs, fees included (invariant 1).
     pub(super) reserved: Fixed,
-    /// SELL proceeds awaiting settlement (`SellProceeds::OnSettlement`); not buying power yet.
-    pub(super) unsettled_proceeds: Fixed,
-    /// The part of `unsettled_proceeds` traded on the latest trade day (T+1, `settlement`).
-    pub(super) unsettled_latest: super::LatestDay,
+    /// SELL proceeds awaiting settlement (`SellProceeds::OnSettlement`), one part per omnibus
+    /// account sold through; not buying power yet. Empty parts are removed (usually there are
+    /// none, so this costs no allocation).
+    pub(super) unsettled: Vec<super::Unsettled>,
     /// Entries with zero quantity and nothing pending are removed, so this stays as small as the
     /// customer's real holdings.
     pub(super) positions: HashMap<Arc<str>, Position>,
@@ -224,8 +224,7 @@ impl Ledger {
             customer_id: customer_id.into(),
             cash,
             reserved: Fixed::ZERO,
-            unsettled_proceeds: Fixed::ZERO,
-            unsettled_latest: super::LatestDay::default(),
+            unsettled: Vec::new(),
             positions: holdings
                 .into_iter()
                 .filter(|(_, quantity)| !quantity.is_zero())
@@ -369,7 +368,7 @@ impl Ledger {
             cash: customer.cash,
             reserved: customer.reserved,
             available,
-            unsettled_proceeds: customer.unsettled_proceeds,
+            unsettled_proceeds: super::settlement::total_of(&customer.unsettled),
             positions,
             pending_sells,
             open_orders,

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::customer::{CustomerState, Position};
 use super::orders::{Order, OrderTerms, Side};
+use super::settlement::part_for;
 use super::{add, sub, Ledger, Overflow, SellProceeds};
 use crate::money::Fixed;
 
@@ -96,7 +97,10 @@ struct Effect {
     closes: bool,
     cash: Fixed,
     customer_reserved: Fixed,
-    unsettled_proceeds: Fixed,
+    /// SELL proceeds this update holds for settlement, and the customer's part for the order's
+    /// account after it.
+    newly_unsettled: Fixed,
+    unsettled_after: Fixed,
     position: Position,
     /// Omni: reservation returned, money spent (negative: received), proceeds held.
     omni_released: Fixed,
@@ -150,8 +154,8 @@ impl Ledger {
                     ))
                 }
             };
-            if self
-                .omni
+            let omni = self.account(order.account);
+            if omni
                 .move_money(
                     effect.omni_released,
                     effect.omni_spent,
@@ -163,19 +167,19 @@ impl Ledger {
                     "order {upstream_order_id}: the omni account would overflow"
                 ));
             }
-            self.omni.dated(effect.omni_spent, trade_day);
+            omni.dated(effect.omni_spent, trade_day);
             order.filled_quantity = effect.filled_quantity;
             order.filled_amount = effect.filled_amount;
             order.reserved = effect.reserved;
             order.status = Some(update.status);
             customer.cash = effect.cash;
             customer.reserved = effect.customer_reserved;
-            let newly_unsettled = effect
-                .unsettled_proceeds
-                .checked_sub(customer.unsettled_proceeds)
-                .unwrap_or(Fixed::ZERO);
-            customer.unsettled_proceeds = effect.unsettled_proceeds;
-            customer.unsettled_latest = customer.unsettled_latest.with(newly_unsettled, trade_day);
+            if !effect.newly_unsettled.is_zero() {
+                let part = part_for(&mut customer.unsettled, order.account);
+                part.total = effect.unsettled_after;
+                part.latest = part.latest.with(effect.newly_unsettled, trade_day);
+                customer.unsettled.retain(|part| !part.total.is_zero());
+            }
             customer
                 .positions
                 .insert(order.symbol.clone(), effect.position);
@@ -289,7 +293,8 @@ impl Ledger {
                     closes,
                     cash: sub(customer.cash, spent)?,
                     customer_reserved: sub(customer.reserved, released)?,
-                    unsettled_proceeds: customer.unsettled_proceeds,
+                    newly_unsettled: Fixed::ZERO,
+                    unsettled_after: Fixed::ZERO,
                     position,
                     omni_released: released,
                     omni_spent: spent,
@@ -320,21 +325,21 @@ impl Ledger {
                     );
                 }
                 let proceeds = newly_filled_amount;
-                let (cash, unsettled_proceeds, omni_spent, omni_unsettled) =
+                let held = customer
+                    .unsettled
+                    .iter()
+                    .find(|part| part.account == order.account)
+                    .map_or(Fixed::ZERO, |part| part.total);
+                let (cash, unsettled_after, omni_spent, omni_unsettled) =
                     match self.config.sell_proceeds {
                         SellProceeds::OnFill => {
                             let credited = sub(proceeds, fee_charged)?;
                             let spent = credited.checked_neg().ok_or(Overflow)?;
-                            (
-                                add(customer.cash, credited)?,
-                                customer.unsettled_proceeds,
-                                spent,
-                                Fixed::ZERO,
-                            )
+                            (add(customer.cash, credited)?, held, spent, Fixed::ZERO)
                         }
                         SellProceeds::OnSettlement => (
                             sub(customer.cash, fee_charged)?,
-                            add(customer.unsettled_proceeds, proceeds)?,
+                            add(held, proceeds)?,
                             fee_charged,
                             proceeds,
                         ),
@@ -346,7 +351,8 @@ impl Ledger {
                     closes,
                     cash,
                     customer_reserved: customer.reserved,
-                    unsettled_proceeds,
+                    newly_unsettled: omni_unsettled,
+                    unsettled_after,
                     position,
                     omni_released: Fixed::ZERO,
                     omni_spent,

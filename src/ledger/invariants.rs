@@ -32,6 +32,9 @@ impl Ledger {
 
         // Orders first (no customer lock may be taken while a shard guard is held).
         let mut expected: HashMap<usize, Expected> = HashMap::new();
+        // Per omnibus account: Σ reservations of its open BUYs, Σ its customers' held proceeds.
+        let mut accounts_reserved = vec![Fixed::ZERO; self.accounts.len()];
+        let mut accounts_unsettled = vec![Fixed::ZERO; self.accounts.len()];
         let mut bound: Vec<(Box<str>, u64)> = Vec::new();
         for entry in self.orders.iter() {
             let local = *entry.key();
@@ -46,11 +49,22 @@ impl Ledger {
                     order.reserved
                 ));
             }
+            let account = usize::from(order.account.0);
+            if account >= self.accounts.len() {
+                note(format!(
+                    "order local-{local} names account {account}, which is not kept"
+                ));
+            }
             match order.terms.side() {
-                Side::Buy => match add(owner.reserved, order.reserved) {
-                    Ok(sum) => owner.reserved = sum,
-                    Err(_) => note("Σ order reservations overflows".to_string()),
-                },
+                Side::Buy => {
+                    match add(owner.reserved, order.reserved) {
+                        Ok(sum) => owner.reserved = sum,
+                        Err(_) => note("Σ order reservations overflows".to_string()),
+                    }
+                    if let Some(sum) = accounts_reserved.get_mut(account) {
+                        *sum = add(*sum, order.reserved).unwrap_or(Fixed::MAX);
+                    }
+                }
                 Side::Sell => {
                     let pending = owner.pending_sells.entry(order.symbol.clone()).or_default();
                     match add(*pending, order.reserved) {
@@ -95,8 +109,6 @@ impl Ledger {
                 cells.len()
             ));
         }
-        let mut customers_reserved = Fixed::ZERO;
-        let mut customers_unsettled = Fixed::ZERO;
         let mut orders_seen = 0;
         for (key, cell) in &cells {
             let want = expected
@@ -152,9 +164,21 @@ impl Ledger {
                 ));
             }
             orders_seen += owned.len();
-            customers_reserved = add(customers_reserved, customer.reserved).unwrap_or(Fixed::MAX);
-            customers_unsettled =
-                add(customers_unsettled, customer.unsettled_proceeds).unwrap_or(Fixed::MAX);
+            for (index, part) in customer.unsettled.iter().enumerate() {
+                if part.total.is_zero() {
+                    note(format!("{who}: an empty part of held proceeds kept"));
+                }
+                if customer.unsettled[..index]
+                    .iter()
+                    .any(|earlier| earlier.account == part.account)
+                {
+                    note(format!("{who}: two parts of held proceeds for one account"));
+                }
+                match accounts_unsettled.get_mut(usize::from(part.account.0)) {
+                    Some(sum) => *sum = add(*sum, part.total).unwrap_or(Fixed::MAX),
+                    None => note(format!("{who}: holds proceeds for an account not kept")),
+                }
+            }
         }
         if orders_seen != self.orders.len() {
             note(format!(
@@ -163,39 +187,44 @@ impl Ledger {
             ));
         }
 
-        // The omni account.
+        // The omni accounts.
         let load = |cell: &std::sync::atomic::AtomicI64| cell.load(Ordering::Acquire) as i128;
-        let omni = &self.omni;
-        let (available, reserved) = (load(&omni.available), load(&omni.reserved));
-        if reserved < 0 {
-            note(format!(
-                "omni reserved {} is negative",
-                Fixed::from_units(reserved as i64)
-            ));
-        }
-        if reserved != customers_reserved.units() as i128 {
-            note(format!(
-                "omni reserved {} but customers hold {customers_reserved}",
-                Fixed::from_units(reserved as i64)
-            ));
-        }
-        let unsettled = load(&omni.unsettled_proceeds);
-        if unsettled != customers_unsettled.units() as i128 {
-            note(format!(
-                "omni unsettled proceeds {} but customers hold {customers_unsettled}",
-                Fixed::from_units(unsettled as i64)
-            ));
-        }
-        let headroom = match omni.kind {
-            FundingKind::Prefunded => load(&omni.cash),
-            FundingKind::Cashless => load(&omni.credit_limit) - load(&omni.pending_settlement),
-        };
-        if available != headroom - reserved {
-            note(format!(
-                "omni available {} but its balance minus reserved is {}",
-                Fixed::from_units(available as i64),
-                headroom - reserved
-            ));
+        for (index, omni) in self.accounts.iter().enumerate() {
+            let name = omni.number.as_deref().map_or_else(
+                || "omni".to_owned(),
+                |number| format!("omni account {number}"),
+            );
+            let (available, reserved) = (load(&omni.available), load(&omni.reserved));
+            let shown = |units: i128| Fixed::from_units(units as i64);
+            if reserved < 0 {
+                note(format!("{name} reserved {} is negative", shown(reserved)));
+            }
+            let orders_reserved = accounts_reserved[index];
+            if reserved != orders_reserved.units() as i128 {
+                note(format!(
+                    "{name} reserved {} but its open BUYs hold {orders_reserved}",
+                    shown(reserved)
+                ));
+            }
+            let unsettled = load(&omni.unsettled_proceeds);
+            let held = accounts_unsettled[index];
+            if unsettled != held.units() as i128 {
+                note(format!(
+                    "{name} unsettled proceeds {} but its customers hold {held}",
+                    shown(unsettled)
+                ));
+            }
+            let headroom = match omni.kind {
+                FundingKind::Prefunded => load(&omni.cash),
+                FundingKind::Cashless => load(&omni.credit_limit) - load(&omni.pending_settlement),
+            };
+            if available != headroom - reserved {
+                note(format!(
+                    "{name} available {} but its balance minus reserved is {}",
+                    shown(available),
+                    headroom - reserved
+                ));
+            }
         }
 
         if problems.is_empty() {

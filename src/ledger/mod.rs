@@ -25,10 +25,12 @@
 //! # Invariants (audited by [`Ledger::check_invariants`] when nothing is in flight)
 //! 1. A customer's `reserved` = Σ `reserved` of its open BUY orders, and is never negative.
 //! 2. A customer's pending sells in a symbol = Σ unfilled quantity of its open SELL orders there.
-//! 3. omni `reserved` = Σ customer `reserved` (every BUY reserves at both or at neither).
+//! 3. Each omni account's `reserved` = Σ `reserved` of its open BUY orders, so Σ accounts'
+//!    `reserved` = Σ customer `reserved` (every BUY reserves at both or at neither).
 //! 4. omni `available` = `cash − reserved` (prefunded) or
 //!    `credit_limit − pending_settlement − reserved` (cashless).
-//! 5. omni `unsettled_proceeds` = Σ customer `unsettled_proceeds` (`SellProceeds::OnSettlement`).
+//! 5. Each omni account's `unsettled_proceeds` = Σ of its customers' held parts for it
+//!    (`SellProceeds::OnSettlement`).
 //! 6. A reservation is only ever made against what was available at that instant, so
 //!    `reserved ≤ cash` right after every reserve. Only outside facts make `available` negative
 //!    afterwards — a fill above the reserved price (money spent is spent), fees, or an admin
@@ -97,7 +99,7 @@ mod tests;
 
 pub use customer::{CustomerView, Registered};
 pub use fills::{OrderStatus, OrderUpdate, UpdateOutcome};
-pub use omni::{FundingKind, OmniView};
+pub use omni::{AccountIndex, AccountSpec, FundingKind, OmniView};
 pub use order_views::{OrderState, OrderView};
 pub use orders::{BuyCost, LocalOrderId, OrderTerms, Side};
 use persist::KeptOrder;
@@ -105,7 +107,7 @@ pub use persist::{
     CustomerRecord, LedgerHead, LedgerState, OmniState, OrderRecord, PositionRecord,
     LEDGER_STATE_FORMAT,
 };
-pub use settlement::LatestDay;
+pub use settlement::{LatestDay, Unsettled};
 
 use customer::{CustomerCell, CustomerState};
 use omni::Omni;
@@ -131,6 +133,7 @@ pub enum SellProceeds {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LedgerConfig {
+    /// The first (with `account_numbers`, the only) omnibus account's funding.
     pub funding: Funding,
     pub sell_proceeds: SellProceeds,
 }
@@ -176,7 +179,8 @@ pub struct Ledger {
     /// Serialises `register` and `rekey` so the two maps above change together. Admin calls
     /// only; the order path never takes it.
     registry: Mutex<()>,
-    omni: Omni,
+    /// The omnibus accounts, in configuration order (never empty; at most 256).
+    accounts: Box<[Omni]>,
     /// Open orders (including in doubt) by local id. Closed orders are removed: memory is
     /// bounded by what is open.
     orders: FastMap<u64, Order>,
@@ -198,13 +202,41 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// A ledger with one omnibus account, funded as `config` says (`omnibus.account_numbers`).
     pub fn new(config: LedgerConfig) -> Ledger {
+        Ledger::with_accounts(
+            config.sell_proceeds,
+            vec![AccountSpec {
+                number: None,
+                funding: config.funding,
+            }],
+        )
+    }
+
+    /// A ledger with these omnibus accounts (`[[omnibus.accounts]]`), each with its own balance.
+    /// An empty list is one prefunded account; more than 256 are cut at 256 (the configuration
+    /// refuses them before).
+    pub fn with_accounts(sell_proceeds: SellProceeds, mut accounts: Vec<AccountSpec>) -> Ledger {
+        if accounts.is_empty() {
+            accounts.push(AccountSpec {
+                number: None,
+                funding: Funding::Prefunded,
+            });
+        }
+        accounts.truncate(usize::from(u8::MAX) + 1);
+        let config = LedgerConfig {
+            funding: accounts[0].funding,
+            sell_proceeds,
+        };
         Ledger {
             config,
             customers: fast_map::large(),
             client_by_customer: fast_map::large(),
             registry: Mutex::new(()),
-            omni: Omni::new(config.funding),
+            accounts: accounts
+                .iter()
+                .map(|account| Omni::new(account.number.as_deref(), account.funding))
+                .collect(),
             orders: fast_map::large(),
             local_by_upstream: fast_map::large(),
             symbols: FastMap::default(),

@@ -1,6 +1,8 @@
-//! The omnibus (master) account DriveWealth sees.
+//! The omnibus (master) accounts DriveWealth sees (SPEC §5.2, §5.4): one shared balance for
+//! every number in `omnibus.account_numbers`, or one balance per `[[omnibus.accounts]]` table,
+//! each with its own funding model. An order reserves at the account its `accountNo` names.
 //!
-//! Every BUY in the gateway reserves here, so this is the one piece of state all orders share.
+//! Every BUY in an account reserves here, so this is the one piece of state its orders share.
 //! It lives in atomics rather than behind a lock: `available` is the gate, and reserving is a
 //! compare-and-swap on it (the CAS is the check). The other fields follow with their own atomic
 //! adds; a view taken while orders are in flight can therefore show an order in one field a
@@ -23,10 +25,26 @@ pub enum FundingKind {
     Cashless,
 }
 
-/// `GET /admin/omni`.
+/// Which omnibus account: an index into the ledger's accounts, in configuration order. Account 0
+/// is the only one with `account_numbers`, and the first of `[[omnibus.accounts]]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountIndex(pub u8);
+
+/// One omnibus account as the ledger is built with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountSpec {
+    /// `None` for the shared balance of `omnibus.account_numbers`.
+    pub number: Option<String>,
+    pub funding: Funding,
+}
+
+/// `GET /admin/omni`, `GET /admin/omni/{accountNo}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OmniView {
+    /// The account's number (`[[omnibus.accounts]]` only).
+    #[serde(rename = "accountNo", skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
     pub funding: FundingKind,
     /// Prefunded: the balance BUYs spend. Cashless: what the partner has deposited (it does not
     /// change buying power, which comes from the credit line).
@@ -48,6 +66,7 @@ pub struct OmniView {
 
 /// The omni account's numbers, all in 10⁻⁸ units.
 pub(super) struct Omni {
+    pub(super) number: Option<Box<str>>,
     pub(super) kind: FundingKind,
     /// What new BUYs may still reserve. The only field a decision reads.
     pub(super) available: AtomicI64,
@@ -65,12 +84,13 @@ pub(super) struct Omni {
 }
 
 impl Omni {
-    pub(super) fn new(funding: Funding) -> Omni {
+    pub(super) fn new(number: Option<&str>, funding: Funding) -> Omni {
         let (kind, credit_limit) = match funding {
             Funding::Prefunded => (FundingKind::Prefunded, 0),
             Funding::Cashless { credit_limit } => (FundingKind::Cashless, credit_limit.units()),
         };
         Omni {
+            number: number.map(Box::from),
             kind,
             // Cashless starts with the whole line available; prefunded with nothing until funded.
             available: AtomicI64::new(credit_limit),
@@ -165,6 +185,7 @@ impl Omni {
         let load = |cell: &AtomicI64| Fixed::from_units(cell.load(Ordering::Acquire));
         let cashless = self.kind == FundingKind::Cashless;
         OmniView {
+            number: self.number.as_deref().map(str::to_owned),
             funding: self.kind,
             cash: load(&self.cash),
             reserved: load(&self.reserved),
@@ -207,49 +228,133 @@ pub(super) fn apply_all(changes: &[(&AtomicI64, i64)]) -> Result<(), Overflow> {
 }
 
 impl Ledger {
-    /// The omni account now.
+    /// The account at `index`, or the first one for an index the ledger does not have (callers
+    /// take indexes from [`Ledger::account_index`] or from orders, so that never happens).
+    pub(super) fn account(&self, index: AccountIndex) -> &Omni {
+        self.accounts
+            .get(usize::from(index.0))
+            .unwrap_or(&self.accounts[0])
+    }
+
+    /// The account an order, a deposit or a log record names: `None` is the first (and, with
+    /// `account_numbers`, only) one; a number must be one of `[[omnibus.accounts]]`. With one
+    /// shared balance every number is that balance.
+    pub fn account_index(&self, number: Option<&str>) -> Option<AccountIndex> {
+        let Some(number) = number else {
+            return Some(AccountIndex(0));
+        };
+        if self.accounts.len() == 1 && self.accounts[0].number.is_none() {
+            return Some(AccountIndex(0));
+        }
+        self.accounts
+            .iter()
+            .position(|account| account.number.as_deref() == Some(number))
+            .and_then(|index| u8::try_from(index).ok())
+            .map(AccountIndex)
+    }
+
+    /// The accounts as the ledger was built with them (credit lines as they are now).
+    pub fn account_specs(&self) -> Vec<AccountSpec> {
+        self.accounts
+            .iter()
+            .map(|omni| AccountSpec {
+                number: omni.number.as_deref().map(str::to_owned),
+                funding: match omni.kind {
+                    FundingKind::Prefunded => Funding::Prefunded,
+                    FundingKind::Cashless => Funding::Cashless {
+                        credit_limit: Fixed::from_units(omni.credit_limit.load(Ordering::Acquire)),
+                    },
+                },
+            })
+            .collect()
+    }
+
+    /// The number of an `[[omnibus.accounts]]` account, for log records; `None` for the shared
+    /// balance (so the one-account case allocates nothing).
+    pub fn account_number(&self, index: AccountIndex) -> Option<String> {
+        self.account(index).number.as_deref().map(str::to_owned)
+    }
+
+    /// How many omnibus accounts the ledger keeps.
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// The first omni account now (the only one with `account_numbers`).
     pub fn omni(&self) -> OmniView {
+        self.omni_at(AccountIndex(0))
+    }
+
+    /// One omni account now.
+    pub fn omni_at(&self, index: AccountIndex) -> OmniView {
         OmniView {
             last_settlement_roll: *self.last_roll.lock(),
-            ..self.omni.view()
+            ..self.account(index).view()
         }
     }
 
-    /// What BUYs may still reserve at the omni account: one atomic load, for metrics and the
-    /// low-balance warning.
-    pub fn omni_available(&self) -> Fixed {
-        Fixed::from_units(self.omni.available.load(Ordering::Acquire))
+    /// Every omni account, in configuration order.
+    pub fn omni_accounts(&self) -> Vec<OmniView> {
+        (0..self.accounts.len())
+            .filter_map(|index| u8::try_from(index).ok())
+            .map(|index| self.omni_at(AccountIndex(index)))
+            .collect()
     }
 
-    /// Funds the omni account (`deposits.updated`); see [`Ledger::omni_cash`].
+    /// What BUYs may still reserve at an account: one atomic load, for metrics and the
+    /// low-balance warning.
+    pub fn omni_available(&self, index: AccountIndex) -> Fixed {
+        Fixed::from_units(self.account(index).available.load(Ordering::Acquire))
+    }
+
+    /// Funds the first omni account (`deposits.updated`); see [`Ledger::omni_cash_at`].
     pub fn omni_deposit(&self, amount: Fixed) -> Result<OmniView, LedgerError> {
+        self.omni_deposit_at(AccountIndex(0), amount)
+    }
+
+    /// Funds an omni account; the amount must be positive.
+    pub fn omni_deposit_at(
+        &self,
+        index: AccountIndex,
+        amount: Fixed,
+    ) -> Result<OmniView, LedgerError> {
         if !amount.is_positive() {
             return Err(LedgerError::Invalid(format!(
                 "an omni deposit must be positive; got {}",
                 amount.money()
             )));
         }
-        self.omni_cash(amount)
+        self.omni_cash_at(index, amount)
     }
 
-    /// Changes the omni account's cash (`POST /admin/omni/cash`): a deposit (positive) or a
+    /// [`Ledger::omni_cash_at`] at the first account.
+    pub fn omni_cash(&self, amount: Fixed) -> Result<OmniView, LedgerError> {
+        self.omni_cash_at(AccountIndex(0), amount)
+    }
+
+    /// Changes an omni account's cash (`POST /admin/omni/…cash`): a deposit (positive) or a
     /// withdrawal or adjustment (negative).
     /// - Prefunded: cash and available move together. A withdrawal is refused beyond available
     ///   (cash − reserved), so money promised to open BUYs can never leave: the CAS on available
     ///   is the check, as for a reservation.
     /// - Cashless: cash is only what the partner deposited (buying power is the credit line); a
     ///   withdrawal is refused beyond it.
-    pub fn omni_cash(&self, amount: Fixed) -> Result<OmniView, LedgerError> {
+    pub fn omni_cash_at(
+        &self,
+        index: AccountIndex,
+        amount: Fixed,
+    ) -> Result<OmniView, LedgerError> {
         if amount.is_zero() {
             return Err(LedgerError::Invalid(
                 "an omni cash change must not be zero".to_string(),
             ));
         }
+        let omni = self.account(index);
         if amount.is_negative() {
             let withdrawal = amount.checked_neg().unwrap_or(Fixed::MAX);
-            let gate = match self.omni.kind {
-                FundingKind::Prefunded => &self.omni.available,
-                FundingKind::Cashless => &self.omni.cash,
+            let gate = match omni.kind {
+                FundingKind::Prefunded => &omni.available,
+                FundingKind::Cashless => &omni.cash,
             };
             let taken = gate.fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
                 (current >= withdrawal.units()).then(|| current - withdrawal.units())
@@ -264,33 +369,36 @@ impl Ledger {
                     ),
                 });
             }
-            if self.omni.kind == FundingKind::Prefunded {
+            if omni.kind == FundingKind::Prefunded {
                 // Cannot overflow: cash ≥ available ≥ the withdrawal (invariant 4, reserved ≥ 0).
-                self.omni
-                    .cash
-                    .fetch_sub(withdrawal.units(), Ordering::AcqRel);
+                omni.cash.fetch_sub(withdrawal.units(), Ordering::AcqRel);
             }
-            return Ok(self.omni());
+            return Ok(self.omni_at(index));
         }
-        self.redo_omni_cash(amount)?;
-        Ok(self.omni())
+        self.redo_omni_cash(index, amount)?;
+        Ok(self.omni_at(index))
     }
 
     /// Replays an omni cash change without checking available (the live call checked it).
-    pub fn redo_omni_cash(&self, amount: Fixed) -> Result<(), LedgerError> {
+    pub fn redo_omni_cash(&self, index: AccountIndex, amount: Fixed) -> Result<(), LedgerError> {
+        let omni = self.account(index);
         let units = amount.units();
-        let result = match self.omni.kind {
-            FundingKind::Prefunded => {
-                apply_all(&[(&self.omni.cash, units), (&self.omni.available, units)])
-            }
-            FundingKind::Cashless => apply_all(&[(&self.omni.cash, units)]),
+        let result = match omni.kind {
+            FundingKind::Prefunded => apply_all(&[(&omni.cash, units), (&omni.available, units)]),
+            FundingKind::Cashless => apply_all(&[(&omni.cash, units)]),
         };
         result.map_err(|overflow| overflow.error("the omni balance"))
     }
 
-    /// Changes the cashless credit line (config reload); available moves by the difference.
-    pub fn set_credit_limit(&self, credit_limit: Fixed) -> Result<OmniView, LedgerError> {
-        if self.omni.kind != FundingKind::Cashless {
+    /// Changes a cashless account's credit line (config reload); available moves by the
+    /// difference.
+    pub fn set_credit_limit(
+        &self,
+        index: AccountIndex,
+        credit_limit: Fixed,
+    ) -> Result<OmniView, LedgerError> {
+        let omni = self.account(index);
+        if omni.kind != FundingKind::Cashless {
             return Err(LedgerError::Invalid(
                 "a credit limit applies only to cashless funding".to_string(),
             ));
@@ -303,13 +411,13 @@ impl Ledger {
         }
         // swap, not load-then-store: two reloads racing each move available by their own step.
         let new_units = credit_limit.units();
-        let old = self.omni.credit_limit.swap(new_units, Ordering::AcqRel);
+        let old = omni.credit_limit.swap(new_units, Ordering::AcqRel);
         let moved = new_units
             .checked_sub(old)
             .ok_or(Overflow)
-            .and_then(|delta| apply_all(&[(&self.omni.available, delta)]));
+            .and_then(|delta| apply_all(&[(&omni.available, delta)]));
         if let Err(overflow) = moved {
-            let _ = self.omni.credit_limit.compare_exchange(
+            let _ = omni.credit_limit.compare_exchange(
                 new_units,
                 old,
                 Ordering::AcqRel,
@@ -317,6 +425,6 @@ impl Ledger {
             );
             return Err(overflow.error("the omni available amount"));
         }
-        Ok(self.omni())
+        Ok(self.omni_at(index))
     }
 }

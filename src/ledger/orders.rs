@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::customer::{CustomerCell, CustomerState};
-use super::{add, sub, Ledger, LedgerError, OrderStatus};
+use super::{add, sub, AccountIndex, Ledger, LedgerError, OrderStatus};
 use crate::money::Fixed;
 use crate::reject::{Reject, RejectCode};
 
@@ -159,6 +159,8 @@ impl OrderTerms {
 pub(super) struct Order {
     /// The owner itself, not its clientID: a re-key moves orders for free.
     pub(super) customer: Arc<CustomerCell>,
+    /// The omnibus account it reserves at (a BUY) and whose proceeds it brings (a SELL).
+    pub(super) account: AccountIndex,
     pub(super) symbol: Arc<str>,
     pub(super) terms: OrderTerms,
     /// The configured fee reserved with a BUY (zero for SELLs).
@@ -182,6 +184,7 @@ impl Order {
     /// A new open order: nothing filled, no upstream id yet, `reserved` held.
     pub(super) fn opened(
         customer: Arc<CustomerCell>,
+        account: AccountIndex,
         symbol: Arc<str>,
         terms: OrderTerms,
         fee: Fixed,
@@ -190,6 +193,7 @@ impl Order {
     ) -> Order {
         Order {
             customer,
+            account,
             symbol,
             terms,
             fee,
@@ -216,16 +220,18 @@ impl Ledger {
         symbol: &str,
         cost: BuyCost,
     ) -> Result<LocalOrderId, Reject> {
-        self.reserve_buy_checked(client_id, symbol, cost, &|_| Ok(()))
+        self.reserve_buy_checked(client_id, symbol, cost, AccountIndex(0), &|_| Ok(()))
     }
 
-    /// [`Ledger::reserve_buy`], with `open_orders_check` given the customer's open-order count
-    /// under the customer's lock, so a cap on open orders holds under concurrency too.
+    /// [`Ledger::reserve_buy`] at omnibus account `account`, with `open_orders_check` given the
+    /// customer's open-order count under the customer's lock, so a cap on open orders holds under
+    /// concurrency too.
     pub fn reserve_buy_checked(
         &self,
         client_id: &str,
         symbol: &str,
         cost: BuyCost,
+        account: AccountIndex,
         open_orders_check: &dyn Fn(u32) -> Result<(), Reject>,
     ) -> Result<LocalOrderId, Reject> {
         let (terms, total) = cost.terms()?;
@@ -249,7 +255,7 @@ impl Ledger {
         // nothing after the CAS can fail.
         let reserved_after = add(customer.reserved, total)
             .map_err(|_| Reject::invalid("the order's cost is out of range"))?;
-        if let Err(omni_available) = self.omni.try_reserve(total) {
+        if let Err(omni_available) = self.account(account).try_reserve(total) {
             return Err(Reject::new(
                 RejectCode::InsufficientOmniBuyingPower,
                 format!(
@@ -267,6 +273,7 @@ impl Ledger {
             local,
             Order::opened(
                 cell.clone(),
+                account,
                 symbol,
                 terms,
                 cost.fee,
@@ -286,16 +293,17 @@ impl Ledger {
         symbol: &str,
         quantity: Fixed,
     ) -> Result<LocalOrderId, Reject> {
-        self.reserve_sell_checked(client_id, symbol, quantity, &|_| Ok(()))
+        self.reserve_sell_checked(client_id, symbol, quantity, AccountIndex(0), &|_| Ok(()))
     }
 
-    /// [`Ledger::reserve_sell`] with an open-order check under the customer's lock (see
-    /// [`Ledger::reserve_buy_checked`]).
+    /// [`Ledger::reserve_sell`] through omnibus account `account`, with an open-order check
+    /// under the customer's lock (see [`Ledger::reserve_buy_checked`]).
     pub fn reserve_sell_checked(
         &self,
         client_id: &str,
         symbol: &str,
         quantity: Fixed,
+        account: AccountIndex,
         open_orders_check: &dyn Fn(u32) -> Result<(), Reject>,
     ) -> Result<LocalOrderId, Reject> {
         if !quantity.is_positive() {
@@ -341,6 +349,7 @@ impl Ledger {
             local,
             Order::opened(
                 cell.clone(),
+                account,
                 symbol,
                 OrderTerms::Sell { quantity },
                 Fixed::ZERO,
@@ -386,18 +395,23 @@ impl Ledger {
             .order_customer(local.0)
             .ok_or_else(|| unknown_order(local))?;
         let mut customer = self.change(&cell);
-        let (terms, symbol, reserved) = {
+        let (terms, symbol, reserved, account) = {
             let order = self
                 .orders
                 .get(&local.0)
                 .ok_or_else(|| unknown_order(local))?;
-            (order.terms, order.symbol.clone(), order.reserved)
+            (
+                order.terms,
+                order.symbol.clone(),
+                order.reserved,
+                order.account,
+            )
         };
         match terms.side() {
             Side::Buy => {
                 let reserved_after = sub(customer.reserved, reserved)
                     .map_err(|overflow| overflow.error("the customer's reservation"))?;
-                self.omni
+                self.account(account)
                     .move_money(reserved, Fixed::ZERO, Fixed::ZERO)
                     .map_err(|overflow| overflow.error("the omni account"))?;
                 customer.reserved = reserved_after;

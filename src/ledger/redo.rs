@@ -40,7 +40,7 @@ use std::sync::atomic::Ordering;
 
 use super::customer::{add_deltas, CustomerState, PositionDeltas};
 use super::orders::Order;
-use super::{add, BuyCost, Ledger, LedgerError, LocalOrderId, OrderTerms};
+use super::{add, AccountIndex, BuyCost, Ledger, LedgerError, LocalOrderId, OrderTerms};
 use crate::money::Fixed;
 
 impl Ledger {
@@ -57,6 +57,7 @@ impl Ledger {
         client_id: &str,
         symbol: &str,
         cost: BuyCost,
+        account: AccountIndex,
     ) -> Result<(), LedgerError> {
         let (terms, total) = cost.terms().map_err(|reject| {
             LedgerError::Invalid(format!("replayed order {local}: {}", reject.message))
@@ -69,12 +70,13 @@ impl Ledger {
         self.check_vacant(local)?;
         let reserved_after = add(customer.reserved, total)
             .map_err(|overflow| overflow.error("the customer's reservation"))?;
-        self.omni
+        self.account(account)
             .reserve_unchecked(total)
             .map_err(|overflow| overflow.error("the omni account"))?;
         customer.reserved = reserved_after;
         let order = Order::opened(
             cell.clone(),
+            account,
             symbol,
             terms,
             cost.fee,
@@ -95,6 +97,7 @@ impl Ledger {
         client_id: &str,
         symbol: &str,
         quantity: Fixed,
+        account: AccountIndex,
     ) -> Result<(), LedgerError> {
         if !quantity.is_positive() {
             return Err(LedgerError::Invalid(format!(
@@ -117,6 +120,7 @@ impl Ledger {
             .pending_sell = pending_after;
         let order = Order::opened(
             cell.clone(),
+            account,
             symbol,
             OrderTerms::Sell { quantity },
             Fixed::ZERO,

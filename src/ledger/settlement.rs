@@ -15,7 +15,7 @@
 
 use chrono::NaiveDate;
 
-use super::{add, sub, FundingKind, Ledger, LedgerError, Overflow, SellProceeds};
+use super::{add, sub, AccountIndex, FundingKind, Ledger, LedgerError, Overflow, SellProceeds};
 use crate::money::Fixed;
 
 /// The part of a pending total traded on `day`, the latest trade day seen.
@@ -58,6 +58,40 @@ impl LatestDay {
             _ => (total, LatestDay::default()),
         }
     }
+}
+
+/// SELL proceeds one customer holds for settlement from its sales through one omnibus account
+/// (an account's held proceeds are the sum of these over its customers, invariant 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unsettled {
+    pub account: AccountIndex,
+    pub total: Fixed,
+    /// The part of `total` traded on the latest trade day.
+    pub latest: LatestDay,
+}
+
+/// Σ totals, saturating (for views; the ledger's own sums are checked).
+pub(super) fn total_of(parts: &[Unsettled]) -> Fixed {
+    let units = parts
+        .iter()
+        .fold(0i64, |sum, part| sum.saturating_add(part.total.units()));
+    Fixed::from_units(units)
+}
+
+/// The part held for `account`, created empty if there is none.
+pub(super) fn part_for(parts: &mut Vec<Unsettled>, account: AccountIndex) -> &mut Unsettled {
+    let index = match parts.iter().position(|part| part.account == account) {
+        Some(index) => index,
+        None => {
+            parts.push(Unsettled {
+                account,
+                total: Fixed::ZERO,
+                latest: LatestDay::default(),
+            });
+            parts.len() - 1
+        }
+    };
+    &mut parts[index]
 }
 
 impl Ledger {
@@ -105,48 +139,61 @@ impl Ledger {
                 .collect();
             for cell in cells {
                 let mut customer = self.change(&cell);
-                let (due, rest) = split(customer.unsettled_latest, customer.unsettled_proceeds);
-                if due.is_zero() {
-                    customer.unsettled_latest = rest;
+                if customer.unsettled.is_empty() {
                     continue;
                 }
-                // Prefunded: the proceeds arrive in the omni cash. Cashless: they settle inside
-                // the account's net, which the roll below settles too.
-                let omni_spent = match self.omni.kind {
-                    FundingKind::Prefunded => due.checked_neg(),
-                    FundingKind::Cashless => Some(Fixed::ZERO),
-                };
-                let credited = add(customer.cash, due).and_then(|cash| {
-                    let left = sub(customer.unsettled_proceeds, due)?;
-                    let spent = omni_spent.ok_or(Overflow)?;
-                    let unsettled = due.checked_neg().ok_or(Overflow)?;
-                    self.omni.move_money(Fixed::ZERO, spent, unsettled)?;
-                    Ok((cash, left))
-                });
-                match credited {
-                    Ok((cash, left)) => {
-                        customer.cash = cash;
-                        customer.unsettled_proceeds = left;
-                        customer.unsettled_latest = rest;
+                let mut cash = customer.cash;
+                let mut parts = std::mem::take(&mut customer.unsettled);
+                for part in &mut parts {
+                    let (due, rest) = split(part.latest, part.total);
+                    if due.is_zero() {
+                        part.latest = rest;
+                        continue;
                     }
-                    Err(overflow) => {
-                        first_error.get_or_insert(overflow.error("crediting settled proceeds"));
+                    let omni = self.account(part.account);
+                    // Prefunded: the proceeds arrive in the omni cash. Cashless: they settle
+                    // inside the account's net, which the roll below settles too.
+                    let omni_spent = match omni.kind {
+                        FundingKind::Prefunded => due.checked_neg(),
+                        FundingKind::Cashless => Some(Fixed::ZERO),
+                    };
+                    let credited = add(cash, due).and_then(|credited| {
+                        let left = sub(part.total, due)?;
+                        let spent = omni_spent.ok_or(Overflow)?;
+                        let unsettled = due.checked_neg().ok_or(Overflow)?;
+                        omni.move_money(Fixed::ZERO, spent, unsettled)?;
+                        Ok((credited, left))
+                    });
+                    match credited {
+                        Ok((credited, left)) => {
+                            cash = credited;
+                            part.total = left;
+                            part.latest = rest;
+                        }
+                        Err(overflow) => {
+                            first_error.get_or_insert(overflow.error("crediting settled proceeds"));
+                        }
                     }
                 }
+                parts.retain(|part| !part.total.is_zero());
+                customer.cash = cash;
+                customer.unsettled = parts;
             }
         }
-        if self.omni.kind == FundingKind::Cashless {
-            let mut latest = self.omni.pending_latest.lock();
+        for omni in self.accounts.iter() {
+            if omni.kind != FundingKind::Cashless {
+                continue;
+            }
+            let mut latest = omni.pending_latest.lock();
             let pending = Fixed::from_units(
-                self.omni
-                    .pending_settlement
+                omni.pending_settlement
                     .load(std::sync::atomic::Ordering::Acquire),
             );
             let (due, rest) = split(*latest, pending);
             let settled = due
                 .checked_neg()
                 .ok_or(Overflow)
-                .and_then(|spent| self.omni.move_money(Fixed::ZERO, spent, Fixed::ZERO));
+                .and_then(|spent| omni.move_money(Fixed::ZERO, spent, Fixed::ZERO));
             match settled {
                 Ok(()) => *latest = rest,
                 Err(overflow) => {

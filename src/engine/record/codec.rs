@@ -27,6 +27,7 @@ impl Record {
                 amount_cash,
                 fee,
                 controls,
+                account,
             } => {
                 e.u8(tag::RESERVE_BUY)
                     .u64(*local)
@@ -37,6 +38,7 @@ impl Record {
                     .option_fixed(*amount_cash)
                     .fixed(*fee);
                 encode_option_controls(&mut e, controls.as_ref());
+                e.option_str(account.as_deref());
             }
             Record::ReserveSell {
                 local,
@@ -44,6 +46,7 @@ impl Record {
                 symbol,
                 quantity,
                 controls,
+                account,
             } => {
                 e.u8(tag::RESERVE_SELL)
                     .u64(*local)
@@ -51,6 +54,7 @@ impl Record {
                     .str(symbol)
                     .fixed(*quantity);
                 encode_option_controls(&mut e, controls.as_ref());
+                e.option_str(account.as_deref());
             }
             Record::ControlsReturned {
                 client_id,
@@ -232,31 +236,45 @@ impl Record {
     pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         let mut d = Decoder::new(bytes);
         let record = match d.u8("record tag")? {
-            tag @ (tag::RESERVE_BUY_V1 | tag::RESERVE_BUY) => Record::ReserveBuy {
-                local: d.u64("local id")?,
-                client_id: d.string("clientID")?,
-                symbol: d.string("symbol")?,
-                per_share: d.option_fixed("per-share price")?,
-                quantity: d.option_fixed("quantity")?,
-                amount_cash: d.option_fixed("amountCash")?,
-                fee: d.fixed("fee")?,
-                controls: if tag == tag::RESERVE_BUY {
-                    decode_option_controls(&mut d)?
-                } else {
-                    None
-                },
-            },
-            tag @ (tag::RESERVE_SELL_V1 | tag::RESERVE_SELL) => Record::ReserveSell {
-                local: d.u64("local id")?,
-                client_id: d.string("clientID")?,
-                symbol: d.string("symbol")?,
-                quantity: d.fixed("quantity")?,
-                controls: if tag == tag::RESERVE_SELL {
-                    decode_option_controls(&mut d)?
-                } else {
-                    None
-                },
-            },
+            tag @ (tag::RESERVE_BUY_V1 | tag::RESERVE_BUY_V2 | tag::RESERVE_BUY) => {
+                Record::ReserveBuy {
+                    local: d.u64("local id")?,
+                    client_id: d.string("clientID")?,
+                    symbol: d.string("symbol")?,
+                    per_share: d.option_fixed("per-share price")?,
+                    quantity: d.option_fixed("quantity")?,
+                    amount_cash: d.option_fixed("amountCash")?,
+                    fee: d.fixed("fee")?,
+                    controls: if tag == tag::RESERVE_BUY_V1 {
+                        None
+                    } else {
+                        decode_option_controls(&mut d)?
+                    },
+                    account: if tag == tag::RESERVE_BUY {
+                        d.option_string("account")?
+                    } else {
+                        None
+                    },
+                }
+            }
+            tag @ (tag::RESERVE_SELL_V1 | tag::RESERVE_SELL_V2 | tag::RESERVE_SELL) => {
+                Record::ReserveSell {
+                    local: d.u64("local id")?,
+                    client_id: d.string("clientID")?,
+                    symbol: d.string("symbol")?,
+                    quantity: d.fixed("quantity")?,
+                    controls: if tag == tag::RESERVE_SELL_V1 {
+                        None
+                    } else {
+                        decode_option_controls(&mut d)?
+                    },
+                    account: if tag == tag::RESERVE_SELL {
+                        d.option_string("account")?
+                    } else {
+                        None
+                    },
+                }
+            }
             tag::CONTROLS_RETURNED => Record::ControlsReturned {
                 client_id: d.string("clientID")?,
                 controls: decode_controls(&mut d)?,

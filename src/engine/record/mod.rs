@@ -34,6 +34,8 @@ pub enum Record {
         /// What the order added to the controls' memory (`None` in logs written before it was
         /// kept).
         controls: Option<OrderControls>,
+        /// The `[[omnibus.accounts]]` number it reserved at; `None` for the only (shared) one.
+        account: Option<String>,
     },
     /// A SELL passed every rule and holds `quantity` of the position.
     ReserveSell {
@@ -42,6 +44,8 @@ pub enum Record {
         symbol: String,
         quantity: Fixed,
         controls: Option<OrderControls>,
+        /// The `[[omnibus.accounts]]` number it sells through; `None` for the only (shared) one.
+        account: Option<String>,
     },
     /// An order that never traded gave back what it added to the controls' memory.
     ControlsReturned {
@@ -196,8 +200,11 @@ mod tag {
     pub const UPDATE_V1: u8 = 7;
     pub const UPDATE: u8 = 9;
     pub const QUEUED: u8 = 8;
-    pub const RESERVE_BUY: u8 = 11;
-    pub const RESERVE_SELL: u8 = 12;
+    /// Before accounts: read as the first account's, never written.
+    pub const RESERVE_BUY_V2: u8 = 11;
+    pub const RESERVE_SELL_V2: u8 = 12;
+    pub const RESERVE_BUY: u8 = 14;
+    pub const RESERVE_SELL: u8 = 15;
     pub const CONTROLS_RETURNED: u8 = 13;
     pub const CUSTOMER_NEW: u8 = 20;
     pub const CUSTOMER_REPLACE: u8 = 21;
@@ -279,6 +286,7 @@ mod tests {
                     client_order_id: Some("co-1".into()),
                     at_unix_ns: 1_780_581_600_000_000_000,
                 }),
+                account: None,
             },
             Record::ReserveSell {
                 local: 8,
@@ -286,6 +294,7 @@ mod tests {
                 symbol: "BRK.A".into(),
                 quantity: f("1"),
                 controls: None,
+                account: Some("DWCR000001".into()),
             },
             Record::ControlsReturned {
                 client_id: "123456789".into(),

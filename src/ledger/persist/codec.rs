@@ -20,20 +20,24 @@ impl LedgerState {
     /// on the contents.
     pub fn encode(&self, encoder: &mut Encoder) {
         encoder.u8(LEDGER_STATE_FORMAT).u64(self.next_local_id);
-        let omni = &self.omni;
-        encoder
-            .u8(match omni.funding {
-                FundingKind::Prefunded => FUNDING_PREFUNDED,
-                FundingKind::Cashless => FUNDING_CASHLESS,
-            })
-            .fixed(omni.cash)
-            .fixed(omni.reserved)
-            .fixed(omni.available)
-            .fixed(omni.pending_settlement)
-            .fixed(omni.unsettled_proceeds)
-            .fixed(omni.credit_limit);
-        encode_latest(encoder, omni.pending_latest);
-        encode_day(encoder, omni.last_roll);
+        encode_day(encoder, self.last_roll);
+        // In the ledger's order: orders and held proceeds refer to accounts by index.
+        encoder.u32(count(self.accounts.len()));
+        for omni in &self.accounts {
+            encoder
+                .option_str(omni.number.as_deref())
+                .u8(match omni.funding {
+                    FundingKind::Prefunded => FUNDING_PREFUNDED,
+                    FundingKind::Cashless => FUNDING_CASHLESS,
+                })
+                .fixed(omni.cash)
+                .fixed(omni.reserved)
+                .fixed(omni.available)
+                .fixed(omni.pending_settlement)
+                .fixed(omni.unsettled_proceeds)
+                .fixed(omni.credit_limit);
+            encode_latest(encoder, omni.pending_latest);
+        }
 
         let mut customers: Vec<&CustomerRecord> = self.customers.iter().collect();
         customers.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -43,9 +47,14 @@ impl LedgerState {
                 .str(&customer.client_id)
                 .str(&customer.customer_id)
                 .fixed(customer.cash)
-                .fixed(customer.reserved)
-                .fixed(customer.unsettled_proceeds);
-            encode_latest(encoder, customer.unsettled_latest);
+                .fixed(customer.reserved);
+            let mut unsettled = customer.unsettled.clone();
+            unsettled.sort_by_key(|part| part.account);
+            encoder.u32(count(unsettled.len()));
+            for part in unsettled {
+                encoder.u8(part.account.0).fixed(part.total);
+                encode_latest(encoder, part.latest);
+            }
             let mut positions: Vec<&PositionRecord> = customer.positions.iter().collect();
             positions.sort_by(|a, b| a.symbol.cmp(&b.symbol));
             encoder.u32(count(positions.len()));
@@ -69,6 +78,7 @@ impl LedgerState {
         for order in orders {
             encoder
                 .u64(order.local_id.0)
+                .u8(order.account.0)
                 .str(&order.client_id)
                 .str(&order.symbol);
             match order.terms {
@@ -108,31 +118,40 @@ impl LedgerState {
         // Format 1 kept no trade days: everything pending settles at the next roll.
         let dated = format >= 2;
         let next_local_id = decoder.u64("next local id")?;
-        let funding = match decoder.u8("omni funding kind")? {
-            FUNDING_PREFUNDED => FundingKind::Prefunded,
-            FUNDING_CASHLESS => FundingKind::Cashless,
-            _ => return Err(decoder.error("omni funding kind", "unknown tag")),
-        };
-        let omni = OmniState {
-            funding,
-            cash: decoder.fixed("omni cash")?,
-            reserved: decoder.fixed("omni reserved")?,
-            available: decoder.fixed("omni available")?,
-            pending_settlement: decoder.fixed("omni pending settlement")?,
-            unsettled_proceeds: decoder.fixed("omni unsettled proceeds")?,
-            credit_limit: decoder.fixed("omni credit limit")?,
-            pending_latest: LatestDay::default(),
-            last_roll: None,
-        };
-        let omni = if dated {
-            OmniState {
-                pending_latest: decode_latest(decoder, "omni pending")?,
-                last_roll: decode_day(decoder, "last settlement roll")?,
-                ..omni
-            }
+        let (last_roll, account_count) = if dated {
+            let last_roll = decode_day(decoder, "last settlement roll")?;
+            (last_roll, count_of(decoder, "account count")?)
         } else {
-            omni
+            (None, 1)
         };
+        let mut accounts = Vec::with_capacity(account_count.min(PREALLOCATE_MAX));
+        for _ in 0..account_count {
+            let number = if dated {
+                decoder.option_string("omni account number")?
+            } else {
+                None
+            };
+            let funding = match decoder.u8("omni funding kind")? {
+                FUNDING_PREFUNDED => FundingKind::Prefunded,
+                FUNDING_CASHLESS => FundingKind::Cashless,
+                _ => return Err(decoder.error("omni funding kind", "unknown tag")),
+            };
+            accounts.push(OmniState {
+                number,
+                funding,
+                cash: decoder.fixed("omni cash")?,
+                reserved: decoder.fixed("omni reserved")?,
+                available: decoder.fixed("omni available")?,
+                pending_settlement: decoder.fixed("omni pending settlement")?,
+                unsettled_proceeds: decoder.fixed("omni unsettled proceeds")?,
+                credit_limit: decoder.fixed("omni credit limit")?,
+                pending_latest: if dated {
+                    decode_latest(decoder, "omni pending")?
+                } else {
+                    LatestDay::default()
+                },
+            });
+        }
 
         let customer_count = count_of(decoder, "customer count")?;
         let mut customers = Vec::with_capacity(customer_count.min(PREALLOCATE_MAX));
@@ -141,11 +160,28 @@ impl LedgerState {
             let customer_id = decoder.string("customer customerId")?;
             let cash = decoder.fixed("customer cash")?;
             let reserved = decoder.fixed("customer reserved")?;
-            let unsettled_proceeds = decoder.fixed("customer unsettled proceeds")?;
-            let unsettled_latest = if dated {
-                decode_latest(decoder, "customer unsettled")?
+            let unsettled = if dated {
+                let parts = count_of(decoder, "held proceeds count")?;
+                let mut unsettled = Vec::with_capacity(parts.min(PREALLOCATE_MAX));
+                for _ in 0..parts {
+                    unsettled.push(Unsettled {
+                        account: AccountIndex(decoder.u8("held proceeds account")?),
+                        total: decoder.fixed("held proceeds")?,
+                        latest: decode_latest(decoder, "held proceeds")?,
+                    });
+                }
+                unsettled
             } else {
-                LatestDay::default()
+                // Format 1: one account, the whole amount due at the next roll.
+                let total = decoder.fixed("customer unsettled proceeds")?;
+                [Unsettled {
+                    account: AccountIndex(0),
+                    total,
+                    latest: LatestDay::default(),
+                }]
+                .into_iter()
+                .filter(|part| !part.total.is_zero())
+                .collect()
             };
             let position_count = count_of(decoder, "position count")?;
             let mut positions = Vec::with_capacity(position_count.min(PREALLOCATE_MAX));
@@ -166,8 +202,7 @@ impl LedgerState {
                 customer_id,
                 cash,
                 reserved,
-                unsettled_proceeds,
-                unsettled_latest,
+                unsettled,
                 positions,
                 open_orders,
             });
@@ -177,6 +212,11 @@ impl LedgerState {
         let mut orders = Vec::with_capacity(order_count.min(PREALLOCATE_MAX));
         for _ in 0..order_count {
             let local_id = LocalOrderId(decoder.u64("order local id")?);
+            let account = if dated {
+                AccountIndex(decoder.u8("order account")?)
+            } else {
+                AccountIndex(0)
+            };
             let client_id = decoder.string("order clientID")?;
             let symbol = decoder.string("order symbol")?;
             let terms = match decoder.u8("order terms")? {
@@ -208,6 +248,7 @@ impl LedgerState {
             };
             orders.push(OrderRecord {
                 local_id,
+                account,
                 client_id,
                 symbol,
                 terms,
@@ -222,7 +263,8 @@ impl LedgerState {
         }
         Ok(LedgerState {
             next_local_id,
-            omni,
+            accounts,
+            last_roll,
             customers,
             orders,
         })

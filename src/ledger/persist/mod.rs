@@ -33,8 +33,8 @@ use super::orders::Order;
 use chrono::NaiveDate;
 
 use super::{
-    Funding, FundingKind, LatestDay, Ledger, LedgerConfig, LocalOrderId, OrderStatus, OrderTerms,
-    SellProceeds,
+    AccountIndex, AccountSpec, FundingKind, LatestDay, Ledger, LedgerConfig, LocalOrderId,
+    OrderStatus, OrderTerms, SellProceeds, Unsettled,
 };
 use crate::cow::{CowCell, Freeze};
 use crate::money::Fixed;
@@ -52,16 +52,22 @@ pub const LEDGER_STATE_FORMAT: u8 = 2;
 pub struct LedgerState {
     /// The local id the next reservation gets (one above every id handed out so far).
     pub next_local_id: u64,
-    pub omni: OmniState,
+    /// The omnibus accounts in the ledger's order; orders and held proceeds name them by index
+    /// into this list.
+    pub accounts: Vec<OmniState>,
+    /// The business day of the last dated settlement roll.
+    pub last_roll: Option<NaiveDate>,
     /// Sorted by clientID when exported.
     pub customers: Vec<CustomerRecord>,
     /// Open orders, in doubt included; sorted by local id when exported.
     pub orders: Vec<OrderRecord>,
 }
 
-/// Every field of the omni account, as stored in its atomics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Every field of one omni account, as stored in its atomics.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OmniState {
+    /// `None` for the shared balance of `omnibus.account_numbers`.
+    pub number: Option<String>,
     pub funding: FundingKind,
     pub cash: Fixed,
     pub reserved: Fixed,
@@ -74,8 +80,6 @@ pub struct OmniState {
     pub credit_limit: Fixed,
     /// Cashless: the part of `pending_settlement` traded on the latest trade day.
     pub pending_latest: LatestDay,
-    /// The business day of the last dated settlement roll.
-    pub last_roll: Option<NaiveDate>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,9 +88,9 @@ pub struct CustomerRecord {
     pub customer_id: String,
     pub cash: Fixed,
     pub reserved: Fixed,
-    pub unsettled_proceeds: Fixed,
-    /// The part of `unsettled_proceeds` traded on the latest trade day.
-    pub unsettled_latest: LatestDay,
+    /// SELL proceeds held for settlement, one part per account (by index into
+    /// [`LedgerState::accounts`]); empty parts are left out.
+    pub unsettled: Vec<Unsettled>,
     /// Non-empty positions only, sorted by symbol when exported.
     pub positions: Vec<PositionRecord>,
     /// Ascending when exported.
@@ -103,6 +107,8 @@ pub struct PositionRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderRecord {
     pub local_id: LocalOrderId,
+    /// By index into [`LedgerState::accounts`].
+    pub account: AccountIndex,
     /// The owner's clientID at the time of the snapshot.
     pub client_id: String,
     pub symbol: String,
@@ -124,7 +130,8 @@ pub struct OrderRecord {
 pub struct LedgerHead {
     running: u64,
     next_local_id: u64,
-    omni: OmniState,
+    accounts: Vec<OmniState>,
+    last_roll: Option<NaiveDate>,
 }
 
 impl Freeze for CustomerState {
@@ -170,21 +177,25 @@ impl Ledger {
         self.kept_orders.lock().clear();
         let running = self.epoch.begin();
         let load = |cell: &AtomicI64| Fixed::from_units(cell.load(Ordering::Acquire));
-        let omni = &self.omni;
         LedgerHead {
             running,
             next_local_id: self.next_local_id.load(Ordering::Acquire),
-            omni: OmniState {
-                funding: omni.kind,
-                cash: load(&omni.cash),
-                reserved: load(&omni.reserved),
-                available: load(&omni.available),
-                pending_settlement: load(&omni.pending_settlement),
-                unsettled_proceeds: load(&omni.unsettled_proceeds),
-                credit_limit: load(&omni.credit_limit),
-                pending_latest: *omni.pending_latest.lock(),
-                last_roll: *self.last_roll.lock(),
-            },
+            accounts: self
+                .accounts
+                .iter()
+                .map(|omni| OmniState {
+                    number: omni.number.as_deref().map(str::to_owned),
+                    funding: omni.kind,
+                    cash: load(&omni.cash),
+                    reserved: load(&omni.reserved),
+                    available: load(&omni.available),
+                    pending_settlement: load(&omni.pending_settlement),
+                    unsettled_proceeds: load(&omni.unsettled_proceeds),
+                    credit_limit: load(&omni.credit_limit),
+                    pending_latest: *omni.pending_latest.lock(),
+                })
+                .collect(),
+            last_roll: *self.last_roll.lock(),
         }
     }
 
@@ -251,58 +262,119 @@ impl Ledger {
         orders.sort_unstable_by_key(|order| order.local_id);
         LedgerState {
             next_local_id: head.next_local_id,
-            omni: head.omni,
+            accounts: head.accounts,
+            last_roll: head.last_roll,
             customers,
             orders,
         }
     }
 
-    /// Rebuilds a ledger from a snapshot: the customers and both halves of the clientID ↔
-    /// customerId mapping, the orders and the upstream-id index, the omni account; then audits
-    /// the result with [`Ledger::check_invariants`].
+    /// Rebuilds a one-account ledger from a snapshot; see [`Ledger::import_state_with`].
+    pub fn import_state(config: LedgerConfig, state: LedgerState) -> Result<Ledger, String> {
+        Ledger::import_state_with(
+            config.sell_proceeds,
+            vec![AccountSpec {
+                number: None,
+                funding: config.funding,
+            }],
+            state,
+        )
+    }
+
+    /// Rebuilds a ledger with the configured `accounts` from a snapshot: the customers and both
+    /// halves of the clientID ↔ customerId mapping, the orders and the upstream-id index, the
+    /// omni accounts; then audits the result with [`Ledger::check_invariants`].
     ///
-    /// `config` must fit the state: the same funding kind, and `sell_proceeds = on_settlement`
-    /// while any proceeds are still unsettled (otherwise no roll would ever credit them). The
-    /// stored credit line is restored as it was; a different configured line is applied by the
-    /// caller afterwards with [`Ledger::set_credit_limit`], as a config reload would.
+    /// The configuration must fit the state: every account of the snapshot configured (by
+    /// number; an account configured since starts empty), with the same funding kind, and
+    /// `sell_proceeds = on_settlement` while any proceeds are still unsettled (otherwise no roll
+    /// would ever credit them). The stored credit lines are restored as they were; a different
+    /// configured line is applied by the caller afterwards with [`Ledger::set_credit_limit`], as
+    /// a config reload would.
     ///
     /// Any inconsistency is an `Err` naming it, never a panic.
-    pub fn import_state(config: LedgerConfig, state: LedgerState) -> Result<Ledger, String> {
-        check_config(config, &state.omni)?;
+    pub fn import_state_with(
+        sell_proceeds: SellProceeds,
+        accounts: Vec<AccountSpec>,
+        state: LedgerState,
+    ) -> Result<Ledger, String> {
         if state.next_local_id == 0 {
             return Err("snapshot: next local id is 0; local ids start at 1".to_string());
         }
-        let ledger = Ledger::new(config);
+        let ledger = Ledger::with_accounts(sell_proceeds, accounts);
+        // The snapshot's account i is the ledger's account remap[i].
+        let mut remap = Vec::with_capacity(state.accounts.len());
+        for stored in &state.accounts {
+            let index = ledger.configured_account(stored)?;
+            if remap.contains(&index) {
+                return Err(format!(
+                    "snapshot: account {} is listed twice",
+                    stored.number.as_deref().unwrap_or("(shared)")
+                ));
+            }
+            check_config(ledger.config, ledger.account(index).kind, stored)?;
+            remap.push(index);
+        }
+        let remapped = |index: AccountIndex, what: &str| {
+            remap
+                .get(usize::from(index.0))
+                .copied()
+                .ok_or_else(|| format!("snapshot: {what} names account {}, not listed", index.0))
+        };
 
-        for record in state.customers {
+        for mut record in state.customers {
+            for part in &mut record.unsettled {
+                part.account = remapped(part.account, &record.client_id)?;
+            }
             ledger.import_customer(record)?;
         }
-        for record in state.orders {
+        for mut record in state.orders {
+            record.account = remapped(record.account, &format!("order {}", record.local_id))?;
             ledger.import_order(record, state.next_local_id)?;
         }
         ledger
             .next_local_id
             .store(state.next_local_id, Ordering::Release);
 
-        let omni = &ledger.omni;
-        let omni_state = state.omni;
-        for (cell, value) in [
-            (&omni.cash, omni_state.cash),
-            (&omni.reserved, omni_state.reserved),
-            (&omni.available, omni_state.available),
-            (&omni.pending_settlement, omni_state.pending_settlement),
-            (&omni.unsettled_proceeds, omni_state.unsettled_proceeds),
-            (&omni.credit_limit, omni_state.credit_limit),
-        ] {
-            cell.store(value.units(), Ordering::Release);
+        for (stored, &index) in state.accounts.iter().zip(&remap) {
+            let omni = ledger.account(index);
+            for (cell, value) in [
+                (&omni.cash, stored.cash),
+                (&omni.reserved, stored.reserved),
+                (&omni.available, stored.available),
+                (&omni.pending_settlement, stored.pending_settlement),
+                (&omni.unsettled_proceeds, stored.unsettled_proceeds),
+                (&omni.credit_limit, stored.credit_limit),
+            ] {
+                cell.store(value.units(), Ordering::Release);
+            }
+            *omni.pending_latest.lock() = stored.pending_latest;
         }
-        *omni.pending_latest.lock() = omni_state.pending_latest;
-        *ledger.last_roll.lock() = omni_state.last_roll;
+        *ledger.last_roll.lock() = state.last_roll;
 
         ledger
             .check_invariants()
             .map_err(|problems| format!("snapshot is inconsistent:\n{problems}"))?;
         Ok(ledger)
+    }
+
+    /// The configured account a snapshot's account is: the same number, or both the shared
+    /// balance.
+    fn configured_account(&self, stored: &OmniState) -> Result<AccountIndex, String> {
+        let found = self
+            .accounts
+            .iter()
+            .position(|omni| omni.number.as_deref() == stored.number.as_deref());
+        match (found, &stored.number) {
+            (Some(index), _) => Ok(AccountIndex(index as u8)),
+            (None, Some(number)) => Err(format!(
+                "snapshot: omnibus account {number} holds state but is not configured \
+                 ([[omnibus.accounts]])"
+            )),
+            (None, None) => Err("snapshot: it keeps one shared omni balance \
+                 (omnibus.account_numbers), but the configuration lists [[omnibus.accounts]]"
+                .to_string()),
+        }
     }
 
     fn import_customer(&self, record: CustomerRecord) -> Result<(), String> {
@@ -311,8 +383,7 @@ impl Ledger {
             customer_id,
             cash,
             reserved,
-            unsettled_proceeds,
-            unsettled_latest,
+            unsettled,
             positions: position_records,
             open_orders,
         } = record;
@@ -357,8 +428,7 @@ impl Ledger {
             customer_id: customer_id.as_str().into(),
             cash,
             reserved,
-            unsettled_proceeds,
-            unsettled_latest,
+            unsettled,
             positions,
             open_orders: open_orders.iter().map(|local| local.0).collect(),
         };
@@ -407,6 +477,7 @@ impl Ledger {
             local.0,
             Order {
                 customer,
+                account: record.account,
                 symbol: self.intern(&record.symbol),
                 terms: record.terms,
                 fee: record.fee,
@@ -423,13 +494,13 @@ impl Ledger {
     }
 }
 
-/// The snapshot must have been taken under the same funding kind, and its unsettled proceeds
+/// Each account of the snapshot must have been taken under the same funding kind, and its unsettled proceeds
 /// need a configuration that still settles them.
-fn check_config(config: LedgerConfig, omni: &OmniState) -> Result<(), String> {
-    let configured = match config.funding {
-        Funding::Prefunded => FundingKind::Prefunded,
-        Funding::Cashless { .. } => FundingKind::Cashless,
-    };
+fn check_config(
+    config: LedgerConfig,
+    configured: FundingKind,
+    omni: &OmniState,
+) -> Result<(), String> {
     if configured != omni.funding {
         return Err(format!(
             "snapshot: the omni account is {:?} but the configuration says {configured:?}",
@@ -526,8 +597,7 @@ fn customer_record(customer: &CustomerState) -> CustomerRecord {
         customer_id: customer.customer_id.to_string(),
         cash: customer.cash,
         reserved: customer.reserved,
-        unsettled_proceeds: customer.unsettled_proceeds,
-        unsettled_latest: customer.unsettled_latest,
+        unsettled: customer.unsettled.clone(),
         positions,
         // Listed from the orders themselves when a snapshot is assembled.
         open_orders: Vec::new(),
@@ -537,6 +607,7 @@ fn customer_record(customer: &CustomerState) -> CustomerRecord {
 fn order_record(local: u64, client_id: &str, order: &Order) -> OrderRecord {
     OrderRecord {
         local_id: LocalOrderId(local),
+        account: order.account,
         client_id: client_id.to_string(),
         symbol: order.symbol.to_string(),
         terms: order.terms,

@@ -30,7 +30,9 @@ fn cashless_credit_limit_and_roll() {
     assert_eq!(omni.available, money("1000"));
     ledger.reserve_buy("C1", "AAPL", limit("5", "100")).unwrap();
     // A smaller line leaves available short, not negative reservations.
-    let omni = ledger.set_credit_limit(money("400")).unwrap();
+    let omni = ledger
+        .set_credit_limit(AccountIndex(0), money("400"))
+        .unwrap();
     assert_eq!(omni.available, money("-100"));
     ledger.check_invariants().unwrap();
 }
