@@ -84,6 +84,11 @@ impl Engine {
             .map(|account| account.index)
     }
 
+    /// One page of customers in clientID order (`GET /admin/customers`).
+    pub fn customers_page(&self, after: Option<&str>, limit: usize) -> Vec<CustomerView> {
+        self.ledger.customers_page(after, limit)
+    }
+
     pub fn omni_at(&self, account: AccountIndex) -> OmniView {
         self.ledger.omni_at(account)
     }

@@ -119,6 +119,7 @@ impl Admin {
                     Err(response) => response,
                 }
             }
+            (&Method::GET, ["customers"]) => self.list_customers(request.uri().query()),
             (&Method::GET, ["customers", client_id]) => self.customer(client_id),
             (&Method::POST, ["customers", client_id, "cash"]) => {
                 let client_id = (*client_id).to_owned();
@@ -268,14 +269,16 @@ impl Admin {
         let Some(view) = self.engine.customer(client_id) else {
             return unknown("customer", client_id);
         };
-        let mut json = match serde_json::to_value(&view) {
-            Ok(json) => json,
-            Err(error) => return GatewayError::Internal(error.to_string()).into_response(),
-        };
-        let reason = self.engine.freeze_reason(client_id);
+        respond::json_value(StatusCode::OK, &self.with_freeze(view))
+    }
+
+    /// A customer's view as JSON, with whether (and why) it is frozen.
+    fn with_freeze(&self, view: crate::ledger::CustomerView) -> serde_json::Value {
+        let reason = self.engine.freeze_reason(&view.client_id);
+        let mut json = serde_json::json!(view);
         json["frozen"] = serde_json::Value::Bool(reason.is_some());
         json["frozenReason"] = reason.map_or(serde_json::Value::Null, serde_json::Value::String);
-        respond::json_value(StatusCode::OK, &json)
+        json
     }
 
     async fn freeze(&self, client_id: &str, request: Request<Incoming>) -> Answer {
@@ -347,6 +350,60 @@ impl Admin {
             }
             Err(error) => change_error(error),
         }
+    }
+
+    /// `GET /admin/customers?after=&limit=`: a page in clientID order and the `after` of the
+    /// next one (`null` at the end). Each parameter at most once; nothing else is taken.
+    fn list_customers(&self, query: Option<&str>) -> Answer {
+        const LIMIT_DEFAULT: usize = 100;
+        const LIMIT_MAX: usize = 1000;
+        let (mut after, mut limit) = (None, None);
+        for pair in query
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+        {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match name {
+                "after" => &mut after,
+                "limit" => &mut limit,
+                _ => {
+                    return bad_request(&format!(
+                        "unknown parameter {:?}",
+                        crate::reject::clip(name)
+                    ))
+                }
+            };
+            if slot.replace(value).is_some() {
+                return bad_request(&format!("parameter {name} given twice"));
+            }
+        }
+        let after = after.filter(|after| !after.is_empty());
+        if after.is_some_and(|after| {
+            after.len() > 64
+                || !after
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+        }) {
+            return bad_request("after must be a clientID ([A-Za-z0-9_-], 1 to 64 characters)");
+        }
+        let limit = match limit.map(str::parse::<usize>) {
+            None => LIMIT_DEFAULT,
+            Some(Ok(limit)) if (1..=LIMIT_MAX).contains(&limit) => limit,
+            Some(_) => return bad_request(&format!("limit must be 1 to {LIMIT_MAX}")),
+        };
+        let customers = self.engine.customers_page(after, limit);
+        let next = (customers.len() == limit)
+            .then(|| customers.last().map(|last| last.client_id.clone()))
+            .flatten();
+        let customers: Vec<serde_json::Value> = customers
+            .into_iter()
+            .map(|view| self.with_freeze(view))
+            .collect();
+        respond::json_value(
+            StatusCode::OK,
+            &serde_json::json!({ "customers": customers, "next": next }),
+        )
     }
 
     fn list_orders(&self, query: Option<&str>) -> Answer {

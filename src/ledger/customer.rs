@@ -310,6 +310,30 @@ impl Ledger {
         Ok(self.view_of(&customer))
     }
 
+    /// Up to `limit` customers with a clientID after `after` (all when `None`), in clientID
+    /// order: one page of `GET /admin/customers`. Reads every key once and keeps only the page
+    /// (a bounded max-heap), so a page costs one pass, not a sort of the whole registry.
+    pub fn customers_page(&self, after: Option<&str>, limit: usize) -> Vec<CustomerView> {
+        let mut page: std::collections::BinaryHeap<Box<str>> =
+            std::collections::BinaryHeap::with_capacity(limit.saturating_add(1));
+        for entry in self.customers.iter() {
+            let key = entry.key();
+            if after.is_some_and(|after| &**key <= after) {
+                continue;
+            }
+            if page.len() < limit {
+                page.push(key.clone());
+            } else if page.peek().is_some_and(|largest| key < largest) {
+                page.pop();
+                page.push(key.clone());
+            }
+        }
+        page.into_sorted_vec()
+            .iter()
+            .filter_map(|client_id| self.customer(client_id))
+            .collect()
+    }
+
     /// The customer's balances, positions and open orders.
     pub fn customer(&self, client_id: &str) -> Option<CustomerView> {
         let cell = self.customers.get(client_id)?.value().clone();
