@@ -138,6 +138,7 @@ fn order_path(c: &mut Criterion) {
         quantity: Some(Fixed::from_int(2).expect("quantity")),
         amount_cash: None,
         fee: Fixed::ZERO,
+        commission_rate: Fixed::ZERO,
     };
     group.bench_function("reserve_release/limit", |b| {
         b.iter(|| {

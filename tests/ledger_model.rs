@@ -487,6 +487,7 @@ impl Harness {
                     quantity: Some(fixed(quantity * UNIT)),
                     amount_cash: None,
                     fee: fixed(self.fee),
+                    commission_rate: Fixed::ZERO,
                 };
                 self.buy(client, symbol, terms, cost);
             }
@@ -503,6 +504,7 @@ impl Harness {
                     quantity: None,
                     amount_cash: Some(fixed(amount_cents * CENT)),
                     fee: fixed(self.fee),
+                    commission_rate: Fixed::ZERO,
                 };
                 self.buy(client, symbol, terms, cost);
             }
@@ -528,6 +530,7 @@ impl Harness {
                         quantity: None,
                         amount_cash: Some(fixed(amount)),
                         fee: fixed(self.fee),
+                        commission_rate: Fixed::ZERO,
                     };
                     self.buy(client, 0, terms, cost);
                 }
@@ -957,6 +960,7 @@ fn limit_buy(quantity: &str, price: &str) -> BuyCost {
         quantity: Some(money(quantity)),
         amount_cash: None,
         fee: money("0.01"),
+        commission_rate: Fixed::ZERO,
     }
 }
 

@@ -30,9 +30,9 @@ use common::ledger_ops::{
 };
 use omnigate::codec::{Decoder, Encoder};
 use omnigate::ledger::{
-    AccountIndex, BuyCost, Funding, Ledger, LedgerConfig, LedgerError, LedgerState, LocalOrderId,
-    OrderState, OrderStatus, OrderTerms, OrderUpdate, OrderView, Registered, SellProceeds, Side,
-    UpdateOutcome,
+    AccountIndex, BuyCost, Charges, Funding, Ledger, LedgerConfig, LedgerError, LedgerState,
+    LocalOrderId, OrderState, OrderStatus, OrderTerms, OrderUpdate, OrderView, Registered,
+    SellProceeds, Side, UpdateOutcome,
 };
 use omnigate::money::Fixed;
 use proptest::prelude::*;
@@ -139,7 +139,14 @@ fn replay(ledger: &Ledger, redo: &Redo) {
             client,
             symbol,
             quantity,
-        } => ledger.redo_reserve_sell(*local, client, symbol, *quantity, AccountIndex(0)),
+        } => ledger.redo_reserve_sell(
+            *local,
+            client,
+            symbol,
+            *quantity,
+            Charges::default(),
+            AccountIndex(0),
+        ),
         Redo::Bind { local, upstream } => ledger.bind(*local, upstream),
         Redo::Release { local } => ledger.release(*local),
         Redo::MarkInDoubt { local } => ledger.mark_in_doubt(*local),
@@ -433,6 +440,7 @@ impl Live {
                     quantity: Some(fixed(quantity * UNIT)),
                     amount_cash: None,
                     fee: self.fee,
+                    commission_rate: Fixed::ZERO,
                 };
                 self.buy(client, symbol, cost);
             }
@@ -446,6 +454,7 @@ impl Live {
                     quantity: None,
                     amount_cash: Some(fixed(amount_cents * CENT)),
                     fee: self.fee,
+                    commission_rate: Fixed::ZERO,
                 };
                 self.buy(client, symbol, cost);
             }
@@ -470,6 +479,7 @@ impl Live {
                         quantity: None,
                         amount_cash: Some(fixed(amount)),
                         fee: self.fee,
+                        commission_rate: Fixed::ZERO,
                     };
                     self.buy(client, 0, cost);
                 }
@@ -849,6 +859,7 @@ fn sample() -> Ledger {
         quantity: Some(money("2")),
         amount_cash: None,
         fee: money("1"),
+        commission_rate: Fixed::ZERO,
     };
     let buy = ledger.reserve_buy("C1", "AAPL", cost).unwrap();
     ledger.bind(buy, "DW-1").unwrap();
@@ -949,7 +960,7 @@ fn import_names_what_is_wrong() {
         },
         "not positive",
     );
-    import_error(|state| state.orders[1].fee = money("1"), "fee");
+    import_error(|state| state.orders[1].fee = money("-1"), "fee");
     import_error(
         |state| state.accounts[0].available = money("1"),
         "omni available",
@@ -997,12 +1008,20 @@ fn redo_applies_effects_without_checks() {
         quantity: None,
         amount_cash: Some(money("100")),
         fee: Fixed::ZERO,
+        commission_rate: Fixed::ZERO,
     };
     ledger
         .redo_reserve_buy(LocalOrderId(7), "C1", "AAPL", cost, AccountIndex(0))
         .unwrap();
     ledger
-        .redo_reserve_sell(LocalOrderId(5), "C1", "MSFT", money("2"), AccountIndex(0))
+        .redo_reserve_sell(
+            LocalOrderId(5),
+            "C1",
+            "MSFT",
+            money("2"),
+            Charges::default(),
+            AccountIndex(0),
+        )
         .unwrap();
     let customer = ledger.customer("C1").unwrap();
     assert_eq!(customer.available, money("-100"));
@@ -1034,7 +1053,14 @@ fn redo_applies_effects_without_checks() {
         Err(LedgerError::Invalid(_))
     ));
     assert!(matches!(
-        ledger.redo_reserve_sell(LocalOrderId(9), "C9", "AAPL", money("1"), AccountIndex(0)),
+        ledger.redo_reserve_sell(
+            LocalOrderId(9),
+            "C9",
+            "AAPL",
+            money("1"),
+            Charges::default(),
+            AccountIndex(0)
+        ),
         Err(LedgerError::NotFound(_))
     ));
     assert!(matches!(

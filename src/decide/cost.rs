@@ -9,27 +9,36 @@
 //! | SELL with `amountCash` | `amountCash / reference × (1 + market_buffer_pct/100)` shares |
 //!
 //! A quantity-based order that needs a reference price and has none is `NO_REFERENCE_PRICE`.
+//!
+//! The fee is `fees.per_order` plus the order's `commission`; with `commissionRate` instead, the
+//! rate of the amount is added too (of the unfilled amount while it waits, of the filled amount
+//! at its end). A SELL needs no cash: its commission comes out of its proceeds.
 
 use crate::instruments::Instrument;
-use crate::ledger::BuyCost;
+use crate::ledger::{BuyCost, Charges};
 use crate::money::Fixed;
-use crate::order::{Order, OrderType, Side, Size};
+use crate::order::{Commission, Order, OrderType, Side, Size};
 use crate::reject::{Reject, RejectCode};
 
 /// What to reserve for an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hold {
     Buy(BuyCost),
-    Sell { quantity: Fixed },
+    /// Shares, and the order's commission, taken from its proceeds at its end.
+    Sell {
+        quantity: Fixed,
+        charges: Charges,
+    },
 }
 
 /// The hold for `order`, given the instrument's reference price, the customer's
-/// `market_buffer_pct` and `fees.per_order`.
+/// `market_buffer_pct` and `fees.per_order` (a BUY's; a SELL's proceeds pay only the order's own
+/// commission).
 pub fn hold_for(
     order: &Order<'_>,
     instrument: &Instrument,
     market_buffer_pct: Fixed,
-    fee: Fixed,
+    fee_per_order: Fixed,
 ) -> Result<Hold, Reject> {
     let overflow = || Reject::invalid("the order's cost is too large to represent");
     let buffered = |price: Fixed| -> Result<Fixed, Reject> {
@@ -52,12 +61,23 @@ pub fn hold_for(
             )
         })
     };
+    let (commission, commission_rate) = match order.commission {
+        None => (Fixed::ZERO, Fixed::ZERO),
+        Some(Commission::Amount(amount)) => (amount, Fixed::ZERO),
+        Some(Commission::Rate(rate)) => (Fixed::ZERO, rate),
+    };
+    let fee = fee_per_order.checked_add(commission).ok_or_else(overflow)?;
+    let sell_charges = Charges {
+        fee: commission,
+        commission_rate,
+    };
     match (order.side, order.size) {
         (Side::Buy, Size::AmountCash(amount)) => Ok(Hold::Buy(BuyCost {
             per_share: None,
             quantity: None,
             amount_cash: Some(amount),
             fee,
+            commission_rate,
         })),
         (Side::Buy, Size::Quantity(quantity)) => {
             let per_share = match (order.order_type, order.price) {
@@ -75,15 +95,20 @@ pub fn hold_for(
                 quantity: Some(quantity),
                 amount_cash: None,
                 fee,
+                commission_rate,
             }))
         }
-        (Side::Sell, Size::Quantity(quantity)) => Ok(Hold::Sell { quantity }),
+        (Side::Sell, Size::Quantity(quantity)) => Ok(Hold::Sell {
+            quantity,
+            charges: sell_charges,
+        }),
         (Side::Sell, Size::AmountCash(amount)) => {
             let shares = amount
                 .checked_div_floor(reference()?)
                 .ok_or_else(overflow)?;
             Ok(Hold::Sell {
                 quantity: buffered(shares)?,
+                charges: sell_charges,
             })
         }
     }
@@ -157,7 +182,8 @@ mod tests {
             )
             .unwrap(),
             Hold::Sell {
-                quantity: Fixed::parse("5.12580012").unwrap()
+                quantity: Fixed::parse("5.12580012").unwrap(),
+                charges: Charges::default(),
             }
         );
         assert_eq!(
@@ -167,7 +193,39 @@ mod tests {
             )
             .unwrap(),
             Hold::Sell {
-                quantity: Fixed::parse("0.525").unwrap()
+                quantity: Fixed::parse("0.525").unwrap(),
+                charges: Charges::default(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_commission_joins_the_fee_and_a_rate_the_amount() {
+        // A fixed commission is reserved with fees.per_order.
+        let fixed = hold(
+            r#""orderType":"LIMIT","side":"BUY","quantity":2,"price":"100","commission":3.5"#,
+            None,
+        );
+        assert_eq!(buy_total(fixed.unwrap()), "203.75");
+        // A rate of 0.01 adds 1% of the amount: 200 + 2 + 0.25.
+        let rate = hold(
+            r#""orderType":"LIMIT","side":"BUY","quantity":2,"price":"100","commissionRate":0.01"#,
+            None,
+        );
+        assert_eq!(buy_total(rate.unwrap()), "202.25");
+        // A SELL's commission waits for its proceeds; fees.per_order is a BUY's.
+        let sell = hold(
+            r#""orderType":"MARKET","side":"SELL","quantity":1,"commission":"1.5""#,
+            None,
+        );
+        assert_eq!(
+            sell.unwrap(),
+            Hold::Sell {
+                quantity: Fixed::ONE,
+                charges: Charges {
+                    fee: Fixed::parse("1.5").unwrap(),
+                    commission_rate: Fixed::ZERO,
+                },
             }
         );
     }

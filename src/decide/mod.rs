@@ -340,7 +340,7 @@ fn identify<'o, 'r>(
 fn notional(hold: &Hold, reference: Option<Fixed>) -> Fixed {
     match hold {
         Hold::Buy(cost) => cost.cost().unwrap_or(Fixed::MAX),
-        Hold::Sell { quantity } => reference
+        Hold::Sell { quantity, .. } => reference
             .and_then(|price| quantity.checked_mul_ceil(price))
             .unwrap_or(Fixed::ZERO),
     }

@@ -92,15 +92,17 @@ impl Engine {
                         fee: cost.fee,
                         controls: controls.clone(),
                         account: self.ledger.account_number(decision.account),
+                        commission_rate: cost.commission_rate,
                     };
                     (local, self.log(&[record]))
                 }),
-            Hold::Sell { quantity } => self
+            Hold::Sell { quantity, charges } => self
                 .ledger
                 .reserve_sell_checked(
                     client_id,
                     symbol,
                     quantity,
+                    charges,
                     decision.account,
                     &open_orders_check,
                 )
@@ -112,6 +114,8 @@ impl Engine {
                         quantity,
                         controls: controls.clone(),
                         account: self.ledger.account_number(decision.account),
+                        fee: charges.fee,
+                        commission_rate: charges.commission_rate,
                     };
                     (local, self.log(&[record]))
                 }),

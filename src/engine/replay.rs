@@ -8,7 +8,7 @@ use super::Engine;
 use crate::decide::QueuedOrder;
 use crate::engine::record::{OrderControls, Record};
 use crate::instruments::{ExchangeName, InstrumentSpec};
-use crate::ledger::{AccountIndex, BuyCost, Ledger, LocalOrderId, OrderUpdate};
+use crate::ledger::{AccountIndex, BuyCost, Charges, Ledger, LocalOrderId, OrderUpdate};
 use crate::limits::LimitOverride;
 
 impl Engine {
@@ -27,6 +27,7 @@ impl Engine {
                 fee,
                 controls,
                 account,
+                commission_rate,
             } => {
                 let account = replayed_account(ledger, account.as_deref())?;
                 ledger
@@ -39,6 +40,7 @@ impl Engine {
                             quantity,
                             amount_cash,
                             fee,
+                            commission_rate,
                         },
                         account,
                     )
@@ -53,10 +55,23 @@ impl Engine {
                 quantity,
                 controls,
                 account,
+                fee,
+                commission_rate,
             } => {
                 let account = replayed_account(ledger, account.as_deref())?;
+                let charges = Charges {
+                    fee,
+                    commission_rate,
+                };
                 ledger
-                    .redo_reserve_sell(LocalOrderId(local), &client_id, &symbol, quantity, account)
+                    .redo_reserve_sell(
+                        LocalOrderId(local),
+                        &client_id,
+                        &symbol,
+                        quantity,
+                        charges,
+                        account,
+                    )
                     .map_err(|error| error.to_string())?;
                 self.redo_controls(&client_id, controls.as_ref());
                 Ok(())

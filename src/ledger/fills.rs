@@ -261,7 +261,9 @@ impl Ledger {
                     (false, _) => Fixed::ZERO,
                     (true, Some(reported)) => reported,
                     // The configured fee is for an execution: none when nothing filled.
-                    (true, None) if filled_quantity.is_positive() => order.fee,
+                    (true, None) if filled_quantity.is_positive() => {
+                        order.charges.at_end(filled_amount)?
+                    }
                     (true, None) => Fixed::ZERO,
                 };
                 let reserved = if closes {
@@ -270,7 +272,7 @@ impl Ledger {
                     // Never grows: a reservation is only made by the check in `reserve_buy`.
                     order
                         .terms
-                        .remainder_cost(filled_quantity, filled_amount, order.fee)?
+                        .remainder_cost(filled_quantity, filled_amount, order.charges)?
                         .min(order.reserved)
                 };
                 let released = sub(order.reserved, reserved)?;
@@ -303,8 +305,13 @@ impl Ledger {
             }
             Side::Sell => {
                 let quantity = ordered.unwrap_or(Fixed::ZERO);
+                // The commission the order named is taken from the proceeds at its end, unless
+                // DriveWealth reports the fees itself.
                 let fee_charged = match (closes, update.fees) {
                     (true, Some(reported)) => reported,
+                    (true, None) if filled_quantity.is_positive() => {
+                        order.charges.at_end(filled_amount)?
+                    }
                     _ => Fixed::ZERO,
                 };
                 let pending = if closes {

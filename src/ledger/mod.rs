@@ -101,7 +101,7 @@ pub use customer::{CustomerView, Registered};
 pub use fills::{OrderStatus, OrderUpdate, UpdateOutcome};
 pub use omni::{AccountIndex, AccountSpec, FundingKind, OmniView};
 pub use order_views::{OrderState, OrderView};
-pub use orders::{BuyCost, LocalOrderId, OrderTerms, Side};
+pub use orders::{BuyCost, Charges, LocalOrderId, OrderTerms, Side};
 use persist::KeptOrder;
 pub use persist::{
     CustomerRecord, LedgerHead, LedgerState, OmniState, OrderRecord, PositionRecord,

@@ -60,20 +60,58 @@ pub struct BuyCost {
     pub per_share: Option<Fixed>,
     pub quantity: Option<Fixed>,
     pub amount_cash: Option<Fixed>,
-    /// `fees.per_order`, reserved with the order and charged once at its end.
+    /// `fees.per_order` plus the order's fixed `commission`, reserved with the order and charged
+    /// once at its end.
     pub fee: Fixed,
+    /// The order's `commissionRate`: that fraction of the amount filled is charged at its end
+    /// too, and of the unfilled remainder reserved until then. Zero without one.
+    pub commission_rate: Fixed,
+}
+
+/// What an order pays at its end unless DriveWealth reports its fees (SPEC §5.1): a fixed fee
+/// and a rate of the amount filled. Charged only when something filled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Charges {
+    pub fee: Fixed,
+    pub commission_rate: Fixed,
+}
+
+impl Charges {
+    /// `fee + commission_rate × filled_amount`, the rate's part rounded up (against the
+    /// customer, like every cost).
+    pub(super) fn at_end(self, filled_amount: Fixed) -> Result<Fixed, super::Overflow> {
+        let commission = filled_amount
+            .checked_mul_ceil(self.commission_rate)
+            .ok_or(super::Overflow)?;
+        add(self.fee, commission)
+    }
+
+    pub(super) fn check(self) -> Result<(), Reject> {
+        if self.fee.is_negative() || self.commission_rate.is_negative() {
+            return Err(Reject::invalid(format!(
+                "fee {} or commission rate {} is negative",
+                self.fee, self.commission_rate
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl BuyCost {
+    pub fn charges(&self) -> Charges {
+        Charges {
+            fee: self.fee,
+            commission_rate: self.commission_rate,
+        }
+    }
+
     /// quantity × per_share (rounded up) + fee, or amount_cash + fee.
     pub fn cost(&self) -> Result<Fixed, Reject> {
         self.terms().map(|(_, cost)| cost)
     }
 
     pub(super) fn terms(&self) -> Result<(OrderTerms, Fixed), Reject> {
-        if self.fee.is_negative() {
-            return Err(Reject::invalid(format!("fee {} is negative", self.fee)));
-        }
+        self.charges().check()?;
         let terms = match (self.quantity, self.amount_cash, self.per_share) {
             (Some(quantity), None, Some(per_share))
                 if quantity.is_positive() && per_share.is_positive() =>
@@ -94,7 +132,7 @@ impl BuyCost {
             }
         };
         let cost = terms
-            .remainder_cost(Fixed::ZERO, Fixed::ZERO, self.fee)
+            .remainder_cost(Fixed::ZERO, Fixed::ZERO, self.charges())
             .map_err(|_| Reject::invalid("the order's cost is out of range"))?;
         Ok((terms, cost))
     }
@@ -128,13 +166,14 @@ impl OrderTerms {
     }
 
     /// A BUY's reservation once `filled_quantity` has filled for `filled_amount`: the remainder
-    /// priced as at reservation, plus the fee (charged at the end). SPEC §5.2: "after a partial
+    /// priced as at reservation with its commission, plus what the end will charge for what
+    /// filled (the fee and the commission on the filled amount). SPEC §5.2: "after a partial
     /// fill the reservation is the cost of the unfilled remainder, priced as in §5.1".
     pub(super) fn remainder_cost(
         self,
         filled_quantity: Fixed,
         filled_amount: Fixed,
-        fee: Fixed,
+        charges: Charges,
     ) -> Result<Fixed, super::Overflow> {
         let remainder = match self {
             OrderTerms::BuyQuantity {
@@ -151,7 +190,13 @@ impl OrderTerms {
             }
             OrderTerms::Sell { .. } => Fixed::ZERO,
         };
-        add(remainder, fee)
+        let remainder_commission = remainder
+            .checked_mul_ceil(charges.commission_rate)
+            .ok_or(super::Overflow)?;
+        add(
+            add(remainder, remainder_commission)?,
+            charges.at_end(filled_amount)?,
+        )
     }
 }
 
@@ -163,8 +208,8 @@ pub(super) struct Order {
     pub(super) account: AccountIndex,
     pub(super) symbol: Arc<str>,
     pub(super) terms: OrderTerms,
-    /// The configured fee reserved with a BUY (zero for SELLs).
-    pub(super) fee: Fixed,
+    /// What it pays at its end unless DriveWealth reports its fees.
+    pub(super) charges: Charges,
     pub(super) in_doubt: bool,
     pub(super) upstream_order_id: Option<Box<str>>,
     /// Cumulative quantity applied so far; updates at or below it change nothing.
@@ -187,7 +232,7 @@ impl Order {
         account: AccountIndex,
         symbol: Arc<str>,
         terms: OrderTerms,
-        fee: Fixed,
+        charges: Charges,
         reserved: Fixed,
         seen_by: u64,
     ) -> Order {
@@ -196,7 +241,7 @@ impl Order {
             account,
             symbol,
             terms,
-            fee,
+            charges,
             in_doubt: false,
             upstream_order_id: None,
             filled_quantity: Fixed::ZERO,
@@ -276,7 +321,7 @@ impl Ledger {
                 account,
                 symbol,
                 terms,
-                cost.fee,
+                cost.charges(),
                 total,
                 self.epoch.running(),
             ),
@@ -293,16 +338,25 @@ impl Ledger {
         symbol: &str,
         quantity: Fixed,
     ) -> Result<LocalOrderId, Reject> {
-        self.reserve_sell_checked(client_id, symbol, quantity, AccountIndex(0), &|_| Ok(()))
+        self.reserve_sell_checked(
+            client_id,
+            symbol,
+            quantity,
+            Charges::default(),
+            AccountIndex(0),
+            &|_| Ok(()),
+        )
     }
 
-    /// [`Ledger::reserve_sell`] through omnibus account `account`, with an open-order check
-    /// under the customer's lock (see [`Ledger::reserve_buy_checked`]).
+    /// [`Ledger::reserve_sell`] through omnibus account `account`, paying `charges` from its
+    /// proceeds at its end, with an open-order check under the customer's lock (see
+    /// [`Ledger::reserve_buy_checked`]).
     pub fn reserve_sell_checked(
         &self,
         client_id: &str,
         symbol: &str,
         quantity: Fixed,
+        charges: Charges,
         account: AccountIndex,
         open_orders_check: &dyn Fn(u32) -> Result<(), Reject>,
     ) -> Result<LocalOrderId, Reject> {
@@ -311,6 +365,7 @@ impl Ledger {
                 "a SELL needs a positive quantity; got {quantity}"
             )));
         }
+        charges.check()?;
         let cell = self.order_path_customer(client_id)?;
         let mut customer = self.change(&cell);
         open_orders_check(open_order_count(&customer))?;
@@ -352,7 +407,7 @@ impl Ledger {
                 account,
                 symbol,
                 OrderTerms::Sell { quantity },
-                Fixed::ZERO,
+                charges,
                 quantity,
                 self.epoch.running(),
             ),

@@ -39,7 +39,7 @@
 use std::sync::atomic::Ordering;
 
 use super::customer::{add_deltas, CustomerState, PositionDeltas};
-use super::orders::Order;
+use super::orders::{Charges, Order};
 use super::{add, AccountIndex, BuyCost, Ledger, LedgerError, LocalOrderId, OrderTerms};
 use crate::money::Fixed;
 
@@ -79,7 +79,7 @@ impl Ledger {
             account,
             symbol,
             terms,
-            cost.fee,
+            cost.charges(),
             total,
             self.epoch.running(),
         );
@@ -97,6 +97,7 @@ impl Ledger {
         client_id: &str,
         symbol: &str,
         quantity: Fixed,
+        charges: Charges,
         account: AccountIndex,
     ) -> Result<(), LedgerError> {
         if !quantity.is_positive() {
@@ -123,7 +124,7 @@ impl Ledger {
             account,
             symbol,
             OrderTerms::Sell { quantity },
-            Fixed::ZERO,
+            charges,
             quantity,
             self.epoch.running(),
         );

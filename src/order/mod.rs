@@ -4,6 +4,7 @@
 //! untouched because the original bytes, not a re-serialisation, are what goes upstream. Strings
 //! borrow from the request body where they can, so parsing a typical order allocates nothing.
 
+mod commission;
 mod depth;
 mod parse;
 
@@ -199,6 +200,15 @@ pub struct Order<'a> {
     pub client_id: ClientIdField<'a>,
     pub client_order_id: Option<Cow<'a, str>>,
     pub ip_address: Option<Cow<'a, str>>,
+    /// What DriveWealth charges the partner for this order, as the order says.
+    pub commission: Option<Commission>,
+}
+
+/// `commission` (fixed USD) or `commissionRate` (a fraction of the order's amount).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commission {
+    Amount(Fixed),
+    Rate(Fixed),
 }
 
 impl Order<'_> {

@@ -46,6 +46,10 @@ struct RawOrder<'a> {
     client_order_id: Option<&'a RawValue>,
     #[serde(rename = "ipAddress", borrow)]
     ip_address: Option<&'a RawValue>,
+    #[serde(borrow)]
+    commission: Option<&'a RawValue>,
+    #[serde(rename = "commissionRate", borrow)]
+    commission_rate: Option<&'a RawValue>,
 }
 
 /// `server.max_json_depth`'s default (SPEC §3.0).
@@ -142,7 +146,12 @@ pub fn parse_order_within(body: &[u8], max_json_depth: usize) -> Result<Order<'_
             None => ClientIdField::WrongType,
         },
     };
+    let commission = super::commission::read(
+        optional_number("commission", raw.commission)?,
+        optional_number("commissionRate", raw.commission_rate)?,
+    )?;
     Ok(Order {
+        commission,
         account_no,
         order_type,
         side,
@@ -245,6 +254,22 @@ fn required_string<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<Cow<'a,
 /// A number given as a JSON number or a strict decimal string (SPEC §3.0), read exactly; must be
 /// above zero.
 fn optional_positive(field: &str, raw: Option<&RawValue>) -> Result<Option<Fixed>, Reject> {
+    let value = optional_number(field, raw)?;
+    if let Some(value) = value {
+        if !value.is_positive() {
+            return Err(Reject::invalid(format!(
+                "{field} must be above zero, got {value}"
+            )));
+        }
+    }
+    Ok(value)
+}
+
+/// An exact decimal (a JSON number or a numeric string), absent or `null` as `None`.
+pub(super) fn optional_number(
+    field: &str,
+    raw: Option<&RawValue>,
+) -> Result<Option<Fixed>, Reject> {
     let Some(raw) = raw else { return Ok(None) };
     let text = raw.get();
     if text == "null" {
@@ -262,11 +287,6 @@ fn optional_positive(field: &str, raw: Option<&RawValue>) -> Result<Option<Fixed
             FixedError::Overflow => Reject::invalid(format!("{field} {shown} is too large")),
         }
     })?;
-    if !value.is_positive() {
-        return Err(Reject::invalid(format!(
-            "{field} must be above zero, got {value}"
-        )));
-    }
     Ok(Some(value))
 }
 

@@ -28,6 +28,7 @@ impl Record {
                 fee,
                 controls,
                 account,
+                commission_rate,
             } => {
                 e.u8(tag::RESERVE_BUY)
                     .u64(*local)
@@ -38,7 +39,7 @@ impl Record {
                     .option_fixed(*amount_cash)
                     .fixed(*fee);
                 encode_option_controls(&mut e, controls.as_ref());
-                e.option_str(account.as_deref());
+                e.option_str(account.as_deref()).fixed(*commission_rate);
             }
             Record::ReserveSell {
                 local,
@@ -47,6 +48,8 @@ impl Record {
                 quantity,
                 controls,
                 account,
+                fee,
+                commission_rate,
             } => {
                 e.u8(tag::RESERVE_SELL)
                     .u64(*local)
@@ -54,7 +57,9 @@ impl Record {
                     .str(symbol)
                     .fixed(*quantity);
                 encode_option_controls(&mut e, controls.as_ref());
-                e.option_str(account.as_deref());
+                e.option_str(account.as_deref())
+                    .fixed(*fee)
+                    .fixed(*commission_rate);
             }
             Record::ControlsReturned {
                 client_id,
@@ -255,6 +260,11 @@ impl Record {
                     } else {
                         None
                     },
+                    commission_rate: if tag == tag::RESERVE_BUY {
+                        d.fixed("commission rate")?
+                    } else {
+                        Fixed::ZERO
+                    },
                 }
             }
             tag @ (tag::RESERVE_SELL_V1 | tag::RESERVE_SELL_V2 | tag::RESERVE_SELL) => {
@@ -272,6 +282,16 @@ impl Record {
                         d.option_string("account")?
                     } else {
                         None
+                    },
+                    fee: if tag == tag::RESERVE_SELL {
+                        d.fixed("fee")?
+                    } else {
+                        Fixed::ZERO
+                    },
+                    commission_rate: if tag == tag::RESERVE_SELL {
+                        d.fixed("commission rate")?
+                    } else {
+                        Fixed::ZERO
                     },
                 }
             }

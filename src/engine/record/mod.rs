@@ -36,6 +36,8 @@ pub enum Record {
         controls: Option<OrderControls>,
         /// The `[[omnibus.accounts]]` number it reserved at; `None` for the only (shared) one.
         account: Option<String>,
+        /// The order's `commissionRate` (zero without one, and in earlier logs).
+        commission_rate: Fixed,
     },
     /// A SELL passed every rule and holds `quantity` of the position.
     ReserveSell {
@@ -46,6 +48,9 @@ pub enum Record {
         controls: Option<OrderControls>,
         /// The `[[omnibus.accounts]]` number it sells through; `None` for the only (shared) one.
         account: Option<String>,
+        /// The order's commission, taken from its proceeds at its end (zero in earlier logs).
+        fee: Fixed,
+        commission_rate: Fixed,
     },
     /// An order that never traded gave back what it added to the controls' memory.
     ControlsReturned {
@@ -287,6 +292,7 @@ mod tests {
                     at_unix_ns: 1_780_581_600_000_000_000,
                 }),
                 account: None,
+                commission_rate: f("0.0025"),
             },
             Record::ReserveSell {
                 local: 8,
@@ -295,6 +301,8 @@ mod tests {
                 quantity: f("1"),
                 controls: None,
                 account: Some("DWCR000001".into()),
+                fee: f("3.5"),
+                commission_rate: Fixed::ZERO,
             },
             Record::ControlsReturned {
                 client_id: "123456789".into(),

@@ -98,6 +98,7 @@ impl LedgerState {
             let status = order.status.map_or(0, |status| status.code() + 1);
             encoder
                 .fixed(order.fee)
+                .fixed(order.commission_rate)
                 .bool(order.in_doubt)
                 .option_str(order.upstream_order_id.as_deref())
                 .fixed(order.filled_quantity)
@@ -233,6 +234,11 @@ impl LedgerState {
                 _ => return Err(decoder.error("order terms", "unknown tag")),
             };
             let fee = decoder.fixed("order fee")?;
+            let commission_rate = if dated {
+                decoder.fixed("order commission rate")?
+            } else {
+                Fixed::ZERO
+            };
             let in_doubt = decoder.bool("order in doubt")?;
             let upstream_order_id = decoder.option_string("order upstream id")?;
             let filled_quantity = decoder.fixed("order filled quantity")?;
@@ -253,6 +259,7 @@ impl LedgerState {
                 symbol,
                 terms,
                 fee,
+                commission_rate,
                 in_doubt,
                 upstream_order_id,
                 filled_quantity,

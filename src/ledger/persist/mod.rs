@@ -13,7 +13,7 @@
 //!
 //! # Assertions on both sides (STYLE habit 8)
 //! Export reads a ledger whose invariants hold. Import trusts nothing: it checks every record on
-//! its own (ids present and unique, terms positive, a SELL has no fee, no final status on an
+//! its own (ids present and unique, terms positive, charges not negative, no final status on an
 //! open order, local ids below `next_local_id`, …), then builds the ledger and runs
 //! [`Ledger::check_invariants`] over the whole of it. Any problem is an `Err` naming it; a
 //! corrupt snapshot never panics and never yields a ledger whose books do not balance.
@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use super::customer::{CustomerCell, CustomerState, Position};
-use super::orders::Order;
+use super::orders::{Charges, Order};
 use chrono::NaiveDate;
 
 use super::{
@@ -39,7 +39,10 @@ use super::{
 use crate::cow::{CowCell, Freeze};
 use crate::money::Fixed;
 
+mod checks;
 mod codec;
+
+use checks::{check_config, check_order};
 
 /// The first byte of an encoded [`LedgerState`]: the version of the layout below.
 ///
@@ -113,8 +116,10 @@ pub struct OrderRecord {
     pub client_id: String,
     pub symbol: String,
     pub terms: OrderTerms,
-    /// The configured fee reserved with a BUY; zero for a SELL.
+    /// What the order pays at its end unless DriveWealth reports its fees: a fixed fee and a
+    /// rate of the amount filled.
     pub fee: Fixed,
+    pub commission_rate: Fixed,
     pub in_doubt: bool,
     pub upstream_order_id: Option<String>,
     pub filled_quantity: Fixed,
@@ -480,7 +485,10 @@ impl Ledger {
                 account: record.account,
                 symbol: self.intern(&record.symbol),
                 terms: record.terms,
-                fee: record.fee,
+                charges: Charges {
+                    fee: record.fee,
+                    commission_rate: record.commission_rate,
+                },
                 in_doubt: record.in_doubt,
                 upstream_order_id: record.upstream_order_id.map(String::into_boxed_str),
                 filled_quantity: record.filled_quantity,
@@ -491,93 +499,6 @@ impl Ledger {
             },
         );
         Ok(())
-    }
-}
-
-/// Each account of the snapshot must have been taken under the same funding kind, and its unsettled proceeds
-/// need a configuration that still settles them.
-fn check_config(
-    config: LedgerConfig,
-    configured: FundingKind,
-    omni: &OmniState,
-) -> Result<(), String> {
-    if configured != omni.funding {
-        return Err(format!(
-            "snapshot: the omni account is {:?} but the configuration says {configured:?}",
-            omni.funding
-        ));
-    }
-    if omni.funding == FundingKind::Prefunded
-        && !(omni.credit_limit.is_zero() && omni.pending_settlement.is_zero())
-    {
-        return Err(format!(
-            "snapshot: a prefunded omni account has a credit limit {} or pending settlement {}",
-            omni.credit_limit, omni.pending_settlement
-        ));
-    }
-    if omni.credit_limit.is_negative() {
-        return Err(format!(
-            "snapshot: the credit limit {} is negative",
-            omni.credit_limit
-        ));
-    }
-    if config.sell_proceeds == SellProceeds::OnFill && !omni.unsettled_proceeds.is_zero() {
-        return Err(format!(
-            "snapshot: {} of SELL proceeds await settlement, but the configuration credits \
-             proceeds on fill (buying_power.sell_proceeds), so no roll would ever settle them",
-            omni.unsettled_proceeds.money()
-        ));
-    }
-    Ok(())
-}
-
-/// What an open order can look like, checked on its own (the sums are `check_invariants`').
-fn check_order(record: &OrderRecord) -> Result<(), String> {
-    let local = record.local_id;
-    let problem = |what: String| Err(format!("snapshot: order {local} {what}"));
-    if record.symbol.is_empty() {
-        return problem("has an empty symbol".to_string());
-    }
-    let terms_ok = match record.terms {
-        OrderTerms::BuyQuantity {
-            quantity,
-            per_share,
-        } => quantity.is_positive() && per_share.is_positive(),
-        OrderTerms::BuyCash { amount_cash } => amount_cash.is_positive(),
-        OrderTerms::Sell { quantity } => quantity.is_positive(),
-    };
-    if !terms_ok {
-        return problem(format!(
-            "has terms that are not positive: {:?}",
-            record.terms
-        ));
-    }
-    if record.fee.is_negative()
-        || (matches!(record.terms, OrderTerms::Sell { .. }) && !record.fee.is_zero())
-    {
-        return problem(format!(
-            "has a fee of {} (a BUY's is not negative, a SELL's is zero)",
-            record.fee
-        ));
-    }
-    if record.filled_quantity.is_negative() || record.filled_amount.is_negative() {
-        return problem(format!(
-            "has filled {} for {}: negative",
-            record.filled_quantity, record.filled_amount
-        ));
-    }
-    if record.reserved.is_negative() {
-        return problem(format!("holds a negative {}", record.reserved));
-    }
-    if record.status.is_some_and(OrderStatus::is_final) {
-        return problem(format!("is open with the final status {:?}", record.status));
-    }
-    match &record.upstream_order_id {
-        Some(upstream) if upstream.is_empty() => problem("has an empty upstream id".to_string()),
-        Some(_) if record.in_doubt => {
-            problem("is bound to an upstream id yet in doubt".to_string())
-        }
-        _ => Ok(()),
     }
 }
 
@@ -611,7 +532,8 @@ fn order_record(local: u64, client_id: &str, order: &Order) -> OrderRecord {
         client_id: client_id.to_string(),
         symbol: order.symbol.to_string(),
         terms: order.terms,
-        fee: order.fee,
+        fee: order.charges.fee,
+        commission_rate: order.charges.commission_rate,
         in_doubt: order.in_doubt,
         upstream_order_id: order.upstream_order_id.as_deref().map(str::to_string),
         filled_quantity: order.filled_quantity,

@@ -23,6 +23,7 @@ fn limit(quantity: &str, price: &str) -> BuyCost {
         quantity: Some(money(quantity)),
         amount_cash: None,
         fee: Fixed::ZERO,
+        commission_rate: Fixed::ZERO,
     }
 }
 
@@ -32,6 +33,7 @@ fn cash_order(amount: &str) -> BuyCost {
         quantity: None,
         amount_cash: Some(money(amount)),
         fee: Fixed::ZERO,
+        commission_rate: Fixed::ZERO,
     }
 }
 
@@ -485,6 +487,7 @@ fn out_of_range_is_an_error_never_a_panic() {
         quantity: Some(money("2")),
         amount_cash: None,
         fee: Fixed::ZERO,
+        commission_rate: Fixed::ZERO,
     };
     let reject = ledger.reserve_buy("C1", "AAPL", huge).unwrap_err();
     assert_eq!(reject.code, RejectCode::InvalidOrder);
