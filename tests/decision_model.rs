@@ -4,7 +4,8 @@
 //! upstream — each customer's BUY total for the day is the sum of its accepted BUYs, the
 //! `clientOrderID`s remembered are exactly those of orders still standing, and the ledger's
 //! invariants hold. A check that recorded something and then saw a later check refuse the order
-//! must have given it back.
+//! must have given it back. A customer a risk officer has frozen gets `TRADING_DISABLED` for
+//! every order until unfrozen, and nothing of those orders is remembered.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -83,6 +84,8 @@ struct Step {
     client_order_id: Option<u8>,
     /// When accepted: the upstream refuses it afterwards.
     refused_upstream: bool,
+    /// Before the order: a risk officer freezes (`true`) or unfreezes the customer.
+    freeze: Option<bool>,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -95,10 +98,22 @@ fn step() -> impl Strategy<Value = Step> {
         150u32..250,
         proptest::option::of(0u8..5),
         proptest::bool::weighted(0.3),
+        proptest::option::weighted(0.15, any::<bool>()),
     )
         .prop_map(
-            |(customer, symbol, buy, limit, quantity_cents, price, client_order_id, refused)| {
+            |(
+                customer,
+                symbol,
+                buy,
+                limit,
+                quantity_cents,
+                price,
+                client_order_id,
+                refused,
+                freeze,
+            )| {
                 Step {
+                    freeze,
                     customer,
                     symbol,
                     buy,
@@ -141,11 +156,31 @@ proptest! {
         let day = new_york_date(now());
         let mut bought: BTreeMap<&str, Fixed> = BTreeMap::new();
         let mut ids_in_use: BTreeSet<(&str, u8)> = BTreeSet::new();
+        let mut frozen: BTreeSet<&str> = BTreeSet::new();
         for step in &steps {
             let text = body(step);
             let order = parse_order(text.as_bytes()).expect("well-formed");
             let (client_id, _) = CUSTOMERS[step.customer];
-            match engine.admit(&order) {
+            if let Some(freeze) = step.freeze {
+                drop(engine.freeze(client_id, freeze, "review").expect("a known customer"));
+                if freeze {
+                    frozen.insert(client_id);
+                } else {
+                    frozen.remove(client_id);
+                }
+            }
+            let admitted = engine.admit(&order);
+            if frozen.contains(client_id) {
+                // A frozen customer's orders stop before any control records them.
+                match &admitted {
+                    Err(AdmitError::Rejected(reject)) => prop_assert_eq!(
+                        reject.code,
+                        omnigate::reject::RejectCode::TradingDisabled
+                    ),
+                    other => prop_assert!(false, "a frozen customer's order: {:?}", other.is_ok()),
+                }
+            }
+            match admitted {
                 Ok((admitted, durability)) => {
                     drop(durability);
                     let key = step.client_order_id.map(|id| (client_id, id));

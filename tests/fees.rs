@@ -54,7 +54,10 @@ fn a_fixed_commission_is_reserved_and_debited_with_the_fee() {
     let gateway = gateway();
     // 2 × 100, plus fees.per_order 1 and commission 3.5.
     let order_id = place(&gateway, "BUY", r#","commission":3.5"#);
-    assert_eq!(cash_and_reserved(&gateway), ("100000".into(), "204.5".into()));
+    assert_eq!(
+        cash_and_reserved(&gateway),
+        ("100000".into(), "204.5".into())
+    );
     assert_eq!(gateway.omni()["reserved"], "204.5");
     progress(&gateway, &order_id, "FILLED", "2", "99");
     // Debited 198 for the shares and 4.5 of fees, though the event named none.

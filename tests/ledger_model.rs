@@ -2,11 +2,12 @@
 //!
 //! 1. `ledger_matches_the_model`: random sequences of registrations, re-keys, reservations, binds,
 //!    releases, in-doubt resolutions, partial fills, fills, cancels, duplicate and out-of-order
-//!    updates, deposits, withdrawals, omni deposits, credit-line changes and settlement rolls
+//!    updates, deposits, withdrawals, omni deposits and withdrawals, credit-line changes, days
+//!    passing and T+1 settlement rolls, on one omnibus account or two with separate balances
 //!    (the generator in `common::ledger_ops`, shared with `ledger_persist.rs`). After every step
-//!    each customer's cash / reserved / available / positions / pending sells / open orders and
-//!    the omni view equal a model written with plain `i128` arithmetic, and `check_invariants`
-//!    holds.
+//!    each customer's cash / reserved / available / unsettled / positions / pending sells / open
+//!    orders and every omni account's view equal a model written with plain `i128` arithmetic,
+//!    which settles each trade by its trade day, and `check_invariants` holds.
 //! 2. Races: many threads reserving at once never reserve more than was available and never
 //!    refuse an order that fit (the number accepted is exact), and a full lifecycle race leaves
 //!    the books consistent.
@@ -19,8 +20,8 @@ use common::ledger_ops::{
     fixed, op_strategy, setup_strategy, Op, Setup, CENT, CLIENTS, CUSTOMERS, SYMBOLS, UNIT,
 };
 use omnigate::ledger::{
-    AccountIndex, BuyCost, Funding, Ledger, LedgerConfig, LedgerError, LocalOrderId, OrderState,
-    OrderStatus, OrderUpdate, SellProceeds, UpdateOutcome,
+    AccountIndex, AccountSpec, BuyCost, Charges, Funding, Ledger, LedgerConfig, LedgerError,
+    LocalOrderId, OrderState, OrderStatus, OrderUpdate, SellProceeds, UpdateOutcome,
 };
 use omnigate::money::Fixed;
 use omnigate::reject::RejectCode;
@@ -47,7 +48,8 @@ struct ModelCustomer {
     client_id: String,
     cash: i128,
     reserved: i128,
-    unsettled: i128,
+    /// SELL proceeds held, by (account, trade day).
+    unsettled: BTreeMap<(usize, i64), i128>,
     /// symbol → (quantity, pending sells); empty entries removed, as in the ledger.
     positions: BTreeMap<String, (i128, i128)>,
 }
@@ -62,6 +64,7 @@ enum ModelTerms {
 #[derive(Clone, Debug)]
 struct ModelOrder {
     local: LocalOrderId,
+    account: usize,
     customer_id: String,
     symbol: String,
     terms: ModelTerms,
@@ -87,15 +90,37 @@ impl ModelOrder {
     }
 }
 
+#[derive(Debug, Default)]
+struct ModelAccount {
+    cashless: bool,
+    credit_limit: i128,
+    cash: i128,
+    reserved: i128,
+    /// Cashless: net buys not settled yet, by trade day.
+    pending: BTreeMap<i64, i128>,
+    unsettled: i128,
+}
+
+impl ModelAccount {
+    fn pending(&self) -> i128 {
+        self.pending.values().sum()
+    }
+
+    fn available(&self) -> i128 {
+        if self.cashless {
+            self.credit_limit - self.pending() - self.reserved
+        } else {
+            self.cash - self.reserved
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Model {
-    cashless: bool,
     on_settlement: bool,
-    credit_limit: i128,
-    omni_cash: i128,
-    omni_reserved: i128,
-    omni_pending: i128,
-    omni_unsettled: i128,
+    accounts: Vec<ModelAccount>,
+    /// The trade day of fills, as days from the common era.
+    today: i64,
     /// customerId → customer.
     customers: BTreeMap<String, ModelCustomer>,
     /// clientID → customerId.
@@ -105,12 +130,8 @@ struct Model {
 }
 
 impl Model {
-    fn omni_available(&self) -> i128 {
-        if self.cashless {
-            self.credit_limit - self.omni_pending - self.omni_reserved
-        } else {
-            self.omni_cash - self.omni_reserved
-        }
+    fn omni_available(&self, account: usize) -> i128 {
+        self.accounts[account].available()
     }
 
     fn customer_by_client(&mut self, client: &str) -> Option<&mut ModelCustomer> {
@@ -118,12 +139,16 @@ impl Model {
         self.customers.get_mut(&customer_id)
     }
 
-    /// Money leaving the omni account (negative: arriving).
-    fn omni_spend(&mut self, spent: i128) {
-        if self.cashless {
-            self.omni_pending += spent;
+    /// Money leaving an omni account (negative: arriving), traded today.
+    fn omni_spend(&mut self, account: usize, spent: i128) {
+        let today = self.today;
+        let account = &mut self.accounts[account];
+        if account.cashless {
+            if spent != 0 {
+                *account.pending.entry(today).or_default() += spent;
+            }
         } else {
-            self.omni_cash -= spent;
+            account.cash -= spent;
         }
     }
 
@@ -163,7 +188,7 @@ impl Model {
                 client_id: client.to_string(),
                 cash,
                 reserved: 0,
-                unsettled: 0,
+                unsettled: BTreeMap::new(),
                 positions,
             },
         );
@@ -189,6 +214,7 @@ impl Model {
         client: &str,
         terms: ModelTerms,
         fee: i128,
+        account: usize,
     ) -> Result<(), RejectCode> {
         let cost = match terms {
             ModelTerms::Quantity {
@@ -198,7 +224,7 @@ impl Model {
             ModelTerms::Cash { amount } => amount,
             ModelTerms::Sell { .. } => unreachable!(),
         } + fee;
-        let omni_available = self.omni_available();
+        let omni_available = self.omni_available(account);
         let Some(customer) = self.customer_by_client(client) else {
             return Err(RejectCode::ClientIdUnknown);
         };
@@ -209,7 +235,7 @@ impl Model {
             return Err(RejectCode::InsufficientOmniBuyingPower);
         }
         customer.reserved += cost;
-        self.omni_reserved += cost;
+        self.accounts[account].reserved += cost;
         Ok(())
     }
 
@@ -236,7 +262,7 @@ impl Model {
         let customer = self.customers.get_mut(&order.customer_id).unwrap();
         if order.is_buy() {
             customer.reserved -= order.reserved;
-            self.omni_reserved -= order.reserved;
+            self.accounts[order.account].reserved -= order.reserved;
         } else {
             let entry = customer.positions.get_mut(&order.symbol).unwrap();
             entry.1 -= order.reserved;
@@ -270,6 +296,7 @@ impl Model {
         let newly_filled_amount = filled_amount - order.filled_amount;
         let newly_filled_quantity = filled_quantity - order.filled_quantity;
         let on_settlement = self.on_settlement;
+        let today = self.today;
         let customer = self.customers.get_mut(&order.customer_id).unwrap();
         let entry = customer.positions.entry(order.symbol.clone()).or_default();
         let reserved;
@@ -300,7 +327,7 @@ impl Model {
             customer.cash -= spent;
             customer.reserved -= released;
             entry.0 += newly_filled_quantity;
-            self.omni_reserved -= released;
+            self.accounts[order.account].reserved -= released;
         } else {
             let ModelTerms::Sell { quantity } = order.terms else {
                 unreachable!()
@@ -314,7 +341,12 @@ impl Model {
             entry.0 -= newly_filled_quantity;
             entry.1 -= order.reserved - reserved;
             if on_settlement {
-                customer.unsettled += newly_filled_amount;
+                if newly_filled_amount != 0 {
+                    *customer
+                        .unsettled
+                        .entry((order.account, today))
+                        .or_default() += newly_filled_amount;
+                }
                 customer.cash -= fee_charged;
                 spent = fee_charged;
                 unsettled = newly_filled_amount;
@@ -327,8 +359,8 @@ impl Model {
         if *entry == (0, 0) {
             customer.positions.remove(&order.symbol);
         }
-        self.omni_spend(spent);
-        self.omni_unsettled += unsettled;
+        self.omni_spend(order.account, spent);
+        self.accounts[order.account].unsettled += unsettled;
         if closes {
             self.orders.remove(&local);
         } else {
@@ -340,21 +372,30 @@ impl Model {
         UpdateOutcome::Applied
     }
 
+    /// The roll of `today`: everything traded before it settles (T+1), nothing of today's.
     fn roll(&mut self) {
+        let today = self.today;
         if self.on_settlement {
-            let mut credited = 0;
             for customer in self.customers.values_mut() {
-                customer.cash += customer.unsettled;
-                credited += customer.unsettled;
-                customer.unsettled = 0;
-            }
-            self.omni_unsettled -= credited;
-            if !self.cashless {
-                self.omni_cash += credited;
+                let due: Vec<((usize, i64), i128)> = customer
+                    .unsettled
+                    .iter()
+                    .filter(|((_, day), _)| *day < today)
+                    .map(|(key, amount)| (*key, *amount))
+                    .collect();
+                for ((account, day), amount) in due {
+                    customer.unsettled.remove(&(account, day));
+                    customer.cash += amount;
+                    let account = &mut self.accounts[account];
+                    account.unsettled -= amount;
+                    if !account.cashless {
+                        account.cash += amount;
+                    }
+                }
             }
         }
-        if self.cashless {
-            self.omni_pending = 0;
+        for account in &mut self.accounts {
+            account.pending.retain(|day, _| *day >= today);
         }
     }
 }
@@ -370,27 +411,52 @@ struct Harness {
     next_upstream: u64,
     /// Upstream id and last update of every order that has closed.
     closed: Vec<(String, OrderUpdate)>,
+    two_accounts: bool,
+}
+
+/// A Thursday: 2026-11-19, as days from the common era.
+const FIRST_DAY: i64 = 739_939;
+
+fn date(day: i64) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_num_days_from_ce_opt(day as i32).unwrap()
 }
 
 impl Harness {
     fn new(setup: &Setup) -> Harness {
         let omni = setup.omni_cents * CENT;
-        let ledger = Ledger::new(setup.config());
-        let mut model = Model {
+        let config = setup.config();
+        let mut specs = vec![AccountSpec {
+            number: setup.two_accounts.then(|| "DWOM000001".to_owned()),
+            funding: config.funding,
+        }];
+        let mut accounts = vec![ModelAccount {
             cashless: setup.cashless,
-            on_settlement: setup.on_settlement,
             credit_limit: if setup.cashless { omni } else { 0 },
-            omni_cash: 0,
-            omni_reserved: 0,
-            omni_pending: 0,
-            omni_unsettled: 0,
+            ..ModelAccount::default()
+        }];
+        if setup.two_accounts {
+            specs.push(AccountSpec {
+                number: Some("DWCR000001".to_owned()),
+                funding: Funding::Prefunded,
+            });
+            accounts.push(ModelAccount::default());
+        }
+        let ledger = Ledger::with_accounts(config.sell_proceeds, specs);
+        let mut model = Model {
+            on_settlement: setup.on_settlement,
+            accounts,
+            today: FIRST_DAY,
             customers: BTreeMap::new(),
             clients: BTreeMap::new(),
             orders: BTreeMap::new(),
         };
-        if !setup.cashless && omni > 0 {
-            ledger.omni_deposit(fixed(omni)).unwrap();
-            model.omni_cash = omni;
+        for (index, account) in model.accounts.iter_mut().enumerate() {
+            if !account.cashless && omni > 0 {
+                ledger
+                    .omni_deposit_at(AccountIndex(index as u8), fixed(omni))
+                    .unwrap();
+                account.cash = omni;
+            }
         }
         let mut harness = Harness {
             ledger,
@@ -398,6 +464,7 @@ impl Harness {
             fee: setup.fee_cents * CENT,
             next_upstream: 1,
             closed: Vec::new(),
+            two_accounts: setup.two_accounts,
         };
         for op in setup.registrations() {
             harness.step(&op);
@@ -420,7 +487,9 @@ impl Harness {
     fn send(&mut self, local: LocalOrderId, update: OrderUpdate) {
         let upstream = self.model.orders[&local].upstream.clone().unwrap();
         let expected = self.model.apply(local, &update);
-        let outcome = self.ledger.apply_update(&upstream, update);
+        let outcome = self
+            .ledger
+            .apply_update_on(&upstream, update, Some(date(self.model.today)));
         assert_eq!(outcome, expected, "update {update:?} to {upstream}");
         match self.model.orders.get_mut(&local) {
             Some(order) => order.sent.push(update),
@@ -513,7 +582,7 @@ impl Harness {
                 of_omni,
                 nudge_units,
             } => {
-                let omni_available = self.model.omni_available();
+                let omni_available = self.model.omni_available(0);
                 let Some(customer) = self.model.customer_by_client(CLIENTS[client]) else {
                     return;
                 };
@@ -540,11 +609,17 @@ impl Harness {
                 symbol,
                 quantity_units,
             } => {
+                let account = self.account_of(symbol);
                 let (client, symbol) = (CLIENTS[client], SYMBOLS[symbol]);
                 let expected = self.model.reserve_sell(client, symbol, quantity_units);
-                let result = self
-                    .ledger
-                    .reserve_sell(client, symbol, fixed(quantity_units));
+                let result = self.ledger.reserve_sell_checked(
+                    client,
+                    symbol,
+                    fixed(quantity_units),
+                    Charges::default(),
+                    AccountIndex(account as u8),
+                    &|_| Ok(()),
+                );
                 match (expected, result) {
                     (Ok(()), Ok(local)) => self.opened(
                         local,
@@ -554,6 +629,7 @@ impl Harness {
                             quantity: quantity_units,
                         },
                         0,
+                        account,
                     ),
                     (Err(code), Err(reject)) => assert_eq!(reject.code, code, "{reject}"),
                     (expected, result) => panic!("model {expected:?}, ledger {result:?}"),
@@ -722,32 +798,78 @@ impl Harness {
             }
             Op::OmniDeposit { cents } => {
                 self.ledger.omni_deposit(fixed(cents * CENT)).unwrap();
-                self.model.omni_cash += cents * CENT;
+                self.model.accounts[0].cash += cents * CENT;
             }
+            Op::OmniWithdraw { second, cents } => {
+                let index = usize::from(second && self.two_accounts);
+                let amount = cents * CENT;
+                let result = self
+                    .ledger
+                    .omni_cash_at(AccountIndex(index as u8), fixed(-amount));
+                let account = &mut self.model.accounts[index];
+                // Prefunded: up to available. Cashless: up to what was deposited.
+                let room = if account.cashless {
+                    account.cash
+                } else {
+                    account.available()
+                };
+                if amount <= room {
+                    result.unwrap();
+                    account.cash -= amount;
+                } else {
+                    assert!(
+                        matches!(
+                            result,
+                            Err(LedgerError::BeyondAvailable {
+                                code: RejectCode::InsufficientOmniBuyingPower,
+                                ..
+                            })
+                        ),
+                        "{result:?}"
+                    );
+                }
+            }
+            Op::NextDay { days } => self.model.today += days,
             Op::CreditLimit { cents } => {
                 let result = self
                     .ledger
                     .set_credit_limit(AccountIndex(0), fixed(cents * CENT));
-                if self.model.cashless {
+                if self.model.accounts[0].cashless {
                     result.unwrap();
-                    self.model.credit_limit = cents * CENT;
+                    self.model.accounts[0].credit_limit = cents * CENT;
                 } else {
                     assert!(matches!(result, Err(LedgerError::Invalid(_))), "{result:?}");
                 }
             }
             Op::Roll => {
-                self.ledger.roll_settlement_day().unwrap();
+                self.ledger.roll_settlement(date(self.model.today)).unwrap();
                 self.model.roll();
             }
         }
     }
 
+    /// The account orders for `symbol` go through: odd symbols through the second, if any.
+    fn account_of(&self, symbol: usize) -> usize {
+        if self.two_accounts {
+            symbol % 2
+        } else {
+            0
+        }
+    }
+
     fn buy(&mut self, client: usize, symbol: usize, terms: ModelTerms, cost: BuyCost) {
+        let account = self.account_of(symbol);
         let (client, symbol) = (CLIENTS[client], SYMBOLS[symbol]);
-        let expected = self.model.reserve_buy(client, terms, self.fee);
-        let result = self.ledger.reserve_buy(client, symbol, cost);
+        let expected = self.model.reserve_buy(client, terms, self.fee, account);
+        let result = self.ledger.reserve_buy_checked(
+            client,
+            symbol,
+            cost,
+            AccountIndex(account as u8),
+            &|_| Ok(()),
+        );
         match (expected, result) {
-            (Ok(()), Ok(local)) => self.opened(local, client, symbol, terms, self.fee),
+            (Ok(()), Ok(local)) => self.opened(local, client, symbol, terms, self.fee, account),
             (Err(code), Err(reject)) => assert_eq!(reject.code, code, "{reject}"),
             (expected, result) => panic!("model {expected:?}, ledger {result:?}"),
         }
@@ -760,6 +882,7 @@ impl Harness {
         symbol: &str,
         terms: ModelTerms,
         fee: i128,
+        account: usize,
     ) {
         let reserved = match terms {
             ModelTerms::Quantity {
@@ -771,6 +894,7 @@ impl Harness {
         };
         let order = ModelOrder {
             local,
+            account,
             customer_id: self.model.clients[client].clone(),
             symbol: symbol.to_string(),
             terms,
@@ -819,7 +943,7 @@ impl Harness {
             );
             assert_eq!(
                 view.unsettled_proceeds,
-                fixed(model.unsettled),
+                fixed(model.unsettled.values().sum()),
                 "{at}: {client} unsettled"
             );
             let positions: BTreeMap<String, Fixed> = model
@@ -846,45 +970,41 @@ impl Harness {
             assert_eq!(view.open_orders, open, "{at}: {client} open orders");
         }
 
-        let omni = self.ledger.omni();
-        assert_eq!(omni.cash, fixed(self.model.omni_cash), "{at}: omni cash");
-        assert_eq!(
-            omni.reserved,
-            fixed(self.model.omni_reserved),
-            "{at}: omni reserved"
-        );
-        assert_eq!(
-            omni.available,
-            fixed(self.model.omni_available()),
-            "{at}: omni available"
-        );
-        assert_eq!(
-            self.ledger.omni_available(AccountIndex(0)),
-            omni.available,
-            "{at}"
-        );
-        assert_eq!(
-            omni.unsettled_proceeds,
-            fixed(self.model.omni_unsettled),
-            "{at}: omni unsettled"
-        );
-        if self.model.cashless {
+        let views = self.ledger.omni_accounts();
+        assert_eq!(views.len(), self.model.accounts.len(), "{at}");
+        for (index, (omni, model)) in views.iter().zip(&self.model.accounts).enumerate() {
+            let at = format!("{at}: account {index}");
+            assert_eq!(omni.cash, fixed(model.cash), "{at}: omni cash");
+            assert_eq!(omni.reserved, fixed(model.reserved), "{at}: omni reserved");
             assert_eq!(
-                omni.credit_limit,
-                Some(fixed(self.model.credit_limit)),
+                omni.available,
+                fixed(model.available()),
+                "{at}: omni available"
+            );
+            assert_eq!(
+                self.ledger.omni_available(AccountIndex(index as u8)),
+                omni.available,
                 "{at}"
             );
             assert_eq!(
-                omni.pending_settlement,
-                Some(fixed(self.model.omni_pending)),
-                "{at}: pending settlement"
+                omni.unsettled_proceeds,
+                fixed(model.unsettled),
+                "{at}: omni unsettled"
             );
-        } else {
-            assert_eq!(
-                (omni.credit_limit, omni.pending_settlement),
-                (None, None),
-                "{at}"
-            );
+            if model.cashless {
+                assert_eq!(omni.credit_limit, Some(fixed(model.credit_limit)), "{at}");
+                assert_eq!(
+                    omni.pending_settlement,
+                    Some(fixed(model.pending())),
+                    "{at}: pending settlement"
+                );
+            } else {
+                assert_eq!(
+                    (omni.credit_limit, omni.pending_settlement),
+                    (None, None),
+                    "{at}"
+                );
+            }
         }
 
         let in_doubt: Vec<LocalOrderId> = self

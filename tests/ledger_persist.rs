@@ -124,7 +124,7 @@ fn replay(ledger: &Ledger, redo: &Redo) {
         } => ledger.redo_replace(client, *cash_delta, position_deltas.clone()),
         Redo::Rekey { from, to } => ledger.rekey(from, to),
         Redo::AdjustCash { client, amount } => ledger.redo_adjust_cash(client, *amount),
-        Redo::OmniDeposit { amount } => ledger.omni_deposit(*amount).map(|_| ()),
+        Redo::OmniDeposit { amount } => ledger.redo_omni_cash(AccountIndex(0), *amount),
         Redo::SetCreditLimit { limit } => {
             ledger.set_credit_limit(AccountIndex(0), *limit).map(|_| ())
         }
@@ -423,6 +423,17 @@ impl Live {
                 self.ledger.omni_deposit(amount).unwrap();
                 self.log.push(Redo::OmniDeposit { amount });
             }
+            // One account here: the second account's withdrawals are the model test's.
+            Op::OmniWithdraw {
+                second: false,
+                cents,
+            } => {
+                let amount = fixed(-cents * CENT);
+                if self.ledger.omni_cash(amount).is_ok() {
+                    self.log.push(Redo::OmniDeposit { amount });
+                }
+            }
+            Op::OmniWithdraw { second: true, .. } | Op::NextDay { .. } => {}
             Op::CreditLimit { cents } => {
                 let limit = fixed(cents * CENT);
                 if self.ledger.set_credit_limit(AccountIndex(0), limit).is_ok() {
