@@ -107,6 +107,9 @@ impl Gateway {
 
         let order_listener = bind(config.server.listen, "server.listen").await?;
         let admin_listener = bind(config.server.admin_listen, "server.admin_listen").await?;
+        // Settlement rolls missed while omnigate was down, made (durably, in order) before the
+        // first order is taken; the feed keeps rolling from there.
+        settlement::catch_up(&engine, config.omnibus.settlement_time).await;
 
         let (base, simulator_addr, upstream_label) = match &config.upstream.url {
             Some(url) => {
