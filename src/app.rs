@@ -109,7 +109,8 @@ impl Gateway {
         let admin_listener = bind(config.server.admin_listen, "server.admin_listen").await?;
         // Settlement rolls missed while omnigate was down, made (durably, in order) before the
         // first order is taken; the feed keeps rolling from there.
-        settlement::catch_up(&engine, config.omnibus.settlement_time).await;
+        let rolls = settlement::Rolls::new(&engine, config.omnibus.settlement_time);
+        rolls.catch_up(&engine).await;
 
         let (base, simulator_addr, upstream_label) = match &config.upstream.url {
             Some(url) => {
@@ -131,11 +132,7 @@ impl Gateway {
         };
         let upstream = Upstream::new(base, &config.upstream);
         tasks.spawn(calendar::run(engine.clone(), shutdown_rx.clone()));
-        tasks.spawn(settlement::run(
-            engine.clone(),
-            config.omnibus.settlement_time,
-            shutdown_rx.clone(),
-        ));
+        tasks.spawn(settlement::run(engine.clone(), rolls, shutdown_rx.clone()));
         let ops = UpstreamOps {
             upstream: upstream.clone(),
             credentials: PollCredentials::from_config(&config.upstream).map_err(StartError)?,

@@ -91,3 +91,14 @@ fn a_sell_pays_its_commission_from_its_proceeds() {
     // 200 of proceeds less the commission; fees.per_order is a BUY's.
     assert_eq!(cash_and_reserved(&gateway).0, "100198.5");
 }
+
+#[test]
+fn a_sell_commission_never_takes_more_than_the_sale_brought() {
+    let gateway = gateway();
+    let omni_before = gateway.omni()["available"].as_str().unwrap().to_owned();
+    let order_id = place(&gateway, "SELL", r#","commission":"1000000""#);
+    progress(&gateway, &order_id, "FILLED", "2", "100");
+    // Nothing reserved a SELL's commission: it is capped at the 200 of proceeds.
+    assert_eq!(cash_and_reserved(&gateway).0, "100000");
+    assert_eq!(gateway.omni()["available"], omni_before.as_str());
+}

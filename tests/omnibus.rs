@@ -209,3 +209,30 @@ fn an_ambiguous_account_config_is_refused_at_start() {
         "{stderr}"
     );
 }
+
+/// A WAL written with `[[omnibus.accounts]]` is never replayed into one shared balance (it would
+/// merge the accounts' books), nor the other way round: the start refuses, in one line.
+#[test]
+fn a_log_is_not_replayed_across_the_two_account_modes() {
+    let dir = Arc::new(TempDir::new("omnibus-mode"));
+    let gateway = Gateway::start_in(dir.clone(), &two_accounts());
+    assert_eq!(
+        cash(&gateway, "/admin/omni/DWCR000001/cash", "500", "wire in").status,
+        200
+    );
+    // SIGKILL: no snapshot at exit, so the restart replays the log itself.
+    gateway.kill();
+    let path = dir.file("shared.toml", &config("", ""));
+    let output = Command::new(binary())
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("DWCR000001") && stderr.contains("shared balance"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}

@@ -128,13 +128,15 @@ impl Engine {
 
     /// The settlement roll of business day `day` (T+1, SPEC §5.4): trades dated before it
     /// settle. Idempotent, so a roll missed while down is made at start.
+    ///
+    /// A roll that could not credit every customer (an overflow near 92 billion) still changed
+    /// the others, so it is logged either way; replay meets the same overflow at the same place.
     pub fn roll_settlement(&self, day: NaiveDate) -> Result<(OmniView, Durability), ChangeError> {
         let _gate = self.gate.exclusive();
-        let view = self.ledger.roll_settlement(day)?;
-        Ok((
-            view,
-            self.log(&[Record::SettlementRolled { day: Some(day) }]),
-        ))
+        let rolled = self.ledger.roll_settlement(day);
+        let durability = self.log(&[Record::SettlementRolled { day: Some(day) }]);
+        let view = rolled?;
+        Ok((view, durability))
     }
 
     /// The business day of the last settlement roll, if any.

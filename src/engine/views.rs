@@ -85,7 +85,11 @@ impl Engine {
     }
 
     /// One page of customers in clientID order (`GET /admin/customers`).
-    pub fn customers_page(&self, after: Option<&str>, limit: usize) -> Vec<CustomerView> {
+    pub fn customers_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (Vec<CustomerView>, Option<String>) {
         self.ledger.customers_page(after, limit)
     }
 

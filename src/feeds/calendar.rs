@@ -83,7 +83,11 @@ mod tests {
         let (ends, _) = extended
             .calendar_end(new_york_date(extended.now()))
             .unwrap();
-        assert_eq!(ends.to_string(), "2029-12-31");
+        assert_eq!(
+            ends.to_string(),
+            "2029-01-01",
+            "one added day vouches for itself only"
+        );
 
         let empty = engine("calendar = \"none\"", "2028-12-01T15:00:00Z");
         assert_eq!(empty.calendar_end(new_york_date(empty.now())), None);

@@ -5,7 +5,9 @@
 //!
 //! The last roll is durable (the WAL and snapshots keep it), so a start after downtime first
 //! makes every roll missed meanwhile, oldest first. A roll is idempotent, so making one twice, or
-//! by hand and then on time, settles nothing twice.
+//! by hand and then on time, settles nothing twice. A ledger that has made no dated roll yet
+//! starts from the latest roll already due as if it were made ([`Rolls`]): settlement may come a
+//! roll late then, never early.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,60 +25,81 @@ const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// their own: any later roll settles everything traded before its day.
 const CATCH_UP_DAYS_MAX: u32 = 366;
 
-pub async fn run(
-    engine: Arc<Engine>,
+/// The rolls to make: every business day's at `settlement_time`, from the last one made on.
+#[derive(Clone, Copy, Debug)]
+pub struct Rolls {
     settlement_time: NaiveTime,
-    mut shutdown: watch::Receiver<bool>,
-) {
+    /// While the ledger has made no dated roll (a new WAL, or one written before rolls were
+    /// dated): the latest roll already due at start, taken as made. Its trades are settled by
+    /// the next roll instead, late rather than early: an undated trade may be younger than the
+    /// roll that would settle it now.
+    baseline: Option<NaiveDate>,
+}
+
+impl Rolls {
+    pub fn new(engine: &Engine, settlement_time: NaiveTime) -> Rolls {
+        Rolls {
+            settlement_time,
+            baseline: latest_due(engine.now(), settlement_time),
+        }
+    }
+
+    /// Makes every roll due by now and not made yet, oldest first, each durable before the next.
+    pub async fn catch_up(&self, engine: &Engine) {
+        let last = engine.last_settlement_roll().or(self.baseline);
+        let due = due_rolls(engine.now(), self.settlement_time, last, |day| {
+            engine.is_trading_day(day)
+        });
+        for day in due {
+            match engine.roll_settlement(day) {
+                Ok((_, durability)) => match durability.wait().await {
+                    Ok(()) => tracing::info!(%day, "settlement rolled"),
+                    Err(error) => {
+                        tracing::error!(%day, %error, "settlement roll not made durable");
+                        return;
+                    }
+                },
+                Err(error) => tracing::error!(%day, %error, "settlement roll failed"),
+            }
+        }
+    }
+}
+
+pub async fn run(engine: Arc<Engine>, rolls: Rolls, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(CHECK_INTERVAL);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        catch_up(&engine, settlement_time).await;
+        rolls.catch_up(&engine).await;
     }
 }
 
-/// Makes every roll due by now and not made yet, oldest first, each durable before the next.
-pub async fn catch_up(engine: &Engine, settlement_time: NaiveTime) {
-    let due = due_rolls(
-        engine.now(),
-        settlement_time,
-        engine.last_settlement_roll(),
-        |day| engine.is_trading_day(day),
-    );
-    for day in due {
-        match engine.roll_settlement(day) {
-            Ok((_, durability)) => match durability.wait().await {
-                Ok(()) => tracing::info!(%day, "settlement rolled"),
-                Err(error) => {
-                    tracing::error!(%day, %error, "settlement roll not made durable");
-                    return;
-                }
-            },
-            Err(error) => tracing::error!(%day, %error, "settlement roll failed"),
-        }
+/// The latest day whose settlement time has come by `now` (a business day or not).
+fn latest_due(now: DateTime<Utc>, settlement_time: NaiveTime) -> Option<NaiveDate> {
+    let local = now.with_timezone(&New_York);
+    let today = local.date_naive();
+    if local.time() >= settlement_time {
+        Some(today)
+    } else {
+        today.pred_opt()
     }
 }
 
 /// The business days whose roll is due by `now` and later than `last`, ascending. Without a
-/// last roll (a new WAL), only the latest due one: it settles everything traded before it.
+/// last roll, only the latest due one (it settles everything traded before it).
 fn due_rolls(
     now: DateTime<Utc>,
     settlement_time: NaiveTime,
     last: Option<NaiveDate>,
     is_trading_day: impl Fn(NaiveDate) -> bool,
 ) -> Vec<NaiveDate> {
-    let local = now.with_timezone(&New_York);
-    let today = local.date_naive();
-    let mut day = if local.time() >= settlement_time {
-        Some(today)
-    } else {
-        today.pred_opt()
-    };
-    // A last roll after now: an adjustable clock was set back; rolls are due from there again.
-    let last = last.filter(|last| day.is_some_and(|latest| *last <= latest));
+    let today = now.with_timezone(&New_York).date_naive();
+    // A last roll after today: an adjustable clock was set back; rolls are due from there again.
+    // (A roll made by hand today, before the settlement time, is not one.)
+    let last = last.filter(|last| *last <= today);
+    let mut day = latest_due(now, settlement_time);
     let mut due = Vec::new();
     for _ in 0..CATCH_UP_DAYS_MAX {
         let Some(candidate) = day else { break };
@@ -140,5 +163,26 @@ mod tests {
             due_rolls(tuesday, five, Some(day("2026-12-01")), weekday),
             vec![day("2026-11-23")]
         );
+        // Today's roll made by hand before the settlement time: nothing more is due today.
+        assert!(due_rolls(tuesday, five, Some(day("2026-11-24")), weekday).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_ledger_that_never_rolled_starts_from_the_latest_due_roll_as_made() {
+        use crate::clock::ShiftedClock;
+        use crate::config::Config;
+        let clock = Arc::new(ShiftedClock::new());
+        // Tuesday 2026-11-24, 10:00 New York: Monday's roll is due, Tuesday's is not yet.
+        clock.set("2026-11-24T15:00:00Z".parse().unwrap());
+        let config =
+            Config::parse("[omnibus]\naccount_numbers = [\"DWOM000001\"]\n", "test").unwrap();
+        let engine = Engine::new(&config, clock.clone());
+        let rolls = Rolls::new(&engine, NaiveTime::from_hms_opt(17, 0, 0).unwrap());
+        rolls.catch_up(&engine).await;
+        // Monday's roll is taken as made, not made: an undated trade may be younger than it.
+        assert_eq!(engine.last_settlement_roll(), None);
+        clock.set("2026-11-24T22:00:01Z".parse().unwrap());
+        rolls.catch_up(&engine).await;
+        assert_eq!(engine.last_settlement_roll(), Some(day("2026-11-24")));
     }
 }

@@ -392,10 +392,7 @@ impl Admin {
             Some(Ok(limit)) if (1..=LIMIT_MAX).contains(&limit) => limit,
             Some(_) => return bad_request(&format!("limit must be 1 to {LIMIT_MAX}")),
         };
-        let customers = self.engine.customers_page(after, limit);
-        let next = (customers.len() == limit)
-            .then(|| customers.last().map(|last| last.client_id.clone()))
-            .flatten();
+        let (customers, next) = self.engine.customers_page(after, limit);
         let customers: Vec<serde_json::Value> = customers
             .into_iter()
             .map(|view| self.with_freeze(view))

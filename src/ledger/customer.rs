@@ -313,7 +313,15 @@ impl Ledger {
     /// Up to `limit` customers with a clientID after `after` (all when `None`), in clientID
     /// order: one page of `GET /admin/customers`. Reads every key once and keeps only the page
     /// (a bounded max-heap), so a page costs one pass, not a sort of the whole registry.
-    pub fn customers_page(&self, after: Option<&str>, limit: usize) -> Vec<CustomerView> {
+    ///
+    /// Also answers the last clientID the page covered when it is full, the `after` of the next
+    /// page: computed from the keys chosen, so a customer re-keyed between the two reads cannot
+    /// end the paging early.
+    pub fn customers_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (Vec<CustomerView>, Option<String>) {
         let mut page: std::collections::BinaryHeap<Box<str>> =
             std::collections::BinaryHeap::with_capacity(limit.saturating_add(1));
         for entry in self.customers.iter() {
@@ -328,10 +336,15 @@ impl Ledger {
                 page.push(key.clone());
             }
         }
-        page.into_sorted_vec()
+        let keys = page.into_sorted_vec();
+        let next = (keys.len() == limit)
+            .then(|| keys.last().map(|key| key.to_string()))
+            .flatten();
+        let views = keys
             .iter()
             .filter_map(|client_id| self.customer(client_id))
-            .collect()
+            .collect();
+        (views, next)
     }
 
     /// The customer's balances, positions and open orders.

@@ -305,14 +305,17 @@ impl Ledger {
             }
             Side::Sell => {
                 let quantity = ordered.unwrap_or(Fixed::ZERO);
-                // The commission the order named is taken from the proceeds at its end, unless
-                // DriveWealth reports the fees itself.
-                let fee_charged = match (closes, update.fees) {
-                    (true, Some(reported)) => reported,
-                    (true, None) if filled_quantity.is_positive() => {
-                        order.charges.at_end(filled_amount)?
-                    }
-                    _ => Fixed::ZERO,
+                // Fees DriveWealth reports are charged as reported. Without them, the commission
+                // the order named is taken from its proceeds at its end, and never more than
+                // they are: nothing reserved it, so it must not spend what the customer or the
+                // omni account holds for other orders.
+                let (fee_charged, commission) = match (closes, update.fees) {
+                    (true, Some(reported)) => (reported, Fixed::ZERO),
+                    (true, None) if filled_quantity.is_positive() => (
+                        Fixed::ZERO,
+                        order.charges.at_end(filled_amount)?.min(filled_amount),
+                    ),
+                    _ => (Fixed::ZERO, Fixed::ZERO),
                 };
                 let pending = if closes {
                     Fixed::ZERO
@@ -340,16 +343,20 @@ impl Ledger {
                 let (cash, unsettled_after, omni_spent, omni_unsettled) =
                     match self.config.sell_proceeds {
                         SellProceeds::OnFill => {
-                            let credited = sub(proceeds, fee_charged)?;
+                            let credited = sub(sub(proceeds, fee_charged)?, commission)?;
                             let spent = credited.checked_neg().ok_or(Overflow)?;
                             (add(customer.cash, credited)?, held, spent, Fixed::ZERO)
                         }
-                        SellProceeds::OnSettlement => (
-                            sub(customer.cash, fee_charged)?,
-                            add(held, proceeds)?,
-                            fee_charged,
-                            proceeds,
-                        ),
+                        // The commission waits with the proceeds it comes out of.
+                        SellProceeds::OnSettlement => {
+                            let held_now = sub(proceeds, commission)?;
+                            (
+                                sub(customer.cash, fee_charged)?,
+                                add(held, held_now)?,
+                                fee_charged,
+                                held_now,
+                            )
+                        }
                     };
                 Effect {
                     filled_quantity,

@@ -118,8 +118,9 @@ pub struct MarketCalendar {
     /// Sorted and deduplicated; never a holiday (a configured holiday wins over a built-in early
     /// close: an emergency closure of a short day).
     early_closes: Vec<NaiveDate>,
-    /// The last day the calendar knows about: 31 December of the last year it lists a day of
-    /// (the built-in table's last year at least). `None` for an empty calendar.
+    /// The last day the calendar knows about: the built-in table's 31 December of its last year,
+    /// or the last day `market.holidays` / `market.early_closes` add if later (one added day
+    /// must not vouch for the rest of its year). `None` for an empty calendar.
     ends: Option<NaiveDate>,
 }
 
@@ -138,13 +139,14 @@ impl MarketCalendar {
         early_closes.sort_unstable();
         early_closes.dedup();
         early_closes.retain(|day| holidays.binary_search(day).is_err());
-        let listed = holidays
-            .last()
-            .max(early_closes.last())
-            .map(|day| day.year());
-        let ends = last_year
-            .max(listed)
-            .and_then(|year| NaiveDate::from_ymd_opt(year, 12, 31));
+        let built_in_end = last_year.and_then(|year| NaiveDate::from_ymd_opt(year, 12, 31));
+        let listed = config
+            .holidays
+            .iter()
+            .chain(&config.early_closes)
+            .max()
+            .copied();
+        let ends = built_in_end.max(listed);
         Self {
             holidays,
             early_closes,
