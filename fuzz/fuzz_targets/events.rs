@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
     if let Event::Deposit(deposit) = &event {
         // `is_successful` decides whether omni cash moves; it must be a plain comparison.
         let _ = deposit.is_successful();
+        let _ = deposit.deposit_status();
     }
     // Parsing is a pure function of the bytes.
     assert_eq!(parse_event(data), Ok((id, event)));

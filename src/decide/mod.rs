@@ -103,6 +103,8 @@ pub struct Rules {
 #[derive(Debug, Clone)]
 pub struct AccountRule {
     pub number: Box<str>,
+    /// DriveWealth's accountID (`[[omnibus.accounts]]` `account_id`).
+    pub account_id: Option<Box<str>>,
     /// The ledger's account it reserves at (every number of `account_numbers` shares index 0).
     pub index: AccountIndex,
     /// Empty: every asset class.
@@ -124,6 +126,7 @@ impl Rules {
                 .iter()
                 .map(|number| AccountRule {
                     number: number.as_str().into(),
+                    account_id: None,
                     index: AccountIndex(0),
                     asset_classes: Box::default(),
                 })
@@ -135,6 +138,7 @@ impl Rules {
                 .zip(0..=u8::MAX)
                 .map(|(account, index)| AccountRule {
                     number: account.number.as_str().into(),
+                    account_id: account.account_id.as_deref().map(Box::from),
                     index: AccountIndex(index),
                     asset_classes: account.asset_classes.as_slice().into(),
                 })
@@ -150,6 +154,13 @@ impl Rules {
 
     pub fn is_omnibus_account(&self, account_no: &str) -> bool {
         self.account(account_no).is_some()
+    }
+
+    /// The account whose DriveWealth accountID is `account_id`.
+    pub fn account_with_id(&self, account_id: &str) -> Option<&AccountRule> {
+        self.accounts
+            .iter()
+            .find(|account| account.account_id.as_deref() == Some(account_id))
     }
 
     /// The account an `accountNo` names, if it is one of this gateway's.

@@ -13,8 +13,21 @@ impl Engine {
     /// The upstream took the order under `order_id`. The bind is queued before it is applied:
     /// from the moment it is applied, updates can find the order, and their records must come
     /// after it in the log.
+    ///
+    /// An id already bound to another open order is not bound (the ledger keeps one open order
+    /// per upstream id): the order is held in doubt instead, its reservation kept, for an
+    /// operator to resolve.
     pub fn bound(&self, admitted: &Admitted, order_id: &str) -> Durability {
         let _gate = self.gate.shared();
+        if let Some(other) = self.ledger.bound_elsewhere(order_id, admitted.local) {
+            tracing::error!(
+                order_id,
+                local = %admitted.local,
+                other = %other,
+                "the upstream answered an orderId already bound to another open order; held in doubt"
+            );
+            return self.hold_in_doubt(admitted.local);
+        }
         let mut records = vec![Record::Bind {
             local: admitted.local.0,
             order_id: order_id.to_owned(),
@@ -28,7 +41,10 @@ impl Engine {
         }
         let durability = self.log(&records);
         if let Err(error) = self.ledger.bind(admitted.local, order_id) {
-            tracing::error!(%error, order_id, "could not bind an accepted order");
+            // Only a bind racing for the same id gets here; replay meets the same refusal and
+            // holds the order in doubt the same way.
+            tracing::error!(%error, order_id, "could not bind an accepted order; held in doubt");
+            drop(self.hold_in_doubt(admitted.local));
         }
         if let Some(queued) = admitted.queued {
             self.queued.insert(order_id, queued, self.clock.now());
@@ -90,12 +106,15 @@ impl Engine {
     /// Sent, but no answer came: the reservation stays until the order is resolved.
     pub fn in_doubt(&self, admitted: &Admitted) -> Durability {
         let _gate = self.gate.shared();
-        if let Err(error) = self.ledger.mark_in_doubt(admitted.local) {
-            tracing::error!(%error, local = %admitted.local, "could not hold an order in doubt");
+        self.hold_in_doubt(admitted.local)
+    }
+
+    /// Marks an order in doubt and logs it; the caller holds the gate.
+    fn hold_in_doubt(&self, local: crate::ledger::LocalOrderId) -> Durability {
+        if let Err(error) = self.ledger.mark_in_doubt(local) {
+            tracing::error!(%error, %local, "could not hold an order in doubt");
         }
-        self.log(&[Record::InDoubt {
-            local: admitted.local.0,
-        }])
+        self.log(&[Record::InDoubt { local: local.0 }])
     }
 
     /// Applies what an order status (a proxied GET answer, an event, a poll) says, and logs it
@@ -166,6 +185,43 @@ impl Engine {
         Ok(Some(durability))
     }
 
+    /// A credited DriveWealth deposit that came back (`deposits.updated` status 5, "Returned"):
+    /// its amount leaves the account again, once per `paymentID`. The money is gone whatever is
+    /// reserved, so available may fall below zero (then no BUY passes until it is funded).
+    /// `Ok(None)`: that payment was never credited, or was returned already.
+    pub fn return_omni_payment(
+        &self,
+        account: AccountIndex,
+        payment_id: &str,
+        amount: Fixed,
+    ) -> Result<Option<Durability>, ChangeError> {
+        if !amount.is_positive() {
+            return Err(ChangeError::Invalid(format!(
+                "a returned deposit's amount must be positive; got {}",
+                amount.money()
+            )));
+        }
+        let durability = {
+            let _gate = self.gate.exclusive();
+            let returned = returned_payment_key(payment_id);
+            if !self.seen_payments.contains(payment_id) || !self.seen_payments.first_time(&returned)
+            {
+                return Ok(None);
+            }
+            // Cannot fail: the amount is positive.
+            let debit = Fixed::from_units(-amount.units());
+            self.ledger.redo_omni_cash(account, debit)?;
+            self.log(&[Record::OmniCash {
+                amount: debit,
+                payment_id: Some(returned),
+                reason: Some("deposit returned by DriveWealth".to_owned()),
+                account: self.ledger.account_number(account),
+            }])
+        };
+        self.watch_omni_balance(&self.settings.load(), account);
+        Ok(Some(durability))
+    }
+
     /// Keeps the first answer to an `Idempotency-Key`; durable before the answer goes out, so a
     /// retry after a crash still finds it.
     pub fn remember_idempotent(
@@ -178,4 +234,10 @@ impl Engine {
         guard.complete(answer);
         durability
     }
+}
+
+/// The key under which a payment's return is remembered beside its credit (and logged, so
+/// replay remembers it too).
+fn returned_payment_key(payment_id: &str) -> String {
+    format!("returned:{payment_id}")
 }

@@ -104,9 +104,17 @@ impl Engine {
                 Ok(())
             }
             Record::ClientOrderIds(shard) => self.duplicates.import_ids(&shard),
-            Record::Bind { local, order_id } => ledger
-                .bind(LocalOrderId(local), &order_id)
-                .map_err(|error| error.to_string()),
+            Record::Bind { local, order_id } => match ledger.bind(LocalOrderId(local), &order_id) {
+                // The live bind met the same refusal (an id already bound to another open
+                // order) and held the order in doubt; so does replay.
+                Err(crate::ledger::LedgerError::Conflict(reason)) => {
+                    tracing::warn!(%reason, "replayed bind refused; order held in doubt");
+                    ledger
+                        .mark_in_doubt(LocalOrderId(local))
+                        .map_err(|error| error.to_string())
+                }
+                other => other.map_err(|error| error.to_string()),
+            },
             Record::Release { local } => ledger
                 .release(LocalOrderId(local))
                 .map_err(|error| error.to_string()),

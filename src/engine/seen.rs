@@ -51,6 +51,11 @@ impl SeenEvents {
         ids
     }
 
+    /// Whether `id` has been seen (and not forgotten since).
+    pub fn contains(&self, id: &str) -> bool {
+        self.inner.read().set.contains(id)
+    }
+
     /// True the first time `id` is seen.
     pub fn first_time(&self, id: &str) -> bool {
         if self.inner.read().set.contains(id) {

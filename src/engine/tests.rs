@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::*;
 use crate::clock::FixedClock;
 use crate::instruments::InstrumentSpec;
+use crate::ledger::{LocalOrderId, OrderState};
 use crate::order::parse_order;
 use crate::wal::{Fault, FaultPlan, FaultyStorage, Wal, WalOptions};
 
@@ -345,5 +346,57 @@ fn a_large_book_waits_for_as_many_records_as_its_snapshot_held() {
         journal.snapshot_due(),
         "61 records since a snapshot of 60 customers"
     );
+    engine.close();
+}
+
+/// One upstream id, one open order (SPEC §6): an upstream that answers an id already bound to
+/// another open order (a simulator restarted without its state) gets the second order held in
+/// doubt, reservation kept, not bound; after a restart the books are the same.
+#[test]
+fn an_upstream_id_already_bound_holds_the_second_order_in_doubt() {
+    let scratch = tempfile::tempdir().unwrap();
+    let config = config(&scratch.path().join("wal"));
+    let engine = Engine::open(&config, clock(), false).unwrap().engine;
+    book(&engine);
+    let admit = |engine: &Engine| {
+        let order = parse_order(ORDER).unwrap();
+        let (admitted, durability) = engine.admit(&order).unwrap();
+        durability.wait_blocking().unwrap();
+        admitted
+    };
+    let first = admit(&engine);
+    engine.bound(&first, "GB.same").wait_blocking().unwrap();
+    let second = admit(&engine);
+    engine.bound(&second, "GB.same").wait_blocking().unwrap();
+    let state = |engine: &Engine| {
+        let in_doubt: Vec<LocalOrderId> = engine
+            .orders(OrderState::InDoubt)
+            .iter()
+            .map(|view| view.local_id)
+            .collect();
+        (
+            in_doubt,
+            engine.ledger.local_id_of("GB.same"),
+            engine.customer("CUST0A19F").unwrap().reserved,
+        )
+    };
+    let live = state(&engine);
+    assert_eq!(
+        live,
+        (
+            vec![second.local],
+            Some(first.local),
+            Fixed::from_int(400).unwrap()
+        )
+    );
+    // The operator cannot bind it to the same id either: 409.
+    assert!(matches!(
+        engine.resolve_in_doubt(second.local, Some("GB.same")),
+        Err(ChangeError::Conflict(_))
+    ));
+    engine.close_without_snapshot();
+    let engine = Engine::open(&config, clock(), false).unwrap().engine;
+    assert_eq!(state(&engine), live, "replayed from the log");
+    engine.check_invariants().unwrap();
     engine.close();
 }

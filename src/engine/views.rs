@@ -93,6 +93,20 @@ impl Engine {
         self.ledger.customers_page(after, limit)
     }
 
+    /// The account whose DriveWealth accountID is `account_id` (`[[omnibus.accounts]]` only).
+    pub fn account_with_id(&self, account_id: &str) -> Option<AccountIndex> {
+        self.settings
+            .load()
+            .rules
+            .account_with_id(account_id)
+            .map(|account| account.index)
+    }
+
+    /// True with `omnibus.account_numbers` (one shared balance, no account ids).
+    pub fn has_shared_balance(&self) -> bool {
+        self.ledger.account_number(AccountIndex(0)).is_none()
+    }
+
     pub fn omni_at(&self, account: AccountIndex) -> OmniView {
         self.ledger.omni_at(account)
     }

@@ -34,6 +34,8 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct OrderPayload {
     pub id: String,
+    /// A name or a numeric code, sent as a JSON string or number (kept as its text).
+    #[serde(deserialize_with = "text_or_integer")]
     pub status: String,
     #[serde(
         rename = "cumulativeQuantity",
@@ -118,32 +120,100 @@ pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability),
             Ok((outcome, durability))
         }
         Event::Deposit(deposit) => {
-            let account = match &deposit.account_no {
-                Some(number) => engine.account_named(number).ok_or_else(|| {
-                    ChangeError::Invalid(format!(
-                        "deposits.updated for account {number:?}, which is not an omnibus account"
-                    ))
-                })?,
-                None => AccountIndex(0),
-            };
-            if !deposit.is_successful() {
-                return Ok((
+            let account = deposit_account(engine, &deposit)?;
+            match deposit.deposit_status() {
+                DepositStatus::Successful => {
+                    match engine.credit_omni_payment(
+                        account,
+                        &deposit.payment_id,
+                        deposit.amount,
+                    )? {
+                        Some(durability) => Ok((EventOutcome::Applied, durability)),
+                        None => Ok((EventOutcome::Duplicate, Durability::None)),
+                    }
+                }
+                DepositStatus::Returned => {
+                    match engine.return_omni_payment(
+                        account,
+                        &deposit.payment_id,
+                        deposit.amount,
+                    )? {
+                        Some(durability) => Ok((EventOutcome::Applied, durability)),
+                        None => Ok((
+                            EventOutcome::Ignored(format!(
+                                "deposit {} was not credited here, or was returned already",
+                                clip(&deposit.payment_id)
+                            )),
+                            Durability::None,
+                        )),
+                    }
+                }
+                DepositStatus::Other => Ok((
                     EventOutcome::Ignored(format!(
-                        "deposit {} has status {}, not 2 (successful)",
-                        deposit.payment_id, deposit.status
+                        "deposit {} has status {}, neither 2 (successful) nor 5 (returned)",
+                        clip(&deposit.payment_id),
+                        clip(&deposit.status)
                     )),
                     Durability::None,
-                ));
-            }
-            match engine.credit_omni_payment(account, &deposit.payment_id, deposit.amount)? {
-                Some(durability) => Ok((EventOutcome::Applied, durability)),
-                None => Ok((EventOutcome::Duplicate, Durability::None)),
+                )),
             }
         }
         Event::Other(kind) => Ok((
             EventOutcome::Ignored(format!("event type {kind}")),
             Durability::None,
         )),
+    }
+}
+
+/// A JSON string, or an integer given as a number, as its text: DriveWealth sends order and
+/// deposit statuses both ways.
+fn text_or_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Integer(i64),
+    }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::Text(text) => text,
+        Either::Integer(number) => number.to_string(),
+    })
+}
+
+/// The omnibus account a deposit names: by `accountNo`, or by DriveWealth's `accountID` (the
+/// `account_id` of an `[[omnibus.accounts]]` table; the shared balance of `account_numbers` has
+/// no id to compare, so any accountID is taken as it), both agreeing if both are given. Neither:
+/// the first account.
+fn deposit_account(engine: &Engine, deposit: &DepositPayload) -> Result<AccountIndex, ChangeError> {
+    let by_number = match &deposit.account_no {
+        Some(number) => Some(engine.account_named(number).ok_or_else(|| {
+            ChangeError::Invalid(format!(
+                "deposits.updated for account {:?}, which is not an omnibus account",
+                clip(number)
+            ))
+        })?),
+        None => None,
+    };
+    let by_id = match &deposit.account_id {
+        Some(id) => match engine.account_with_id(id) {
+            Some(found) => Some(found),
+            None if engine.has_shared_balance() => None,
+            None => {
+                return Err(ChangeError::Invalid(format!(
+                    "deposits.updated for accountID {:?}, which is no omnibus account's account_id",
+                    clip(id)
+                )))
+            }
+        },
+        None => None,
+    };
+    match (by_number, by_id) {
+        (Some(number), Some(id)) if number != id => Err(ChangeError::Invalid(
+            "deposits.updated names two different omnibus accounts (accountNo and accountID)"
+                .to_owned(),
+        )),
+        (Some(account), _) | (None, Some(account)) => Ok(account),
+        (None, None) => Ok(AccountIndex(0)),
     }
 }
 
@@ -154,17 +224,41 @@ pub struct DepositPayload {
     pub payment_id: String,
     #[serde(deserialize_with = "money::exact::deserialize")]
     pub amount: Fixed,
-    /// A number: 2 is successful (DriveWealth's `statusMessage` "Successful").
-    pub status: i64,
+    /// DriveWealth sends a number (2 successful, 5 returned, …); a name is read too.
+    #[serde(deserialize_with = "text_or_integer")]
+    pub status: String,
     #[serde(rename = "accountNo", default)]
     pub account_no: Option<String>,
+    /// DriveWealth's accountID (its events name the account this way).
+    #[serde(rename = "accountID", default)]
+    pub account_id: Option<String>,
+}
+
+/// What a deposit's status means for the omni account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepositStatus {
+    /// 2, "Successful": the money arrived.
+    Successful,
+    /// 5, "Returned": money credited before went back.
+    Returned,
+    /// Started, pending, failed, on hold, …: nothing moves.
+    Other,
 }
 
 impl DepositPayload {
-    pub const STATUS_SUCCESSFUL: i64 = 2;
+    pub fn deposit_status(&self) -> DepositStatus {
+        let status = self.status.trim();
+        if status == "2" || status.eq_ignore_ascii_case("successful") {
+            DepositStatus::Successful
+        } else if status == "5" || status.eq_ignore_ascii_case("returned") {
+            DepositStatus::Returned
+        } else {
+            DepositStatus::Other
+        }
+    }
 
     pub fn is_successful(&self) -> bool {
-        self.status == Self::STATUS_SUCCESSFUL
+        self.deposit_status() == DepositStatus::Successful
     }
 }
 

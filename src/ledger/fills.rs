@@ -40,18 +40,34 @@ crate::wire_codes!(OrderStatus {
 });
 
 impl OrderStatus {
-    /// DriveWealth's spellings: names (`CANCELLED` too) and the numeric codes of list answers.
+    /// DriveWealth's spellings (SPEC §6): names (`CANCELLED` and `Pending Cancel` too, in any
+    /// case) and the numeric codes of list answers (0, 1, 2, 4, 6, 8), which events and GET
+    /// answers may also send as JSON numbers (the caller passes their text).
     pub fn parse(text: &str) -> Option<OrderStatus> {
-        Some(match text {
-            "NEW" | "0" => OrderStatus::New,
-            "PENDING" => OrderStatus::Pending,
-            "PARTIAL_FILL" | "PARTIALLY_FILLED" | "1" => OrderStatus::PartialFill,
-            "FILLED" | "2" => OrderStatus::Filled,
-            "CANCELED" | "CANCELLED" | "4" => OrderStatus::Canceled,
-            "PENDING_CANCEL" | "6" => OrderStatus::PendingCancel,
-            "REJECTED" | "8" => OrderStatus::Rejected,
-            _ => return None,
-        })
+        let known = [
+            ("NEW", OrderStatus::New),
+            ("0", OrderStatus::New),
+            ("PENDING", OrderStatus::Pending),
+            ("PARTIAL_FILL", OrderStatus::PartialFill),
+            ("PARTIALLY_FILLED", OrderStatus::PartialFill),
+            ("PARTIAL FILL", OrderStatus::PartialFill),
+            ("1", OrderStatus::PartialFill),
+            ("FILLED", OrderStatus::Filled),
+            ("2", OrderStatus::Filled),
+            ("CANCELED", OrderStatus::Canceled),
+            ("CANCELLED", OrderStatus::Canceled),
+            ("4", OrderStatus::Canceled),
+            ("PENDING_CANCEL", OrderStatus::PendingCancel),
+            ("PENDING CANCEL", OrderStatus::PendingCancel),
+            ("6", OrderStatus::PendingCancel),
+            ("REJECTED", OrderStatus::Rejected),
+            ("8", OrderStatus::Rejected),
+        ];
+        let text = text.trim();
+        known
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(text))
+            .map(|(_, status)| *status)
     }
 
     /// FILLED, CANCELED and REJECTED end an order.

@@ -8,7 +8,8 @@
 //! # Layout
 //! - `customer`: the registry (`register`, `rekey`, `adjust_cash`, views).
 //! - `omni`: the omnibus account, kept in atomics so the order path takes no global lock.
-//! - `orders`: reserving BUYs and SELLs, binding them to upstream ids, releasing, in doubt;
+//! - `orders`: reserving BUYs and SELLs, releasing; `binding`: binding them to upstream ids
+//!   (one open order per id), in doubt, resolution;
 //!   `order_views`: listing them for the admin API.
 //! - `fills`: applying upstream progress (`apply_update`).
 //! - `settlement`: T+1 settlement rolls (`roll_settlement`).
@@ -85,6 +86,7 @@ use parking_lot::{MappedMutexGuard, Mutex};
 use crate::cow::SnapshotEpoch;
 use crate::money::Fixed;
 
+mod binding;
 mod customer;
 mod fills;
 mod invariants;

@@ -416,33 +416,6 @@ impl Ledger {
         Ok(LocalOrderId(local))
     }
 
-    /// Upstream accepted the order (2xx with its orderId): later updates find it by that id. Also
-    /// ends an in-doubt state (a late answer).
-    pub fn bind(&self, local: LocalOrderId, upstream_order_id: &str) -> Result<(), LedgerError> {
-        let cell = self
-            .order_customer(local.0)
-            .ok_or_else(|| unknown_order(local))?;
-        let _customer = self.change(&cell);
-        let previous = {
-            let mut order = self
-                .change_order(local.0)
-                .ok_or_else(|| unknown_order(local))?;
-            order.in_doubt = false;
-            if order.upstream_order_id.as_deref() == Some(upstream_order_id) {
-                return Ok(());
-            }
-            order.upstream_order_id.replace(upstream_order_id.into())
-        };
-        if let Some(previous) = previous {
-            tracing::warn!(%local, %previous, new = upstream_order_id, "order re-bound to another upstream id");
-            self.local_by_upstream
-                .remove_if(&previous, |_, mapped| *mapped == local.0);
-        }
-        self.local_by_upstream
-            .insert(upstream_order_id.into(), local.0);
-        Ok(())
-    }
-
     /// Upstream definitely did not take the order (4xx, or an admin resolving it as never
     /// placed): everything it still holds returns. Fills already applied stay applied.
     pub fn release(&self, local: LocalOrderId) -> Result<(), LedgerError> {
@@ -483,55 +456,6 @@ impl Ledger {
         }
         self.close_order(&mut customer, local.0);
         Ok(())
-    }
-
-    /// The order was sent and no answer came (timeout, reset): its reservation stays and it is
-    /// listed as in doubt until `bind`, `resolve_in_doubt` or `release`.
-    pub fn mark_in_doubt(&self, local: LocalOrderId) -> Result<(), LedgerError> {
-        let cell = self
-            .order_customer(local.0)
-            .ok_or_else(|| unknown_order(local))?;
-        let _customer = self.change(&cell);
-        let mut order = self
-            .change_order(local.0)
-            .ok_or_else(|| unknown_order(local))?;
-        if order.upstream_order_id.is_some() {
-            return Err(LedgerError::Invalid(format!(
-                "order {local} was already answered by upstream; it cannot be in doubt"
-            )));
-        }
-        order.in_doubt = true;
-        Ok(())
-    }
-
-    /// Admin resolution of an in-doubt order: it reached upstream under `upstream_order_id`
-    /// (bind it), or it never did (`None`: release it).
-    pub fn resolve_in_doubt(
-        &self,
-        local: LocalOrderId,
-        upstream_order_id: Option<&str>,
-    ) -> Result<(), LedgerError> {
-        let in_doubt = self
-            .orders
-            .get(&local.0)
-            .map(|order| order.in_doubt)
-            .ok_or_else(|| unknown_order(local))?;
-        if !in_doubt {
-            return Err(LedgerError::Invalid(format!(
-                "order {local} is not in doubt"
-            )));
-        }
-        match upstream_order_id {
-            Some(upstream_order_id) => self.bind(local, upstream_order_id),
-            None => self.release(local),
-        }
-    }
-
-    /// The local id an upstream orderId is bound to.
-    pub fn local_id_of(&self, upstream_order_id: &str) -> Option<LocalOrderId> {
-        self.local_by_upstream
-            .get(upstream_order_id)
-            .map(|entry| LocalOrderId(*entry.value()))
     }
 
     /// Forgets a closed order. The caller holds its customer's lock and has already returned or
@@ -577,6 +501,6 @@ fn shown_available(customer: &CustomerState) -> Fixed {
     })
 }
 
-fn unknown_order(local: LocalOrderId) -> LedgerError {
+pub(super) fn unknown_order(local: LocalOrderId) -> LedgerError {
     LedgerError::NotFound(format!("order {local} is not open"))
 }

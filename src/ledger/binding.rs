@@ -1,0 +1,112 @@
+//! An order's upstream id (SPEC §6): binding it to DriveWealth's `orderId`, one open order per
+//! id; holding it in doubt when no answer came; an operator's resolution.
+
+use super::orders::unknown_order;
+use super::{Ledger, LedgerError, LocalOrderId};
+
+impl Ledger {
+    /// Upstream accepted the order (2xx with its orderId): later updates find it by that id. Also
+    /// ends an in-doubt state (a late answer).
+    ///
+    /// One upstream id belongs to at most one open order: an id already bound to another open
+    /// order is refused (`Conflict`) and nothing changes. (A simulator restarted without its
+    /// state, or a confused upstream, can hand out an id twice; two orders sharing one would
+    /// apply each other's fills.) The id is claimed before the order takes it, so two binds
+    /// racing for one id cannot both win.
+    pub fn bind(&self, local: LocalOrderId, upstream_order_id: &str) -> Result<(), LedgerError> {
+        let cell = self
+            .order_customer(local.0)
+            .ok_or_else(|| unknown_order(local))?;
+        let _customer = self.change(&cell);
+        match self.local_by_upstream.entry(upstream_order_id.into()) {
+            dashmap::Entry::Occupied(entry) if *entry.get() != local.0 => {
+                return Err(LedgerError::Conflict(format!(
+                    "upstream order id {upstream_order_id} is already bound to open order \
+                     local-{}",
+                    entry.get()
+                )));
+            }
+            dashmap::Entry::Occupied(_) => {}
+            dashmap::Entry::Vacant(entry) => {
+                entry.insert(local.0);
+            }
+        }
+        let previous = {
+            let Some(mut order) = self.change_order(local.0) else {
+                self.local_by_upstream
+                    .remove_if(upstream_order_id, |_, mapped| *mapped == local.0);
+                return Err(unknown_order(local));
+            };
+            order.in_doubt = false;
+            if order.upstream_order_id.as_deref() == Some(upstream_order_id) {
+                return Ok(());
+            }
+            order.upstream_order_id.replace(upstream_order_id.into())
+        };
+        if let Some(previous) = previous {
+            tracing::warn!(%local, %previous, new = upstream_order_id, "order re-bound to another upstream id");
+            self.local_by_upstream
+                .remove_if(&previous, |_, mapped| *mapped == local.0);
+        }
+        Ok(())
+    }
+
+    /// The open order other than `local` that `upstream_order_id` is bound to, if any.
+    pub fn bound_elsewhere(
+        &self,
+        upstream_order_id: &str,
+        local: LocalOrderId,
+    ) -> Option<LocalOrderId> {
+        self.local_id_of(upstream_order_id)
+            .filter(|bound| *bound != local)
+    }
+
+    /// The order was sent and no answer came (timeout, reset): its reservation stays and it is
+    /// listed as in doubt until `bind`, `resolve_in_doubt` or `release`.
+    pub fn mark_in_doubt(&self, local: LocalOrderId) -> Result<(), LedgerError> {
+        let cell = self
+            .order_customer(local.0)
+            .ok_or_else(|| unknown_order(local))?;
+        let _customer = self.change(&cell);
+        let mut order = self
+            .change_order(local.0)
+            .ok_or_else(|| unknown_order(local))?;
+        if order.upstream_order_id.is_some() {
+            return Err(LedgerError::Invalid(format!(
+                "order {local} was already answered by upstream; it cannot be in doubt"
+            )));
+        }
+        order.in_doubt = true;
+        Ok(())
+    }
+
+    /// Admin resolution of an in-doubt order: it reached upstream under `upstream_order_id`
+    /// (bind it), or it never did (`None`: release it).
+    pub fn resolve_in_doubt(
+        &self,
+        local: LocalOrderId,
+        upstream_order_id: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let in_doubt = self
+            .orders
+            .get(&local.0)
+            .map(|order| order.in_doubt)
+            .ok_or_else(|| unknown_order(local))?;
+        if !in_doubt {
+            return Err(LedgerError::Invalid(format!(
+                "order {local} is not in doubt"
+            )));
+        }
+        match upstream_order_id {
+            Some(upstream_order_id) => self.bind(local, upstream_order_id),
+            None => self.release(local),
+        }
+    }
+
+    /// The local id an upstream orderId is bound to.
+    pub fn local_id_of(&self, upstream_order_id: &str) -> Option<LocalOrderId> {
+        self.local_by_upstream
+            .get(upstream_order_id)
+            .map(|entry| LocalOrderId(*entry.value()))
+    }
+}

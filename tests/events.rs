@@ -1,0 +1,178 @@
+//! DriveWealth's events as DriveWealth sends them, through the real binary (SPEC §6): statuses
+//! as names or numbers (JSON numbers or strings), `Pending Cancel` not final, deposits naming
+//! their account by `accountNo` or `accountID`, and a returned deposit debited once.
+
+mod common;
+
+use common::{config, send, Gateway, TempDir};
+
+fn event(id: &str, kind: &str, payload: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"{kind}","timestamp":"2026-11-19T16:41:53.938331938Z","payload":{payload}}}"#
+    )
+}
+
+fn post(gateway: &Gateway, body: &str) -> String {
+    let answer = gateway.admin("POST", "/admin/events", body);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.json()["result"].as_str().unwrap().to_owned()
+}
+
+fn paused_gateway(rest: &str) -> Gateway {
+    let gateway = Gateway::start(&config(
+        "",
+        &format!("[upstream]\npoll_interval_ms = 0\n[clock]\nadjustable = true\n{rest}"),
+    ));
+    gateway.set_clock("2026-11-19T11:00:00-05:00");
+    let paused = send(
+        gateway.simulator.unwrap(),
+        "PUT",
+        "/sim/fills",
+        &[("content-type", "application/json")],
+        br#"{"paused":true}"#,
+    );
+    assert_eq!(paused.status, 200);
+    gateway
+}
+
+#[test]
+fn order_statuses_are_read_as_names_or_numbers() {
+    let gateway = paused_gateway("");
+    gateway.fund_omni("10000");
+    let place = || {
+        let placed = gateway.post_order(
+            r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":2,"price":100,"clientID":"123456789"}"#,
+        );
+        assert_eq!(placed.status, 200, "{}", placed.text());
+        placed.json()["orderId"].as_str().unwrap().to_owned()
+    };
+    let update = |event_id: &str, order_id: &str, status: &str, cumulative: u32| {
+        let payload = format!(
+            r#"{{"id":"{order_id}","status":{status},"cumulativeQuantity":{cumulative},"averagePrice":100}}"#
+        );
+        post(&gateway, &event(event_id, "orders.updated", &payload))
+    };
+    let open = || {
+        gateway
+            .admin("GET", "/admin/orders?state=open", "")
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    // 1 as a JSON number is PARTIAL_FILL; "2" as a string is FILLED (final).
+    let first = place();
+    assert_eq!(update("a1", &first, "1", 1), "applied");
+    assert_eq!(gateway.customer("123456789")["reserved"], "100");
+    assert_eq!(update("a2", &first, r#""2""#, 2), "applied");
+    assert_eq!(gateway.customer("123456789")["reserved"], "0");
+    assert_eq!(open(), 0);
+
+    // Pending Cancel, as a name with a space or as 6, is not final: the order stays open.
+    let second = place();
+    assert_eq!(update("b1", &second, r#""Pending Cancel""#, 0), "duplicate");
+    assert_eq!(update("b2", &second, "6", 0), "duplicate");
+    assert_eq!(open(), 1);
+    assert_eq!(gateway.customer("123456789")["reserved"], "200");
+    // 4 is CANCELED: final, the reservation returns.
+    assert_eq!(update("b3", &second, "4", 0), "applied");
+    assert_eq!(open(), 0);
+    assert_eq!(gateway.customer("123456789")["reserved"], "0");
+
+    // A status that is neither a string nor an integer is a bad body.
+    let bad = event(
+        "c1",
+        "orders.updated",
+        r#"{"id":"x","status":{"name":"NEW"},"cumulativeQuantity":0}"#,
+    );
+    assert_eq!(gateway.admin("POST", "/admin/events", &bad).status, 400);
+}
+
+fn deposit(event_id: &str, payment_id: &str, account: &str, amount: &str, status: &str) -> String {
+    event(
+        event_id,
+        "deposits.updated",
+        &format!(
+            r#"{{"paymentID":"{payment_id}","category":"DEPOSIT","type":"WIRE","amount":{amount},"currency":"USD","status":{status}{account}}}"#
+        ),
+    )
+}
+
+#[test]
+fn deposits_name_their_account_either_way_and_a_return_is_debited_once() {
+    let accounts =
+        "[[omnibus.accounts]]\nnumber = \"DWOM000001\"\naccount_id = \"acct-equities\"\n\n\
+                    [[omnibus.accounts]]\nnumber = \"DWCR000001\"\naccount_id = \"acct-crypto\"\n\
+                    asset_classes = [\"CRYPTO\"]\n";
+    let settings =
+        config("", accounts).replace("[omnibus]\naccount_numbers = [\"DWOM000001\"]\n", "");
+    let dir = std::sync::Arc::new(TempDir::new("events"));
+    let gateway = Gateway::start_in(dir.clone(), &settings);
+    let available = |account: &str| {
+        gateway
+            .admin("GET", &format!("/admin/omni/{account}"), "")
+            .json()["available"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let by_id = r#","accountID":"acct-crypto""#;
+    let by_number = r#","accountNo":"DWOM000001""#;
+    assert_eq!(
+        post(&gateway, &deposit("d1", "pay-1", by_id, "500", "2")),
+        "applied"
+    );
+    assert_eq!(
+        post(&gateway, &deposit("d2", "pay-2", by_number, "300", "2")),
+        "applied"
+    );
+    assert_eq!(available("DWCR000001"), "500");
+    assert_eq!(available("DWOM000001"), "300");
+
+    // Returned (5, or its name): debited once per paymentID, at the account it was credited to.
+    assert_eq!(
+        post(&gateway, &deposit("d3", "pay-1", by_id, "500", "5")),
+        "applied"
+    );
+    assert_eq!(available("DWCR000001"), "0");
+    let again = post(
+        &gateway,
+        &deposit("d4", "pay-1", by_id, "500", r#""Returned""#),
+    );
+    assert_eq!(again, "ignored");
+    assert_eq!(available("DWCR000001"), "0");
+    // A return of a payment never credited moves nothing.
+    let stranger = post(&gateway, &deposit("d5", "pay-9", by_id, "50", "5"));
+    assert_eq!(stranger, "ignored");
+    assert_eq!(available("DWCR000001"), "0");
+
+    // An unknown accountID, and two fields naming two accounts, are refused.
+    let unknown = deposit("d6", "pay-3", r#","accountID":"acct-elsewhere""#, "1", "2");
+    assert_eq!(gateway.admin("POST", "/admin/events", &unknown).status, 400);
+    let both = deposit(
+        "d7",
+        "pay-4",
+        r#","accountNo":"DWOM000001","accountID":"acct-crypto""#,
+        "1",
+        "2",
+    );
+    assert_eq!(gateway.admin("POST", "/admin/events", &both).status, 400);
+    assert_eq!(available("DWOM000001"), "300");
+
+    // The return is durable: after a SIGKILL it is neither lost nor made again.
+    gateway.kill();
+    let gateway = Gateway::start_in(dir, &settings);
+    let available = |account: &str| {
+        gateway
+            .admin("GET", &format!("/admin/omni/{account}"), "")
+            .json()["available"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(available("DWCR000001"), "0");
+    assert_eq!(available("DWOM000001"), "300");
+    let after = post(&gateway, &deposit("d8", "pay-1", by_id, "500", "5"));
+    assert_eq!(after, "ignored");
+}
