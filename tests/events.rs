@@ -176,3 +176,75 @@ fn deposits_name_their_account_either_way_and_a_return_is_debited_once() {
     let after = post(&gateway, &deposit("d8", "pay-1", by_id, "500", "5"));
     assert_eq!(after, "ignored");
 }
+
+/// SPEC §6: an order whose answer was lost is bound by the first DriveWealth event that carries
+/// its clientOrderID and account; the listing shows what identifies it until then, also after a
+/// restart.
+#[test]
+fn an_in_doubt_order_is_bound_by_an_event_naming_its_client_order_id() {
+    let dir = std::sync::Arc::new(TempDir::new("in-doubt"));
+    let settings = config(
+        "",
+        "[upstream]\ntimeout_ms = 300\npoll_interval_ms = 0\n[simulator]\ntimeout_pct = 100\n\
+         [clock]\nadjustable = true\n",
+    );
+    let gateway = Gateway::start_in(dir.clone(), &settings);
+    gateway.fund_omni("10000");
+    gateway.set_clock("2026-11-19T11:00:00-05:00");
+    let sent = gateway.post_order(
+        r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":2,"price":100,"clientID":"123456789","clientOrderID":"co-77"}"#,
+    );
+    assert_eq!(sent.error().0, "UPSTREAM_TIMEOUT");
+    let listed = |gateway: &Gateway| {
+        gateway
+            .admin("GET", "/admin/orders?state=in_doubt", "")
+            .json()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let check_listing = |gateway: &Gateway| {
+        let in_doubt = listed(gateway);
+        assert_eq!(in_doubt.len(), 1, "{in_doubt:?}");
+        let order = &in_doubt[0];
+        assert_eq!(order["clientOrderID"], "co-77");
+        assert_eq!(order["clientID"], "123456789");
+        assert_eq!(order["symbol"], "AAPL");
+        assert_eq!(order["side"], "BUY");
+        assert_eq!(order["quantity"], "2");
+        assert_eq!(order["reservedCash"], "200");
+        assert!(
+            order["createdAt"]
+                .as_str()
+                .is_some_and(|at| at.starts_with("2026-11-19T16:00")),
+            "{order}"
+        );
+    };
+    check_listing(&gateway);
+    gateway.kill();
+    let gateway = Gateway::start_in(dir, &settings);
+    check_listing(&gateway);
+
+    // Another account's clientOrderID, or another id, binds nothing.
+    let created = |event_id: &str, account: &str, client_order_id: &str| {
+        let payload = format!(
+            r#"{{"id":"GB.late","status":"NEW","cumulativeQuantity":0,"clientOrderID":"{client_order_id}","accountNo":"{account}"}}"#
+        );
+        post(&gateway, &event(event_id, "orders.created", &payload))
+    };
+    assert_ne!(created("e0", "DWOM000001", "co-78"), "applied");
+    assert_eq!(listed(&gateway).len(), 1);
+    assert_eq!(created("e1", "DWOM000001", "co-77"), "applied");
+    assert!(listed(&gateway).is_empty());
+    let open = gateway.admin("GET", "/admin/orders?state=open", "").json();
+    assert_eq!(open[0]["orderId"], "GB.late");
+    // From now on its updates find it by that id.
+    let filled = r#"{"id":"GB.late","status":"FILLED","cumulativeQuantity":2,"averagePrice":99}"#;
+    assert_eq!(
+        post(&gateway, &event("e2", "orders.completed", filled)),
+        "applied"
+    );
+    let customer = gateway.customer("123456789");
+    assert_eq!(customer["reserved"], "0");
+    assert_eq!(customer["cash"], "99802");
+}

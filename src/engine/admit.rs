@@ -32,6 +32,8 @@ pub struct Admitted {
     /// What the order added to the controls' memory, and whose (logged again, as given back,
     /// if the upstream refuses it). `None` when it added nothing.
     pub controls: Option<(Box<str>, OrderControls)>,
+    /// When it was decided (Unix milliseconds), for an in-doubt listing.
+    pub sent_at_ms: i64,
 }
 
 impl Engine {
@@ -132,6 +134,7 @@ impl Engine {
         Ok((
             Admitted {
                 local,
+                sent_at_ms: now.timestamp_millis(),
                 ticket: decision.ticket,
                 controls: controls.map(|controls| (client_id.into(), controls)),
                 queued: decision.queued_until.map(|open| QueuedOrder {

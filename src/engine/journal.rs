@@ -120,6 +120,20 @@ impl Durability {
         }
     }
 
+    /// Both changes' durability: waits for each (a refusal of either is the answer).
+    pub fn and(self, later: Durability) -> Durability {
+        match (self, later) {
+            (Durability::Refused(error), _) | (_, Durability::Refused(error)) => {
+                Durability::Refused(error)
+            }
+            (Durability::None, other) | (other, Durability::None) => other,
+            (Durability::Pending(mut first), Durability::Pending(mut second)) => {
+                first.append(&mut second);
+                Durability::Pending(first)
+            }
+        }
+    }
+
     /// True when the record could not even be queued.
     pub fn refused(&self) -> bool {
         matches!(self, Durability::Refused(_))

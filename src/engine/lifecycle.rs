@@ -5,7 +5,7 @@ use super::{Admitted, ChangeError, Durability, Engine};
 use crate::decide::Controls;
 use crate::engine::record::Record;
 use crate::instruments::{Instrument, InstrumentStatus};
-use crate::ledger::{AccountIndex, OrderUpdate, UpdateOutcome};
+use crate::ledger::{AccountIndex, InDoubtNote, OrderUpdate, UpdateOutcome};
 use crate::money::Fixed;
 use crate::rules::market_hours::new_york_date;
 
@@ -26,7 +26,7 @@ impl Engine {
                 other = %other,
                 "the upstream answered an orderId already bound to another open order; held in doubt"
             );
-            return self.hold_in_doubt(admitted.local);
+            return self.hold_in_doubt(admitted);
         }
         let mut records = vec![Record::Bind {
             local: admitted.local.0,
@@ -44,7 +44,7 @@ impl Engine {
             // Only a bind racing for the same id gets here; replay meets the same refusal and
             // holds the order in doubt the same way.
             tracing::error!(%error, order_id, "could not bind an accepted order; held in doubt");
-            drop(self.hold_in_doubt(admitted.local));
+            drop(self.hold_in_doubt(admitted));
         }
         if let Some(queued) = admitted.queued {
             self.queued.insert(order_id, queued, self.clock.now());
@@ -106,15 +106,27 @@ impl Engine {
     /// Sent, but no answer came: the reservation stays until the order is resolved.
     pub fn in_doubt(&self, admitted: &Admitted) -> Durability {
         let _gate = self.gate.shared();
-        self.hold_in_doubt(admitted.local)
+        self.hold_in_doubt(admitted)
     }
 
-    /// Marks an order in doubt and logs it; the caller holds the gate.
-    fn hold_in_doubt(&self, local: crate::ledger::LocalOrderId) -> Durability {
-        if let Err(error) = self.ledger.mark_in_doubt(local) {
+    /// Marks an order in doubt with its clientOrderID and sending time, and logs it; the caller
+    /// holds the gate.
+    fn hold_in_doubt(&self, admitted: &Admitted) -> Durability {
+        let local = admitted.local;
+        let note = InDoubtNote {
+            client_order_id: admitted
+                .controls
+                .as_ref()
+                .and_then(|(_, controls)| controls.client_order_id.clone()),
+            created_at_ms: admitted.sent_at_ms,
+        };
+        if let Err(error) = self.ledger.mark_in_doubt_noted(local, Some(note.clone())) {
             tracing::error!(%error, %local, "could not hold an order in doubt");
         }
-        self.log(&[Record::InDoubt { local: local.0 }])
+        self.log(&[Record::InDoubt {
+            local: local.0,
+            note: Some(note),
+        }])
     }
 
     /// Applies what an order status (a proxied GET answer, an event, a poll) says, and logs it

@@ -81,6 +81,9 @@ pub struct Engine {
     /// once).
     /// Per omnibus account: below its `low_balance_warning` at the last look.
     omni_low: Box<[AtomicBool]>,
+    /// While the log is replayed at start: each replayed order's clientOrderID and sending
+    /// time, for the orders that turn out unanswered and are held in doubt (then cleared).
+    replayed_notes: parking_lot::Mutex<std::collections::HashMap<u64, crate::ledger::InDoubtNote>>,
     /// The WAL; `None` only where nothing needs to survive (benchmarks, unit tests).
     journal: Option<Arc<Journal>>,
     /// Orders changes against the journal; see [`journal`].
@@ -139,6 +142,7 @@ impl Engine {
             idempotency,
             daily_buys: DailyBuys::default(),
             omni_low: (0..MAX_ACCOUNTS).map(|_| AtomicBool::new(false)).collect(),
+            replayed_notes: parking_lot::Mutex::default(),
             journal: None,
             gate: Gate::default(),
         }

@@ -115,14 +115,19 @@ impl Engine {
             .filter(|order| order.upstream_order_id.is_none())
             .map(|order| order.local_id)
             .collect();
+        let mut notes = std::mem::take(&mut *self.replayed_notes.lock());
         for local in &unanswered {
             let _gate = self.gate.shared();
+            let note = notes.remove(&local.0);
             self.ledger
-                .mark_in_doubt(*local)
+                .mark_in_doubt_noted(*local, note.clone())
                 .map_err(|error| error.to_string())?;
-            self.log(&[Record::InDoubt { local: local.0 }])
-                .wait_blocking()
-                .map_err(|error| error.to_string())?;
+            self.log(&[Record::InDoubt {
+                local: local.0,
+                note,
+            }])
+            .wait_blocking()
+            .map_err(|error| error.to_string())?;
             tracing::warn!(%local, "order had no answer before the restart; held in doubt");
         }
         Ok(unanswered.len())

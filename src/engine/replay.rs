@@ -45,6 +45,7 @@ impl Engine {
                         account,
                     )
                     .map_err(|error| error.to_string())?;
+                self.note_replayed(local, controls.as_ref());
                 self.redo_controls(&client_id, controls.as_ref());
                 Ok(())
             }
@@ -73,6 +74,7 @@ impl Engine {
                         account,
                     )
                     .map_err(|error| error.to_string())?;
+                self.note_replayed(local, controls.as_ref());
                 self.redo_controls(&client_id, controls.as_ref());
                 Ok(())
             }
@@ -118,8 +120,8 @@ impl Engine {
             Record::Release { local } => ledger
                 .release(LocalOrderId(local))
                 .map_err(|error| error.to_string()),
-            Record::InDoubt { local } => ledger
-                .mark_in_doubt(LocalOrderId(local))
+            Record::InDoubt { local, note } => ledger
+                .mark_in_doubt_noted(LocalOrderId(local), note)
                 .map_err(|error| error.to_string()),
             Record::Resolve { local, order_id } => ledger
                 .resolve_in_doubt(LocalOrderId(local), order_id.as_deref())
@@ -302,5 +304,20 @@ fn replayed_account(ledger: &Ledger, number: Option<&str>) -> Result<AccountInde
                  ([[omnibus.accounts]])"
             )
         }),
+    }
+}
+
+impl Engine {
+    /// Remembers a replayed order's clientOrderID and sending time, should it be unanswered.
+    fn note_replayed(&self, local: u64, controls: Option<&OrderControls>) {
+        if let Some(controls) = controls {
+            self.replayed_notes.lock().insert(
+                local,
+                crate::ledger::InDoubtNote {
+                    client_order_id: controls.client_order_id.clone(),
+                    created_at_ms: controls.at_unix_ns / 1_000_000,
+                },
+            );
+        }
     }
 }

@@ -102,6 +102,16 @@ impl Engine {
             .map(|account| account.index)
     }
 
+    /// The in-doubt order sent with `client_order_id` through `account`.
+    pub fn in_doubt_by_client_order_id(
+        &self,
+        client_order_id: &str,
+        account: AccountIndex,
+    ) -> Option<crate::ledger::LocalOrderId> {
+        self.ledger
+            .in_doubt_by_client_order_id(client_order_id, account)
+    }
+
     /// True with `omnibus.account_numbers` (one shared balance, no account ids).
     pub fn has_shared_balance(&self) -> bool {
         self.ledger.account_number(AccountIndex(0)).is_none()

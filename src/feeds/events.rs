@@ -51,6 +51,13 @@ pub struct OrderPayload {
     pub average_price: Option<Fixed>,
     #[serde(default, deserialize_with = "money::exact::option")]
     pub fees: Option<Fixed>,
+    /// The partner's id for the order, carried back by DriveWealth: binds an in-doubt order.
+    #[serde(rename = "clientOrderID", default)]
+    pub client_order_id: Option<String>,
+    #[serde(rename = "accountNo", default)]
+    pub account_no: Option<String>,
+    #[serde(rename = "accountID", default)]
+    pub account_id: Option<String>,
 }
 
 impl OrderPayload {
@@ -66,12 +73,48 @@ impl OrderPayload {
 }
 
 /// Applies an order status from any source (a proxied GET, an event, a poll).
+///
+/// An update for an orderId omnigate has not bound, carrying the `clientOrderID` and account of
+/// an order held in doubt, is that order's answer (SPEC §6): the order is bound to the id first,
+/// then the update applies.
 pub fn learn(engine: &Engine, payload: &OrderPayload) -> (UpdateOutcome, Durability) {
-    match payload.update() {
-        Some(update) => engine.learn(&payload.id, update),
-        None => {
-            tracing::warn!(order_id = %payload.id, status = %payload.status, "unknown order status");
-            (UpdateOutcome::Duplicate, Durability::None)
+    let Some(update) = payload.update() else {
+        tracing::warn!(order_id = %payload.id, status = %payload.status, "unknown order status");
+        return (UpdateOutcome::Duplicate, Durability::None);
+    };
+    let (outcome, durability) = engine.learn(&payload.id, update);
+    if outcome != UpdateOutcome::UnknownOrder {
+        return (outcome, durability);
+    }
+    let Some(bound) = bind_in_doubt(engine, payload) else {
+        return (outcome, durability);
+    };
+    let (outcome, applied) = engine.learn(&payload.id, update);
+    let outcome = match outcome {
+        // Binding it was news even if the status was not.
+        UpdateOutcome::Duplicate => UpdateOutcome::Applied,
+        other => other,
+    };
+    (outcome, bound.and(applied))
+}
+
+/// Binds the in-doubt order `payload` names by clientOrderID and account to `payload.id`.
+fn bind_in_doubt(engine: &Engine, payload: &OrderPayload) -> Option<Durability> {
+    let client_order_id = payload.client_order_id.as_deref()?;
+    let account = match (&payload.account_no, &payload.account_id) {
+        (Some(number), _) => engine.account_named(number)?,
+        (None, Some(id)) if !engine.has_shared_balance() => engine.account_with_id(id)?,
+        _ => AccountIndex(0),
+    };
+    let local = engine.in_doubt_by_client_order_id(client_order_id, account)?;
+    match engine.resolve_in_doubt(local, Some(&payload.id)) {
+        Ok(durability) => {
+            tracing::warn!(%local, order_id = %payload.id, client_order_id, "in-doubt order bound by DriveWealth's answer");
+            Some(durability)
+        }
+        Err(error) => {
+            tracing::warn!(%error, %local, order_id = %payload.id, "in-doubt order not bound");
+            None
         }
     }
 }

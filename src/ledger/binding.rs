@@ -2,7 +2,7 @@
 //! id; holding it in doubt when no answer came; an operator's resolution.
 
 use super::orders::unknown_order;
-use super::{Ledger, LedgerError, LocalOrderId};
+use super::{AccountIndex, InDoubtNote, Ledger, LedgerError, LocalOrderId};
 
 impl Ledger {
     /// Upstream accepted the order (2xx with its orderId): later updates find it by that id. Also
@@ -38,6 +38,9 @@ impl Ledger {
                 return Err(unknown_order(local));
             };
             order.in_doubt = false;
+            if let Some(note) = order.note.take() {
+                self.forget_note(&note, local.0);
+            }
             if order.upstream_order_id.as_deref() == Some(upstream_order_id) {
                 return Ok(());
             }
@@ -64,6 +67,17 @@ impl Ledger {
     /// The order was sent and no answer came (timeout, reset): its reservation stays and it is
     /// listed as in doubt until `bind`, `resolve_in_doubt` or `release`.
     pub fn mark_in_doubt(&self, local: LocalOrderId) -> Result<(), LedgerError> {
+        self.mark_in_doubt_noted(local, None)
+    }
+
+    /// [`Ledger::mark_in_doubt`], keeping what identifies the order at DriveWealth until its
+    /// orderId is known: an event carrying its `clientOrderID` can then bind it
+    /// ([`Ledger::in_doubt_by_client_order_id`]).
+    pub fn mark_in_doubt_noted(
+        &self,
+        local: LocalOrderId,
+        note: Option<InDoubtNote>,
+    ) -> Result<(), LedgerError> {
         let cell = self
             .order_customer(local.0)
             .ok_or_else(|| unknown_order(local))?;
@@ -77,7 +91,40 @@ impl Ledger {
             )));
         }
         order.in_doubt = true;
+        // Without a new note, an earlier one stays.
+        if let Some(note) = note {
+            if let Some(old) = order.note.take() {
+                self.forget_note(&old, local.0);
+            }
+            if let Some(client_order_id) = &note.client_order_id {
+                self.in_doubt_by_client_order_id
+                    .insert(client_order_id.as_str().into(), local.0);
+            }
+            order.note = Some(Box::new(note));
+        }
         Ok(())
+    }
+
+    /// The in-doubt order sent with `client_order_id` through omnibus account `account`.
+    pub fn in_doubt_by_client_order_id(
+        &self,
+        client_order_id: &str,
+        account: AccountIndex,
+    ) -> Option<LocalOrderId> {
+        let local = *self
+            .in_doubt_by_client_order_id
+            .get(client_order_id)?
+            .value();
+        let order = self.orders.get(&local)?;
+        (order.in_doubt && order.account == account).then_some(LocalOrderId(local))
+    }
+
+    /// Drops a note's clientOrderID from the index, if it still leads to `local`.
+    pub(super) fn forget_note(&self, note: &InDoubtNote, local: u64) {
+        if let Some(client_order_id) = &note.client_order_id {
+            self.in_doubt_by_client_order_id
+                .remove_if(client_order_id.as_str(), |_, mapped| *mapped == local);
+        }
     }
 
     /// Admin resolution of an in-doubt order: it reached upstream under `upstream_order_id`

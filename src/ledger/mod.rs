@@ -103,7 +103,7 @@ pub use customer::{CustomerView, Registered};
 pub use fills::{OrderStatus, OrderUpdate, UpdateOutcome};
 pub use omni::{AccountIndex, AccountSpec, FundingKind, OmniView};
 pub use order_views::{OrderState, OrderView};
-pub use orders::{BuyCost, Charges, LocalOrderId, OrderTerms, Side};
+pub use orders::{BuyCost, Charges, InDoubtNote, LocalOrderId, OrderTerms, Side};
 use persist::KeptOrder;
 pub use persist::{
     CustomerRecord, LedgerHead, LedgerState, OmniState, OrderRecord, PositionRecord,
@@ -188,6 +188,9 @@ pub struct Ledger {
     orders: FastMap<u64, Order>,
     /// Upstream orderId → local id, for bound orders.
     local_by_upstream: FastMap<Box<str>, u64>,
+    /// clientOrderID → local id, for in-doubt orders that have one (so an event naming it can
+    /// bind the order without scanning the book).
+    in_doubt_by_client_order_id: FastMap<Box<str>, u64>,
     /// Interned symbols, so an order record shares its symbol instead of allocating a copy.
     /// Bounded by the instrument master (only accepted orders and registered positions add).
     symbols: FastMap<Arc<str>, ()>,
@@ -241,6 +244,7 @@ impl Ledger {
                 .collect(),
             orders: fast_map::large(),
             local_by_upstream: fast_map::large(),
+            in_doubt_by_client_order_id: FastMap::default(),
             symbols: FastMap::default(),
             next_local_id: AtomicU64::new(1),
             epoch: SnapshotEpoch::default(),

@@ -43,6 +43,12 @@ pub struct OrderView {
     pub reserved_cash: Fixed,
     /// SELL: shares still held in pending sells.
     pub pending_sell_quantity: Fixed,
+    /// In doubt: the partner's clientOrderID, by which DriveWealth's events can bind it.
+    #[serde(rename = "clientOrderID", skip_serializing_if = "Option::is_none")]
+    pub client_order_id: Option<String>,
+    /// In doubt: when it was sent (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 impl Ledger {
@@ -109,5 +115,13 @@ fn order_view(local: u64, order: &Order) -> OrderView {
         } else {
             Fixed::ZERO
         },
+        client_order_id: order
+            .note
+            .as_ref()
+            .and_then(|note| note.client_order_id.clone()),
+        created_at: order.note.as_ref().and_then(|note| {
+            chrono::DateTime::from_timestamp_millis(note.created_at_ms)
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        }),
     }
 }

@@ -200,6 +200,16 @@ impl OrderTerms {
     }
 }
 
+/// What an in-doubt order is known by until DriveWealth's orderId binds it (SPEC §6): the
+/// partner's `clientOrderID` (which DriveWealth's events and GET answers carry back) and when
+/// it was sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InDoubtNote {
+    pub client_order_id: Option<String>,
+    /// Unix milliseconds.
+    pub created_at_ms: i64,
+}
+
 /// An open order. Its mutable fields change only under its customer's lock.
 pub(super) struct Order {
     /// The owner itself, not its clientID: a re-key moves orders for free.
@@ -211,6 +221,9 @@ pub(super) struct Order {
     /// What it pays at its end unless DriveWealth reports its fees.
     pub(super) charges: Charges,
     pub(super) in_doubt: bool,
+    /// While in doubt: what identifies it at DriveWealth without an orderId (boxed: most
+    /// orders are never in doubt, and an empty `Option<Box>` costs one word).
+    pub(super) note: Option<Box<InDoubtNote>>,
     pub(super) upstream_order_id: Option<Box<str>>,
     /// Cumulative quantity applied so far; updates at or below it change nothing.
     pub(super) filled_quantity: Fixed,
@@ -243,6 +256,7 @@ impl Order {
             terms,
             charges,
             in_doubt: false,
+            note: None,
             upstream_order_id: None,
             filled_quantity: Fixed::ZERO,
             filled_amount: Fixed::ZERO,
@@ -469,6 +483,9 @@ impl Ledger {
             if let Some(upstream) = order.upstream_order_id {
                 self.local_by_upstream
                     .remove_if(&upstream, |_, mapped| *mapped == local);
+            }
+            if let Some(note) = &order.note {
+                self.forget_note(note, local);
             }
         }
         customer.forget_order(local);

@@ -101,8 +101,18 @@ impl Record {
             Record::Release { local } => {
                 e.u8(tag::RELEASE).u64(*local);
             }
-            Record::InDoubt { local } => {
+            Record::InDoubt { local, note } => {
                 e.u8(tag::IN_DOUBT).u64(*local);
+                match note {
+                    None => {
+                        e.bool(false);
+                    }
+                    Some(note) => {
+                        e.bool(true)
+                            .option_str(note.client_order_id.as_deref())
+                            .i64(note.created_at_ms);
+                    }
+                }
             }
             Record::Resolve { local, order_id } => {
                 e.u8(tag::RESOLVE)
@@ -335,8 +345,16 @@ impl Record {
             tag::RELEASE => Record::Release {
                 local: d.u64("local id")?,
             },
-            tag::IN_DOUBT => Record::InDoubt {
+            tag @ (tag::IN_DOUBT_V1 | tag::IN_DOUBT) => Record::InDoubt {
                 local: d.u64("local id")?,
+                note: if tag == tag::IN_DOUBT && d.bool("note present")? {
+                    Some(crate::ledger::InDoubtNote {
+                        client_order_id: d.option_string("clientOrderID")?,
+                        created_at_ms: d.i64("sent at")?,
+                    })
+                } else {
+                    None
+                },
             },
             tag::RESOLVE => Record::Resolve {
                 local: d.u64("local id")?,

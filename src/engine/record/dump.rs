@@ -66,9 +66,10 @@ impl Record {
             Record::Bind { local, order_id } => {
                 serde_json::json!({"local": local, "orderId": order_id})
             }
-            Record::Release { local } | Record::InDoubt { local } => {
-                serde_json::json!({"local": local})
-            }
+            Record::Release { local } => serde_json::json!({"local": local}),
+            Record::InDoubt { local, note } => serde_json::json!({"local": local,
+                "clientOrderID": note.as_ref().and_then(|note| note.client_order_id.clone()),
+                "sentAtMs": note.as_ref().map(|note| note.created_at_ms)}),
             Record::Resolve { local, order_id } => {
                 serde_json::json!({"local": local, "orderId": order_id})
             }

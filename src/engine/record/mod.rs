@@ -66,9 +66,11 @@ pub enum Record {
     Release {
         local: u64,
     },
-    /// Sent without an answer.
+    /// Sent without an answer, with what identifies it at DriveWealth until then (`None` in
+    /// logs written before it was kept).
     InDoubt {
         local: u64,
+        note: Option<crate::ledger::InDoubtNote>,
     },
     /// An operator settled an in-doubt order: placed under `order_id`, or not placed.
     Resolve {
@@ -199,7 +201,9 @@ mod tag {
     pub const RESERVE_SELL_V1: u8 = 2;
     pub const BIND: u8 = 3;
     pub const RELEASE: u8 = 4;
-    pub const IN_DOUBT: u8 = 5;
+    /// Before the in-doubt note: read without one, never written.
+    pub const IN_DOUBT_V1: u8 = 5;
+    pub const IN_DOUBT: u8 = 10;
     pub const RESOLVE: u8 = 6;
     /// Before trades were dated: read as undated, never written.
     pub const UPDATE_V1: u8 = 7;
@@ -332,7 +336,13 @@ mod tests {
                 order_id: "GB.70359e38".into(),
             },
             Record::Release { local: 8 },
-            Record::InDoubt { local: 9 },
+            Record::InDoubt {
+                local: 9,
+                note: Some(crate::ledger::InDoubtNote {
+                    client_order_id: Some("co-9".into()),
+                    created_at_ms: 1_795_530_600_123,
+                }),
+            },
             Record::Resolve {
                 local: 9,
                 order_id: None,

@@ -44,6 +44,9 @@ pub(super) fn check_config(
 pub(super) fn check_order(record: &OrderRecord) -> Result<(), String> {
     let local = record.local_id;
     let problem = |what: String| Err(format!("snapshot: order {local} {what}"));
+    if record.note.is_some() && !record.in_doubt {
+        return problem("keeps an in-doubt note but is not in doubt".to_string());
+    }
     if record.symbol.is_empty() {
         return problem("has an empty symbol".to_string());
     }

@@ -105,6 +105,17 @@ impl LedgerState {
                 .fixed(order.filled_amount)
                 .fixed(order.reserved)
                 .u8(status);
+            match &order.note {
+                None => {
+                    encoder.bool(false);
+                }
+                Some(note) => {
+                    encoder
+                        .bool(true)
+                        .option_str(note.client_order_id.as_deref())
+                        .i64(note.created_at_ms);
+                }
+            }
         }
     }
 
@@ -252,7 +263,16 @@ impl LedgerState {
                         .ok_or_else(|| decoder.error("order status", "unknown tag"))?,
                 ),
             };
+            let note = if dated && decoder.bool("order note present")? {
+                Some(InDoubtNote {
+                    client_order_id: decoder.option_string("order clientOrderID")?,
+                    created_at_ms: decoder.i64("order sent at")?,
+                })
+            } else {
+                None
+            };
             orders.push(OrderRecord {
+                note,
                 local_id,
                 account,
                 client_id,

@@ -33,8 +33,8 @@ use super::orders::{Charges, Order};
 use chrono::NaiveDate;
 
 use super::{
-    AccountIndex, AccountSpec, FundingKind, LatestDay, Ledger, LedgerConfig, LocalOrderId,
-    OrderStatus, OrderTerms, SellProceeds, Unsettled,
+    AccountIndex, AccountSpec, FundingKind, InDoubtNote, LatestDay, Ledger, LedgerConfig,
+    LocalOrderId, OrderStatus, OrderTerms, SellProceeds, Unsettled,
 };
 use crate::cow::{CowCell, Freeze};
 use crate::money::Fixed;
@@ -121,6 +121,8 @@ pub struct OrderRecord {
     pub fee: Fixed,
     pub commission_rate: Fixed,
     pub in_doubt: bool,
+    /// An in-doubt order's clientOrderID and sending time.
+    pub note: Option<InDoubtNote>,
     pub upstream_order_id: Option<String>,
     pub filled_quantity: Fixed,
     pub filled_amount: Fixed,
@@ -478,6 +480,14 @@ impl Ledger {
             self.local_by_upstream
                 .insert(upstream.as_str().into(), local.0);
         }
+        if let Some(client_order_id) = record
+            .note
+            .as_ref()
+            .and_then(|n| n.client_order_id.as_ref())
+        {
+            self.in_doubt_by_client_order_id
+                .insert(client_order_id.as_str().into(), local.0);
+        }
         self.orders.insert(
             local.0,
             Order {
@@ -490,6 +500,7 @@ impl Ledger {
                     commission_rate: record.commission_rate,
                 },
                 in_doubt: record.in_doubt,
+                note: record.note.clone().map(Box::new),
                 upstream_order_id: record.upstream_order_id.map(String::into_boxed_str),
                 filled_quantity: record.filled_quantity,
                 filled_amount: record.filled_amount,
@@ -535,6 +546,7 @@ fn order_record(local: u64, client_id: &str, order: &Order) -> OrderRecord {
         fee: order.charges.fee,
         commission_rate: order.charges.commission_rate,
         in_doubt: order.in_doubt,
+        note: order.note.as_deref().cloned(),
         upstream_order_id: order.upstream_order_id.as_deref().map(str::to_string),
         filled_quantity: order.filled_quantity,
         filled_amount: order.filled_amount,
