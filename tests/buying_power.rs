@@ -232,9 +232,25 @@ fn an_order_without_an_answer_is_held_in_doubt_until_resolved() {
     assert_eq!(gateway.customer("123456789")["reserved"], "1000");
     assert_eq!(gateway.omni()["reserved"], "1000");
 
-    // The first never reached DriveWealth: release it. The second did: bind it.
+    // The first never reached DriveWealth: release it. The second did: bind it, to an id
+    // DriveWealth knows (here, an order placed at the simulator directly, its faults off).
+    let sim = gateway.simulator.unwrap();
+    let json = [("content-type", "application/json")];
+    let faults_off = send(sim, "PUT", "/sim/faults", &json, br#"{"timeout_pct":0}"#);
+    assert_eq!(faults_off.status, 200, "{}", faults_off.text());
+    let placed = send(sim, "POST", "/back-office/orders", &json, order.as_bytes());
+    assert_eq!(placed.status, 200, "{}", placed.text());
+    let known_id = placed.json()["orderId"].as_str().unwrap().to_owned();
     let first = in_doubt[0]["localId"].as_str().unwrap();
     let second = in_doubt[1]["localId"].as_str().unwrap();
+    // An id DriveWealth does not know is refused, and nothing changes.
+    let unknown = gateway.admin(
+        "POST",
+        &format!("/admin/orders/{second}/resolve"),
+        r#"{"outcome":"placed","orderId":"GB.nowhere"}"#,
+    );
+    assert_eq!(unknown.status, 404, "{}", unknown.text());
+    assert_eq!(gateway.customer("123456789")["reserved"], "1000");
     let released = gateway.admin(
         "POST",
         &format!("/admin/orders/{first}/resolve"),
@@ -244,7 +260,7 @@ fn an_order_without_an_answer_is_held_in_doubt_until_resolved() {
     let bound = gateway.admin(
         "POST",
         &format!("/admin/orders/{second}/resolve"),
-        r#"{"outcome":"placed","orderId":"GB.found-by-ops"}"#,
+        &format!(r#"{{"outcome":"placed","orderId":"{known_id}"}}"#),
     );
     assert_eq!(bound.status, 200, "{}", bound.text());
     assert_eq!(gateway.customer("123456789")["reserved"], "500");
@@ -255,7 +271,7 @@ fn an_order_without_an_answer_is_held_in_doubt_until_resolved() {
         serde_json::json!([])
     );
     let open = gateway.admin("GET", "/admin/orders?state=open", "").json();
-    assert_eq!(open[0]["orderId"], "GB.found-by-ops");
+    assert_eq!(open[0]["orderId"], known_id.as_str());
     // Resolving again is refused: it is no longer in doubt.
     let again = gateway.admin(
         "POST",

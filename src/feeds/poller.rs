@@ -155,22 +155,53 @@ pub async fn run(
 }
 
 async fn poll_one(ops: &UpstreamOps, order_id: &str) -> Result<OrderPayload, String> {
+    ops.fetch_order(order_id)
+        .await
+        .map_err(|error| match error {
+            FetchError::NotFound => "status 404 Not Found".to_owned(),
+            FetchError::Failed(reason) => reason,
+        })
+}
+
+/// Why an order's status could not be read upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// DriveWealth answered 404: it has no such order.
+    NotFound,
+    /// No answer, another status, or an unreadable body.
+    Failed(String),
+}
+
+impl UpstreamOps {
+    /// `GET /back-office/orders/{id}`: the order as DriveWealth has it.
+    pub async fn fetch_order(&self, order_id: &str) -> Result<OrderPayload, FetchError> {
+        fetch(self, order_id).await
+    }
+}
+
+async fn fetch(ops: &UpstreamOps, order_id: &str) -> Result<OrderPayload, FetchError> {
     let upstream = &ops.upstream;
-    let request = ops.request(Method::GET, order_id, Bytes::new())?;
+    let request = ops
+        .request(Method::GET, order_id, Bytes::new())
+        .map_err(FetchError::Failed)?;
     let response = upstream
         .send(request)
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| FetchError::Failed(error.to_string()))?;
+    if response.status() == http::StatusCode::NOT_FOUND {
+        return Err(FetchError::NotFound);
+    }
     if !response.status().is_success() {
-        return Err(format!("status {}", response.status()));
+        return Err(FetchError::Failed(format!("status {}", response.status())));
     }
     let body = tokio::time::timeout(
         upstream.timeout(),
         Limited::new(response.into_body(), ANSWER_BYTES_MAX).collect(),
     )
     .await
-    .map_err(|_| "the answer did not finish in time".to_owned())?
-    .map_err(|error| error.to_string())?
+    .map_err(|_| FetchError::Failed("the answer did not finish in time".to_owned()))?
+    .map_err(|error| FetchError::Failed(error.to_string()))?
     .to_bytes();
-    serde_json::from_slice(&body).map_err(|error| format!("unreadable status: {error}"))
+    serde_json::from_slice(&body)
+        .map_err(|error| FetchError::Failed(format!("unreadable status: {error}")))
 }

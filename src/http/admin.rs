@@ -24,7 +24,7 @@ use crate::engine::{ChangeError, CustomerSpec, Durability, Engine};
 use crate::feeds::events::EventOutcome;
 use crate::feeds::poller::UpstreamOps;
 use crate::instruments::InstrumentSpec;
-use crate::ledger::{LocalOrderId, OrderState};
+use crate::ledger::OrderState;
 use crate::limits::{KillSwitchSetting, LimitOverride};
 use crate::money::{self, Fixed};
 use crate::upstream::ProxyBody;
@@ -419,52 +419,6 @@ impl Admin {
         respond::json_value(StatusCode::OK, &self.engine.orders(filter))
     }
 
-    async fn resolve(&self, id: &str, request: Request<Incoming>) -> Answer {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields, rename_all = "snake_case")]
-        enum Outcome {
-            /// It reached DriveWealth under `orderId`: bind it.
-            Placed,
-            /// It never did: release its reservation.
-            NotPlaced,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Resolve {
-            outcome: Outcome,
-            #[serde(rename = "orderId", default)]
-            order_id: Option<String>,
-        }
-        let Some(local) = LocalOrderId::parse(id) else {
-            return unknown("in-doubt order", id);
-        };
-        let resolve: Resolve = match read_json(request, self.body_limits).await {
-            Ok(resolve) => resolve,
-            Err(response) => return response,
-        };
-        let upstream_id = match (resolve.outcome, resolve.order_id.as_deref()) {
-            (Outcome::Placed, Some(order_id)) if !order_id.is_empty() => Some(order_id),
-            (Outcome::Placed, _) => {
-                return bad_request("outcome \"placed\" needs the upstream orderId")
-            }
-            (Outcome::NotPlaced, None) => None,
-            (Outcome::NotPlaced, Some(_)) => {
-                return bad_request("outcome \"not_placed\" takes no orderId")
-            }
-        };
-        match self.engine.resolve_in_doubt(local, upstream_id) {
-            Ok(durability) => {
-                tracing::warn!(%local, order_id = upstream_id.unwrap_or(""), "in-doubt order resolved by the admin API");
-                committed(
-                    durability,
-                    &serde_json::json!({ "resolved": local, "orderId": upstream_id }),
-                )
-                .await
-            }
-            Err(error) => change_error(error),
-        }
-    }
-
     async fn event(&self, request: Request<Incoming>) -> Answer {
         let (parts, body) = request.into_parts();
         let bytes = match body::read_limited(&parts.headers, body, self.body_limits).await {
@@ -555,11 +509,11 @@ pub(super) async fn committed(durability: Durability, value: &impl serde::Serial
     }
 }
 
-fn bad_request(message: &str) -> Answer {
+pub(super) fn bad_request(message: &str) -> Answer {
     respond::error_body(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
 }
 
-fn unknown(what: &str, name: &str) -> Answer {
+pub(super) fn unknown(what: &str, name: &str) -> Answer {
     let shown: String = name.chars().take(64).collect();
     respond::error_body(
         StatusCode::NOT_FOUND,

@@ -9,6 +9,7 @@ mod bulk;
 mod cash;
 pub mod front;
 pub mod proxy;
+mod resolve;
 pub mod respond;
 pub mod route;
 pub mod server;
