@@ -165,7 +165,10 @@ impl Gateway {
         tasks.spawn(server::serve(
             order_listener,
             limits,
-            move |request| front.clone().handle(request),
+            move |request| {
+                let front = front.clone();
+                async move { crate::http::request_id::stamp(front.handle(request).await) }
+            },
             shutdown_rx.clone(),
         ));
 
@@ -193,7 +196,10 @@ impl Gateway {
         tasks.spawn(server::serve(
             admin_listener,
             limits,
-            move |request| admin.clone().handle(request),
+            move |request| {
+                let admin = admin.clone();
+                async move { crate::http::request_id::stamp(admin.handle(request).await) }
+            },
             shutdown_rx,
         ));
 

@@ -87,6 +87,15 @@ fn order_statuses_are_read_as_names_or_numbers() {
         r#"{"id":"x","status":{"name":"NEW"},"cumulativeQuantity":0}"#,
     );
     assert_eq!(gateway.admin("POST", "/admin/events", &bad).status, 400);
+
+    let metrics = gateway.admin("GET", "/metrics", "").text();
+    for line in [
+        r#"omnigate_events_total{result="applied"} 3"#,
+        r#"omnigate_events_total{result="duplicate"} 2"#,
+        r#"omnigate_events_total{result="refused"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
 }
 
 fn deposit(event_id: &str, payment_id: &str, account: &str, amount: &str, status: &str) -> String {

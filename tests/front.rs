@@ -291,3 +291,31 @@ fn other_paths_are_proxied_unchanged() {
     });
     assert_eq!(count, 2);
 }
+
+/// Every answer carries a request id: DriveWealth's `dw-request-id` when it is relayed, and
+/// omnigate's own `x-omnigate-request-id` on the answers omnigate makes itself.
+#[test]
+fn answers_carry_a_request_id_of_their_own_or_drivewealths() {
+    let gateway = gateway();
+    gateway.fund_omni("100000");
+    let accepted = gateway.post_order(
+        r#"{"accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","quantity":1,"clientID":"123456789"}"#,
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.text());
+    assert!(accepted.header("dw-request-id").is_some());
+    assert_eq!(accepted.header("x-omnigate-request-id"), None);
+
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let rejected = gateway.post_order(
+                r#"{"accountNo":"ELSEWHERE","orderType":"MARKET","side":"BUY","symbol":"AAPL","quantity":1,"clientID":"123456789"}"#,
+            );
+            assert_eq!(rejected.error().0, "ACCOUNT_NOT_ALLOWED");
+            assert_eq!(rejected.header("dw-request-id"), None);
+            rejected.header("x-omnigate-request-id").unwrap().to_owned()
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+    let admin = gateway.admin("GET", "/admin/health", "");
+    assert!(admin.header("x-omnigate-request-id").is_some());
+}

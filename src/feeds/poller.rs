@@ -145,8 +145,20 @@ pub async fn run(
             polls.spawn(async move {
                 match poll_one(&ops, &order_id).await {
                     // A poll is not acknowledged to anyone: its record need not be awaited.
-                    Ok(payload) => drop(crate::feeds::events::learn(&engine, &payload)),
-                    Err(error) => tracing::debug!(%order_id, %error, "poll failed"),
+                    Ok(payload) => {
+                        metrics::counter!("omnigate_upstream_polls_total", "result" => "ok")
+                            .increment(1);
+                        drop(crate::feeds::events::learn(&engine, &payload));
+                    }
+                    Err(error) => {
+                        metrics::counter!("omnigate_upstream_polls_total", "result" => "failed")
+                            .increment(1);
+                        tracing::warn!(
+                            path = %format!("/back-office/orders/{order_id}"),
+                            %error,
+                            "poll of an open order failed"
+                        );
+                    }
                 }
             });
         }

@@ -224,9 +224,15 @@ impl Admin {
             tokio::spawn(async move {
                 for order_id in ids {
                     match ops.cancel(&order_id).await {
-                        Ok(()) => tracing::info!(%order_id, "kill switch: cancel sent"),
+                        Ok(()) => {
+                            metrics::counter!("omnigate_upstream_cancels_total", "result" => "ok")
+                                .increment(1);
+                            tracing::info!(%order_id, "kill switch: cancel sent")
+                        }
                         Err(error) => {
-                            tracing::error!(%order_id, %error, "kill switch: cancel failed")
+                            metrics::counter!("omnigate_upstream_cancels_total", "result" => "failed")
+                                .increment(1);
+                            tracing::warn!(path = %format!("/back-office/orders/{order_id}"), %error, "kill switch: cancel failed")
                         }
                     }
                 }
@@ -435,12 +441,16 @@ impl Admin {
                     EventOutcome::Duplicate => ("duplicate", String::new()),
                     EventOutcome::Ignored(why) => ("ignored", why),
                 };
+                metrics::counter!("omnigate_events_total", "result" => result).increment(1);
                 respond::json_value(
                     StatusCode::OK,
                     &serde_json::json!({ "result": result, "detail": detail }),
                 )
             }
-            Err(error) => change_error(error),
+            Err(error) => {
+                metrics::counter!("omnigate_events_total", "result" => "refused").increment(1);
+                change_error(error)
+            }
         }
     }
 

@@ -9,6 +9,7 @@ mod bulk;
 mod cash;
 pub mod front;
 pub mod proxy;
+pub mod request_id;
 mod resolve;
 pub mod respond;
 pub mod route;
