@@ -134,6 +134,7 @@ impl Gateway {
         tasks.spawn(calendar::run(engine.clone(), shutdown_rx.clone()));
         tasks.spawn(settlement::run(engine.clone(), rolls, shutdown_rx.clone()));
         let ops = UpstreamOps {
+            cancel_retry: Duration::from_millis(config.upstream.cancel_retry_ms),
             upstream: upstream.clone(),
             credentials: PollCredentials::from_config(&config.upstream).map_err(StartError)?,
         };

@@ -311,3 +311,47 @@ fn duplicates_and_the_low_balance_warning() {
         "{text}"
     );
 }
+
+/// SPEC §6: `cancelOpen` retries a failed cancel every `upstream.cancel_retry_ms`, at most 10
+/// times, then gives up (the order stays held, for an operator).
+#[test]
+fn cancel_open_retries_a_failed_cancel_ten_times_at_most() {
+    let gateway = Gateway::start(&config(
+        "",
+        "[upstream]\npoll_interval_ms = 0\ncancel_retry_ms = 20\n[clock]\nadjustable = true\n",
+    ));
+    gateway.fund_omni("100000");
+    gateway.set_clock("2026-11-19T11:00:00-05:00");
+    let sim = gateway.simulator.unwrap();
+    let json = [("content-type", "application/json")];
+    assert_eq!(
+        send(sim, "PUT", "/sim/fills", &json, br#"{"paused":true}"#).status,
+        200
+    );
+    let placed = gateway.post_order(&order("1"));
+    assert_eq!(placed.status, 200, "{}", placed.text());
+    // From now on DriveWealth answers 503 to everything.
+    let faults = send(sim, "PUT", "/sim/faults", &json, br#"{"error_pct":100}"#);
+    assert_eq!(faults.status, 200, "{}", faults.text());
+    let switched = gateway.admin(
+        "PUT",
+        "/admin/kill-switch",
+        r#"{"global":true,"clientIDs":[],"symbols":[],"cancelOpen":true}"#,
+    );
+    assert_eq!(switched.status, 200, "{}", switched.text());
+    let failed = |gateway: &Gateway| {
+        let metrics = gateway.admin("GET", "/metrics", "").text();
+        metrics
+            .lines()
+            .find(|line| line.starts_with(r#"omnigate_upstream_cancels_total{result="failed"}"#))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|count| count.parse::<u32>().ok())
+    };
+    // The first attempt and ten retries.
+    wait_for("eleven failed cancels", Duration::from_secs(10), || {
+        (failed(&gateway) == Some(11)).then_some(())
+    });
+    // The order is still held: giving up cancels nothing in the books.
+    let open = gateway.admin("GET", "/admin/orders?state=open", "").json();
+    assert_eq!(open.as_array().unwrap().len(), 1);
+}

@@ -148,6 +148,9 @@ pub struct UpstreamConfig {
     pub poll_authorization: Option<String>,
     /// `dw-client-app-key` header the poller sends. Default: none.
     pub poll_app_key: Option<String>,
+    /// A kill switch's `cancelOpen` retries a failed cancel this often, at most 10 times,
+    /// stopping once the order is final (SPEC §6). Default 1000 ms.
+    pub cancel_retry_ms: u64,
 }
 
 impl Default for UpstreamConfig {
@@ -161,6 +164,7 @@ impl Default for UpstreamConfig {
             poll_interval_ms: 1_000,
             poll_authorization: None,
             poll_app_key: None,
+            cancel_retry_ms: 1_000,
         }
     }
 }

@@ -233,6 +233,12 @@ impl Config {
             }
         }
         validate_limits(&self.limits, &mut problem);
+        if !(1..=60_000).contains(&self.upstream.cancel_retry_ms) {
+            problem(
+                "upstream.cancel_retry_ms",
+                format!("{} is outside 1..=60000", self.upstream.cancel_retry_ms),
+            );
+        }
         if self.wal.fsync_interval_ms == 0 || self.wal.fsync_interval_ms > 60_000 {
             problem(
                 "wal.fsync_interval_ms",

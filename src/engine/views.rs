@@ -84,6 +84,11 @@ impl Engine {
             .map(|account| account.index)
     }
 
+    /// Whether an upstream orderId is bound to an order omnigate still holds open.
+    pub fn holds_order(&self, upstream_order_id: &str) -> bool {
+        self.ledger.local_id_of(upstream_order_id).is_some()
+    }
+
     /// One page of customers in clientID order (`GET /admin/customers`).
     pub fn customers_page(
         &self,

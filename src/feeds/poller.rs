@@ -56,6 +56,58 @@ impl PollCredentials {
 pub struct UpstreamOps {
     pub upstream: Upstream,
     pub credentials: PollCredentials,
+    /// `upstream.cancel_retry_ms`.
+    pub cancel_retry: Duration,
+}
+
+/// Retries of a failed `cancelOpen` cancel, after the first attempt.
+const CANCEL_RETRIES_MAX: u32 = 10;
+
+impl UpstreamOps {
+    /// Cancels each order upstream (a kill switch's `cancelOpen`), every one on its own: a
+    /// failed cancel is tried again every [`UpstreamOps::cancel_retry`], at most
+    /// [`CANCEL_RETRIES_MAX`] times, and no more once omnigate holds the order no longer (it
+    /// reached a final status some other way).
+    pub fn cancel_all(&self, engine: Arc<Engine>, order_ids: Vec<String>) {
+        for order_id in order_ids {
+            let (ops, engine) = (self.clone(), engine.clone());
+            tokio::spawn(async move {
+                for attempt in 0..=CANCEL_RETRIES_MAX {
+                    if attempt > 0 {
+                        tokio::time::sleep(ops.cancel_retry).await;
+                        if !engine.holds_order(&order_id) {
+                            tracing::info!(%order_id, "kill switch: order final; no more cancels");
+                            return;
+                        }
+                    }
+                    match ops.cancel(&order_id).await {
+                        Ok(()) => {
+                            metrics::counter!("omnigate_upstream_cancels_total", "result" => "ok")
+                                .increment(1);
+                            tracing::info!(%order_id, "kill switch: cancel sent");
+                            return;
+                        }
+                        Err(error) => {
+                            metrics::counter!("omnigate_upstream_cancels_total", "result" => "failed")
+                                .increment(1);
+                            tracing::warn!(
+                                path = %format!("/back-office/orders/{order_id}"),
+                                %error,
+                                attempt,
+                                "kill switch: cancel failed"
+                            );
+                            // A 4xx is DriveWealth's answer (the order is final, or past its
+                            // cut-off): asking again would get the same one.
+                            if error.starts_with("status 4") {
+                                return;
+                            }
+                        }
+                    }
+                }
+                tracing::error!(%order_id, "kill switch: cancel given up after {CANCEL_RETRIES_MAX} retries");
+            });
+        }
+    }
 }
 
 impl UpstreamOps {

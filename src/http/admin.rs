@@ -219,24 +219,7 @@ impl Admin {
         }
         tracing::warn!(global = setting.global, clients = ?setting.client_ids, symbols = ?setting.symbols, cancel_open = setting.cancel_open, "kill switch set");
         if !canceling.is_empty() {
-            let ops = self.ops.clone();
-            let ids = canceling.clone();
-            tokio::spawn(async move {
-                for order_id in ids {
-                    match ops.cancel(&order_id).await {
-                        Ok(()) => {
-                            metrics::counter!("omnigate_upstream_cancels_total", "result" => "ok")
-                                .increment(1);
-                            tracing::info!(%order_id, "kill switch: cancel sent")
-                        }
-                        Err(error) => {
-                            metrics::counter!("omnigate_upstream_cancels_total", "result" => "failed")
-                                .increment(1);
-                            tracing::warn!(path = %format!("/back-office/orders/{order_id}"), %error, "kill switch: cancel failed")
-                        }
-                    }
-                }
-            });
+            self.ops.cancel_all(self.engine.clone(), canceling.clone());
         }
         respond::json_value(
             StatusCode::OK,
