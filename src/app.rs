@@ -146,6 +146,16 @@ impl Gateway {
                 shutdown_rx.clone(),
             ));
         }
+        let reconciliation = Arc::new(crate::feeds::reconcile::Board::default());
+        if config.upstream.reconcile_interval_ms > 0 {
+            tasks.spawn(crate::feeds::reconcile::run(
+                engine.clone(),
+                ops.clone(),
+                reconciliation.clone(),
+                Duration::from_millis(config.upstream.reconcile_interval_ms),
+                shutdown_rx.clone(),
+            ));
+        }
         let body_limits = BodyLimits {
             max_bytes: config.server.max_body_bytes,
             max_bytes_key: "server.max_body_bytes",
@@ -187,6 +197,7 @@ impl Gateway {
             upstream: upstream_label.clone(),
             started: Instant::now(),
             body_limits,
+            reconciliation,
             bulk_limits: BodyLimits {
                 max_bytes: config.server.max_bulk_bytes,
                 max_bytes_key: "server.max_bulk_bytes",

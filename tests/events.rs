@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{config, send, Gateway, TempDir};
+use std::time::Duration;
+
+use common::{config, send, wait_for, Gateway, TempDir};
 
 fn event(id: &str, kind: &str, payload: &str) -> String {
     format!(
@@ -256,4 +258,72 @@ fn an_in_doubt_order_is_bound_by_an_event_naming_its_client_order_id() {
     let customer = gateway.customer("123456789");
     assert_eq!(customer["reserved"], "0");
     assert_eq!(customer["cash"], "99802");
+}
+
+/// SPEC §6: reconciliation reads each account's resting orders at DriveWealth and reports an
+/// order only DriveWealth has and one only omnigate holds open.
+#[test]
+fn reconciliation_reports_what_only_one_side_has() {
+    let accounts =
+        "[[omnibus.accounts]]\nnumber = \"DWOM000001\"\naccount_id = \"acct-equities\"\n\
+                    [upstream]\npoll_interval_ms = 0\nreconcile_interval_ms = 50\n\
+                    [clock]\nadjustable = true\n";
+    let gateway = Gateway::start(
+        &config("", accounts).replace("[omnibus]\naccount_numbers = [\"DWOM000001\"]\n", ""),
+    );
+    gateway.set_clock("2026-11-19T11:00:00-05:00");
+    let funded = gateway.admin(
+        "POST",
+        "/admin/omni/DWOM000001/cash",
+        r#"{"amount":"10000"}"#,
+    );
+    assert_eq!(funded.status, 200, "{}", funded.text());
+    let sim = gateway.simulator.unwrap();
+    let json = [("content-type", "application/json")];
+    assert_eq!(
+        send(sim, "PUT", "/sim/fills", &json, br#"{"paused":true}"#).status,
+        200
+    );
+    let order = r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":1,"price":100,"clientID":"123456789"}"#;
+    let through_omnigate = || {
+        let placed = gateway.post_order(order);
+        assert_eq!(placed.status, 200, "{}", placed.text());
+        placed.json()["orderId"].as_str().unwrap().to_owned()
+    };
+    let both = through_omnigate();
+    let canceled_behind = through_omnigate();
+    // DriveWealth cancels one without omnigate hearing of it (no events, no poller) ...
+    let cancel = send(
+        sim,
+        "PATCH",
+        &format!("/back-office/orders/{canceled_behind}"),
+        &json,
+        br#"{"method":"CANCEL"}"#,
+    );
+    assert_eq!(cancel.status, 200, "{}", cancel.text());
+    // ... and takes one placed around omnigate.
+    let around = send(sim, "POST", "/back-office/orders", &json, order.as_bytes());
+    assert_eq!(around.status, 200, "{}", around.text());
+    let around = around.json()["orderId"].as_str().unwrap().to_owned();
+
+    let report = wait_for("a reconciliation", Duration::from_secs(10), || {
+        let report = gateway.admin("GET", "/admin/reconciliation", "").json();
+        (report["mismatches"] == 2).then_some(report)
+    });
+    let account = &report["accounts"][0];
+    assert_eq!(account["accountNo"], "DWOM000001");
+    assert_eq!(account["accountID"], "acct-equities");
+    assert_eq!(
+        account["onlyInOmnigate"],
+        serde_json::json!([canceled_behind])
+    );
+    assert_eq!(account["onlyAtDrivewealth"], serde_json::json!([around]));
+    assert_eq!(account["quantitiesDiffer"], serde_json::json!([]));
+    assert!(report["ranAt"].as_str().unwrap().starts_with("2026-11-19"));
+    assert_ne!(both, canceled_behind);
+    let metrics = gateway.admin("GET", "/metrics", "").text();
+    assert!(
+        metrics.contains("omnigate_reconciliation_mismatches 2"),
+        "{metrics}"
+    );
 }

@@ -151,6 +151,9 @@ pub struct UpstreamConfig {
     /// A kill switch's `cancelOpen` retries a failed cancel this often, at most 10 times,
     /// stopping once the order is final (SPEC §6). Default 1000 ms.
     pub cancel_retry_ms: u64,
+    /// How often omnigate compares its open orders with DriveWealth's resting orders of each
+    /// omnibus account that has an `account_id` (SPEC §6). 0, the default, is off.
+    pub reconcile_interval_ms: u64,
 }
 
 impl Default for UpstreamConfig {
@@ -165,6 +168,7 @@ impl Default for UpstreamConfig {
             poll_authorization: None,
             poll_app_key: None,
             cancel_retry_ms: 1_000,
+            reconcile_interval_ms: 0,
         }
     }
 }

@@ -156,6 +156,17 @@ impl Rules {
         self.account(account_no).is_some()
     }
 
+    /// Every account that has a DriveWealth accountID: (index, number, accountID).
+    pub fn accounts_with_ids(&self) -> Vec<(AccountIndex, String, String)> {
+        self.accounts
+            .iter()
+            .filter_map(|account| {
+                let id = account.account_id.as_deref()?;
+                Some((account.index, account.number.to_string(), id.to_owned()))
+            })
+            .collect()
+    }
+
     /// The account whose DriveWealth accountID is `account_id`.
     pub fn account_with_id(&self, account_id: &str) -> Option<&AccountRule> {
         self.accounts

@@ -117,6 +117,11 @@ impl Engine {
             .in_doubt_by_client_order_id(client_order_id, account)
     }
 
+    /// Every omnibus account that has a DriveWealth accountID: (index, number, accountID).
+    pub fn accounts_with_ids(&self) -> Vec<(AccountIndex, String, String)> {
+        self.settings.load().rules.accounts_with_ids()
+    }
+
     /// True with `omnibus.account_numbers` (one shared balance, no account ids).
     pub fn has_shared_balance(&self) -> bool {
         self.ledger.account_number(AccountIndex(0)).is_none()

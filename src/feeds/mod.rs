@@ -5,4 +5,5 @@
 pub mod calendar;
 pub mod events;
 pub mod poller;
+pub mod reconcile;
 pub mod settlement;

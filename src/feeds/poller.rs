@@ -136,9 +136,22 @@ impl UpstreamOps {
         order_id: &str,
         body: Bytes,
     ) -> Result<Request<crate::upstream::ProxyBody>, String> {
-        let path = format!("/back-office/orders/{order_id}");
-        let path = http::uri::PathAndQuery::try_from(path.as_str())
-            .map_err(|error| format!("order id is not a path segment: {error}"))?;
+        self.request_to(
+            method,
+            &format!("/back-office/orders/{}", segment(order_id)?),
+            body,
+        )
+    }
+
+    /// A request of omnigate's own to `path` upstream, with its credentials.
+    pub(crate) fn request_to(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Request<crate::upstream::ProxyBody>, String> {
+        let path = http::uri::PathAndQuery::try_from(path)
+            .map_err(|error| format!("not a path: {error}"))?;
         let uri = self
             .upstream
             .base()
@@ -161,6 +174,20 @@ impl UpstreamOps {
             .body(crate::upstream::full(body))
             .map_err(|error| error.to_string())
     }
+}
+
+/// An id as one path segment, or why it cannot be one: an id with `/`, `?`, `%` or the like
+/// would name another resource upstream.
+pub(crate) fn segment(id: &str) -> Result<&str, String> {
+    let plain =
+        |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-' | b':');
+    if id.is_empty() || id == "." || id == ".." || id.len() > 128 || !id.bytes().all(plain) {
+        return Err(format!(
+            "{:?} is not an id ([A-Za-z0-9._:-], 1 to 128 characters)",
+            crate::reject::clip(id)
+        ));
+    }
+    Ok(id)
 }
 
 /// Runs until `shutdown` turns true.

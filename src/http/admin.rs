@@ -51,6 +51,8 @@ pub struct Admin {
     pub body_limits: BodyLimits,
     /// For the bulk loads (`server.max_bulk_bytes`).
     pub bulk_limits: BodyLimits,
+    /// The last reconciliation with DriveWealth (`GET /admin/reconciliation`).
+    pub reconciliation: Arc<crate::feeds::reconcile::Board>,
 }
 
 impl Admin {
@@ -82,6 +84,13 @@ impl Admin {
         }
         match (&method, segments.as_slice()) {
             (&Method::GET, ["health"]) => self.health(),
+            (&Method::GET, ["reconciliation"]) => match self.reconciliation.last() {
+                Some(last) => respond::json_value(StatusCode::OK, &last),
+                None => respond::json_value(
+                    StatusCode::OK,
+                    &serde_json::json!({ "ranAt": null, "mismatches": 0, "accounts": [] }),
+                ),
+            },
             (&Method::PUT, ["clock"]) => self.set_clock(request).await,
             (&Method::PUT, ["instruments", symbol]) => {
                 let symbol = (*symbol).to_owned();

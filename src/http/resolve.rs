@@ -49,6 +49,9 @@ impl Admin {
         // and its answer, once bound, is applied like any other.
         let upstream_answer = match upstream_id {
             None => None,
+            Some(order_id) if crate::feeds::poller::segment(order_id).is_err() => {
+                return bad_request("orderId must be DriveWealth's id ([A-Za-z0-9._:-])");
+            }
             Some(order_id) => match self.ops.fetch_order(order_id).await {
                 Ok(payload) => Some(payload),
                 Err(FetchError::NotFound) => {

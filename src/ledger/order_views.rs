@@ -25,6 +25,9 @@ pub enum OrderState {
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub local_id: LocalOrderId,
+    /// The omnibus account it goes through (for reconciliation; not shown).
+    #[serde(skip)]
+    pub account: super::AccountIndex,
     #[serde(rename = "orderId")]
     pub upstream_order_id: Option<String>,
     #[serde(rename = "clientID")]
@@ -91,6 +94,7 @@ fn order_view(local: u64, order: &Order) -> OrderView {
     let side = order.terms.side();
     OrderView {
         local_id: LocalOrderId(local),
+        account: order.account,
         upstream_order_id: order.upstream_order_id.as_deref().map(str::to_string),
         client_id: String::new(),
         symbol: order.symbol.to_string(),

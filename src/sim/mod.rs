@@ -322,6 +322,39 @@ impl Simulator {
 
     /// `GET /sim/orders`. Holds the list lock only to copy the handles, so creates go on
     /// while a large list is written.
+    /// `GET /back-office/accounts/{accountID}/summary/orders`: the resting (not final) orders,
+    /// in DriveWealth's `PendingOrders` shape with its FIX-style status codes. The simulator
+    /// keeps one book and knows no account ids, so every account sees all of it.
+    fn resting_orders_json(&self, account_id: &str) -> String {
+        let records: Vec<Arc<SimOrder>> = self.orders.read().clone();
+        let mut orders = String::from("[");
+        let mut first = true;
+        for record in &records {
+            let order = record.state.lock();
+            if order.status().is_final() {
+                continue;
+            }
+            if !first {
+                orders.push(',');
+            }
+            first = false;
+            orders.push_str(&wire::resting_order(&order).finish());
+        }
+        orders.push(']');
+        let mut object = wire::JsonObject::new();
+        object
+            .string("accountID", account_id)
+            .string(
+                "updated",
+                &self
+                    .clock
+                    .now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
+            .raw("orders", &orders);
+        object.finish()
+    }
+
     fn orders_json(&self) -> String {
         let records: Vec<Arc<SimOrder>> = self.orders.read().clone();
         let mut out = String::from("[");

@@ -207,6 +207,15 @@ fn route(
         }
         return Err(ApiError::no_route(method.as_str(), path));
     }
+    if let Some(account_id) = path
+        .strip_prefix("/back-office/accounts/")
+        .and_then(|rest| rest.strip_suffix("/summary/orders"))
+    {
+        if *method == Method::GET && !account_id.is_empty() && !account_id.contains('/') {
+            return Ok(sim.resting_orders_json(account_id));
+        }
+        return Err(ApiError::no_route(method.as_str(), path));
+    }
     match (method, path) {
         (&Method::POST, "/back-office/orders") => sim.create_order(body, header_pairs(headers)),
         (&Method::GET, "/sim/orders") => Ok(sim.orders_json()),

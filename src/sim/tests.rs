@@ -318,9 +318,13 @@ async fn refusals_have_drivewealth_bodies() {
         .await;
     assert_eq!(cancel_missing.status, 404);
 
-    let elsewhere = sim.get("/back-office/accounts/x/summary/orders").await;
+    let elsewhere = sim.get("/back-office/accounts/x/summary").await;
     assert_eq!(elsewhere.status, 404);
     assert!(elsewhere.body.starts_with(r#"{"errorCode":"#));
+    // The resting orders of an account are DriveWealth's PendingOrders.
+    let resting = sim.get("/back-office/accounts/x/summary/orders").await;
+    assert_eq!(resting.status, 200);
+    assert!(resting.body.contains(r#""orders":["#), "{}", resting.body);
 
     let huge = format!(
         r#"{{"pad":"{}"}}"#,

@@ -412,6 +412,33 @@ pub fn order_ids(order: &Order) -> String {
     object.finish()
 }
 
+/// One entry of `summary/orders`: DriveWealth's names there (`orderID`, `cumQty`, `orderQty`)
+/// and FIX codes (`orderStatus` '0' new, '1' partially filled; `side` B/S).
+pub fn resting_order(order: &Order) -> JsonObject {
+    let request = &order.request;
+    let mut object = JsonObject::new();
+    object
+        .string("orderID", &order.id)
+        .string("orderNo", &order.order_no)
+        .string("symbol", request.instrument())
+        .string(
+            "orderStatus",
+            if order.cumulative_quantity().is_zero() {
+                "0"
+            } else {
+                "1"
+            },
+        )
+        .string("side", if request.side == Side::Buy { "B" } else { "S" })
+        .number("cumQty", order.cumulative_quantity())
+        .number("orderQty", order.quantity())
+        .string(
+            "createdWhen",
+            &order.created.to_rfc3339_opts(SecondsFormat::Millis, true),
+        );
+    object
+}
+
 /// The order in DriveWealth's `OrderStatusResponse` shape, left open so that callers can add
 /// fields before [`JsonObject::finish`].
 pub fn order_status(order: &Order) -> JsonObject {
