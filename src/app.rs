@@ -65,6 +65,8 @@ pub struct Gateway {
     pub upstream: String,
     /// Where the in-process simulator listens, when there is one.
     pub simulator_addr: Option<SocketAddr>,
+    /// `"https"` with `[server.tls]`, else `"http"`: what the listeners speak.
+    pub scheme: &'static str,
     pub admin_token: String,
     pub token_source: TokenSource,
     pub reloader: Arc<Reloader>,
@@ -130,7 +132,11 @@ impl Gateway {
                 (base, Some(addr), label)
             }
         };
-        let upstream = Upstream::new(base, &config.upstream);
+        let upstream = Upstream::new(base, &config.upstream).map_err(StartError)?;
+        let tls = match &config.server.tls {
+            Some(tls) => Some(crate::tls::server_config(tls).map_err(StartError)?),
+            None => None,
+        };
         tasks.spawn(calendar::run(engine.clone(), shutdown_rx.clone()));
         tasks.spawn(settlement::run(engine.clone(), rolls, shutdown_rx.clone()));
         let ops = UpstreamOps {
@@ -176,6 +182,7 @@ impl Gateway {
         tasks.spawn(server::serve(
             order_listener,
             limits,
+            tls.clone(),
             move |request| {
                 let front = front.clone();
                 async move { crate::http::request_id::stamp(front.handle(request).await) }
@@ -208,6 +215,7 @@ impl Gateway {
         tasks.spawn(server::serve(
             admin_listener,
             limits,
+            tls,
             move |request| {
                 let admin = admin.clone();
                 async move { crate::http::request_id::stamp(admin.handle(request).await) }
@@ -220,6 +228,11 @@ impl Gateway {
             admin_addr,
             upstream: upstream_label,
             simulator_addr,
+            scheme: if config.server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             admin_token,
             token_source,
             reloader,

@@ -47,6 +47,7 @@
 //! - [`limits`]: risk-officer controls: limits, kill switch, rate, duplicates, idempotency keys.
 //! - [`rules`]: the DriveWealth rules an order must pass (clientID, market hours, …).
 //! - [`upstream`]: the pooled keep-alive client to DriveWealth and how its failures read.
+//! - [`tls`]: TLS both ways: the upstream's certificate verified, the listeners' certificate.
 //! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
 //! - [`sim`]: a DriveWealth simulator, in-process or as `omnigate sim`.
 //! - [`wal`]: the write-ahead log: records stored durably (group commit), recovered, snapshotted.
@@ -73,5 +74,6 @@ pub mod queued;
 pub mod reject;
 pub mod rules;
 pub mod sim;
+pub mod tls;
 pub mod upstream;
 pub mod wal;

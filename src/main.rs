@@ -231,10 +231,13 @@ async fn simulate(config: Config) -> ExitCode {
 
 fn print_banner(gateway: &Gateway) {
     let order = gateway.order_addr;
+    let scheme = gateway.scheme;
     println!("omnigate {} is running", env!("CARGO_PKG_VERSION"));
-    println!("  order API:   http://{order}  (DriveWealth's paths, e.g. POST /back-office/orders)");
     println!(
-        "  admin API:   http://{}  (Authorization: Bearer <admin token>)",
+        "  order API:   {scheme}://{order}  (DriveWealth's paths, e.g. POST /back-office/orders)"
+    );
+    println!(
+        "  admin API:   {scheme}://{}  (Authorization: Bearer <admin token>)",
         gateway.admin_addr
     );
     match gateway.token_source {
@@ -248,7 +251,7 @@ fn print_banner(gateway: &Gateway) {
     println!("  upstream:    {}", gateway.upstream);
     println!("Place a demo order:");
     println!(
-        "  curl -sS -i http://{order}/back-office/orders -H 'content-type: application/json' \
+        "  curl -sS -i {scheme}://{order}/back-office/orders -H 'content-type: application/json' \
          -H 'authorization: Bearer demo-token' -H 'dw-client-app-key: demo-app-key' \
          -d '{{\"accountNo\":\"DWOM000001\",\"orderType\":\"MARKET\",\"side\":\"BUY\",\
          \"symbol\":\"AAPL\",\"quantity\":1,\"clientID\":\"123456789\"}}'"

@@ -56,7 +56,7 @@ fn check_config_lists_every_problem_by_key() {
     let dir = TempDir::new("cfg");
     let bad = dir.file(
         "bad.toml",
-        "[server]\nmax_body_bytes = 0\nlisten_port = 1\n[upstream]\nurl = \"https://x\"\n[limitz]\n",
+        "[server]\nmax_body_bytes = 0\nlisten_port = 1\n[upstream]\nurl = \"ftp://x\"\n[limitz]\n",
     );
     let output = Command::new(binary())
         .args(["check-config"])

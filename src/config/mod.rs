@@ -101,6 +101,17 @@ pub struct ServerConfig {
     /// How long a used `clientOrderID` is remembered for `DUPLICATE_ORDER` (SPEC §10).
     /// 1..=8760 hours. Default 96.
     pub client_order_id_ttl_hours: u64,
+    /// `[server.tls]`: both listeners serve HTTPS with this certificate. Default: plain HTTP.
+    pub tls: Option<ServerTls>,
+}
+
+/// `[server.tls]`: PEM files; relative paths are read from the config file's folder.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerTls {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -121,6 +132,7 @@ impl Default for ServerConfig {
             max_json_depth: 32,
             events_token: None,
             client_order_id_ttl_hours: 96,
+            tls: None,
         }
     }
 }
@@ -154,6 +166,9 @@ pub struct UpstreamConfig {
     /// How often omnigate compares its open orders with DriveWealth's resting orders of each
     /// omnibus account that has an `account_id` (SPEC §6). 0, the default, is off.
     pub reconcile_interval_ms: u64,
+    /// PEM certificates the upstream's TLS certificate is verified against, instead of the
+    /// built-in Mozilla roots (`https://` upstreams only). Verification cannot be turned off.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for UpstreamConfig {
@@ -169,6 +184,7 @@ impl Default for UpstreamConfig {
             poll_app_key: None,
             cancel_retry_ms: 1_000,
             reconcile_interval_ms: 0,
+            ca_file: None,
         }
     }
 }
@@ -643,9 +659,17 @@ impl Config {
         if self.wal.dir.is_relative() {
             self.wal.dir = base.join(&self.wal.dir);
         }
+        let tls = self.server.tls.as_mut();
+        let (cert, key) = match tls {
+            Some(tls) => (Some(&mut tls.cert), Some(&mut tls.key)),
+            None => (None, None),
+        };
         for path in [
             self.bootstrap.instruments.as_mut(),
             self.bootstrap.customers.as_mut(),
+            self.upstream.ca_file.as_mut(),
+            cert,
+            key,
         ]
         .into_iter()
         .flatten()

@@ -13,7 +13,8 @@ pub struct UpstreamBase {
 }
 
 impl UpstreamBase {
-    /// Accepts `http://host:port[/prefix]`.
+    /// Accepts `http://host:port[/prefix]` and `https://host[:port][/prefix]` (TLS, the server's
+    /// certificate verified).
     pub fn parse(url: &str) -> Result<Self, String> {
         let uri: Uri = url
             .parse()
@@ -22,10 +23,8 @@ impl UpstreamBase {
             .scheme()
             .cloned()
             .ok_or_else(|| format!("{url:?} has no scheme; write http://host:port"))?;
-        if scheme != Scheme::HTTP {
-            return Err(format!(
-                "{url:?}: only http:// upstreams are supported (terminate TLS in a sidecar)"
-            ));
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+            return Err(format!("{url:?}: the upstream must be http:// or https://"));
         }
         let authority = uri
             .authority()
@@ -85,7 +84,8 @@ mod tests {
             base.uri_for(Some(&path)).unwrap().to_string(),
             "http://dw.internal/prefix/back-office/orders?x=1"
         );
-        assert!(UpstreamBase::parse("https://bo-api.drivewealth.io").is_err());
+        assert!(UpstreamBase::parse("https://bo-api.drivewealth.io").is_ok());
+        assert!(UpstreamBase::parse("ftp://bo-api.drivewealth.io").is_err());
         assert!(UpstreamBase::parse("127.0.0.1:9090").is_err());
         assert!(UpstreamBase::parse("not a url").is_err());
     }

@@ -4,6 +4,7 @@
 //!   accepts, so excess clients wait in the kernel's backlog instead of costing memory here;
 //! - the request head must arrive within `header_read_timeout_ms` and fit `max_header_bytes`
 //!   and `max_headers` (hyper answers 431 otherwise);
+//! - with `[server.tls]`, the TLS handshake must also finish within `header_read_timeout_ms`;
 //! - on shutdown every connection finishes its request in flight and closes.
 
 use std::convert::Infallible;
@@ -46,6 +47,7 @@ impl ConnectionLimits {
 pub async fn serve<H, F>(
     listener: TcpListener,
     limits: ConnectionLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     handler: H,
     mut shutdown: watch::Receiver<bool>,
 ) where
@@ -75,36 +77,68 @@ pub async fn serve<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let mut shutdown = shutdown.clone();
+        let shutdown = shutdown.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = service_fn(move |request| {
-                let response = handler(request);
-                async move { Ok::<_, Infallible>(response.await) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .max_buf_size(limits.max_header_bytes)
-                .max_headers(limits.max_headers)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = stopping(&mut shutdown) => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.as_mut().await
+            match tls {
+                None => serve_connection(stream, peer, limits, handler, shutdown).await,
+                Some(config) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, limits, handler, shutdown).await
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
                 }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
     }
     // Stop taking connections, then let those in flight finish (bounded by their timeouts).
     drop(listener);
     let _ = permits.acquire_many(limits.max_connections as u32).await;
+}
+
+/// One connection, plain or TLS: requests until the client closes, or shutdown.
+async fn serve_connection<S, H, F>(
+    stream: S,
+    peer: std::net::SocketAddr,
+    limits: ConnectionLimits,
+    handler: H,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let response = handler(request);
+        async move { Ok::<_, Infallible>(response.await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stopping(&mut shutdown) => {
+            connection.as_mut().graceful_shutdown();
+            connection.as_mut().await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
 }
 
 /// Resolves once shutdown is requested (or its sender is gone).

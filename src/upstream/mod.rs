@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -52,27 +53,36 @@ pub enum UpstreamError {
 /// The pooled client. Cheap to clone; clones share the pool.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpConnector, ProxyBody>,
+    /// Speaks plain HTTP to an `http://` upstream and TLS to an `https://` one.
+    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
     base: UpstreamBase,
     timeout: Duration,
 }
 
 impl Upstream {
-    pub fn new(base: UpstreamBase, config: &UpstreamConfig) -> Self {
+    /// The client for `base`; `Err` names `upstream.ca_file` when it cannot be read.
+    pub fn new(base: UpstreamBase, config: &UpstreamConfig) -> Result<Self, String> {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_millis(config.connect_timeout_ms)));
         connector.set_nodelay(true);
-        connector.enforce_http(true);
+        // The TLS layer takes `https://` URIs; it hands plain `http://` ones through.
+        connector.enforce_http(false);
+        let tls = crate::tls::client_config(config.ca_file.as_deref())?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_millis(config.pool_idle_timeout_ms))
             .pool_max_idle_per_host(config.pool_max_idle)
             .build(connector);
-        Self {
+        Ok(Self {
             client,
             base,
             timeout: Duration::from_millis(config.timeout_ms),
-        }
+        })
     }
 
     pub fn base(&self) -> &UpstreamBase {

@@ -250,7 +250,7 @@ fn banner_done(simulator: &Option<Option<SocketAddr>>) -> bool {
 
 /// The first `host:port` after `http://` in a banner line.
 fn address_in(text: &str) -> SocketAddr {
-    let start = text.find("http://").expect("an http:// address") + "http://".len();
+    let start = text.find("://").expect("an http:// or https:// address") + "://".len();
     let rest = &text[start..];
     let end = rest
         .find(|c: char| c.is_whitespace() || c == ')')
