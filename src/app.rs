@@ -139,7 +139,30 @@ impl Gateway {
         };
         tasks.spawn(calendar::run(engine.clone(), shutdown_rx.clone()));
         tasks.spawn(settlement::run(engine.clone(), rolls, shutdown_rx.clone()));
+        let auth = match &config.upstream.auth {
+            None => None,
+            Some(auth) => {
+                let secret = match &auth.client_secret {
+                    Some(secret) => secret.0.clone(),
+                    None => std::env::var("OMNIGATE_DW_CLIENT_SECRET").map_err(|_| {
+                        StartError(
+                            "upstream.auth.client_secret: not set, nor OMNIGATE_DW_CLIENT_SECRET"
+                                .to_owned(),
+                        )
+                    })?,
+                };
+                Some(Arc::new(
+                    crate::upstream::auth::Tokens::new(
+                        auth.client_id.clone(),
+                        secret,
+                        &auth.app_key,
+                    )
+                    .map_err(StartError)?,
+                ))
+            }
+        };
         let ops = UpstreamOps {
+            auth,
             cancel_retry: Duration::from_millis(config.upstream.cancel_retry_ms),
             upstream: upstream.clone(),
             credentials: PollCredentials::from_config(&config.upstream).map_err(StartError)?,

@@ -26,7 +26,7 @@ pub use limit_keys::{
     LimitPatch, DUPLICATE_WINDOW_MS_MAX, MARKET_BUFFER_PCT_DEFAULT, MARKET_BUFFER_PCT_MAX,
     ORDERS_PER_SECOND_MAX, PRICE_BAND_PCT_MAX,
 };
-pub use setting::Decimal;
+pub use setting::{Decimal, SecretText};
 pub use upstream_url::UpstreamBase;
 
 /// The embedded default of `omnigate run` with no `--config` (SPEC §2).
@@ -169,6 +169,22 @@ pub struct UpstreamConfig {
     /// PEM certificates the upstream's TLS certificate is verified against, instead of the
     /// built-in Mozilla roots (`https://` upstreams only). Verification cannot be turned off.
     pub ca_file: Option<PathBuf>,
+    /// `[upstream.auth]`: omnigate's own DriveWealth credentials, for its own calls (poller,
+    /// `cancelOpen`, in-doubt checks, reconciliation). Default: none (the simulator needs none).
+    pub auth: Option<UpstreamAuth>,
+}
+
+/// `[upstream.auth]` (SPEC §6, §8): a bearer token from `POST /back-office/auth/tokens`,
+/// renewed before it expires.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpstreamAuth {
+    /// DriveWealth's `clientID` for omnigate.
+    pub client_id: String,
+    /// Its `clientSecret`; or the environment's `OMNIGATE_DW_CLIENT_SECRET`.
+    #[serde(default)]
+    pub client_secret: Option<SecretText>,
+    /// The `dw-client-app-key` omnigate's calls carry.
+    pub app_key: String,
 }
 
 impl Default for UpstreamConfig {
@@ -185,6 +201,7 @@ impl Default for UpstreamConfig {
             cancel_retry_ms: 1_000,
             reconcile_interval_ms: 0,
             ca_file: None,
+            auth: None,
         }
     }
 }

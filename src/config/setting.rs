@@ -100,3 +100,15 @@ mod tests {
         assert!(read("value = true").is_err());
     }
 }
+
+/// A secret written in the config (`upstream.auth.client_secret`): kept as it is, never shown.
+/// `Debug` prints `"…"`, so a config dumped into a log or an error holds no secret.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"…\"")
+    }
+}

@@ -233,6 +233,28 @@ impl Config {
             }
         }
         validate_limits(&self.limits, &mut problem);
+        if let Some(auth) = &self.upstream.auth {
+            if self.upstream.poll_authorization.is_some() || self.upstream.poll_app_key.is_some() {
+                problem(
+                    "upstream.auth",
+                    "[upstream.auth] and upstream.poll_authorization / poll_app_key both give \
+                     omnigate's own credentials; keep one"
+                        .to_owned(),
+                );
+            }
+            for (key, value) in [("client_id", &auth.client_id), ("app_key", &auth.app_key)] {
+                if value.trim().is_empty() {
+                    problem(&format!("upstream.auth.{key}"), "is blank".to_owned());
+                }
+            }
+            if auth
+                .client_secret
+                .as_ref()
+                .is_some_and(|secret| secret.0.trim().is_empty())
+            {
+                problem("upstream.auth.client_secret", "is blank".to_owned());
+            }
+        }
         if !(1..=60_000).contains(&self.upstream.cancel_retry_ms) {
             problem(
                 "upstream.cancel_retry_ms",

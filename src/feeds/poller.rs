@@ -56,6 +56,9 @@ impl PollCredentials {
 pub struct UpstreamOps {
     pub upstream: Upstream,
     pub credentials: PollCredentials,
+    /// `[upstream.auth]`: omnigate's own token, renewed as it expires (instead of the static
+    /// `credentials`).
+    pub auth: Option<Arc<crate::upstream::auth::Tokens>>,
     /// `upstream.cancel_retry_ms`.
     pub cancel_retry: Duration,
 }
@@ -113,16 +116,14 @@ impl UpstreamOps {
 impl UpstreamOps {
     /// `PATCH /back-office/orders/{id}` `{"method":"CANCEL"}`; Ok when the upstream took it.
     pub async fn cancel(&self, order_id: &str) -> Result<(), String> {
-        let request = self.request(
-            Method::PATCH,
-            order_id,
-            Bytes::from_static(br#"{"method":"CANCEL"}"#),
-        )?;
+        let path = format!("/back-office/orders/{}", segment(order_id)?);
         let response = self
-            .upstream
-            .send(request)
-            .await
-            .map_err(|error| error.to_string())?;
+            .call(
+                Method::PATCH,
+                &path,
+                Bytes::from_static(br#"{"method":"CANCEL"}"#),
+            )
+            .await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -130,25 +131,44 @@ impl UpstreamOps {
         }
     }
 
-    fn request(
-        &self,
-        method: Method,
-        order_id: &str,
-        body: Bytes,
-    ) -> Result<Request<crate::upstream::ProxyBody>, String> {
-        self.request_to(
-            method,
-            &format!("/back-office/orders/{}", segment(order_id)?),
-            body,
-        )
-    }
-
-    /// A request of omnigate's own to `path` upstream, with its credentials.
-    pub(crate) fn request_to(
+    /// A call of omnigate's own to `path` upstream, with its credentials. With `[upstream.auth]`,
+    /// a 401 renews the token and the call is made once more.
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
         body: Bytes,
+    ) -> Result<http::Response<hyper::body::Incoming>, String> {
+        let mut renewed = false;
+        loop {
+            let token = match &self.auth {
+                Some(tokens) => Some(tokens.authorization(&self.upstream).await?),
+                None => None,
+            };
+            let request = self.request_to(method.clone(), path, body.clone(), token.as_ref())?;
+            let response = self
+                .upstream
+                .send(request)
+                .await
+                .map_err(|error| error.to_string())?;
+            if response.status() == http::StatusCode::UNAUTHORIZED && !renewed {
+                if let (Some(tokens), Some(token)) = (&self.auth, &token) {
+                    tracing::warn!(path, "DriveWealth answered 401; renewing the token once");
+                    tokens.invalidate(token);
+                    renewed = true;
+                    continue;
+                }
+            }
+            return Ok(response);
+        }
+    }
+
+    fn request_to(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        token: Option<&HeaderValue>,
     ) -> Result<Request<crate::upstream::ProxyBody>, String> {
         let path = http::uri::PathAndQuery::try_from(path)
             .map_err(|error| format!("not a path: {error}"))?;
@@ -164,11 +184,20 @@ impl UpstreamOps {
         if !body.is_empty() {
             request = request.header(http::header::CONTENT_TYPE, "application/json");
         }
-        if let Some(value) = &self.credentials.authorization {
-            request = request.header(AUTHORIZATION, value.clone());
-        }
-        if let Some(value) = &self.credentials.app_key {
-            request = request.header("dw-client-app-key", value.clone());
+        match (&self.auth, token) {
+            (Some(tokens), Some(token)) => {
+                request = request
+                    .header(AUTHORIZATION, token.clone())
+                    .header("dw-client-app-key", tokens.app_key());
+            }
+            _ => {
+                if let Some(value) = &self.credentials.authorization {
+                    request = request.header(AUTHORIZATION, value.clone());
+                }
+                if let Some(value) = &self.credentials.app_key {
+                    request = request.header("dw-client-app-key", value.clone());
+                }
+            }
         }
         request
             .body(crate::upstream::full(body))
@@ -272,13 +301,14 @@ impl UpstreamOps {
 
 async fn fetch(ops: &UpstreamOps, order_id: &str) -> Result<OrderPayload, FetchError> {
     let upstream = &ops.upstream;
-    let request = ops
-        .request(Method::GET, order_id, Bytes::new())
-        .map_err(FetchError::Failed)?;
-    let response = upstream
-        .send(request)
+    let path = format!(
+        "/back-office/orders/{}",
+        segment(order_id).map_err(FetchError::Failed)?
+    );
+    let response = ops
+        .call(Method::GET, &path, Bytes::new())
         .await
-        .map_err(|error| FetchError::Failed(error.to_string()))?;
+        .map_err(FetchError::Failed)?;
     if response.status() == http::StatusCode::NOT_FOUND {
         return Err(FetchError::NotFound);
     }

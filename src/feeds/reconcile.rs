@@ -193,12 +193,7 @@ async fn resting_orders(
         "/back-office/accounts/{}/summary/orders",
         segment(account_id)?
     );
-    let request = ops.request_to(Method::GET, &path, Bytes::new())?;
-    let response = ops
-        .upstream
-        .send(request)
-        .await
-        .map_err(|error| error.to_string())?;
+    let response = ops.call(Method::GET, &path, Bytes::new()).await?;
     if !response.status().is_success() {
         return Err(format!("status {}", response.status()));
     }

@@ -19,6 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::UpstreamConfig;
 
+pub mod auth;
+
 /// Errors a proxied body may carry.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A request or response body that omnigate streams through.

@@ -87,18 +87,35 @@ impl Gateway {
 
     /// Starts in `dir`, which may hold the WAL of an earlier run (restart tests).
     pub fn start_in(dir: std::sync::Arc<TempDir>, config_text: &str) -> Gateway {
+        Gateway::start_with(dir, config_text, None)
+    }
+
+    /// Starts with every log line (`RUST_LOG=debug`) written to `log`, for tests that read
+    /// what omnigate logs.
+    pub fn start_logged(dir: std::sync::Arc<TempDir>, config_text: &str, log: &Path) -> Gateway {
+        Gateway::start_with(dir, config_text, Some(log))
+    }
+
+    fn start_with(dir: std::sync::Arc<TempDir>, config_text: &str, log: Option<&Path>) -> Gateway {
         dir.file("instruments.jsonl", INSTRUMENTS);
         dir.file("customers.jsonl", CUSTOMERS);
         let path = dir.file("omnigate.toml", config_text);
+        let (level, stderr) = match log {
+            None => ("error", Stdio::inherit()),
+            Some(log) => (
+                "debug",
+                Stdio::from(std::fs::File::create(log).expect("log file")),
+            ),
+        };
         let mut child = Command::new(binary())
             .args(["run", "--config"])
             .arg(&path)
             .current_dir(dir.path())
             .env_remove("OMNIGATE_ADMIN_TOKEN")
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn omnigate");
         let stdout = child.stdout.take().expect("stdout");
