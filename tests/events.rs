@@ -327,3 +327,86 @@ fn reconciliation_reports_what_only_one_side_has() {
         "{metrics}"
     );
 }
+
+/// SPEC §6: DriveWealth's ticker changes and `instruments.created` apply to the instrument
+/// master, and a ticker change moves the positions and open orders with it, across a restart.
+#[test]
+fn a_ticker_change_moves_the_instrument_its_positions_and_its_open_orders() {
+    let dir = std::sync::Arc::new(TempDir::new("rename"));
+    let settings = config(
+        "",
+        "[upstream]\npoll_interval_ms = 0\n[clock]\nadjustable = true\n",
+    );
+    let gateway = Gateway::start_in(dir.clone(), &settings);
+    gateway.set_clock("2026-11-19T11:00:00-05:00");
+    let sim = gateway.simulator.unwrap();
+    let json = [("content-type", "application/json")];
+    assert_eq!(
+        send(sim, "PUT", "/sim/fills", &json, br#"{"paused":true}"#).status,
+        200
+    );
+    let sell = |symbol: &str| {
+        gateway.post_order(&format!(
+            r#"{{"accountNo":"DWOM000001","orderType":"LIMIT","side":"SELL","symbol":"{symbol}","quantity":2,"price":200,"clientID":"123456789"}}"#
+        ))
+    };
+    assert_eq!(sell("AAPL").status, 200);
+
+    let aapl = "a67422af-8504-43df-9e63-7361eb0bd99e";
+    let renamed = event(
+        "r1",
+        "instruments.updated",
+        &format!(
+            r#"{{"instrumentID":"{aapl}","previous":{{"symbol":"AAPL"}},"current":{{"symbol":"APPLX"}}}}"#
+        ),
+    );
+    assert_eq!(post(&gateway, &renamed), "applied");
+    let check = |gateway: &Gateway| {
+        let customer = gateway.customer("123456789");
+        assert_eq!(customer["positions"], serde_json::json!({"APPLX": "10"}));
+        assert_eq!(customer["pendingSells"], serde_json::json!({"APPLX": "2"}));
+        let open = gateway.admin("GET", "/admin/orders?state=open", "").json();
+        assert_eq!(open[0]["symbol"], "APPLX");
+        assert_eq!(
+            gateway.admin("GET", "/admin/instruments/APPLX", "").status,
+            200
+        );
+        assert_eq!(
+            gateway.admin("GET", "/admin/instruments/AAPL", "").status,
+            404
+        );
+    };
+    check(&gateway);
+    // The new ticker trades, and the shares it holds are still only 10.
+    let refused = gateway.post_order(
+        r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"SELL","symbol":"APPLX","quantity":9,"price":200,"clientID":"123456789"}"#,
+    );
+    assert_eq!(refused.error().0, "INSUFFICIENT_POSITION");
+    assert_eq!(sell("APPLX").status, 200);
+    assert_ne!(sell("AAPL").status, 200);
+
+    // instruments.created for an instrument in the master applies its status; one not in it
+    // is not guessed in.
+    let created = |event_id: &str, id: &str| {
+        event(
+            event_id,
+            "instruments.created",
+            &format!(
+                r#"{{"instrumentID":"{id}","symbol":"APPLX","name":"Apple","status":"HALTED"}}"#
+            ),
+        )
+    };
+    assert_eq!(post(&gateway, &created("c1", aapl)), "applied");
+    let instrument = gateway.admin("GET", "/admin/instruments/APPLX", "").json();
+    assert_eq!(instrument["status"], "HALTED");
+    assert_eq!(post(&gateway, &created("c2", "unknown-id")), "ignored");
+
+    gateway.kill();
+    let gateway = Gateway::start_in(dir, &settings);
+    let customer = gateway.customer("123456789");
+    assert_eq!(customer["pendingSells"], serde_json::json!({"APPLX": "4"}));
+    assert_eq!(
+        gateway.admin("GET", "/admin/instruments/AAPL", "").status,
+        404
+    );
+}

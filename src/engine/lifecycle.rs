@@ -172,6 +172,27 @@ impl Engine {
         }])
     }
 
+    /// DriveWealth renamed an instrument's ticker (`instruments.updated` with a new `symbol`):
+    /// the instrument master entry, every position and every open order move to `new`, as one
+    /// logged change. Limits and kill-switch entries naming the old ticker stay as written.
+    pub fn rename_instrument(
+        &self,
+        instrument: &Instrument,
+        new: &str,
+    ) -> Result<Durability, ChangeError> {
+        let _gate = self.gate.exclusive();
+        let old = instrument.symbol.clone();
+        self.instruments.rename(&old, new)?;
+        if let Err(error) = self.ledger.rename_symbol(&old, new) {
+            tracing::error!(%error, %old, %new, "positions not all renamed");
+        }
+        tracing::warn!(%old, %new, "instrument renamed by DriveWealth");
+        Ok(self.log(&[Record::SymbolChanged {
+            old,
+            new: new.to_owned(),
+        }]))
+    }
+
     /// A DriveWealth deposit into an omni account, credited once per `paymentID`; `None` when
     /// that payment was credited already.
     pub fn credit_omni_payment(

@@ -230,6 +230,14 @@ impl Engine {
                     .map(|_| ())
                     .map_err(|error| error.0)
             }
+            Record::SymbolChanged { old, new } => {
+                self.instruments
+                    .rename(&old, &new)
+                    .map_err(|error| error.to_string())?;
+                ledger
+                    .rename_symbol(&old, &new)
+                    .map_err(|error| error.to_string())
+            }
             Record::InstrumentStatus { symbol, status } => {
                 let instrument = self
                     .instruments

@@ -17,10 +17,12 @@ use crate::reject::clip;
 /// One event, as far as omnigate reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// `instruments.updated`: a status change (a halt, a delisting) by `instrumentID`.
+    /// `instruments.updated` (a status change, a ticker change) or `instruments.created`, by
+    /// `instrumentID`.
     InstrumentUpdated {
         instrument_id: String,
         status: Option<InstrumentStatus>,
+        symbol: Option<String>,
     },
     /// `orders.created` / `orders.updated` / `orders.completed`.
     Order(OrderPayload),
@@ -137,20 +139,31 @@ pub fn apply(engine: &Engine, body: &[u8]) -> Result<(EventOutcome, Durability),
         Event::InstrumentUpdated {
             instrument_id,
             status,
+            symbol,
         } => {
-            let Some(instrument) = engine.instrument_by_id(&instrument_id) else {
+            let Some(mut instrument) = engine.instrument_by_id(&instrument_id) else {
+                // Asset class, exchange and fractionability are the partner's to give
+                // (PUT /admin/instruments/{symbol}): an instrument is not guessed into the
+                // master from an event.
                 return Ok((
                     EventOutcome::Ignored(format!(
-                        "instrumentID {instrument_id} is not in the instrument master"
+                        "instrumentID {} is not in the instrument master",
+                        clip(&instrument_id)
                     )),
                     Durability::None,
                 ));
             };
-            let Some(status) = status else {
-                return Ok((EventOutcome::Applied, Durability::None));
-            };
-            tracing::info!(symbol = %instrument.symbol, status = status.as_str(), "instrument status changed by event");
-            let durability = engine.set_instrument_status(&instrument, status);
+            let mut durability = Durability::None;
+            if let Some(symbol) = symbol.filter(|symbol| *symbol != instrument.symbol) {
+                durability = engine.rename_instrument(&instrument, &symbol)?;
+                instrument = engine
+                    .instrument_by_id(&instrument_id)
+                    .unwrap_or(instrument);
+            }
+            if let Some(status) = status.filter(|status| *status != instrument.status()) {
+                tracing::info!(symbol = %instrument.symbol, status = status.as_str(), "instrument status changed by event");
+                durability = durability.and(engine.set_instrument_status(&instrument, status));
+            }
             Ok((EventOutcome::Applied, durability))
         }
         Event::Order(payload) => {
@@ -318,14 +331,22 @@ struct Envelope<'a> {
 struct InstrumentPayload {
     #[serde(rename = "instrumentID")]
     instrument_id: String,
+    /// `instruments.updated`: what changed.
     #[serde(default)]
     current: Option<InstrumentChange>,
+    /// `instruments.created`: the instrument itself.
+    #[serde(default)]
+    symbol: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct InstrumentChange {
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    symbol: Option<String>,
 }
 
 /// Parses an envelope: `(event id, event)`, or why it cannot be read.
@@ -345,6 +366,7 @@ pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
     let known = matches!(
         envelope.kind.as_str(),
         "instruments.updated"
+            | "instruments.created"
             | "orders.created"
             | "orders.updated"
             | "orders.completed"
@@ -358,10 +380,15 @@ pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
         ));
     }
     let event = match envelope.kind.as_str() {
-        "instruments.updated" => {
+        "instruments.updated" | "instruments.created" => {
+            let kind = envelope.kind.as_str();
             let payload: InstrumentPayload = serde_json::from_str(payload)
-                .map_err(|error| format!("instruments.updated payload: {}", clip(error)))?;
-            let status = match payload.current.and_then(|current| current.status) {
+                .map_err(|error| format!("{kind} payload: {}", clip(error)))?;
+            let (status, symbol) = match payload.current {
+                Some(current) => (current.status, current.symbol),
+                None => (payload.status, payload.symbol),
+            };
+            let status = match status {
                 None => None,
                 Some(text) => Some(InstrumentStatus::parse(&text).ok_or_else(|| {
                     // Clipped after quoting: quoting can make a character ten bytes long.
@@ -374,6 +401,7 @@ pub fn parse_event(body: &[u8]) -> Result<(String, Event), String> {
             Event::InstrumentUpdated {
                 instrument_id: payload.instrument_id,
                 status,
+                symbol,
             }
         }
         "orders.created" | "orders.updated" | "orders.completed" => Event::Order(
@@ -412,6 +440,7 @@ mod tests {
             Event::InstrumentUpdated {
                 instrument_id: "26fa9515-d1c6-44ce-93b2-b94430451508".to_owned(),
                 status: Some(InstrumentStatus::Halted),
+                symbol: None,
             }
         );
     }

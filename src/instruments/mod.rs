@@ -285,6 +285,43 @@ impl InstrumentMaster {
         Ok(instrument)
     }
 
+    /// DriveWealth renamed an instrument (a ticker change): the entry moves from `old` to `new`
+    /// with everything else as it was, its instrumentID and ISIN now leading to `new`. Refused
+    /// when `new` is not a ticker or already names another entry. Crate-only, like `upsert`.
+    pub(crate) fn rename(&self, old: &str, new: &str) -> Result<Arc<Instrument>, InstrumentError> {
+        if !is_ticker(new) {
+            return Err(InstrumentError(format!("symbol {new:?} is not a ticker")));
+        }
+        if self.by_symbol.contains_key(new) {
+            return Err(InstrumentError(format!(
+                "symbol {new} already names another instrument"
+            )));
+        }
+        let (_, previous) = self.by_symbol.remove(old).ok_or_else(|| {
+            InstrumentError(format!("symbol {old} is not in the instrument master"))
+        })?;
+        let renamed = Arc::new(Instrument {
+            symbol: new.to_owned(),
+            instrument_id: previous.instrument_id.clone(),
+            isin: previous.isin.clone(),
+            asset_class: previous.asset_class,
+            exchange: previous.exchange,
+            fractionable: previous.fractionable,
+            order_size_min: previous.order_size_min,
+            order_size_max: previous.order_size_max,
+            order_size_step: previous.order_size_step,
+            status: AtomicU8::new(previous.status() as u8),
+            reference_price: AtomicI64::new(previous.reference_price.load(Ordering::Acquire)),
+        });
+        self.by_symbol.insert(new.to_owned(), renamed.clone());
+        self.symbol_by_id
+            .insert(renamed.instrument_id.clone(), new.to_owned());
+        if let Some(isin) = &renamed.isin {
+            self.symbol_by_isin.insert(isin.clone(), new.to_owned());
+        }
+        Ok(renamed)
+    }
+
     /// The instrument one identifier names.
     pub fn lookup(&self, key: InstrumentKey, value: &str) -> Option<Arc<Instrument>> {
         match key {
@@ -354,14 +391,18 @@ impl InstrumentMaster {
     }
 }
 
-fn validate(symbol: &str, spec: &InstrumentSpec) -> Result<(), InstrumentError> {
-    let bad = |message: String| Err(InstrumentError(message));
-    if symbol.is_empty()
-        || symbol.len() > 32
-        || !symbol
+/// 1 to 32 of `[A-Za-z0-9./_-]`.
+fn is_ticker(symbol: &str) -> bool {
+    !symbol.is_empty()
+        && symbol.len() <= 32
+        && symbol
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'/' | b'_'))
-    {
+}
+
+fn validate(symbol: &str, spec: &InstrumentSpec) -> Result<(), InstrumentError> {
+    let bad = |message: String| Err(InstrumentError(message));
+    if !is_ticker(symbol) {
         return bad(format!("symbol {symbol:?} is not a ticker"));
     }
     if let Some(inner) = &spec.symbol {

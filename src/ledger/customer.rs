@@ -476,3 +476,46 @@ pub(super) fn add_deltas(
     }
     Ok(())
 }
+
+impl Ledger {
+    /// DriveWealth renamed a ticker (`instruments.updated` with a new `symbol`): every position
+    /// and open order in `old` moves to `new` (a position already in `new` is added to). The
+    /// caller closes the mutation gate.
+    pub fn rename_symbol(&self, old: &str, new: &str) -> Result<(), LedgerError> {
+        let new_symbol = self.intern(new);
+        let cells: Vec<_> = self
+            .customers
+            .iter()
+            .map(|entry| entry.value().clone())
+            .collect();
+        for cell in cells {
+            if !cell.read().positions.contains_key(old) {
+                continue;
+            }
+            let mut customer = self.change(&cell);
+            if let Some(moved) = customer.positions.remove(old) {
+                let merged = customer.positions.entry(new_symbol.clone()).or_default();
+                merged.quantity = add(merged.quantity, moved.quantity)
+                    .map_err(|overflow| overflow.error("the renamed position"))?;
+                merged.pending_sell = add(merged.pending_sell, moved.pending_sell)
+                    .map_err(|overflow| overflow.error("the renamed pending sells"))?;
+            }
+        }
+        let renamed: Vec<u64> = self
+            .orders
+            .iter()
+            .filter(|entry| &*entry.symbol == old)
+            .map(|entry| *entry.key())
+            .collect();
+        for local in renamed {
+            let Some(cell) = self.order_customer(local) else {
+                continue;
+            };
+            let _customer = self.change(&cell);
+            if let Some(mut order) = self.change_order(local) {
+                order.symbol = new_symbol.clone();
+            }
+        }
+        Ok(())
+    }
+}

@@ -180,6 +180,9 @@ impl Record {
             Record::Rekey { old, new } => {
                 e.u8(tag::REKEY).str(old).str(new);
             }
+            Record::SymbolChanged { old, new } => {
+                e.u8(tag::SYMBOL_CHANGED).str(old).str(new);
+            }
             Record::OmniCash {
                 amount,
                 payment_id,
@@ -400,6 +403,10 @@ impl Record {
             tag::REKEY => Record::Rekey {
                 old: d.string("old clientID")?,
                 new: d.string("new clientID")?,
+            },
+            tag::SYMBOL_CHANGED => Record::SymbolChanged {
+                old: d.string("old symbol")?,
+                new: d.string("new symbol")?,
             },
             tag::OMNI_DEPOSIT_V1 => Record::OmniCash {
                 amount: d.fixed("amount")?,

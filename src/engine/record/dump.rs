@@ -109,7 +109,9 @@ impl Record {
                 reason,
             } => serde_json::json!({"clientID": client_id, "amount": fixed(amount),
                 "reason": reason}),
-            Record::Rekey { old, new } => serde_json::json!({"old": old, "new": new}),
+            Record::Rekey { old, new } | Record::SymbolChanged { old, new } => {
+                serde_json::json!({"old": old, "new": new})
+            }
             Record::OmniCash {
                 amount,
                 payment_id,

@@ -142,6 +142,11 @@ pub enum Record {
         symbol: String,
         status: InstrumentStatus,
     },
+    /// DriveWealth renamed a ticker: the instrument, positions and open orders moved.
+    SymbolChanged {
+        old: String,
+        new: String,
+    },
     Price {
         symbol: String,
         price: Fixed,
@@ -234,6 +239,7 @@ mod tag {
     pub const INSTRUMENT_STATUS: u8 = 41;
     pub const PRICE: u8 = 42;
     pub const INSTRUMENT_UPSERT: u8 = 43;
+    pub const SYMBOL_CHANGED: u8 = 44;
     pub const KILL_SWITCH: u8 = 50;
     pub const LIMIT_OVERRIDE: u8 = 51;
     pub const IDEMPOTENT: u8 = 52;
@@ -265,6 +271,7 @@ impl Record {
             Record::SettlementRolled { .. } => "settlement_rolled",
             Record::InstrumentUpsert(_) => "instrument_upsert",
             Record::InstrumentStatus { .. } => "instrument_status",
+            Record::SymbolChanged { .. } => "symbol_changed",
             Record::Price { .. } => "price",
             Record::KillSwitch(_) => "kill_switch",
             Record::LimitOverride { .. } => "limit_override",
@@ -375,6 +382,10 @@ mod tests {
                 client_id: "c".into(),
                 amount: f("-1.25"),
                 reason: Some("wire out".into()),
+            },
+            Record::SymbolChanged {
+                old: "FB".into(),
+                new: "META".into(),
             },
             Record::Rekey {
                 old: "a".into(),
