@@ -10,21 +10,24 @@ use crate::money::Fixed;
 use crate::rules::market_hours::new_york_date;
 
 impl Engine {
-    /// The upstream took the order under `order_id`. The bind is queued before it is applied:
-    /// from the moment it is applied, updates can find the order, and their records must come
-    /// after it in the log.
+    /// The upstream took the order under `order_id`: the order is bound, and the bind logged
+    /// before any update it makes findable (updates wait meanwhile).
     ///
     /// An id already bound to another open order is not bound (the ledger keeps one open order
     /// per upstream id): the order is held in doubt instead, its reservation kept, for an
     /// operator to resolve.
     pub fn bound(&self, admitted: &Admitted, order_id: &str) -> Durability {
+        // Updates wait (the same lock order as `learn`: updates, then the gate): the id is
+        // claimed in memory before its record is queued, and no update for it can be logged
+        // between the two, so the log holds the bind that won, before anything it made findable.
+        let _updates = self.gate.updates();
         let _gate = self.gate.shared();
-        if let Some(other) = self.ledger.bound_elsewhere(order_id, admitted.local) {
+        if let Err(error) = self.ledger.bind(admitted.local, order_id) {
             tracing::error!(
+                %error,
                 order_id,
                 local = %admitted.local,
-                other = %other,
-                "the upstream answered an orderId already bound to another open order; held in doubt"
+                "the upstream answered an orderId omnigate cannot bind; held in doubt"
             );
             return self.hold_in_doubt(admitted);
         }
@@ -38,18 +41,9 @@ impl Engine {
                 exchange: queued.exchange,
                 open_unix_s: queued.open.timestamp(),
             });
-        }
-        let durability = self.log(&records);
-        if let Err(error) = self.ledger.bind(admitted.local, order_id) {
-            // Only a bind racing for the same id gets here; replay meets the same refusal and
-            // holds the order in doubt the same way.
-            tracing::error!(%error, order_id, "could not bind an accepted order; held in doubt");
-            drop(self.hold_in_doubt(admitted));
-        }
-        if let Some(queued) = admitted.queued {
             self.queued.insert(order_id, queued, self.clock.now());
         }
-        durability
+        self.log(&records)
     }
 
     /// The upstream refused (or could not be reached with) an admitted order: everything it

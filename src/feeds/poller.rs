@@ -100,8 +100,12 @@ impl UpstreamOps {
                                 "kill switch: cancel failed"
                             );
                             // A 4xx is DriveWealth's answer (the order is final, or past its
-                            // cut-off): asking again would get the same one.
-                            if error.starts_with("status 4") {
+                            // cut-off): asking again would get the same one. Not so a 408 or
+                            // a 429 (too many requests), which ask to try again.
+                            let retryable = ["status 408", "status 429"]
+                                .iter()
+                                .any(|status| error.starts_with(status));
+                            if error.starts_with("status 4") && !retryable {
                                 return;
                             }
                         }

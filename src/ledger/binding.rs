@@ -54,16 +54,6 @@ impl Ledger {
         Ok(())
     }
 
-    /// The open order other than `local` that `upstream_order_id` is bound to, if any.
-    pub fn bound_elsewhere(
-        &self,
-        upstream_order_id: &str,
-        local: LocalOrderId,
-    ) -> Option<LocalOrderId> {
-        self.local_id_of(upstream_order_id)
-            .filter(|bound| *bound != local)
-    }
-
     /// The order was sent and no answer came (timeout, reset): its reservation stays and it is
     /// listed as in doubt until `bind`, `resolve_in_doubt` or `release`.
     pub fn mark_in_doubt(&self, local: LocalOrderId) -> Result<(), LedgerError> {
@@ -97,33 +87,64 @@ impl Ledger {
                 self.forget_note(&old, local.0);
             }
             if let Some(client_order_id) = &note.client_order_id {
-                self.in_doubt_by_client_order_id
-                    .insert(client_order_id.as_str().into(), local.0);
+                self.index_note(client_order_id, local.0);
             }
             order.note = Some(Box::new(note));
         }
         Ok(())
     }
 
-    /// The in-doubt order sent with `client_order_id` through omnibus account `account`.
+    /// The one in-doubt order sent with `client_order_id` through omnibus account `account`.
+    /// `None` when there is none, or more than one (two customers' orders may share a
+    /// clientOrderID): binding the wrong one would give one customer another's fills, so an
+    /// ambiguous answer is left for an operator.
     pub fn in_doubt_by_client_order_id(
         &self,
         client_order_id: &str,
         account: AccountIndex,
     ) -> Option<LocalOrderId> {
-        let local = *self
+        let locals = self
             .in_doubt_by_client_order_id
             .get(client_order_id)?
-            .value();
-        let order = self.orders.get(&local)?;
-        (order.in_doubt && order.account == account).then_some(LocalOrderId(local))
+            .clone();
+        let mut matching = locals.into_iter().filter(|local| {
+            self.orders
+                .get(local)
+                .is_some_and(|order| order.in_doubt && order.account == account)
+        });
+        let first = matching.next()?;
+        if matching.next().is_some() {
+            tracing::warn!(
+                client_order_id,
+                "several in-doubt orders share this clientOrderID; none bound"
+            );
+            return None;
+        }
+        Some(LocalOrderId(first))
     }
 
-    /// Drops a note's clientOrderID from the index, if it still leads to `local`.
+    /// Adds `local` under `client_order_id` in the in-doubt index.
+    pub(super) fn index_note(&self, client_order_id: &str, local: u64) {
+        let mut locals = self
+            .in_doubt_by_client_order_id
+            .entry(client_order_id.into())
+            .or_default();
+        if !locals.contains(&local) {
+            locals.push(local);
+        }
+    }
+
+    /// Drops `local` from the in-doubt index under its note's clientOrderID.
     pub(super) fn forget_note(&self, note: &InDoubtNote, local: u64) {
         if let Some(client_order_id) = &note.client_order_id {
+            if let Some(mut locals) = self
+                .in_doubt_by_client_order_id
+                .get_mut(client_order_id.as_str())
+            {
+                locals.retain(|other| *other != local);
+            }
             self.in_doubt_by_client_order_id
-                .remove_if(client_order_id.as_str(), |_, mapped| *mapped == local);
+                .remove_if(client_order_id.as_str(), |_, locals| locals.is_empty());
         }
     }
 

@@ -188,9 +188,10 @@ pub struct Ledger {
     orders: FastMap<u64, Order>,
     /// Upstream orderId → local id, for bound orders.
     local_by_upstream: FastMap<Box<str>, u64>,
-    /// clientOrderID → local id, for in-doubt orders that have one (so an event naming it can
-    /// bind the order without scanning the book).
-    in_doubt_by_client_order_id: FastMap<Box<str>, u64>,
+    /// clientOrderID → local ids of the in-doubt orders sent with it (so an event naming it can
+    /// bind the order without scanning the book). Several: a clientOrderID is unique per
+    /// customer only, so two customers' orders may share one.
+    in_doubt_by_client_order_id: FastMap<Box<str>, Vec<u64>>,
     /// Interned symbols, so an order record shares its symbol instead of allocating a copy.
     /// Bounded by the instrument master (only accepted orders and registered positions add).
     symbols: FastMap<Arc<str>, ()>,

@@ -17,6 +17,8 @@ use super::Upstream;
 /// A token is renewed this long before DriveWealth says it expires (or at half its life, for a
 /// token shorter-lived than twice this).
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
+/// The longest a token is kept, whatever DriveWealth says.
+const LIFETIME_MAX_S: u64 = 86_400;
 /// Largest token answer read.
 const ANSWER_BYTES_MAX: usize = 64 * 1024;
 
@@ -145,7 +147,9 @@ impl Tokens {
         }
         .filter(|seconds| *seconds > 0)
         .ok_or_else(|| "expires_in is not a positive number of seconds".to_owned())?;
-        let lifetime = Duration::from_secs(seconds);
+        // Capped at a day: a token is renewed at least that often whatever the answer says (and
+        // an absurd `expires_in` cannot overflow the clock).
+        let lifetime = Duration::from_secs(seconds.min(LIFETIME_MAX_S));
         let renew_after = if lifetime > RENEW_BEFORE * 2 {
             lifetime - RENEW_BEFORE
         } else {
@@ -157,7 +161,9 @@ impl Tokens {
         authorization.set_sensitive(true);
         Ok(Token {
             authorization,
-            renew_at: started + renew_after,
+            renew_at: started
+                .checked_add(renew_after)
+                .unwrap_or_else(Instant::now),
         })
     }
 }

@@ -485,8 +485,7 @@ impl Ledger {
             .as_ref()
             .and_then(|n| n.client_order_id.as_ref())
         {
-            self.in_doubt_by_client_order_id
-                .insert(client_order_id.as_str().into(), local.0);
+            self.index_note(client_order_id, local.0);
         }
         self.orders.insert(
             local.0,

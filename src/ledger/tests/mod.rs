@@ -553,3 +553,41 @@ fn omni_withdrawals_stop_at_available() {
     ));
     ledger.check_invariants().unwrap();
 }
+
+#[test]
+fn an_in_doubt_order_is_found_by_its_client_order_id_only_when_unambiguous() {
+    let ledger = one_customer("1000", "1000");
+    ledger
+        .register("C2", "cust-2", money("1000"), vec![])
+        .unwrap();
+    let note = |created_at_ms| {
+        Some(InDoubtNote {
+            client_order_id: Some("co-1".to_owned()),
+            created_at_ms,
+        })
+    };
+    let first = ledger.reserve_buy("C1", "AAPL", limit("1", "10")).unwrap();
+    ledger.mark_in_doubt_noted(first, note(1)).unwrap();
+    let account = AccountIndex(0);
+    assert_eq!(
+        ledger.in_doubt_by_client_order_id("co-1", account),
+        Some(first)
+    );
+    assert_eq!(
+        ledger.in_doubt_by_client_order_id("co-1", AccountIndex(1)),
+        None
+    );
+    // Another customer's order with the same clientOrderID: neither is bound by it.
+    let second = ledger.reserve_buy("C2", "AAPL", limit("1", "10")).unwrap();
+    ledger.mark_in_doubt_noted(second, note(2)).unwrap();
+    assert_eq!(ledger.in_doubt_by_client_order_id("co-1", account), None);
+    // Once one is settled, the other is found again; once both are, nothing is.
+    ledger.resolve_in_doubt(first, None).unwrap();
+    assert_eq!(
+        ledger.in_doubt_by_client_order_id("co-1", account),
+        Some(second)
+    );
+    ledger.bind(second, "DW-7").unwrap();
+    assert_eq!(ledger.in_doubt_by_client_order_id("co-1", account), None);
+    ledger.check_invariants().unwrap();
+}
