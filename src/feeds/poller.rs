@@ -8,7 +8,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION};
 use http::{Method, Request};
-use http_body_util::{BodyExt, Limited};
 use tokio::sync::watch;
 
 use crate::config::UpstreamConfig;
@@ -319,14 +318,10 @@ async fn fetch(ops: &UpstreamOps, order_id: &str) -> Result<OrderPayload, FetchE
     if !response.status().is_success() {
         return Err(FetchError::Failed(format!("status {}", response.status())));
     }
-    let body = tokio::time::timeout(
-        upstream.timeout(),
-        Limited::new(response.into_body(), ANSWER_BYTES_MAX).collect(),
-    )
-    .await
-    .map_err(|_| FetchError::Failed("the answer did not finish in time".to_owned()))?
-    .map_err(|error| FetchError::Failed(error.to_string()))?
-    .to_bytes();
+    let body = upstream
+        .read_body(response, ANSWER_BYTES_MAX)
+        .await
+        .map_err(FetchError::Failed)?;
     serde_json::from_slice(&body)
         .map_err(|error| FetchError::Failed(format!("unreadable status: {error}")))
 }

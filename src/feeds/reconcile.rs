@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use http_body_util::{BodyExt, Limited};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -197,14 +196,7 @@ async fn resting_orders(
     if !response.status().is_success() {
         return Err(format!("status {}", response.status()));
     }
-    let body = tokio::time::timeout(
-        ops.upstream.timeout(),
-        Limited::new(response.into_body(), ANSWER_BYTES_MAX).collect(),
-    )
-    .await
-    .map_err(|_| "the answer did not finish in time".to_owned())?
-    .map_err(|error| error.to_string())?
-    .to_bytes();
+    let body = ops.upstream.read_body(response, ANSWER_BYTES_MAX).await?;
     let pending: PendingOrders = serde_json::from_slice(&body)
         .map_err(|error| format!("unreadable summary: {}", crate::reject::clip(error)))?;
     Ok(pending

@@ -12,20 +12,22 @@ use crate::ledger::AccountIndex;
 use crate::money::{self, Fixed};
 use crate::upstream::ProxyBody;
 
+/// The body of every cash call: `{amount, reason?}`, the amount exact (negative: out).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cash {
+    #[serde(deserialize_with = "money::exact::deserialize")]
+    amount: Fixed,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
 impl Admin {
     pub(super) async fn customer_cash(
         &self,
         client_id: &str,
         request: Request<Incoming>,
     ) -> Answer {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Cash {
-            #[serde(deserialize_with = "money::exact::deserialize")]
-            amount: Fixed,
-            #[serde(default)]
-            reason: Option<String>,
-        }
         let cash: Cash = match read_json(request, self.body_limits).await {
             Ok(cash) => cash,
             Err(response) => return response,
@@ -47,14 +49,6 @@ impl Admin {
         account: AccountIndex,
         request: Request<Incoming>,
     ) -> Answer {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Cash {
-            #[serde(deserialize_with = "money::exact::deserialize")]
-            amount: Fixed,
-            #[serde(default)]
-            reason: Option<String>,
-        }
         let cash: Cash = match read_json(request, self.body_limits).await {
             Ok(cash) => cash,
             Err(response) => return response,

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, HOST};
 use http::{Method, Request};
-use http_body_util::{BodyExt, Limited};
 use serde::Deserialize;
 
 use super::Upstream;
@@ -129,14 +128,7 @@ impl Tokens {
         if !response.status().is_success() {
             return Err(format!("status {}", response.status()));
         }
-        let bytes = tokio::time::timeout(
-            upstream.timeout(),
-            Limited::new(response.into_body(), ANSWER_BYTES_MAX).collect(),
-        )
-        .await
-        .map_err(|_| "the answer did not finish in time".to_owned())?
-        .map_err(|error| error.to_string())?
-        .to_bytes();
+        let bytes = upstream.read_body(response, ANSWER_BYTES_MAX).await?;
         // Not quoted back: the answer holds the token.
         let answer: TokenAnswer = serde_json::from_slice(&bytes)
             .map_err(|_| "the token answer is not {access_token, expires_in}".to_owned())?;

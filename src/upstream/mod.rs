@@ -114,6 +114,26 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// The whole body of an answer to one of omnigate's own calls, at most `max_bytes`, within
+    /// the upstream timeout; a cut, late or oversized answer is an error saying which.
+    pub async fn read_body(
+        &self,
+        response: Response<Incoming>,
+        max_bytes: usize,
+    ) -> Result<Bytes, String> {
+        use http_body_util::{BodyExt, Limited};
+        tokio::time::timeout(
+            self.timeout,
+            Limited::new(response.into_body(), max_bytes).collect(),
+        )
+        .await
+        .map_err(|_| "the answer did not finish in time".to_owned())?
+        .map(|collected| collected.to_bytes())
+        .map_err(|error| error.to_string())
+    }
+}
+
 /// The innermost cause is the useful part ("Connection refused (os error 111)").
 fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
