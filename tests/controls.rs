@@ -324,10 +324,7 @@ fn cancel_open_retries_a_failed_cancel_ten_times_at_most() {
     gateway.set_clock("2026-11-19T11:00:00-05:00");
     let sim = gateway.simulator.unwrap();
     let json = [("content-type", "application/json")];
-    assert_eq!(
-        send(sim, "PUT", "/sim/fills", &json, br#"{"paused":true}"#).status,
-        200
-    );
+    gateway.pause_fills();
     let placed = gateway.post_order(&order("1"));
     assert_eq!(placed.status, 200, "{}", placed.text());
     // From now on DriveWealth answers 503 to everything.

@@ -26,14 +26,7 @@ fn paused_gateway(rest: &str) -> Gateway {
         &format!("[upstream]\npoll_interval_ms = 0\n[clock]\nadjustable = true\n{rest}"),
     ));
     gateway.set_clock("2026-11-19T11:00:00-05:00");
-    let paused = send(
-        gateway.simulator.unwrap(),
-        "PUT",
-        "/sim/fills",
-        &[("content-type", "application/json")],
-        br#"{"paused":true}"#,
-    );
-    assert_eq!(paused.status, 200);
+    gateway.pause_fills();
     gateway
 }
 
@@ -280,10 +273,7 @@ fn reconciliation_reports_what_only_one_side_has() {
     assert_eq!(funded.status, 200, "{}", funded.text());
     let sim = gateway.simulator.unwrap();
     let json = [("content-type", "application/json")];
-    assert_eq!(
-        send(sim, "PUT", "/sim/fills", &json, br#"{"paused":true}"#).status,
-        200
-    );
+    gateway.pause_fills();
     let order = r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":1,"price":100,"clientID":"123456789"}"#;
     let through_omnigate = || {
         let placed = gateway.post_order(order);
@@ -339,12 +329,7 @@ fn a_ticker_change_moves_the_instrument_its_positions_and_its_open_orders() {
     );
     let gateway = Gateway::start_in(dir.clone(), &settings);
     gateway.set_clock("2026-11-19T11:00:00-05:00");
-    let sim = gateway.simulator.unwrap();
-    let json = [("content-type", "application/json")];
-    assert_eq!(
-        send(sim, "PUT", "/sim/fills", &json, br#"{"paused":true}"#).status,
-        200
-    );
+    gateway.pause_fills();
     let sell = |symbol: &str| {
         gateway.post_order(&format!(
             r#"{{"accountNo":"DWOM000001","orderType":"LIMIT","side":"SELL","symbol":"{symbol}","quantity":2,"price":200,"clientID":"123456789"}}"#

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{config, send, Gateway};
+use common::{config, Gateway};
 
 fn gateway() -> Gateway {
     let gateway = Gateway::start(&config(
@@ -13,14 +13,7 @@ fn gateway() -> Gateway {
     ));
     gateway.fund_omni("10000");
     gateway.set_clock("2026-11-19T11:00:00-05:00");
-    let paused = send(
-        gateway.simulator.unwrap(),
-        "PUT",
-        "/sim/fills",
-        &[("content-type", "application/json")],
-        br#"{"paused":true}"#,
-    );
-    assert_eq!(paused.status, 200);
+    gateway.pause_fills();
     gateway
 }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{binary, config, send, wait_for, Gateway, TempDir};
+use common::{binary, config, wait_for, Gateway, TempDir};
 
 /// Cashless funding with a $10,000 line, SELL proceeds held until settlement, rolls at 17:00,
 /// fills only through the events the test posts.
@@ -39,17 +39,6 @@ fn logged_rolls(dir: &TempDir) -> Vec<String> {
         .filter(|entry| entry["type"] == "settlement_rolled")
         .map(|entry| entry["record"]["day"].as_str().unwrap().to_owned())
         .collect()
-}
-
-fn pause_fills(gateway: &Gateway) {
-    let paused = send(
-        gateway.simulator.unwrap(),
-        "PUT",
-        "/sim/fills",
-        &[("content-type", "application/json")],
-        br#"{"paused":true}"#,
-    );
-    assert_eq!(paused.status, 200);
 }
 
 /// Places an order and fills it whole at `price` through an `orders.completed` event.
@@ -94,7 +83,7 @@ fn roll_at(gateway: &Gateway, now: &str, day: &str) {
 fn a_friday_trade_settles_at_mondays_roll_and_a_holiday_is_skipped() {
     let dir = Arc::new(TempDir::new("settle"));
     let gateway = Gateway::start_in(dir.clone(), &settings());
-    pause_fills(&gateway);
+    gateway.pause_fills();
     // Thursday 2026-11-19 17:00:05: the feed rolls Thursday (nothing is pending yet).
     roll_at(&gateway, "2026-11-19T17:00:05-05:00", "2026-11-19");
 
@@ -154,7 +143,7 @@ fn a_friday_trade_settles_at_mondays_roll_and_a_holiday_is_skipped() {
 fn a_roll_missed_while_down_is_made_at_start() {
     let dir = Arc::new(TempDir::new("settle"));
     let gateway = Gateway::start_in(dir.clone(), &settings());
-    pause_fills(&gateway);
+    gateway.pause_fills();
     roll_at(&gateway, "2026-11-19T09:00:00-05:00", "2026-11-18");
     gateway.set_clock("2026-11-19T11:00:00-05:00");
     trade(&gateway, "SELL", "123456789", "10", "190");

@@ -191,6 +191,18 @@ impl Gateway {
         assert_eq!(response.status, 200, "{}", response.text());
     }
 
+    /// Stops the in-process simulator's fills, so a test moves orders with events alone.
+    pub fn pause_fills(&self) {
+        let paused = send(
+            self.simulator.expect("an in-process simulator"),
+            "PUT",
+            "/sim/fills",
+            &[("content-type", "application/json")],
+            br#"{"paused":true}"#,
+        );
+        assert_eq!(paused.status, 200, "{}", paused.text());
+    }
+
     /// Moves the gateway's clock (needs `clock.adjustable = true`).
     pub fn set_clock(&self, rfc3339: &str) {
         let response = self.admin("PUT", "/admin/clock", &format!(r#"{{"now":"{rfc3339}"}}"#));
