@@ -298,7 +298,7 @@ impl Engine {
 /// written under `[[omnibus.accounts]]`, so a log is never replayed across the two modes: that
 /// would merge several accounts' books into one, or put a shared balance's on the first account.
 fn replayed_account(ledger: &Ledger, number: Option<&str>) -> Result<AccountIndex, String> {
-    let shared = ledger.account_number(AccountIndex(0)).is_none();
+    let shared = ledger.has_shared_balance();
     match number {
         None if shared => Ok(AccountIndex(0)),
         None => Err("the log was written with one shared omni balance \
@@ -308,7 +308,7 @@ fn replayed_account(ledger: &Ledger, number: Option<&str>) -> Result<AccountInde
             "the log names omnibus account {number} ([[omnibus.accounts]]), but the \
              configuration keeps one shared balance (omnibus.account_numbers)"
         )),
-        Some(number) => ledger.account_index(Some(number)).ok_or_else(|| {
+        Some(number) => ledger.account_index(number).ok_or_else(|| {
             format!(
                 "the log names omnibus account {number}, which is not configured \
                  ([[omnibus.accounts]])"

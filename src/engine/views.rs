@@ -124,7 +124,7 @@ impl Engine {
 
     /// True with `omnibus.account_numbers` (one shared balance, no account ids).
     pub fn has_shared_balance(&self) -> bool {
-        self.ledger.account_number(AccountIndex(0)).is_none()
+        self.ledger.has_shared_balance()
     }
 
     pub fn omni_at(&self, account: AccountIndex) -> OmniView {

@@ -236,21 +236,18 @@ impl Ledger {
             .unwrap_or(&self.accounts[0])
     }
 
-    /// The account an order, a deposit or a log record names: `None` is the first (and, with
-    /// `account_numbers`, only) one; a number must be one of `[[omnibus.accounts]]`. With one
-    /// shared balance every number is that balance.
-    pub fn account_index(&self, number: Option<&str>) -> Option<AccountIndex> {
-        let Some(number) = number else {
-            return Some(AccountIndex(0));
-        };
-        if self.accounts.len() == 1 && self.accounts[0].number.is_none() {
-            return Some(AccountIndex(0));
-        }
+    /// The `[[omnibus.accounts]]` account numbered `number`.
+    pub fn account_index(&self, number: &str) -> Option<AccountIndex> {
         self.accounts
             .iter()
-            .position(|account| account.number.as_deref() == Some(number))
+            .position(|omni| omni.number.as_deref() == Some(number))
             .and_then(|index| u8::try_from(index).ok())
             .map(AccountIndex)
+    }
+
+    /// True with `omnibus.account_numbers`: one shared balance, no account numbers.
+    pub fn has_shared_balance(&self) -> bool {
+        self.accounts[0].number.is_none()
     }
 
     /// The accounts as the ledger was built with them (credit lines as they are now).
