@@ -217,6 +217,8 @@ fn an_order_without_an_answer_is_held_in_doubt_until_resolved() {
         "",
         "[upstream]\ntimeout_ms = 300\n[simulator]\ntimeout_pct = 100\n",
     ));
+    // The bound order must stay open for the reservation to be read: no fill may race it.
+    gateway.pause_fills();
     gateway.fund_omni("1000000");
     let order = r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":5,"price":100,"clientID":"123456789"}"#;
     for _ in 0..2 {
