@@ -370,6 +370,8 @@ fn customers_and_the_omni_account_through_the_admin_api() {
 #[test]
 fn buying_power_and_position_rejections_name_both_numbers() {
     let gateway = Gateway::start(&config("", "[fees]\nper_order = \"0.50\"\n"));
+    // The order that fits is read back while open.
+    gateway.pause_fills();
     gateway.fund_omni("1000000");
     // A new instrument without a reference price.
     let put = gateway.admin(

@@ -182,6 +182,8 @@ fn the_kill_switch_stops_new_orders_lets_cancels_through_and_can_cancel_open_ord
 #[test]
 fn the_same_idempotency_key_from_many_tasks_forwards_exactly_once() {
     let gateway = Arc::new(started(""));
+    // The single reservation is read back while its order is open.
+    gateway.pause_fills();
     let before = gateway.upstream_requests();
     let tasks = 16;
     let barrier = Arc::new(Barrier::new(tasks));
