@@ -71,6 +71,7 @@ pub struct Gateway {
     pub token_source: TokenSource,
     pub reloader: Arc<Reloader>,
     engine: Arc<Engine>,
+    audit_writer: crate::audit::Writer,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -104,6 +105,16 @@ impl Gateway {
             .map_err(|error| StartError(format!("start-up failed: {error}")))?
             .map_err(StartError)?
         };
+        let mut engine = engine;
+        // The audit trail (SPEC §11.1) starts before the first decision it must hold.
+        let audit_dir = config.audit.dir_beside(&config.wal.dir);
+        let (audit, audit_writer) = crate::audit::Writer::start(
+            &audit_dir,
+            config.audit.retention_days,
+            config.audit.queue_capacity,
+        )
+        .map_err(|error| StartError(error.to_string()))?;
+        engine.attach_audit(audit);
         let engine = Arc::new(engine);
         tasks.spawn(snapshots(engine.clone(), shutdown_rx.clone()));
 
@@ -228,6 +239,7 @@ impl Gateway {
             started: Instant::now(),
             body_limits,
             reconciliation,
+            audit_dir,
             bulk_limits: BodyLimits {
                 max_bytes: config.server.max_bulk_bytes,
                 max_bytes_key: "server.max_bulk_bytes",
@@ -260,6 +272,7 @@ impl Gateway {
             token_source,
             reloader,
             engine: engine_handle,
+            audit_writer,
             shutdown,
             tasks,
         })
@@ -279,6 +292,10 @@ impl Gateway {
         // A final snapshot, and the WAL flushed and closed.
         let engine = self.engine.clone();
         let _ = tokio::task::spawn_blocking(move || engine.close()).await;
+        // What the audit writer still holds goes to its file (bounded: a stuck disk must not
+        // hold the shutdown).
+        let writer = self.audit_writer;
+        let _ = tokio::task::spawn_blocking(move || writer.drain(Duration::from_secs(2))).await;
     }
 }
 

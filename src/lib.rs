@@ -42,6 +42,7 @@
 //! - [`queued`]: orders accepted for a later open (for the cancel cut-off).
 //! - [`reject`]: the rejection codes of the wire contract and their messages.
 //! - [`json_shape`]: a body's outer JSON shape, checked before serde reads a struct from it.
+//! - [`json_out`]: JSON written field by field, numbers exactly as `Fixed` prints them.
 //! - [`instruments`]: the instrument master (status, fractionability, reference prices).
 //! - [`ledger`]: customer and omni buying power, reservations, positions and fills.
 //! - [`limits`]: risk-officer controls: limits, kill switch, rate, duplicates, idempotency keys.
@@ -51,9 +52,12 @@
 //! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
 //! - [`sim`]: a DriveWealth simulator, in-process or as `omnigate sim`.
 //! - [`wal`]: the write-ahead log: records stored durably (group commit), recovered, snapshotted.
+//! - [`audit`]: the audit trail of every decision, upstream answer, fill and admin change,
+//!   written off the order path.
 //! - [`app`]: wiring: builds the pieces from a config and runs them until shutdown.
 
 pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod codec;
 pub mod config;
@@ -64,6 +68,7 @@ pub mod fast_map;
 pub mod feeds;
 pub mod http;
 pub mod instruments;
+pub mod json_out;
 pub mod json_shape;
 pub mod ledger;
 pub mod limits;

@@ -51,6 +51,38 @@ enum Command {
         #[command(subcommand)]
         command: WalCommand,
     },
+    /// Read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the audit trail for a time range (RFC 3339), one customer or all.
+    Export {
+        /// The config whose audit.dir (or wal.dir) to read (default: the embedded default's).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// From this time on (RFC 3339, inclusive).
+        #[arg(long, value_name = "T", value_parser = rfc3339)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Up to this time (RFC 3339, exclusive).
+        #[arg(long, value_name = "T", value_parser = rfc3339)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only this customer's orders, fills and the admin changes made to it.
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+        #[arg(long, value_name = "FORMAT", default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        format: String,
+    },
+}
+
+fn rfc3339(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2026-12-01T14:30:00Z"))
 }
 
 #[derive(Subcommand)]
@@ -75,6 +107,46 @@ fn main() -> ExitCode {
             }
         },
         Command::Wal { command } => wal_command(command),
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    config,
+                    from,
+                    to,
+                    client_id,
+                    format,
+                },
+        } => {
+            let config = match &config {
+                Some(path) => match Config::load(path) {
+                    Ok(config) => config,
+                    Err(error) => return fail(error),
+                },
+                None => Config::embedded_default(),
+            };
+            let dir = config.audit.dir_beside(&config.wal.dir);
+            let query = omnigate::audit::Query {
+                from,
+                to,
+                client_id,
+                limit: None,
+            };
+            let format =
+                omnigate::audit::Format::parse(&format).unwrap_or(omnigate::audit::Format::Jsonl);
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match omnigate::audit::export(&dir, &query, format, &mut out) {
+                Ok(done) => {
+                    if done.skipped > 0 {
+                        eprintln!("omnigate: {} line(s) in {} did not read as audit entries and were skipped", done.skipped, dir.display());
+                    }
+                    match std::io::Write::flush(&mut out) {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(error) => fail(error),
+                    }
+                }
+                Err(error) => fail(error),
+            }
+        }
         Command::Run {
             config,
             truncate_corrupt_wal,

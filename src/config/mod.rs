@@ -8,6 +8,7 @@
 //! every failed [`Config::validate`] rule, each naming its key. `examples/omnigate.toml` documents
 //! every key with its default; a test keeps the two in step.
 
+mod audit;
 mod limit_keys;
 pub mod nyse;
 mod omnibus_accounts;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+pub use audit::AuditConfig;
 pub use limit_keys::{
     LimitPatch, DUPLICATE_WINDOW_MS_MAX, MARKET_BUFFER_PCT_DEFAULT, MARKET_BUFFER_PCT_MAX,
     ORDERS_PER_SECOND_MAX, PRICE_BAND_PCT_MAX,
@@ -50,6 +52,7 @@ pub struct Config {
     pub wal: WalConfig,
     pub clock: ClockConfig,
     pub log: LogConfig,
+    pub audit: AuditConfig,
     /// Load the built-in demo book of customers, instruments and omni cash (the embedded
     /// default only; not a file key).
     #[serde(skip)]
@@ -682,6 +685,7 @@ impl Config {
             None => (None, None),
         };
         for path in [
+            self.audit.dir.as_mut(),
             self.bootstrap.instruments.as_mut(),
             self.bootstrap.customers.as_mut(),
             self.upstream.ca_file.as_mut(),

@@ -286,6 +286,7 @@ impl Config {
         if self.wal.dir.as_os_str().is_empty() {
             problem("wal.dir", "is empty".to_owned());
         }
+        self.audit.problems(&mut problem);
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problem("log.level", format!("{:?}: {error}", self.log.level));
         }

@@ -126,6 +126,12 @@ impl Engine {
     /// Applies what an order status (a proxied GET answer, an event, a poll) says, and logs it
     /// if it changed anything.
     pub fn learn(&self, order_id: &str, update: OrderUpdate) -> (UpdateOutcome, Durability) {
+        // Whose order it is, read before a final update closes it (for the audit trail).
+        let audited = self
+            .audit
+            .is_on()
+            .then(|| self.ledger.order_by_upstream(order_id))
+            .flatten();
         let (outcome, durability) = {
             let _updates = self.gate.updates();
             let _gate = self.gate.shared();
@@ -148,6 +154,19 @@ impl Engine {
         };
         if outcome == UpdateOutcome::Applied {
             self.watch_every_omni_balance(&self.settings.load());
+            if self.audit.is_on() {
+                self.audit.record(crate::audit::Entry::Fill {
+                    ts: self.clock.now(),
+                    order_id: order_id.to_owned(),
+                    client_id: audited.as_ref().map(|view| view.client_id.clone()),
+                    symbol: audited.as_ref().map(|view| view.symbol.clone()),
+                    side: audited.as_ref().map(|view| view.side.as_str()),
+                    status: update.status.as_str(),
+                    cumulative_quantity: update.cumulative_quantity,
+                    average_price: update.average_price,
+                    fees: update.fees,
+                });
+            }
         }
         (outcome, durability)
     }

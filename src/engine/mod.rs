@@ -88,6 +88,8 @@ pub struct Engine {
     journal: Option<Arc<Journal>>,
     /// Orders changes against the journal; see [`journal`].
     gate: Gate,
+    /// The audit trail (SPEC §11.1); off until [`Engine::attach_audit`].
+    audit: crate::audit::Audit,
 }
 
 /// `PUT /admin/customers/{clientID}` (and one bootstrap line, which also carries `clientID`).
@@ -145,7 +147,18 @@ impl Engine {
             replayed_notes: parking_lot::Mutex::default(),
             journal: None,
             gate: Gate::default(),
+            audit: crate::audit::Audit::off(),
         }
+    }
+
+    /// Keeps the audit trail from here on.
+    pub fn attach_audit(&mut self, audit: crate::audit::Audit) {
+        self.audit = audit;
+    }
+
+    /// The audit trail, for the listeners' entries.
+    pub fn audit(&self) -> &crate::audit::Audit {
+        &self.audit
     }
 
     /// Why the WAL refuses changes, once it does (new orders then get 503).

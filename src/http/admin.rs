@@ -18,6 +18,7 @@ use super::auth::{bearer_token, Secret};
 use super::body::{self, read_json, read_json_list, BodyLimits};
 use super::bulk::Bulk;
 use super::respond::{self, GatewayError};
+use crate::audit::Credential;
 use crate::clock::{Clock, ShiftedClock};
 use crate::engine::Reloader;
 use crate::engine::{ChangeError, CustomerSpec, Durability, Engine};
@@ -28,6 +29,7 @@ use crate::ledger::OrderState;
 use crate::limits::{KillSwitchSetting, LimitOverride};
 use crate::money::{self, Fixed};
 use crate::upstream::ProxyBody;
+use bytes::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 pub(super) type Answer = Response<ProxyBody>;
@@ -53,13 +55,23 @@ pub struct Admin {
     pub bulk_limits: BodyLimits,
     /// The last reconciliation with DriveWealth (`GET /admin/reconciliation`).
     pub reconciliation: Arc<crate::feeds::reconcile::Board>,
+    /// The audit trail's folder (`GET /admin/audit`).
+    pub audit_dir: std::path::PathBuf,
 }
 
 impl Admin {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
+        // The pages that hold no data need no token (SPEC §7).
+        if request.method() == Method::GET {
+            match request.uri().path() {
+                "/admin/dashboard" => return super::dashboard::page(),
+                "/admin/openapi.json" => return super::openapi::document(),
+                _ => {}
+            }
+        }
         let events_call =
             request.method() == Method::POST && request.uri().path() == "/admin/events";
-        if !self.authorized(request.headers(), events_call) {
+        let Some(credential) = self.credential(request.headers(), events_call) else {
             let mut response = respond::error_body(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHORIZED",
@@ -70,7 +82,48 @@ impl Admin {
                 http::HeaderValue::from_static("Bearer"),
             );
             return response;
+        };
+        // Read whole before routing, so a change's body is at hand for the audit trail.
+        let bulk = request.method() == Method::POST
+            && matches!(
+                request.uri().path(),
+                "/admin/customers" | "/admin/instruments"
+            );
+        let limits = if bulk {
+            self.bulk_limits
+        } else {
+            self.body_limits
+        };
+        let (parts, incoming) = request.into_parts();
+        let body = match body::read_limited(&parts.headers, incoming, limits).await {
+            Ok(body) => body,
+            Err(reject) => {
+                return respond::error_body(
+                    StatusCode::from_u16(reject.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+                    "BAD_REQUEST",
+                    &reject.message,
+                )
+            }
+        };
+        let method = parts.method.clone();
+        let path = parts.uri.path().to_owned();
+        let change = (method != Method::GET && method != Method::HEAD).then(|| body.clone());
+        let answer = self.route(Request::from_parts(parts, body)).await;
+        if let Some(body) = change {
+            // Every change, refused ones too, with the credential that asked for it.
+            self.engine.audit().record(crate::audit::Entry::Admin {
+                ts: self.engine.now(),
+                credential,
+                method,
+                path,
+                status: answer.status().as_u16(),
+                body,
+            });
         }
+        answer
+    }
+
+    async fn route(&self, request: Request<Bytes>) -> Answer {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path
@@ -84,6 +137,7 @@ impl Admin {
         }
         match (&method, segments.as_slice()) {
             (&Method::GET, ["health"]) => self.health(),
+            (&Method::GET, ["audit"]) => self.audit_lines(request.uri().query()).await,
             (&Method::GET, ["reconciliation"]) => match self.reconciliation.last() {
                 Some(last) => respond::json_value(StatusCode::OK, &last),
                 None => respond::json_value(
@@ -94,7 +148,7 @@ impl Admin {
             (&Method::PUT, ["clock"]) => self.set_clock(request).await,
             (&Method::PUT, ["instruments", symbol]) => {
                 let symbol = (*symbol).to_owned();
-                match read_json::<InstrumentSpec>(request, self.body_limits).await {
+                match read_json::<InstrumentSpec>(request.body()) {
                     Ok(spec) => match engine.upsert_instrument(&symbol, spec) {
                         Ok((instrument, durability)) => {
                             tracing::info!(%symbol, "instrument entry set by the admin API");
@@ -114,7 +168,7 @@ impl Admin {
             (&Method::POST, ["prices"]) => self.set_prices(request).await,
             (&Method::PUT, ["customers", client_id]) => {
                 let client_id = (*client_id).to_owned();
-                match read_json::<CustomerSpec>(request, self.body_limits).await {
+                match read_json::<CustomerSpec>(request.body()) {
                     Ok(spec) => match engine.register_customer(&client_id, spec) {
                         Ok(durability) => {
                             tracing::info!(%client_id, "customer registered by the admin API");
@@ -214,8 +268,8 @@ impl Admin {
         response
     }
 
-    async fn set_kill_switch(&self, request: Request<Incoming>) -> Answer {
-        let setting: KillSwitchSetting = match read_json(request, self.body_limits).await {
+    async fn set_kill_switch(&self, request: Request<Bytes>) -> Answer {
+        let setting: KillSwitchSetting = match read_json(request.body()) {
             Ok(setting) => setting,
             Err(response) => return response,
         };
@@ -239,8 +293,8 @@ impl Admin {
         )
     }
 
-    async fn set_limits(&self, client_id: &str, request: Request<Incoming>) -> Answer {
-        let limit_override: LimitOverride = match read_json(request, self.body_limits).await {
+    async fn set_limits(&self, client_id: &str, request: Request<Bytes>) -> Answer {
+        let limit_override: LimitOverride = match read_json(request.body()) {
             Ok(limit_override) => limit_override,
             Err(response) => return response,
         };
@@ -262,71 +316,7 @@ impl Admin {
         }
     }
 
-    /// The ledger's view of a customer, with its freeze.
-    fn customer(&self, client_id: &str) -> Answer {
-        let Some(view) = self.engine.customer(client_id) else {
-            return unknown("customer", client_id);
-        };
-        respond::json_value(StatusCode::OK, &self.with_freeze(view))
-    }
-
-    /// A customer's view as JSON, with whether (and why) it is frozen.
-    fn with_freeze(&self, view: crate::ledger::CustomerView) -> serde_json::Value {
-        let reason = self.engine.freeze_reason(&view.client_id);
-        let mut json = serde_json::json!(view);
-        json["frozen"] = serde_json::Value::Bool(reason.is_some());
-        json["frozenReason"] = reason.map_or(serde_json::Value::Null, serde_json::Value::String);
-        json
-    }
-
-    async fn freeze(&self, client_id: &str, request: Request<Incoming>) -> Answer {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Freeze {
-            frozen: bool,
-            #[serde(default)]
-            reason: String,
-        }
-        let freeze: Freeze = match read_json(request, self.body_limits).await {
-            Ok(freeze) => freeze,
-            Err(response) => return response,
-        };
-        match self.engine.freeze(client_id, freeze.frozen, &freeze.reason) {
-            Ok(durability) => {
-                tracing::warn!(%client_id, frozen = freeze.frozen, reason = %freeze.reason, "customer freeze set");
-                match durability.wait().await {
-                    Ok(()) => self.customer(client_id),
-                    Err(error) => GatewayError::from(error).into_response(),
-                }
-            }
-            Err(error) => change_error(error),
-        }
-    }
-
-    async fn rekey(&self, client_id: &str, request: Request<Incoming>) -> Answer {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Rekey {
-            #[serde(rename = "newClientID")]
-            new_client_id: String,
-        }
-        let rekey: Rekey = match read_json(request, self.body_limits).await {
-            Ok(rekey) => rekey,
-            Err(response) => return response,
-        };
-        match self.engine.rekey(client_id, &rekey.new_client_id) {
-            Ok(durability) => {
-                tracing::warn!(old = %client_id, new = %rekey.new_client_id, "customer re-keyed");
-                match durability.wait().await {
-                    Ok(()) => self.customer(&rekey.new_client_id),
-                    Err(error) => GatewayError::from(error).into_response(),
-                }
-            }
-            Err(error) => change_error(error),
-        }
-    }
-
-    async fn set_prices(&self, request: Request<Incoming>) -> Answer {
+    async fn set_prices(&self, request: Request<Bytes>) -> Answer {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Price {
@@ -334,7 +324,7 @@ impl Admin {
             #[serde(deserialize_with = "money::exact::deserialize")]
             price: Fixed,
         }
-        let prices: Vec<Price> = match read_json_list(request, self.body_limits).await {
+        let prices: Vec<Price> = match read_json_list(request.body()) {
             Ok(prices) => prices,
             Err(response) => return response,
         };
@@ -348,57 +338,6 @@ impl Admin {
             }
             Err(error) => change_error(error),
         }
-    }
-
-    /// `GET /admin/customers?after=&limit=`: a page in clientID order and the `after` of the
-    /// next one (`null` at the end). Each parameter at most once; nothing else is taken.
-    fn list_customers(&self, query: Option<&str>) -> Answer {
-        const LIMIT_DEFAULT: usize = 100;
-        const LIMIT_MAX: usize = 1000;
-        let (mut after, mut limit) = (None, None);
-        for pair in query
-            .unwrap_or("")
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-        {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let slot = match name {
-                "after" => &mut after,
-                "limit" => &mut limit,
-                _ => {
-                    return bad_request(&format!(
-                        "unknown parameter {:?}",
-                        crate::reject::clip(name)
-                    ))
-                }
-            };
-            if slot.replace(value).is_some() {
-                return bad_request(&format!("parameter {name} given twice"));
-            }
-        }
-        let after = after.filter(|after| !after.is_empty());
-        if after.is_some_and(|after| {
-            after.len() > 64
-                || !after
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
-        }) {
-            return bad_request("after must be a clientID ([A-Za-z0-9_-], 1 to 64 characters)");
-        }
-        let limit = match limit.map(str::parse::<usize>) {
-            None => LIMIT_DEFAULT,
-            Some(Ok(limit)) if (1..=LIMIT_MAX).contains(&limit) => limit,
-            Some(_) => return bad_request(&format!("limit must be 1 to {LIMIT_MAX}")),
-        };
-        let (customers, next) = self.engine.customers_page(after, limit);
-        let customers: Vec<serde_json::Value> = customers
-            .into_iter()
-            .map(|view| self.with_freeze(view))
-            .collect();
-        respond::json_value(
-            StatusCode::OK,
-            &serde_json::json!({ "customers": customers, "next": next }),
-        )
     }
 
     fn list_orders(&self, query: Option<&str>) -> Answer {
@@ -417,12 +356,8 @@ impl Admin {
         respond::json_value(StatusCode::OK, &self.engine.orders(filter))
     }
 
-    async fn event(&self, request: Request<Incoming>) -> Answer {
-        let (parts, body) = request.into_parts();
-        let bytes = match body::read_limited(&parts.headers, body, self.body_limits).await {
-            Ok(bytes) => bytes,
-            Err(reject) => return bad_request(&reject.message),
-        };
+    async fn event(&self, request: Request<Bytes>) -> Answer {
+        let bytes = request.into_body();
         match crate::feeds::events::apply(&self.engine, &bytes) {
             Ok((outcome, durability)) => {
                 if let Err(error) = durability.wait().await {
@@ -447,17 +382,21 @@ impl Admin {
     }
 
     /// The admin token opens every call; the events token only `POST /admin/events`.
-    fn authorized(&self, headers: &HeaderMap, events_call: bool) -> bool {
-        let Some(presented) = bearer_token(headers) else {
-            return false;
-        };
+    fn credential(&self, headers: &HeaderMap, events_call: bool) -> Option<Credential> {
+        let presented = bearer_token(headers)?;
         // Both comparisons always run, so timing does not tell which token was guessed at.
         let admin = self.token.matches(presented);
         let events = self
             .events_token
             .as_ref()
             .is_some_and(|token| token.matches(presented));
-        admin | (events & events_call)
+        if admin {
+            Some(Credential::Admin)
+        } else if events & events_call {
+            Some(Credential::Events)
+        } else {
+            None
+        }
     }
 
     fn health(&self) -> Response<ProxyBody> {
@@ -481,7 +420,7 @@ impl Admin {
         )
     }
 
-    async fn set_clock(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+    async fn set_clock(&self, request: Request<Bytes>) -> Response<ProxyBody> {
         let Some(clock) = &self.adjustable_clock else {
             return not_found(&Method::PUT, "/admin/clock");
         };
@@ -490,7 +429,7 @@ impl Admin {
         struct SetClock {
             now: DateTime<Utc>,
         }
-        let set: SetClock = match read_json(request, self.body_limits).await {
+        let set: SetClock = match read_json(request.body()) {
             Ok(set) => set,
             Err(response) => return response,
         };

@@ -1,12 +1,12 @@
 //! Reading a whole request body, within a byte limit (`server.max_body_bytes`; the admin API's bulk
 //! loads, `server.max_bulk_bytes`) and `server.body_read_timeout_ms`; and reading the admin API's
-//! JSON bodies, of the shape they must have.
+//! JSON bodies (read whole before they are routed), of the shape they must have.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
@@ -70,44 +70,33 @@ pub async fn read_limited(
 
 /// Reads a JSON object body into the struct `T`, answering 400 with the reason when it does not
 /// fit (an array is refused: serde's derive would read it as the fields in order).
-pub async fn read_json<T: serde::de::DeserializeOwned>(
-    request: Request<Incoming>,
-    limits: BodyLimits,
-) -> Result<T, Response<ProxyBody>> {
-    read_shaped(request, limits, Shape::Object).await
+// The error is the answer itself, returned straight to the client: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+pub fn read_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response<ProxyBody>> {
+    read_shaped(body, Shape::Object)
 }
 
 /// [`read_json`] for a body that is a list.
-pub async fn read_json_list<T: serde::de::DeserializeOwned>(
-    request: Request<Incoming>,
-    limits: BodyLimits,
+#[allow(clippy::result_large_err)]
+pub fn read_json_list<T: serde::de::DeserializeOwned>(
+    body: &[u8],
 ) -> Result<T, Response<ProxyBody>> {
-    read_shaped(request, limits, Shape::Array).await
+    read_shaped(body, Shape::Array)
 }
 
-async fn read_shaped<T: serde::de::DeserializeOwned>(
-    request: Request<Incoming>,
-    limits: BodyLimits,
+#[allow(clippy::result_large_err)]
+fn read_shaped<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
     shape: Shape,
 ) -> Result<T, Response<ProxyBody>> {
-    let (parts, body) = request.into_parts();
-    let bytes = read_limited(&parts.headers, body, limits)
-        .await
-        .map_err(|reject| {
-            respond::error_body(
-                StatusCode::from_u16(reject.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-                "BAD_REQUEST",
-                &reject.message,
-            )
-        })?;
-    if !shape.opens(&bytes) {
+    if !shape.opens(bytes) {
         return Err(respond::error_body(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             &format!("the request body must be {}", shape.name()),
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|error| {
+    serde_json::from_slice(bytes).map_err(|error| {
         respond::error_body(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",

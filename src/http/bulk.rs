@@ -1,10 +1,9 @@
 //! The admin API's bulk loads: `POST /admin/customers` and `POST /admin/instruments`.
 
+use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 
 use super::admin::Admin;
-use super::body;
 use super::respond::{self, GatewayError};
 use crate::engine::BulkError;
 use crate::upstream::ProxyBody;
@@ -23,20 +22,10 @@ impl Admin {
     /// it were loaded (those stay).
     pub(super) async fn bulk_load(
         &self,
-        request: Request<Incoming>,
+        request: Request<Bytes>,
         what: Bulk,
     ) -> http::Response<ProxyBody> {
-        let (parts, body) = request.into_parts();
-        let bytes = match body::read_limited(&parts.headers, body, self.bulk_limits).await {
-            Ok(bytes) => bytes,
-            Err(reject) => {
-                return respond::error_body(
-                    StatusCode::from_u16(reject.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-                    "BAD_REQUEST",
-                    &reject.message,
-                )
-            }
-        };
+        let bytes = request.into_body();
         let engine = self.engine.clone();
         // Blocking: each entry takes the gate and the batches wait for their group commits.
         // `None`: the body is not UTF-8.

@@ -1,8 +1,8 @@
 //! Cash in and out of the customers and the omni accounts (SPEC §5.4, §7): deposits,
 //! withdrawals refused beyond what is available, each with the reason kept in the WAL.
 
+use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 
 use super::admin::{change_error, committed, Admin, Answer};
@@ -23,12 +23,8 @@ struct Cash {
 }
 
 impl Admin {
-    pub(super) async fn customer_cash(
-        &self,
-        client_id: &str,
-        request: Request<Incoming>,
-    ) -> Answer {
-        let cash: Cash = match read_json(request, self.body_limits).await {
+    pub(super) async fn customer_cash(&self, client_id: &str, request: Request<Bytes>) -> Answer {
+        let cash: Cash = match read_json(request.body()) {
             Ok(cash) => cash,
             Err(response) => return response,
         };
@@ -44,12 +40,8 @@ impl Admin {
         }
     }
 
-    pub(super) async fn omni_cash(
-        &self,
-        account: AccountIndex,
-        request: Request<Incoming>,
-    ) -> Answer {
-        let cash: Cash = match read_json(request, self.body_limits).await {
+    pub(super) async fn omni_cash(&self, account: AccountIndex, request: Request<Bytes>) -> Answer {
+        let cash: Cash = match read_json(request.body()) {
             Ok(cash) => cash,
             Err(response) => return response,
         };

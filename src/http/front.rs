@@ -18,15 +18,18 @@ use hyper::body::Incoming;
 
 use super::auth::RouterKeys;
 use super::body::{self, BodyLimits};
+use super::outcome::Outcome;
 use super::proxy;
 use super::respond::{self, GatewayError, DECISION_HEADER};
 use super::route::{route_request, Refusal, Route};
+use crate::audit::Request as AuditRequest;
 use crate::engine::{AdmitError, Engine};
 use crate::feeds::events::OrderPayload;
 use crate::limits::{Begin, StoredAnswer};
 use crate::order::{parse_cancel_within, parse_order_within, OrderPatch};
 use crate::reject::{Reject, RejectCode};
 use crate::upstream::{ProxyBody, Upstream, UpstreamError};
+use AuditRequest::{Cancel, Order};
 
 /// Header on an accepted order that DriveWealth will queue: the open it waits for (RFC 3339).
 pub const QUEUED_UNTIL_HEADER: &str = "x-omnigate-queued-until";
@@ -80,9 +83,9 @@ pub struct Front {
 }
 
 /// The upstream's whole answer to a request omnigate had to read.
-struct Answer {
-    parts: http::response::Parts,
-    body: Bytes,
+pub(super) struct Answer {
+    pub(super) parts: http::response::Parts,
+    pub(super) body: Bytes,
 }
 
 impl Answer {
@@ -109,28 +112,33 @@ impl Front {
             Route::ReadOrder => return self.get_order(request).await,
             Route::Proxy => return proxy::forward(&self.upstream, request, self.body_limits).await,
             Route::PatchOrder { order_id } => order_id.to_owned(),
-            Route::Refuse(refusal) => return refusal_answer(refusal, request.method()),
+            Route::Refuse(refusal) => {
+                let reject = refusal_reject(&refusal, request.method());
+                self.note_refusal(&reject, request.method(), request.uri().path());
+                return refusal_answer(reject, refusal);
+            }
         };
         self.patch_order(&order_id, request).await
     }
 
     async fn place_order(&self, request: Request<Incoming>) -> Response<ProxyBody> {
         let (parts, body) = request.into_parts();
+        let key = parts.headers.get(IDEMPOTENCY_KEY_HEADER).cloned();
         if let Err(reject) = require_json(&parts.headers) {
-            return refused(reject);
+            return self.refused(Order, reject, &Bytes::new(), key.as_ref());
         }
         let bytes = match body::read_limited(&parts.headers, body, self.body_limits).await {
             Ok(bytes) => bytes,
-            Err(reject) => return refused(reject),
+            Err(reject) => return self.refused(Order, reject, &Bytes::new(), key.as_ref()),
         };
-        let Some(key) = parts.headers.get(IDEMPOTENCY_KEY_HEADER).cloned() else {
-            return self.decide_and_forward(parts, bytes).await;
+        let Some(key) = key else {
+            return self.decide_and_forward(parts, bytes, None).await;
         };
         // SPEC §3: a repeat of a key is answered from memory, before anything else is checked.
         let guard = match self.engine.begin_idempotent(key.as_bytes(), &bytes) {
-            Err(reject) => return refused(reject),
+            Err(reject) => return self.refused(Order, reject, &bytes, Some(&key)),
             Ok(Begin::Replay(answer)) => return replay(&answer),
-            Ok(Begin::Mismatch(reject)) => return refused(reject),
+            Ok(Begin::Mismatch(reject)) => return self.refused(Order, reject, &bytes, Some(&key)),
             Ok(Begin::Wait(first)) => {
                 // Someone is handling the first request with this key right now: its answer is
                 // ours. It takes at most the upstream's timeout, plus a margin.
@@ -146,7 +154,7 @@ impl Front {
             }
             Ok(Begin::First(guard)) => guard,
         };
-        let response = self.decide_and_forward(parts, bytes).await;
+        let response = self.decide_and_forward(parts, bytes, Some(&key)).await;
         if !replayable(response.status()) {
             return response; // dropping the guard frees the key for a retry
         }
@@ -178,48 +186,71 @@ impl Front {
         &self,
         parts: http::request::Parts,
         bytes: Bytes,
+        key: Option<&HeaderValue>,
     ) -> Response<ProxyBody> {
         let order = match parse_order_within(&bytes, self.max_json_depth) {
             Ok(order) => order,
-            Err(reject) => return refused(reject),
+            Err(reject) => return self.refused(Order, reject, &bytes, key),
         };
         let deciding = std::time::Instant::now();
         let decision = self.engine.admit(&order);
         metrics::histogram!("omnigate_decision_seconds").record(deciding.elapsed().as_secs_f64());
         let (admitted, durability) = match decision {
-            Ok(admitted) => {
-                metrics::counter!("omnigate_decisions_total", "code" => "ACCEPTED").increment(1);
-                admitted
-            }
+            Ok(admitted) => admitted,
             Err(AdmitError::Rejected(reject)) => {
-                metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str())
-                    .increment(1);
                 tracing::info!(code = %reject.code, message = %reject.message, "order rejected");
-                return respond::rejected(&reject);
+                return self.refused(Order, reject, &bytes, key);
             }
-            Err(AdmitError::Storage(error)) => return GatewayError::from(error).into_response(),
+            Err(AdmitError::Storage(error)) => {
+                let error = GatewayError::from(error);
+                self.note_outcome(Order, &bytes, key, Outcome::failed(&error), None);
+                return error.into_response();
+            }
         };
         drop(order);
+        self.note_decision(
+            Order,
+            &bytes,
+            key,
+            "ACCEPTED",
+            None,
+            Some(admitted.local.to_string()),
+        );
         // Log before act: the reservation is durable before the order leaves (SPEC §10).
         if let Err(error) = durability.wait().await {
             tracing::error!(%error, "order not forwarded: its decision could not be made durable");
             self.engine.abandon(&admitted);
-            return GatewayError::from(error).into_response();
+            let error = GatewayError::from(error);
+            self.note_outcome(Order, &bytes, key, Outcome::failed(&error), None);
+            return error.into_response();
         }
         let engine = &self.engine;
+        let body = bytes.clone();
         // Records after the forward are not awaited: a crash before they are durable leaves the
         // order in doubt, its money held, never lost.
         match self.send_whole(parts, bytes).await {
             Ok(answer) if answer.parts.status.is_success() => {
-                match created_order_id(&answer.body) {
-                    Some(order_id) => drop(engine.bound(&admitted, &order_id)),
+                let order_id = created_order_id(&answer.body);
+                let code = match &order_id {
+                    Some(order_id) => {
+                        drop(engine.bound(&admitted, order_id));
+                        "ACCEPTED"
+                    }
                     None => {
                         // Taken upstream, but under an id omnigate cannot read: hold the money
                         // until an operator resolves it.
                         tracing::error!(local = %admitted.local, "accepted upstream without a readable orderId; held in doubt");
                         drop(engine.in_doubt(&admitted));
+                        "UPSTREAM_ERROR"
                     }
-                }
+                };
+                self.note_outcome(
+                    Order,
+                    &body,
+                    key,
+                    Outcome::answered(code, &answer),
+                    order_id,
+                );
                 let mut response = answer.into_response("accepted");
                 if let Some(queued) = admitted.queued {
                     if let Ok(value) = HeaderValue::from_str(&queued.open.to_rfc3339()) {
@@ -231,21 +262,37 @@ impl Front {
             Ok(answer) if answer.parts.status.is_client_error() => {
                 // DriveWealth refused it: nothing is open, everything returns.
                 drop(engine.refused_upstream(&admitted));
+                self.note_outcome(
+                    Order,
+                    &body,
+                    key,
+                    Outcome::answered("UPSTREAM_REJECTED", &answer),
+                    None,
+                );
                 answer.into_response("accepted")
             }
             Ok(answer) => {
                 // A 5xx may or may not have placed the order.
                 tracing::warn!(status = %answer.parts.status, local = %admitted.local, "upstream error on create; order held in doubt");
                 drop(engine.in_doubt(&admitted));
+                self.note_outcome(
+                    Order,
+                    &body,
+                    key,
+                    Outcome::answered("UPSTREAM_ERROR", &answer),
+                    None,
+                );
                 answer.into_response("accepted")
             }
             Err(error @ GatewayError::Upstream(UpstreamError::Unavailable(_))) => {
                 drop(engine.refused_upstream(&admitted));
+                self.note_outcome(Order, &body, key, Outcome::failed(&error), None);
                 error.into_response()
             }
             Err(error) => {
                 tracing::warn!(%error, local = %admitted.local, "order sent without an answer; held in doubt");
                 drop(engine.in_doubt(&admitted));
+                self.note_outcome(Order, &body, key, Outcome::failed(&error), None);
                 error.into_response()
             }
         }
@@ -273,18 +320,35 @@ impl Front {
         let (parts, body) = request.into_parts();
         let bytes = match body::read_limited(&parts.headers, body, self.body_limits).await {
             Ok(bytes) => bytes,
-            Err(reject) => return refused(reject),
+            Err(reject) => return self.refused_cancel(id, reject, &Bytes::new()),
         };
-        match parse_cancel_within(&bytes, self.max_json_depth) {
-            Err(reject) => return refused(reject),
+        let cancel = match parse_cancel_within(&bytes, self.max_json_depth) {
+            Err(reject) => return self.refused_cancel(id, reject, &bytes),
             Ok(OrderPatch::Cancel) => {
                 if let Err(reject) = self.engine.check_cancel(id) {
-                    return refused(reject);
+                    return self.refused_cancel(id, reject, &bytes);
                 }
+                self.note_decision(Cancel, &bytes, None, "ACCEPTED", None, Some(id.to_owned()));
+                true
             }
-            Ok(OrderPatch::Other) => {}
+            Ok(OrderPatch::Other) => false,
+        };
+        let body = bytes.clone();
+        let answer = self.send_whole(parts, bytes).await;
+        if cancel {
+            let outcome = match &answer {
+                Ok(answer) if answer.parts.status.is_success() => {
+                    Outcome::answered("ACCEPTED", answer)
+                }
+                Ok(answer) if answer.parts.status.is_client_error() => {
+                    Outcome::answered("UPSTREAM_REJECTED", answer)
+                }
+                Ok(answer) => Outcome::answered("UPSTREAM_ERROR", answer),
+                Err(error) => Outcome::failed(error),
+            };
+            self.note_outcome(Cancel, &body, None, outcome, Some(id.to_owned()));
         }
-        match self.send_whole(parts, bytes).await {
+        match answer {
             Ok(answer) => answer.into_response("accepted"),
             Err(error) => error.into_response(),
         }
@@ -322,44 +386,44 @@ fn created_order_id(body: &[u8]) -> Option<String> {
         .filter(|id| !id.is_empty() && id.len() <= 128)
 }
 
-/// The answer to a request the router refused (SPEC §3.0, §3.1).
-fn refusal_answer(refusal: Refusal, method: &http::Method) -> Response<ProxyBody> {
+/// Why the router refused a request, as a rejection (SPEC §3.0, §3.1).
+fn refusal_reject(refusal: &Refusal, method: &http::Method) -> Reject {
     match refusal {
-        Refusal::UnknownRouter => refused(Reject::new(
+        Refusal::UnknownRouter => Reject::new(
             RejectCode::Unauthorized,
             "this router is not known: send one of the dw-client-app-key values in server.router_app_keys",
-        )),
-        Refusal::Framing(reason) => refused(Reject::new(RejectCode::InvalidRequest, reason)),
-        Refusal::NotCanonical(reason) => refused(Reject::new(
+        ),
+        Refusal::Framing(reason) => Reject::new(RejectCode::InvalidRequest, *reason),
+        Refusal::NotCanonical(reason) => Reject::new(
             RejectCode::InvalidRequest,
             format!("{reason}; omnigate forwards canonical paths only"),
-        )),
+        ),
         Refusal::MethodNotAllowed { allow } => {
             let allowed = if allow.is_empty() {
                 String::new()
             } else {
                 format!("; allowed: {allow}")
             };
-            let mut response = refused(Reject::new(
+            Reject::new(
                 RejectCode::MethodNotAllowed,
                 format!(
                     "{} is not allowed on this path{allowed}",
                     crate::reject::clip(method)
                 ),
-            ));
-            response
-                .headers_mut()
-                .insert(http::header::ALLOW, HeaderValue::from_static(allow));
-            response
+            )
         }
     }
 }
 
-/// A request answered here, counted by its code (SPEC §11: every code, including those that
-/// come before a decision).
-fn refused(reject: Reject) -> Response<ProxyBody> {
-    metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str()).increment(1);
-    respond::rejected(&reject)
+/// The answer to a refused request: its rejection, and `Allow` for a method not allowed.
+fn refusal_answer(reject: Reject, refusal: Refusal) -> Response<ProxyBody> {
+    let mut response = respond::rejected(&reject);
+    if let Refusal::MethodNotAllowed { allow } = refusal {
+        response
+            .headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static(allow));
+    }
+    response
 }
 
 /// Orders are JSON: `content-type: application/json` (any parameters, any case).

@@ -3,11 +3,16 @@
 //! everything a client can send.
 
 pub mod admin;
+mod audit;
 pub mod auth;
 pub mod body;
 mod bulk;
 mod cash;
+mod customers;
+mod dashboard;
 pub mod front;
+mod openapi;
+mod outcome;
 pub mod proxy;
 pub mod request_id;
 mod resolve;

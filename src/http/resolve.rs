@@ -1,8 +1,8 @@
 //! `POST /admin/orders/{id}/resolve` (SPEC §6): an operator settles an order held in doubt —
 //! placed under DriveWealth's orderId (checked with DriveWealth first), or never placed.
 
+use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 
 use super::admin::{bad_request, change_error, committed, unknown, Admin, Answer};
@@ -12,7 +12,7 @@ use crate::feeds::poller::FetchError;
 use crate::ledger::LocalOrderId;
 
 impl Admin {
-    pub(super) async fn resolve(&self, id: &str, request: Request<Incoming>) -> Answer {
+    pub(super) async fn resolve(&self, id: &str, request: Request<Bytes>) -> Answer {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "snake_case")]
         enum Outcome {
@@ -31,7 +31,7 @@ impl Admin {
         let Some(local) = LocalOrderId::parse(id) else {
             return unknown("in-doubt order", id);
         };
-        let resolve: Resolve = match read_json(request, self.body_limits).await {
+        let resolve: Resolve = match read_json(request.body()) {
             Ok(resolve) => resolve,
             Err(response) => return response,
         };

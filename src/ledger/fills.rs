@@ -70,6 +70,19 @@ impl OrderStatus {
             .map(|(_, status)| *status)
     }
 
+    /// The name omnigate writes (as serialised).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::New => "NEW",
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::PartialFill => "PARTIAL_FILL",
+            OrderStatus::Filled => "FILLED",
+            OrderStatus::Canceled => "CANCELED",
+            OrderStatus::Rejected => "REJECTED",
+            OrderStatus::PendingCancel => "PENDING_CANCEL",
+        }
+    }
+
     /// FILLED, CANCELED and REJECTED end an order.
     pub fn is_final(self) -> bool {
         matches!(

@@ -73,6 +73,12 @@ impl Ledger {
         views
     }
 
+    /// The open order bound to an upstream id.
+    pub fn order_by_upstream(&self, upstream_order_id: &str) -> Option<OrderView> {
+        let local = *self.local_by_upstream.get(upstream_order_id)?;
+        self.order(LocalOrderId(local))
+    }
+
     /// One order by local id.
     pub fn order(&self, local: LocalOrderId) -> Option<OrderView> {
         let (cell, mut view) = {

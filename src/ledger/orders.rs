@@ -53,6 +53,15 @@ pub enum Side {
     Sell,
 }
 
+impl Side {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+}
+
 /// What a BUY costs (SPEC §5.1), as the decision computed it. Exactly one of `quantity` and
 /// `amount_cash`; a `quantity` needs `per_share` (the limit price, or reference × buffer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

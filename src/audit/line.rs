@@ -1,0 +1,317 @@
+//! An [`Entry`] as one JSON line of the audit trail.
+//!
+//! The order's fields are picked by name from the body as sent and written as strings holding
+//! exactly the text sent (a JSON number's digits, not a float), so the trail says what the
+//! client asked for, including for a body too broken to decide. Each picked value is clipped, so
+//! a hostile body cannot make a line huge.
+
+use std::collections::BTreeMap;
+
+use chrono::SecondsFormat;
+use serde_json::value::RawValue;
+
+use super::{Entry, Request};
+use crate::json_out::JsonObject;
+
+/// The order body's fields the trail keeps, under the names DriveWealth gives them.
+const ORDER_FIELDS: [&str; 11] = [
+    "clientID",
+    "accountNo",
+    "symbol",
+    "instrumentID",
+    "ISIN",
+    "side",
+    "orderType",
+    "quantity",
+    "amountCash",
+    "price",
+    "clientOrderID",
+];
+
+/// Longest value kept of any field taken from what a client sent.
+const FIELD_CHARS_MAX: usize = 256;
+
+/// Largest admin body kept whole as `change`; a larger one (a bulk load) is kept as its size.
+const CHANGE_BYTES_MAX: usize = 4096;
+
+/// The line for `entry`, without its newline.
+pub fn render(entry: &Entry) -> String {
+    let mut line = JsonObject::new();
+    line.string(
+        "ts",
+        &entry.ts().to_rfc3339_opts(SecondsFormat::Micros, true),
+    );
+    match entry {
+        Entry::Decision {
+            request,
+            body,
+            code,
+            message,
+            idempotency_key,
+            order_id,
+            target,
+            ..
+        } => {
+            line.string(
+                "kind",
+                match request {
+                    Request::Order => "decision",
+                    Request::Cancel => "cancel",
+                    Request::Other => "refusal",
+                },
+            );
+            if let Some(target) = target {
+                line.string("path", &clip(target));
+            }
+            order_fields(&mut line, body);
+            optional_bytes(&mut line, "Idempotency-Key", idempotency_key.as_deref());
+            line.string("code", code);
+            if let Some(message) = message {
+                line.string("message", message);
+            }
+            if let Some(order_id) = order_id {
+                line.string("orderId", order_id);
+            }
+        }
+        Entry::Upstream {
+            request,
+            body,
+            code,
+            status,
+            answer,
+            message,
+            order_id,
+            idempotency_key,
+            ..
+        } => {
+            line.string("kind", "upstream");
+            line.string(
+                "request",
+                match request {
+                    Request::Order | Request::Other => "order",
+                    Request::Cancel => "cancel",
+                },
+            );
+            order_fields(&mut line, body);
+            optional_bytes(&mut line, "Idempotency-Key", idempotency_key.as_deref());
+            line.string("code", code);
+            if let Some(status) = status {
+                line.integer("status", u64::from(*status));
+            }
+            if let Some(message) = message {
+                line.string("message", message);
+            }
+            if let Some(answer) = answer {
+                upstream_error(&mut line, answer);
+            }
+            if let Some(order_id) = order_id {
+                line.string("orderId", order_id);
+            }
+        }
+        Entry::Fill {
+            order_id,
+            client_id,
+            symbol,
+            side,
+            status,
+            cumulative_quantity,
+            average_price,
+            fees,
+            ..
+        } => {
+            line.string("kind", "fill").string("orderId", order_id);
+            if let Some(client_id) = client_id {
+                line.string("clientID", client_id);
+            }
+            if let Some(symbol) = symbol {
+                line.string("symbol", symbol);
+            }
+            if let Some(side) = side {
+                line.string("side", side);
+            }
+            line.string("status", status)
+                .string("filledQuantity", &cumulative_quantity.to_string())
+                .string("averagePrice", &average_price.to_string());
+            if let Some(fees) = fees {
+                line.string("fees", &fees.to_string());
+            }
+        }
+        Entry::Admin {
+            credential,
+            method,
+            path,
+            status,
+            body,
+            ..
+        } => {
+            line.string("kind", "admin")
+                .string("credential", credential.as_str())
+                .string("method", method.as_str())
+                .string("path", &clip(path))
+                .integer("status", u64::from(*status));
+            admin_body(&mut line, body);
+        }
+    }
+    line.finish()
+}
+
+/// The named fields of an order body, when it is a JSON object.
+fn order_fields(line: &mut JsonObject, body: &[u8]) {
+    let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) else {
+        return;
+    };
+    for name in ORDER_FIELDS {
+        if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw)) {
+            line.string(name, &text);
+        }
+    }
+}
+
+/// A string's contents, or a number's or boolean's JSON text; `None` for null, objects, arrays.
+fn scalar_text(raw: &RawValue) -> Option<String> {
+    let text = raw.get();
+    let value = match text.as_bytes().first()? {
+        b'"' => serde_json::from_str::<String>(text).ok()?,
+        b'{' | b'[' | b'n' => return None,
+        _ => text.to_owned(),
+    };
+    Some(clip(&value))
+}
+
+/// The `errorCode` and `message` of an upstream's error answer.
+fn upstream_error(line: &mut JsonObject, answer: &[u8]) {
+    let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(answer) else {
+        return;
+    };
+    for (name, key) in [
+        ("errorCode", "upstreamCode"),
+        ("message", "upstreamMessage"),
+    ] {
+        if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw)) {
+            line.string(key, &text);
+        }
+    }
+}
+
+/// An admin change's `reason`, and the change itself when it is small JSON.
+fn admin_body(line: &mut JsonObject, body: &[u8]) {
+    if body.is_empty() {
+        return;
+    }
+    if let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) {
+        if let Some(reason) = fields.get("reason").and_then(|raw| scalar_text(raw)) {
+            line.string("reason", &reason);
+        }
+    }
+    let json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+    match std::str::from_utf8(body) {
+        Ok(text) if json && body.len() <= CHANGE_BYTES_MAX => {
+            // Valid JSON text: kept as sent, numbers exact.
+            line.raw("change", text.trim());
+        }
+        _ => {
+            line.integer("changeBytes", body.len() as u64);
+        }
+    }
+}
+
+fn optional_bytes(line: &mut JsonObject, key: &str, value: Option<&[u8]>) {
+    if let Some(value) = value {
+        line.string(key, &clip(&String::from_utf8_lossy(value)));
+    }
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(FIELD_CHARS_MAX).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn ts() -> chrono::DateTime<chrono::Utc> {
+        "2026-12-01T15:04:05.123456Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_decision_keeps_the_fields_as_sent() {
+        let body = Bytes::from_static(
+            br#"{"clientID":"123456789","accountNo":"DWOM000001","symbol":"AAPL","side":"BUY","orderType":"LIMIT","quantity":5.12580012,"price":"100","extra":{"secret":"x"}}"#,
+        );
+        let line = render(&Entry::Decision {
+            ts: ts(),
+            request: Request::Order,
+            body,
+            code: "INSUFFICIENT_BUYING_POWER",
+            message: Some("buying power 1.00 is less than 513.00".to_owned()),
+            idempotency_key: Some(Bytes::from_static(b"k-1")),
+            order_id: None,
+            target: None,
+        });
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["ts"], "2026-12-01T15:04:05.123456Z");
+        assert_eq!(value["kind"], "decision");
+        assert_eq!(value["quantity"], "5.12580012");
+        assert_eq!(value["price"], "100");
+        assert_eq!(value["Idempotency-Key"], "k-1");
+        assert_eq!(value["code"], "INSUFFICIENT_BUYING_POWER");
+        assert!(!line.contains("secret"), "{line}");
+    }
+
+    #[test]
+    fn a_hostile_body_is_clipped_and_a_broken_one_keeps_only_the_code() {
+        let long = "A".repeat(10_000);
+        let body = Bytes::from(format!(r#"{{"clientID":"{long}","symbol":["x"]}}"#));
+        let line = render(&Entry::Decision {
+            ts: ts(),
+            request: Request::Order,
+            body,
+            code: "CLIENT_ID_INVALID",
+            message: None,
+            idempotency_key: None,
+            order_id: None,
+            target: None,
+        });
+        assert!(line.len() < 600, "{}", line.len());
+        assert!(!line.contains("symbol"));
+        let broken = render(&Entry::Decision {
+            ts: ts(),
+            request: Request::Order,
+            body: Bytes::from_static(b"{\"clientID\":"),
+            code: "INVALID_ORDER",
+            message: Some("malformed".to_owned()),
+            idempotency_key: None,
+            order_id: None,
+            target: None,
+        });
+        let value: serde_json::Value = serde_json::from_str(&broken).unwrap();
+        assert_eq!(value["code"], "INVALID_ORDER");
+        assert!(value.get("clientID").is_none());
+    }
+
+    #[test]
+    fn an_admin_change_keeps_its_reason_and_small_bodies() {
+        let line = render(&Entry::Admin {
+            ts: ts(),
+            credential: super::super::Credential::Admin,
+            method: http::Method::POST,
+            path: "/admin/omni/cash".to_owned(),
+            status: 200,
+            body: Bytes::from_static(br#"{"amount":"-10.5","reason":"wire out"}"#),
+        });
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["reason"], "wire out");
+        assert_eq!(value["credential"], "admin");
+        assert_eq!(value["change"]["amount"], "-10.5");
+        let big = render(&Entry::Admin {
+            ts: ts(),
+            credential: super::super::Credential::Admin,
+            method: http::Method::POST,
+            path: "/admin/customers".to_owned(),
+            status: 200,
+            body: Bytes::from(vec![b' '; 10_000]),
+        });
+        assert!(big.contains("\"changeBytes\":10000"), "{big}");
+    }
+}
