@@ -31,7 +31,8 @@
 #   --smoke            every configuration once, 2 s at c=16, open loop included, no warm-up:
 #                      cheap enough for CI to keep this script working (also SMOKE=1)
 #   --no-build         use the binaries already in target/release
-#   --keep             keep the scratch directory (configs, logs, raw wrk output)
+#   --keep             keep the scratch directory (configs, logs, raw wrk output, and each open-loop
+#                      run's loadgen --out files: latency.csv, latency.svg, summary.json)
 # Ports: COMPARE_PORT_BASE (default 28100) and the three after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -525,8 +526,12 @@ if [[ $open_loop == 1 ]]; then
         for config_name in "${pair[@]}"; do
             start "$config_name"
             raw=$work/loadgen-$config_name-r$round.txt
+            plots=$work/loadgen-$config_name-r$round
             "$loadgen" --target "http://127.0.0.1:$target_port" --concurrency "$open_connections" \
-                --seconds "$seconds" --rate "$rate" --body demo >"$raw"
+                --seconds "$seconds" --rate "$rate" --body demo --out "$plots" >"$raw"
+            for file in latency.csv latency.svg summary.json; do
+                [[ -s $plots/$file ]] || fail "$config_name: loadgen --out wrote no $plots/$file"
+            done
             # loadgen's lines: "sent N in T s = R req/s", "errors N", "late N …",
             # "latency pXX V µs".
             awk -v config="$config_name" '

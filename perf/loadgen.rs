@@ -5,7 +5,7 @@
 //! cargo run --release --example loadgen -- --target http://127.0.0.1:8080 \
 //!     --concurrency 64 --seconds 10 --customers 123456789,CUST0A19F
 //! cargo run --release --example loadgen -- --target http://127.0.0.1:8080 \
-//!     --concurrency 64 --seconds 10 --rate 5000 --body demo
+//!     --concurrency 64 --seconds 10 --rate 5000 --body demo --out /tmp/loadgen-run
 //! ```
 //!
 //! Point it at omnigate (the order API) or straight at `omnigate sim` for a baseline in the
@@ -26,11 +26,25 @@
 //!   arrives, and its latency runs from its turn, so the queueing counts. Requests sent more
 //!   than a millisecond after their turn are reported as late.
 //!
+//! While it runs it prints a line a second to stderr (`t=3s  12345 req  4115 req/s  p99 1.2 ms
+//! errors 0`: the second's own rate, the run's p99 and errors so far); the final report goes to
+//! stdout alone (`perf/compare.sh` reads its `sent`, `errors`, `late` and `latency` lines).
+//!
+//! `--out DIR` also writes, once the run is over (DIR is created if missing):
+//! - `latency.csv`: the HDR percentile distribution (`percentile,latency_us,count`, one row per
+//!   step of five ticks per halving of the distance to 100%, as HdrHistogram's classic export;
+//!   `percentile` in percent, `count` the requests at or below `latency_us`),
+//! - `latency.svg`: latency by percentile on the usual `1/(1-p)` scale (0%, 90%, 99%, 99.9%…),
+//! - `summary.json`: requests, errors by status, req/s, p50/p90/p99/p99.9/max in µs.
+//!
 //! Requests are bounded by count and time; it only talks to the address it is given.
 
 use std::collections::BTreeMap;
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -39,7 +53,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use plotters::prelude::*;
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -48,6 +64,16 @@ const DEMO_ORDER: &str = r#"{"accountNo":"DWOM000001","orderType":"MARKET","side
 
 /// How late after its turn an open-loop request may be sent before it counts as late.
 const LATE: Duration = Duration::from_millis(1);
+
+/// How often the progress line is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Steps of `latency.csv` (and points of the plot) per halving of the distance to 100%, as in
+/// HdrHistogram's classic percentile distribution.
+const TICKS_PER_HALF_DISTANCE: u32 = 5;
+
+/// The plot's size in pixels.
+const PLOT_SIZE: (u32, u32) = (900, 600);
 
 /// What each request carries.
 #[derive(Clone, Copy)]
@@ -68,6 +94,8 @@ struct Options {
     /// Open loop at this many requests per second in all; closed loop when unset.
     rate: Option<f64>,
     body: Body,
+    /// Where to write `latency.csv`, `latency.svg` and `summary.json`; nothing when unset.
+    out: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
@@ -80,6 +108,7 @@ fn options() -> Result<Options, String> {
         account: "DWOM000001".to_owned(),
         rate: None,
         body: Body::Fractional,
+        out: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -109,6 +138,7 @@ fn options() -> Result<Options, String> {
                     other => return Err(format!("--body {other}: fractional or demo")),
                 }
             }
+            "--out" => options.out = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -158,7 +188,11 @@ async fn send(client: &HttpClient, request: hyper::Request<Full<Bytes>>) -> u16 
     }
 }
 
-/// One worker's measurements, merged into the run's at the end.
+/// The run's measurements, one for all the connections: the progress line reads them as the
+/// run goes. Behind a std `Mutex`: every task runs on the one runtime thread, so the lock is
+/// never contended, tens of nanoseconds a request.
+type SharedTally = Arc<Mutex<Tally>>;
+
 struct Tally {
     /// Microseconds.
     latency: Histogram<u64>,
@@ -187,14 +221,24 @@ impl Tally {
         *self.by_status.entry(status).or_default() += 1;
     }
 
-    fn merge(&mut self, other: Tally) {
-        self.latency.add(&other.latency).expect("same bounds");
-        for (status, count) in other.by_status {
-            *self.by_status.entry(status).or_default() += count;
-        }
-        self.late += other.late;
-        self.late_behind_answer += other.late_behind_answer;
+    /// Answers that were not 2xx, and requests that got no answer (status 0), by status.
+    fn errors_by_status(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.by_status
+            .iter()
+            .filter(|(status, _)| !(200..300).contains(*status))
+            .map(|(status, count)| (*status, *count))
     }
+
+    fn errors(&self) -> u64 {
+        self.errors_by_status().map(|(_, count)| count).sum()
+    }
+}
+
+/// The tally's lock; a poisoned one is still read (a worker that panicked stops the run anyway).
+fn lock(tally: &SharedTally) -> std::sync::MutexGuard<'_, Tally> {
+    tally
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Closed loop: the next request as soon as the last is answered, until the deadline.
@@ -203,8 +247,8 @@ async fn closed_loop(
     options: Arc<Options>,
     next: Arc<AtomicU64>,
     deadline: Instant,
-) -> Tally {
-    let mut tally = Tally::new();
+    tally: SharedTally,
+) {
     while Instant::now() < deadline {
         let n = next.fetch_add(1, Ordering::Relaxed);
         if n >= options.max_requests {
@@ -213,9 +257,8 @@ async fn closed_loop(
         let request = order_request(&options, n);
         let sent = Instant::now();
         let status = send(&client, request).await;
-        tally.record(status, sent);
+        lock(&tally).record(status, sent);
     }
-    tally
 }
 
 /// Open loop's clock: deals turn `n` (its number and time) to connection `n % connections`
@@ -253,13 +296,14 @@ async fn open_loop(
     client: HttpClient,
     options: Arc<Options>,
     mut turns: mpsc::UnboundedReceiver<(u64, Instant)>,
-) -> Tally {
-    let mut tally = Tally::new();
+    tally: SharedTally,
+) {
     let mut answered = Instant::now();
     while let Some((n, turn)) = turns.recv().await {
         let request = order_request(&options, n);
         let sent = Instant::now();
         let status = send(&client, request).await;
+        let mut tally = lock(&tally);
         tally.record(status, turn);
         if sent.duration_since(turn) > LATE {
             tally.late += 1;
@@ -267,9 +311,259 @@ async fn open_loop(
             // because the generator could not keep up.
             tally.late_behind_answer += u64::from(answered > turn);
         }
+        drop(tally);
         answered = Instant::now();
     }
-    tally
+}
+
+/// Once a second until the run ends: the second's own rate, and the run's p99 and errors so
+/// far, on stderr (stdout keeps the final report alone, for the scripts that read it).
+async fn report_progress(tally: SharedTally, started: Instant) {
+    let mut ticks = tokio::time::interval_at((started + PROGRESS_EVERY).into(), PROGRESS_EVERY);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let (mut count_before, mut before) = (0, started);
+    loop {
+        ticks.tick().await;
+        let now = Instant::now();
+        let (count, p99_us, errors) = {
+            let tally = lock(&tally);
+            let latency = &tally.latency;
+            (
+                latency.len(),
+                latency.value_at_quantile(0.99),
+                tally.errors(),
+            )
+        };
+        let rate = (count - count_before) as f64 / now.duration_since(before).as_secs_f64();
+        eprintln!(
+            "t={}s  {count} req  {rate:.0} req/s  p99 {}  errors {errors}",
+            now.duration_since(started).as_secs_f64().round() as u64,
+            latency_text(p99_us)
+        );
+        (count_before, before) = (count, now);
+    }
+}
+
+/// A latency for a reader: microseconds below a millisecond, milliseconds below a second,
+/// seconds above.
+fn latency_text(latency_us: u64) -> String {
+    match latency_us {
+        0..1_000 => format!("{latency_us} µs"),
+        1_000..1_000_000 => format!("{:.1} ms", latency_us as f64 / 1_000.0),
+        _ => format!("{:.2} s", latency_us as f64 / 1_000_000.0),
+    }
+}
+
+/// Writes `latency.csv`, `latency.svg` and `summary.json` into `dir`, which it creates if
+/// missing; an error names the file it could not write.
+fn write_outputs(
+    dir: &Path,
+    options: &Options,
+    elapsed_s: f64,
+    tally: &Tally,
+) -> Result<(), String> {
+    let named = |path: &Path, error: &dyn std::fmt::Display| format!("{}: {error}", path.display());
+    std::fs::create_dir_all(dir).map_err(|error| named(dir, &error))?;
+    let csv = dir.join("latency.csv");
+    std::fs::write(&csv, percentile_csv(&tally.latency)).map_err(|error| named(&csv, &error))?;
+    let svg = dir.join("latency.svg");
+    plot(&svg, &plot_title(options, elapsed_s, tally), tally)
+        .map_err(|error| named(&svg, &error))?;
+    let json = dir.join("summary.json");
+    let summary = serde_json::to_string_pretty(&summary(options, elapsed_s, tally))
+        .expect("a summary serializes");
+    std::fs::write(&json, summary + "\n").map_err(|error| named(&json, &error))?;
+    Ok(())
+}
+
+/// HdrHistogram's classic percentile distribution as CSV: a row per step, `percentile` in
+/// percent, `count` the requests at or below `latency_us` (the highest value of its bucket).
+fn percentile_csv(latency: &Histogram<u64>) -> String {
+    let mut csv = String::from("percentile,latency_us,count\n");
+    let mut count = 0;
+    for step in latency.iter_quantiles(TICKS_PER_HALF_DISTANCE) {
+        count += step.count_since_last_iteration();
+        writeln!(
+            csv,
+            "{:.6},{},{count}",
+            step.quantile_iterated_to() * 100.0,
+            step.value_iterated_to()
+        )
+        .expect("writing to a String");
+    }
+    csv
+}
+
+/// What the run was, for the plot: target, load, length and throughput.
+fn plot_title(options: &Options, elapsed_s: f64, tally: &Tally) -> String {
+    let mode = match options.rate {
+        Some(rate) => format!("open loop, {rate} req/s offered"),
+        None => "closed loop".to_owned(),
+    };
+    format!(
+        "{}: {mode}, {} connections, {elapsed_s:.1} s: {:.0} req/s",
+        options.target,
+        options.concurrency,
+        tally.latency.len() as f64 / elapsed_s
+    )
+}
+
+/// `latency.svg`: latency by percentile, the percentile on the `1/(1-p)` scale so that each
+/// further nine (90%, 99%, 99.9%…) takes the same width.
+fn plot(path: &Path, title: &str, tally: &Tally) -> Result<(), Box<dyn Error>> {
+    let latency = &tally.latency;
+    // The unit of the slowest answer.
+    let (unit, us_per_unit) = match latency.max() {
+        0..1_000 => ("µs", 1.0),
+        1_000..1_000_000 => ("ms", 1_000.0),
+        _ => ("s", 1_000_000.0),
+    };
+    let in_unit = |latency_us: u64| latency_us as f64 / us_per_unit;
+    // The last step, at 100%, is at infinity on this scale: the max is drawn as a line instead.
+    let points: Vec<(f64, f64)> = latency
+        .iter_quantiles(TICKS_PER_HALF_DISTANCE)
+        .filter(|step| step.quantile_iterated_to() < 1.0)
+        .map(|step| {
+            let x = 1.0 / (1.0 - step.quantile_iterated_to());
+            (x, in_unit(step.value_iterated_to()))
+        })
+        .collect();
+    // Whole nines, up to the first past the last step, and 99% at least.
+    let nines = points
+        .last()
+        .map_or(0, |&(x, _)| x.log10().ceil() as i32)
+        .max(2);
+    let x_end = 10f64.powi(nines);
+    let max = in_unit(latency.max());
+    // Headroom above the max for the legend, which would hide a curve that is flat at the top.
+    let y_end = if max > 0.0 { max * 1.3 } else { 1.0 };
+
+    let root = SVGBackend::new(path, PLOT_SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(20)
+        // Room for the last percentile label, centred on the plot's right edge.
+        .margin_right(40)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            (1.0..x_end)
+                .log_scale()
+                .with_key_points((0..=nines).map(|nine| 10f64.powi(nine)).collect()),
+            0.0..y_end,
+        )?;
+    chart
+        .configure_mesh()
+        .x_labels(nines as usize + 1)
+        .x_label_formatter(&|x| percentile_label(*x))
+        .y_max_light_lines(1)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 14))
+        .x_desc("percentile")
+        .y_desc(format!("latency ({unit})"))
+        .draw()?;
+    let curve = RGBColor(31, 119, 180);
+    let at = |quantile| latency_text(latency.value_at_quantile(quantile));
+    chart
+        .draw_series(LineSeries::new(
+            points.iter().copied(),
+            curve.stroke_width(2),
+        ))?
+        .label(format!(
+            "p50 {}, p90 {}, p99 {}, p99.9 {}",
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(0.999)
+        ))
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], curve.stroke_width(2)));
+    chart.draw_series(
+        points
+            .iter()
+            .map(|&point| Circle::new(point, 2, curve.filled())),
+    )?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(1.0, max), (x_end, max)],
+            6,
+            4,
+            RED.stroke_width(1),
+        ))?
+        .label(format!("max {}", latency_text(latency.max())))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED.stroke_width(1)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// The percentile at `x` on the `1/(1-p)` scale, with as many decimals as it has nines past
+/// 99: 1 → 0%, 10 → 90%, 100 → 99%, 1000 → 99.9%.
+fn percentile_label(x: f64) -> String {
+    let decimals = (x.log10().round() as usize).saturating_sub(2);
+    format!("{:.decimals$}%", 100.0 * (1.0 - 1.0 / x))
+}
+
+/// `summary.json`: the run and its numbers, latencies in microseconds.
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    target: &'a str,
+    mode: &'static str,
+    /// Open loop only.
+    rate_offered_per_s: Option<f64>,
+    concurrency: usize,
+    elapsed_s: f64,
+    requests: u64,
+    requests_per_s: f64,
+    errors: u64,
+    /// Status 0: no answer.
+    errors_by_status: BTreeMap<u16, u64>,
+    /// Open loop only: sent more than [`LATE`] after their turn.
+    late: Option<u64>,
+    latency_us: LatencySummary,
+}
+
+#[derive(serde::Serialize)]
+struct LatencySummary {
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    #[serde(rename = "p99.9")]
+    p99_9: u64,
+    max: u64,
+}
+
+fn summary<'a>(options: &'a Options, elapsed_s: f64, tally: &Tally) -> Summary<'a> {
+    let latency = &tally.latency;
+    Summary {
+        target: &options.target,
+        mode: if options.rate.is_some() {
+            "open loop"
+        } else {
+            "closed loop"
+        },
+        rate_offered_per_s: options.rate,
+        concurrency: options.concurrency,
+        elapsed_s,
+        requests: latency.len(),
+        requests_per_s: latency.len() as f64 / elapsed_s,
+        errors: tally.errors(),
+        errors_by_status: tally.errors_by_status().collect(),
+        late: options.rate.map(|_| tally.late),
+        latency_us: LatencySummary {
+            p50: latency.value_at_quantile(0.5),
+            p90: latency.value_at_quantile(0.9),
+            p99: latency.value_at_quantile(0.99),
+            p99_9: latency.value_at_quantile(0.999),
+            max: latency.max(),
+        },
+    }
 }
 
 // One thread, like `wrk -t 1`: the generator shares the machine with the servers it measures.
@@ -289,39 +583,37 @@ async fn main() {
         .pool_max_idle_per_host(options.concurrency)
         .build_http();
     let next = Arc::new(AtomicU64::new(0));
+    let tally: SharedTally = Arc::new(Mutex::new(Tally::new()));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
     let mut workers = Vec::new();
     let mut turns = Vec::new();
     for _ in 0..options.concurrency {
-        let (client, options) = (client.clone(), options.clone());
+        let (client, options, tally) = (client.clone(), options.clone(), tally.clone());
         workers.push(if options.rate.is_some() {
             let (sender, receiver) = mpsc::unbounded_channel();
             turns.push(sender);
-            tokio::spawn(open_loop(client, options, receiver))
+            tokio::spawn(open_loop(client, options, receiver, tally))
         } else {
-            tokio::spawn(closed_loop(client, options, next.clone(), deadline))
+            tokio::spawn(closed_loop(client, options, next.clone(), deadline, tally))
         });
     }
     let dealer = options.rate.map(|rate| {
         let max_requests = options.max_requests;
         std::thread::spawn(move || deal_turns(rate, started, deadline, max_requests, turns))
     });
-    let mut tally = Tally::new();
+    let progress = tokio::spawn(report_progress(tally.clone(), started));
     for worker in workers {
-        tally.merge(worker.await.expect("worker"));
+        worker.await.expect("worker");
     }
+    progress.abort();
     if let Some(dealer) = dealer {
         dealer.join().expect("the dealer of turns");
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let tally = lock(&tally);
     let total = tally.latency.len();
-    let errors: u64 = tally
-        .by_status
-        .iter()
-        .filter(|(status, _)| !(200..300).contains(*status))
-        .map(|(_, count)| count)
-        .sum();
+    let errors = tally.errors();
     println!("target       {}", options.target);
     println!("concurrency  {}", options.concurrency);
     match options.rate {
@@ -359,4 +651,10 @@ async fn main() {
         );
     }
     println!("latency max  {} µs", tally.latency.max());
+    if let Some(dir) = &options.out {
+        if let Err(error) = write_outputs(dir, &options, elapsed, &tally) {
+            eprintln!("loadgen: writing {error}");
+            std::process::exit(1);
+        }
+    }
 }
