@@ -224,6 +224,14 @@ impl Gateway {
             shutdown_rx.clone(),
         ));
 
+        let metrics = crate::metrics::install();
+        let history = Arc::new(crate::dashboard::history::History::default());
+        tasks.spawn(crate::dashboard::history::run(
+            engine.clone(),
+            metrics.clone(),
+            history.clone(),
+            shutdown_rx.clone(),
+        ));
         let reloader = Arc::new(Reloader::new(path, engine.clone()));
         let engine_handle = engine.clone();
         let admin = Arc::new(Admin {
@@ -232,7 +240,8 @@ impl Gateway {
             engine,
             reloader: reloader.clone(),
             ops,
-            metrics: crate::metrics::install(),
+            metrics,
+            history,
             clock,
             adjustable_clock,
             upstream: upstream_label.clone(),

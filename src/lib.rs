@@ -54,6 +54,7 @@
 //! - [`wal`]: the write-ahead log: records stored durably (group commit), recovered, snapshotted.
 //! - [`audit`]: the audit trail of every decision, upstream answer, fill and admin change,
 //!   written off the order path.
+//! - [`dashboard`]: the risk dashboard's page, data, history and charts.
 //! - [`app`]: wiring: builds the pieces from a config and runs them until shutdown.
 
 pub mod app;
@@ -62,6 +63,7 @@ pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod cow;
+pub mod dashboard;
 pub mod decide;
 pub mod engine;
 pub mod fast_map;

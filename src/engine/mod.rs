@@ -245,7 +245,7 @@ impl Engine {
                     .set(fixed_as_f64(omni.reserved));
             }
         }
-        let in_doubt = self.ledger.orders(crate::ledger::OrderState::InDoubt).len();
+        let (_, in_doubt) = self.ledger.order_counts();
         metrics::gauge!("omnigate_orders_in_doubt").set(in_doubt as f64);
         let today = crate::rules::market_hours::new_york_date(self.now());
         if let Some((_, days_left)) = self.calendar_end(today) {

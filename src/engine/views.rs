@@ -132,6 +132,16 @@ impl Engine {
     }
 
     /// Every omnibus account, in configuration order.
+    /// Open and in-doubt order counts (the dashboard).
+    pub fn order_counts(&self) -> (usize, usize) {
+        self.ledger.order_counts()
+    }
+
+    /// The customers holding the most in reservations, most first (the dashboard).
+    pub fn top_reserved(&self, n: usize) -> Vec<(String, Fixed)> {
+        self.ledger.top_reserved(n)
+    }
+
     pub fn omni_accounts(&self) -> Vec<OmniView> {
         self.ledger.omni_accounts()
     }

@@ -57,6 +57,8 @@ pub struct Admin {
     pub reconciliation: Arc<crate::feeds::reconcile::Board>,
     /// The audit trail's folder (`GET /admin/audit`).
     pub audit_dir: std::path::PathBuf,
+    /// What the dashboard draws over time.
+    pub history: Arc<crate::dashboard::history::History>,
 }
 
 impl Admin {
@@ -138,6 +140,7 @@ impl Admin {
         match (&method, segments.as_slice()) {
             (&Method::GET, ["health"]) => self.health(),
             (&Method::GET, ["audit"]) => self.audit_lines(request.uri().query()).await,
+            (&Method::GET, ["dashboard", "data"]) => self.dashboard_data().await,
             (&Method::GET, ["reconciliation"]) => match self.reconciliation.last() {
                 Some(last) => respond::json_value(StatusCode::OK, &last),
                 None => respond::json_value(

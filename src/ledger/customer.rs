@@ -347,6 +347,28 @@ impl Ledger {
         (views, next)
     }
 
+    /// The `n` customers holding the most in reservations (ties by clientID), most first: one
+    /// pass over the registry with a bounded heap. Customers holding nothing are left out.
+    pub fn top_reserved(&self, n: usize) -> Vec<(String, Fixed)> {
+        use std::cmp::Reverse;
+        let mut top: std::collections::BinaryHeap<Reverse<(Fixed, Reverse<Box<str>>)>> =
+            std::collections::BinaryHeap::with_capacity(n.saturating_add(1));
+        for entry in self.customers.iter() {
+            let reserved = entry.value().read().reserved;
+            if reserved <= Fixed::ZERO {
+                continue;
+            }
+            top.push(Reverse((reserved, Reverse(entry.key().clone()))));
+            if top.len() > n {
+                top.pop();
+            }
+        }
+        top.into_sorted_vec()
+            .into_iter()
+            .map(|Reverse((reserved, Reverse(client_id)))| (client_id.to_string(), reserved))
+            .collect()
+    }
+
     /// The customer's balances, positions and open orders.
     pub fn customer(&self, client_id: &str) -> Option<CustomerView> {
         let cell = self.customers.get(client_id)?.value().clone();

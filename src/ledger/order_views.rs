@@ -73,6 +73,12 @@ impl Ledger {
         views
     }
 
+    /// How many orders are open and how many in doubt, without copying any.
+    pub fn order_counts(&self) -> (usize, usize) {
+        let in_doubt = self.orders.iter().filter(|entry| entry.in_doubt).count();
+        (self.orders.len() - in_doubt, in_doubt)
+    }
+
     /// The open order bound to an upstream id.
     pub fn order_by_upstream(&self, upstream_order_id: &str) -> Option<OrderView> {
         let local = *self.local_by_upstream.get(upstream_order_id)?;
