@@ -164,6 +164,12 @@ fn decisions_upstream_answers_fills_and_admin_changes_are_audited() {
         before.len() + since.len(),
         lines(&export(&gateway, &[])).len()
     );
+    let since_csv = export(&gateway, &["--from", from, "--format", "csv"]);
+    assert_eq!(since_csv.lines().count(), since.len() + 1, "{since_csv}");
+    assert!(since_csv.contains("ACH return R01"), "{since_csv}");
+    assert!(!since_csv.contains("CLIENT_ID_UNKNOWN"), "{since_csv}");
+    let theirs_jsonl = lines(&export(&gateway, &["--client-id", "CUST0A19F"]));
+    assert_eq!(theirs_jsonl, theirs);
 
     // No secret anywhere in the files.
     let dir = gateway.dir.path().join("omnigate-data/audit");

@@ -70,7 +70,12 @@ pub fn render(entry: &Entry) -> String {
                 line.string("message", message);
             }
             if let Some(order_id) = order_id {
-                line.string("orderId", order_id);
+                // A cancel names DriveWealth's id; an accepted order has only omnigate's yet.
+                let key = match request {
+                    Request::Cancel => "orderId",
+                    Request::Order | Request::Other => "localId",
+                };
+                line.string(key, order_id);
             }
         }
         Entry::Upstream {

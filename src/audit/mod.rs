@@ -70,7 +70,7 @@ pub enum Entry {
         code: &'static str,
         message: Option<String>,
         idempotency_key: Option<Bytes>,
-        /// A cancel's order id, or the local id of an accepted order.
+        /// A cancel's order id (`orderId`), or the local id of an accepted order (`localId`).
         order_id: Option<String>,
         /// The request's method and path, for [`Request::Other`].
         target: Option<String>,

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use super::writer::day_of;
 
 /// The CSV columns, in order: every field a line may carry.
-const CSV_COLUMNS: [&str; 27] = [
+const CSV_COLUMNS: [&str; 29] = [
     "ts",
     "kind",
     "request",
@@ -35,6 +35,7 @@ const CSV_COLUMNS: [&str; 27] = [
     "code",
     "message",
     "orderId",
+    "localId",
     "status",
     "upstreamCode",
     "upstreamMessage",
@@ -44,6 +45,8 @@ const CSV_COLUMNS: [&str; 27] = [
     "method",
     "path",
     "reason",
+    // An admin change's body, as JSON text.
+    "change",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

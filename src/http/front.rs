@@ -208,14 +208,13 @@ impl Front {
             }
         };
         drop(order);
-        self.note_decision(
-            Order,
-            &bytes,
-            key,
-            "ACCEPTED",
-            None,
-            Some(admitted.local.to_string()),
-        );
+        // The local id names the order in the trail until the upstream gives it its own.
+        let local = self
+            .engine
+            .audit()
+            .is_on()
+            .then(|| admitted.local.to_string());
+        self.note_decision(Order, &bytes, key, "ACCEPTED", None, local);
         // Log before act: the reservation is durable before the order leaves (SPEC §10).
         if let Err(error) = durability.wait().await {
             tracing::error!(%error, "order not forwarded: its decision could not be made durable");
