@@ -85,6 +85,7 @@ pub fn render(entry: &Entry) -> String {
             status,
             answer,
             message,
+            local_id,
             order_id,
             idempotency_key,
             ..
@@ -108,6 +109,9 @@ pub fn render(entry: &Entry) -> String {
             }
             if let Some(answer) = answer {
                 upstream_error(&mut line, answer);
+            }
+            if let Some(local_id) = local_id {
+                line.string("localId", &local_id.to_string());
             }
             if let Some(order_id) = order_id {
                 line.string("orderId", order_id);
@@ -160,13 +164,68 @@ pub fn render(entry: &Entry) -> String {
     line.finish()
 }
 
+/// The order body's fields the trail keeps, borrowed from the body: reading them allocates
+/// nothing for the keys the trail does not keep (the writer reads two lines' worth per order).
+#[derive(serde::Deserialize)]
+struct OrderFields<'a> {
+    #[serde(rename = "clientID", borrow, default)]
+    client_id: Option<&'a RawValue>,
+    #[serde(rename = "accountNo", borrow, default)]
+    account_no: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    symbol: Option<&'a RawValue>,
+    #[serde(rename = "instrumentID", borrow, default)]
+    instrument_id: Option<&'a RawValue>,
+    #[serde(rename = "ISIN", borrow, default)]
+    isin: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    side: Option<&'a RawValue>,
+    #[serde(rename = "orderType", borrow, default)]
+    order_type: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    quantity: Option<&'a RawValue>,
+    #[serde(rename = "amountCash", borrow, default)]
+    amount_cash: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    price: Option<&'a RawValue>,
+    #[serde(rename = "clientOrderID", borrow, default)]
+    client_order_id: Option<&'a RawValue>,
+}
+
 /// The named fields of an order body, when it is a JSON object.
 fn order_fields(line: &mut JsonObject, body: &[u8]) {
-    let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) else {
-        return;
-    };
-    for name in ORDER_FIELDS {
-        if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw)) {
+    let values: [Option<&RawValue>; ORDER_FIELDS.len()] =
+        match serde_json::from_slice::<OrderFields<'_>>(body) {
+            Ok(fields) => [
+                fields.client_id,
+                fields.account_no,
+                fields.symbol,
+                fields.instrument_id,
+                fields.isin,
+                fields.side,
+                fields.order_type,
+                fields.quantity,
+                fields.amount_cash,
+                fields.price,
+                fields.client_order_id,
+            ],
+            // A key given twice (the decision refuses it): read what can be read, the last
+            // value of each key.
+            Err(_) => {
+                let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body)
+                else {
+                    return;
+                };
+                for name in ORDER_FIELDS {
+                    if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw)) {
+                        line.string(name, &text);
+                    }
+                }
+                return;
+            }
+        };
+    for (name, value) in ORDER_FIELDS.iter().zip(values) {
+        if let Some(text) = value.and_then(scalar_text) {
             line.string(name, &text);
         }
     }
@@ -293,6 +352,26 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&broken).unwrap();
         assert_eq!(value["code"], "INVALID_ORDER");
         assert!(value.get("clientID").is_none());
+    }
+
+    #[test]
+    fn a_key_given_twice_still_names_the_customer() {
+        let line = render(&Entry::Decision {
+            ts: ts(),
+            request: Request::Order,
+            body: Bytes::from_static(br#"{"clientID":"A1","symbol":"AAPL","symbol":"MSFT"}"#),
+            code: "INVALID_ORDER",
+            message: None,
+            idempotency_key: None,
+            order_id: None,
+            target: None,
+        });
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["clientID"], "A1");
+        assert_eq!(
+            value["symbol"], "MSFT",
+            "the last value, as serde_json reads a map"
+        );
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub enum Entry {
         answer: Option<Bytes>,
         /// omnigate's own words when there was no answer (a timeout, an unreachable upstream).
         message: Option<String>,
+        /// The accepted order's local id (its decision line's `localId`).
+        local_id: Option<u64>,
         order_id: Option<String>,
         idempotency_key: Option<Bytes>,
     },

@@ -220,7 +220,13 @@ impl Front {
             tracing::error!(%error, "order not forwarded: its decision could not be made durable");
             self.engine.abandon(&admitted);
             let error = GatewayError::from(error);
-            self.note_outcome(Order, &bytes, key, Outcome::failed(&error), None);
+            self.note_outcome(
+                Order,
+                &bytes,
+                key,
+                Outcome::failed(&error).of(admitted.local),
+                None,
+            );
             return error.into_response();
         }
         let engine = &self.engine;
@@ -247,7 +253,7 @@ impl Front {
                     Order,
                     &body,
                     key,
-                    Outcome::answered(code, &answer),
+                    Outcome::answered(code, &answer).of(admitted.local),
                     order_id,
                 );
                 let mut response = answer.into_response("accepted");
@@ -265,7 +271,7 @@ impl Front {
                     Order,
                     &body,
                     key,
-                    Outcome::answered("UPSTREAM_REJECTED", &answer),
+                    Outcome::answered("UPSTREAM_REJECTED", &answer).of(admitted.local),
                     None,
                 );
                 answer.into_response("accepted")
@@ -278,20 +284,32 @@ impl Front {
                     Order,
                     &body,
                     key,
-                    Outcome::answered("UPSTREAM_ERROR", &answer),
+                    Outcome::answered("UPSTREAM_ERROR", &answer).of(admitted.local),
                     None,
                 );
                 answer.into_response("accepted")
             }
             Err(error @ GatewayError::Upstream(UpstreamError::Unavailable(_))) => {
                 drop(engine.refused_upstream(&admitted));
-                self.note_outcome(Order, &body, key, Outcome::failed(&error), None);
+                self.note_outcome(
+                    Order,
+                    &body,
+                    key,
+                    Outcome::failed(&error).of(admitted.local),
+                    None,
+                );
                 error.into_response()
             }
             Err(error) => {
                 tracing::warn!(%error, local = %admitted.local, "order sent without an answer; held in doubt");
                 drop(engine.in_doubt(&admitted));
-                self.note_outcome(Order, &body, key, Outcome::failed(&error), None);
+                self.note_outcome(
+                    Order,
+                    &body,
+                    key,
+                    Outcome::failed(&error).of(admitted.local),
+                    None,
+                );
                 error.into_response()
             }
         }

@@ -10,6 +10,7 @@ use http::Response;
 use super::front::{Answer, Front};
 use super::respond::{self, GatewayError};
 use crate::audit::{Entry, Request as AuditRequest};
+use crate::ledger::LocalOrderId;
 use crate::reject::Reject;
 use crate::upstream::ProxyBody;
 use AuditRequest::{Cancel, Order};
@@ -22,6 +23,8 @@ pub(super) struct Outcome {
     /// An upstream's error answer (not a success: its id is kept on its own).
     answer: Option<Bytes>,
     message: Option<String>,
+    /// The accepted order's local id, which joins this line to its decision's.
+    local: Option<LocalOrderId>,
 }
 
 /// Largest upstream error answer kept in the audit trail.
@@ -36,6 +39,7 @@ impl Outcome {
             answer: (!status.is_success() && answer.body.len() <= AUDITED_ANSWER_BYTES_MAX)
                 .then(|| answer.body.clone()),
             message: None,
+            local: None,
         }
     }
 
@@ -45,7 +49,13 @@ impl Outcome {
             status: None,
             answer: None,
             message: Some(error.to_string()),
+            local: None,
         }
+    }
+
+    pub(super) fn of(mut self, local: LocalOrderId) -> Outcome {
+        self.local = Some(local);
+        self
     }
 }
 
@@ -154,6 +164,7 @@ impl Front {
                 status: outcome.status,
                 answer: outcome.answer,
                 message: outcome.message,
+                local_id: outcome.local.map(|local| local.0),
                 order_id,
                 idempotency_key: key.map(|key| Bytes::copy_from_slice(key.as_bytes())),
             });
