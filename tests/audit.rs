@@ -204,6 +204,24 @@ fn the_events_credential_is_named_and_bad_queries_are_refused() {
     });
     assert_eq!(all[0]["credential"], "events");
     assert_eq!(all[0]["path"], "/admin/events");
+    // A call without a token is refused and recorded, with no token in the record.
+    let refused = send(
+        gateway.admin,
+        "PUT",
+        "/admin/kill-switch",
+        &[("authorization", "Bearer guessed-token-123")],
+        br#"{"global":true}"#,
+    );
+    assert_eq!(refused.status, 401);
+    let refusal = wait_for("the refused call audited", Duration::from_secs(10), || {
+        audit(&gateway, "")
+            .into_iter()
+            .find(|line| line["credential"] == "none")
+    });
+    assert_eq!(refusal["path"], "/admin/kill-switch");
+    assert_eq!(refusal["status"], 401);
+    assert!(refusal.get("change").is_none(), "{refusal}");
+    assert!(!refusal.to_string().contains("guessed-token-123"));
     for query in [
         "?from=yesterday",
         "?limit=0",

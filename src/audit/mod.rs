@@ -32,6 +32,8 @@ pub use writer::{file_name, StartError, Writer};
 pub enum Credential {
     Admin,
     Events,
+    /// No token, or one that opens nothing here: the call was refused (401).
+    Refused,
 }
 
 impl Credential {
@@ -39,6 +41,7 @@ impl Credential {
         match self {
             Credential::Admin => "admin",
             Credential::Events => "events",
+            Credential::Refused => "none",
         }
     }
 }
@@ -106,7 +109,8 @@ pub enum Entry {
         average_price: crate::money::Fixed,
         fees: Option<crate::money::Fixed>,
     },
-    /// A call that changes something through the admin API (every method but `GET`).
+    /// A call that changes something through the admin API (every method but `GET`), and
+    /// every call refused for want of a token.
     Admin {
         ts: DateTime<Utc>,
         credential: Credential,
