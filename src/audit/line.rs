@@ -50,6 +50,7 @@ pub fn render(entry: &Entry) -> String {
             idempotency_key,
             order_id,
             target,
+            customer,
             ..
         } => {
             line.string(
@@ -60,10 +61,11 @@ pub fn render(entry: &Entry) -> String {
                     Request::Other => "refusal",
                 },
             );
-            if let Some(target) = target {
-                line.string("path", &clip(target));
+            if let Some((method, path)) = target {
+                line.string("method", &clip(method.as_str()))
+                    .string("path", &clip(path));
             }
-            order_fields(&mut line, body);
+            request_fields(&mut line, *request, body, customer.as_deref());
             optional_bytes(&mut line, "Idempotency-Key", idempotency_key.as_deref());
             line.string("code", code);
             if let Some(message) = message {
@@ -75,7 +77,7 @@ pub fn render(entry: &Entry) -> String {
                     Request::Cancel => "orderId",
                     Request::Order | Request::Other => "localId",
                 };
-                line.string(key, order_id);
+                line.string(key, &clip(order_id));
             }
         }
         Entry::Upstream {
@@ -88,6 +90,7 @@ pub fn render(entry: &Entry) -> String {
             local_id,
             order_id,
             idempotency_key,
+            customer,
             ..
         } => {
             line.string("kind", "upstream");
@@ -98,7 +101,7 @@ pub fn render(entry: &Entry) -> String {
                     Request::Cancel => "cancel",
                 },
             );
-            order_fields(&mut line, body);
+            request_fields(&mut line, *request, body, customer.as_deref());
             optional_bytes(&mut line, "Idempotency-Key", idempotency_key.as_deref());
             line.string("code", code);
             if let Some(status) = status {
@@ -114,7 +117,7 @@ pub fn render(entry: &Entry) -> String {
                 line.string("localId", &local_id.to_string());
             }
             if let Some(order_id) = order_id {
-                line.string("orderId", order_id);
+                line.string("orderId", &clip(order_id));
             }
         }
         Entry::Fill {
@@ -162,6 +165,19 @@ pub fn render(entry: &Entry) -> String {
         }
     }
     line.finish()
+}
+
+/// An order's fields from its body; a cancel's customer from the ledger (its body, a
+/// `{"method":"CANCEL"}`, names nobody, and what else it holds is not the trail's).
+fn request_fields(line: &mut JsonObject, request: Request, body: &[u8], customer: Option<&str>) {
+    match request {
+        Request::Order | Request::Other => order_fields(line, body),
+        Request::Cancel => {
+            if let Some(customer) = customer {
+                line.string("clientID", &clip(customer));
+            }
+        }
+    }
 }
 
 /// The order body's fields the trail keeps, borrowed from the body: reading them allocates
@@ -270,13 +286,36 @@ fn admin_body(line: &mut JsonObject, body: &[u8]) {
     let json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
     match std::str::from_utf8(body) {
         Ok(text) if json && body.len() <= CHANGE_BYTES_MAX => {
-            // Valid JSON text: kept as sent, numbers exact.
-            line.raw("change", text.trim());
+            // Valid JSON text: kept as sent, numbers exact, on one line.
+            line.raw("change", &compact(text));
         }
         _ => {
             line.integer("changeBytes", body.len() as u64);
         }
     }
+}
+
+/// Valid JSON text without the whitespace between its tokens (a pretty-printed body would
+/// otherwise break the one-line-per-entry file). Inside strings nothing changes: JSON strings
+/// cannot hold a raw newline, and escapes are copied as they are.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+            in_string = c == '"';
+        }
+    }
+    out
 }
 
 fn optional_bytes(line: &mut JsonObject, key: &str, value: Option<&[u8]>) {
@@ -312,6 +351,7 @@ mod tests {
             idempotency_key: Some(Bytes::from_static(b"k-1")),
             order_id: None,
             target: None,
+            customer: None,
         });
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["ts"], "2026-12-01T15:04:05.123456Z");
@@ -336,6 +376,7 @@ mod tests {
             idempotency_key: None,
             order_id: None,
             target: None,
+            customer: None,
         });
         assert!(line.len() < 600, "{}", line.len());
         assert!(!line.contains("symbol"));
@@ -348,6 +389,7 @@ mod tests {
             idempotency_key: None,
             order_id: None,
             target: None,
+            customer: None,
         });
         let value: serde_json::Value = serde_json::from_str(&broken).unwrap();
         assert_eq!(value["code"], "INVALID_ORDER");
@@ -365,6 +407,7 @@ mod tests {
             idempotency_key: None,
             order_id: None,
             target: None,
+            customer: None,
         });
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["clientID"], "A1");
@@ -388,6 +431,21 @@ mod tests {
         assert_eq!(value["reason"], "wire out");
         assert_eq!(value["credential"], "admin");
         assert_eq!(value["change"]["amount"], "-10.5");
+        let pretty = render(&Entry::Admin {
+            ts: ts(),
+            credential: super::super::Credential::Admin,
+            method: http::Method::PUT,
+            path: "/admin/customers/A1".to_owned(),
+            status: 200,
+            body: Bytes::from_static(
+                b"{\n  \"customerId\": \"c 1\\\" x\",\n  \"cash\": 10.50\n}\n",
+            ),
+        });
+        assert!(!pretty.contains('\n'), "{pretty}");
+        assert!(
+            pretty.contains(r#""change":{"customerId":"c 1\" x","cash":10.50}"#),
+            "{pretty}"
+        );
         let big = render(&Entry::Admin {
             ts: ts(),
             credential: super::super::Credential::Admin,

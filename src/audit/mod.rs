@@ -17,7 +17,7 @@ mod line;
 mod query;
 mod writer;
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -76,7 +76,9 @@ pub enum Entry {
         /// A cancel's order id (`orderId`), or the local id of an accepted order (`localId`).
         order_id: Option<String>,
         /// The request's method and path, for [`Request::Other`].
-        target: Option<String>,
+        target: Option<(http::Method, String)>,
+        /// A cancel's customer, as the ledger knows its order (a cancel body names nobody).
+        customer: Option<String>,
     },
     /// What the upstream answered to an accepted order or cancel, or that it did not.
     Upstream {
@@ -94,6 +96,8 @@ pub enum Entry {
         message: Option<String>,
         /// The accepted order's local id (its decision line's `localId`).
         local_id: Option<u64>,
+        /// A cancel's customer, as the ledger knows its order.
+        customer: Option<String>,
         order_id: Option<String>,
         idempotency_key: Option<Bytes>,
     },
@@ -133,7 +137,15 @@ struct Inner {
     dropped: AtomicU64,
     /// Unix second of the last "dropped" warning, so a full queue warns once a second.
     warned_at_s: AtomicI64,
+    /// The second refused calls are being counted in, and how many so far.
+    refusal_second: AtomicI64,
+    refusals: AtomicU32,
 }
+
+/// Admin calls refused for want of a token recorded per second at most: beyond that they are
+/// counted (`omnigate_audit_refusals_unrecorded_total`), not queued, so a flood of
+/// unauthenticated calls cannot push decisions out of a full queue.
+const REFUSALS_PER_SECOND: u32 = 20;
 
 impl Audit {
     /// An audit trail that keeps nothing (benches, unit tests, tools).
@@ -147,6 +159,8 @@ impl Audit {
                 queue,
                 dropped: AtomicU64::new(0),
                 warned_at_s: AtomicI64::new(0),
+                refusal_second: AtomicI64::new(0),
+                refusals: AtomicU32::new(0),
             })),
         }
     }
@@ -177,6 +191,24 @@ impl Audit {
                 }
             }
         }
+    }
+
+    /// Queues an admin call refused for want of a token, within [`REFUSALS_PER_SECOND`].
+    pub fn record_refusal(&self, entry: Entry) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        let second = entry.ts().timestamp();
+        // A new second starts a new budget (two threads starting it at once may let a few
+        // more through: the budget bounds a flood, it is not an exact count).
+        if inner.refusal_second.swap(second, Ordering::Relaxed) != second {
+            inner.refusals.store(0, Ordering::Relaxed);
+        }
+        if inner.refusals.fetch_add(1, Ordering::Relaxed) >= REFUSALS_PER_SECOND {
+            metrics::counter!("omnigate_audit_refusals_unrecorded_total").increment(1);
+            return;
+        }
+        self.record(entry);
     }
 
     /// Entries dropped so far because the queue was full.

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use super::writer::day_of;
 
 /// The CSV columns, in order: every field a line may carry.
-const CSV_COLUMNS: [&str; 29] = [
+const CSV_COLUMNS: [&str; 31] = [
     "ts",
     "kind",
     "request",
@@ -41,12 +41,14 @@ const CSV_COLUMNS: [&str; 29] = [
     "upstreamMessage",
     "filledQuantity",
     "averagePrice",
+    "fees",
     "credential",
     "method",
     "path",
     "reason",
-    // An admin change's body, as JSON text.
+    // An admin change's body, as JSON text, or its size when it was too large to keep.
     "change",
+    "changeBytes",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,11 +87,14 @@ pub enum QueryError {
 }
 
 /// What an export did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exported {
     pub lines: usize,
     /// Lines that did not read as an audit entry.
     pub skipped: usize,
+    /// When `limit` stopped the export: the `ts` of the next line it would have written (the
+    /// `from` of the next page).
+    pub next: Option<String>,
 }
 
 /// The fields a line is selected by.
@@ -99,6 +104,8 @@ struct Key<'a> {
     ts: std::borrow::Cow<'a, str>,
     #[serde(rename = "clientID", default, borrow)]
     client_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, borrow)]
     path: Option<std::borrow::Cow<'a, str>>,
 }
@@ -124,50 +131,67 @@ pub fn export(
         })
         .collect();
     days.sort();
-    let mut csv = (format == Format::Csv).then(|| csv::Writer::from_writer(Vec::new()));
-    if let Some(csv) = &mut csv {
-        csv.write_record(CSV_COLUMNS)
-            .map_err(|error| QueryError::Write(error.to_string()))?;
-    }
+    // Streamed: six years of trail never has to fit in memory.
+    let mut sink = match format {
+        Format::Jsonl => Sink::Jsonl(out),
+        Format::Csv => {
+            let mut csv = csv::Writer::from_writer(out);
+            csv.write_record(CSV_COLUMNS)
+                .map_err(|error| QueryError::Write(error.to_string()))?;
+            Sink::Csv(Box::new(csv))
+        }
+    };
     let mut done = Exported::default();
     'files: for (_, path) in days {
         let file = std::fs::File::open(&path).map_err(read_error)?;
         for text in BufReader::new(file).lines() {
-            if query.limit.is_some_and(|limit| done.lines >= limit) {
-                break 'files;
-            }
             let Ok(text) = text else {
                 done.skipped += 1;
                 continue;
             };
             match selects(query, &text) {
                 None => done.skipped += 1,
-                Some(false) => {}
-                Some(true) => {
-                    done.lines += 1;
-                    match &mut csv {
-                        None => writeln!(out, "{text}")
-                            .map_err(|error| QueryError::Write(error.to_string()))?,
-                        Some(csv) => csv
-                            .write_record(csv_row(&text))
-                            .map_err(|error| QueryError::Write(error.to_string()))?,
+                Some(None) => {}
+                Some(Some(ts)) => {
+                    if query.limit.is_some_and(|limit| done.lines >= limit) {
+                        done.next = Some(ts);
+                        break 'files;
                     }
+                    done.lines += 1;
+                    sink.write(&text)?;
                 }
             }
         }
     }
-    if let Some(csv) = csv {
-        let bytes = csv
-            .into_inner()
-            .map_err(|error| QueryError::Write(error.to_string()))?;
-        out.write_all(&bytes)
+    if let Sink::Csv(mut csv) = sink {
+        csv.flush()
             .map_err(|error| QueryError::Write(error.to_string()))?;
     }
     Ok(done)
 }
 
-/// Whether `query` selects the line; `None` if it is not an audit entry.
-fn selects(query: &Query, text: &str) -> Option<bool> {
+/// Where selected lines go.
+enum Sink<'w, W: Write> {
+    Jsonl(&'w mut W),
+    Csv(Box<csv::Writer<&'w mut W>>),
+}
+
+impl<W: Write> Sink<'_, W> {
+    fn write(&mut self, text: &str) -> Result<(), QueryError> {
+        match self {
+            Sink::Jsonl(out) => {
+                writeln!(out, "{text}").map_err(|error| QueryError::Write(error.to_string()))
+            }
+            Sink::Csv(csv) => csv
+                .write_record(csv_row(text))
+                .map_err(|error| QueryError::Write(error.to_string())),
+        }
+    }
+}
+
+/// The line's `ts` when `query` selects it, `Some(None)` when it does not; `None` if it is not
+/// an audit entry.
+fn selects(query: &Query, text: &str) -> Option<Option<String>> {
     let key: Key<'_> = serde_json::from_str(text).ok()?;
     let ts = DateTime::parse_from_rfc3339(&key.ts)
         .ok()?
@@ -177,18 +201,22 @@ fn selects(query: &Query, text: &str) -> Option<bool> {
         None => true,
         Some(wanted) => {
             key.client_id.as_deref() == Some(wanted.as_str())
-                || key
-                    .path
-                    .as_deref()
-                    .is_some_and(|path| names_customer(path, wanted))
+                || (key.kind.as_deref() == Some("admin")
+                    && key
+                        .path
+                        .as_deref()
+                        .is_some_and(|path| names_customer(path, wanted)))
         }
     };
-    Some(in_range && theirs)
+    Some((in_range && theirs).then(|| key.ts.into_owned()))
 }
 
 /// An admin path about one customer: `/admin/customers/{id}…` or `/admin/limits/{id}`.
 fn names_customer(path: &str, client_id: &str) -> bool {
-    let mut segments = path.split('/').skip(2);
+    let Some(rest) = path.strip_prefix("/admin/") else {
+        return false;
+    };
+    let mut segments = rest.split('/');
     matches!(
         (segments.next(), segments.next()),
         (Some("customers" | "limits"), Some(id)) if id == client_id
@@ -202,11 +230,27 @@ fn csv_row(text: &str) -> Vec<String> {
         .iter()
         .map(|column| match fields.get(*column) {
             None => String::new(),
-            Some(raw) => {
-                serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned())
-            }
+            Some(raw) => neutralised(
+                serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned()),
+            ),
         })
         .collect()
+}
+
+/// A cell a spreadsheet would run as a formula (`=…`, `+…`, `@…`, `-` not starting a number),
+/// quoted with a leading `'`: the values come from clients, and a risk officer opens the file.
+fn neutralised(cell: String) -> String {
+    let mut chars = cell.chars();
+    let formula = match chars.next() {
+        Some('=' | '+' | '@' | '\t' | '\r') => true,
+        Some('-') => !chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    };
+    if formula {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 #[cfg(test)]
@@ -271,11 +315,55 @@ mod tests {
             done,
             Exported {
                 lines: 3,
-                skipped: 1
+                skipped: 1,
+                next: None
             }
         );
         let csv = String::from_utf8(csv).unwrap();
         assert!(csv.starts_with("ts,kind,request,clientID,"), "{csv}");
         assert!(csv.contains("2026-12-01T09:00:00Z,decision,,B2,"), "{csv}");
+    }
+
+    #[test]
+    fn a_limit_says_where_the_next_page_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..5)
+            .map(|n| format!("{{\"ts\":\"2026-12-01T09:00:0{n}Z\",\"kind\":\"decision\"}}\n"))
+            .collect();
+        std::fs::write(dir.path().join("audit-2026-12-01.jsonl"), text).unwrap();
+        let query = Query {
+            limit: Some(2),
+            ..Query::default()
+        };
+        let mut out = Vec::new();
+        let done = export(dir.path(), &query, Format::Jsonl, &mut out).unwrap();
+        assert_eq!(done.lines, 2);
+        assert_eq!(done.next.as_deref(), Some("2026-12-01T09:00:02Z"));
+        let all = Query {
+            limit: Some(5),
+            ..Query::default()
+        };
+        assert_eq!(
+            export(dir.path(), &all, Format::Jsonl, &mut Vec::new())
+                .unwrap()
+                .next,
+            None
+        );
+    }
+
+    #[test]
+    fn only_admin_lines_name_a_customer_by_path_and_formulas_are_quoted() {
+        let refusal = r#"{"ts":"2026-12-01T09:00:00Z","kind":"refusal","method":"GET","path":"/x/customers/A1/"}"#;
+        let change = r#"{"ts":"2026-12-01T09:00:00Z","kind":"admin","path":"/admin/limits/A1"}"#;
+        let query = Query {
+            client_id: Some("A1".to_owned()),
+            ..Query::default()
+        };
+        assert_eq!(selects(&query, refusal), Some(None));
+        assert!(matches!(selects(&query, change), Some(Some(_))));
+        assert_eq!(neutralised("=HYPERLINK(1)".to_owned()), "'=HYPERLINK(1)");
+        assert_eq!(neutralised("-12.50".to_owned()), "-12.50");
+        assert_eq!(neutralised("-x".to_owned()), "'-x");
+        assert_eq!(neutralised("AAPL".to_owned()), "AAPL");
     }
 }

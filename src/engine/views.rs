@@ -131,7 +131,6 @@ impl Engine {
         self.ledger.omni_at(account)
     }
 
-    /// Every omnibus account, in configuration order.
     /// Open and in-doubt order counts (the dashboard).
     pub fn order_counts(&self) -> (usize, usize) {
         self.ledger.order_counts()
@@ -142,6 +141,14 @@ impl Engine {
         self.ledger.top_reserved(n)
     }
 
+    /// Whose open order has this upstream id (the audit trail of a cancel).
+    pub fn client_of_order(&self, upstream_order_id: &str) -> Option<String> {
+        self.ledger
+            .order_by_upstream(upstream_order_id)
+            .map(|view| view.client_id)
+    }
+
+    /// Every omnibus account, in configuration order.
     pub fn omni_accounts(&self) -> Vec<OmniView> {
         self.ledger.omni_accounts()
     }

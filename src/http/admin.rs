@@ -75,14 +75,16 @@ impl Admin {
             request.method() == Method::POST && request.uri().path() == "/admin/events";
         let Some(credential) = self.credential(request.headers(), events_call) else {
             // Refused access is part of the record of the controls (its body is not read).
-            self.engine.audit().record(crate::audit::Entry::Admin {
-                ts: self.engine.now(),
-                credential: Credential::Refused,
-                method: request.method().clone(),
-                path: request.uri().path().to_owned(),
-                status: StatusCode::UNAUTHORIZED.as_u16(),
-                body: Bytes::new(),
-            });
+            self.engine
+                .audit()
+                .record_refusal(crate::audit::Entry::Admin {
+                    ts: self.engine.now(),
+                    credential: Credential::Refused,
+                    method: request.method().clone(),
+                    path: request.uri().path().to_owned(),
+                    status: StatusCode::UNAUTHORIZED.as_u16(),
+                    body: Bytes::new(),
+                });
             let mut response = respond::error_body(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHORIZED",

@@ -1,5 +1,6 @@
 //! `GET /admin/audit?from=&to=&clientID=&limit=&format=`: the audit trail (SPEC §11.1), oldest
-//! first, as JSON lines (or CSV).
+//! first, as JSON lines (or CSV); `from` is inclusive, `to` exclusive. An answer cut by `limit`
+//! names where the next page starts in `x-omnigate-audit-next-from`.
 
 use chrono::{DateTime, Utc};
 use http::StatusCode;
@@ -7,6 +8,9 @@ use http::StatusCode;
 use super::admin::{bad_request, Admin, Answer};
 use super::respond;
 use crate::audit::{self, Format, Query};
+
+/// On an answer `limit` cut short: the `ts` of the first line left out.
+pub const NEXT_FROM_HEADER: &str = "x-omnigate-audit-next-from";
 
 /// Lines one call answers when `limit` is not given, and at most.
 const LIMIT_DEFAULT: usize = 1000;
@@ -21,11 +25,11 @@ impl Admin {
         let dir = self.audit_dir.clone();
         let read = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
-            audit::export(&dir, &query, format, &mut out).map(|_| out)
+            audit::export(&dir, &query, format, &mut out).map(|done| (out, done.next))
         })
         .await;
         match read {
-            Ok(Ok(out)) => {
+            Ok(Ok((out, next))) => {
                 let mut response = respond::json(StatusCode::OK, out);
                 let content_type = match format {
                     Format::Jsonl => "application/x-ndjson",
@@ -35,6 +39,10 @@ impl Admin {
                     http::header::CONTENT_TYPE,
                     http::HeaderValue::from_static(content_type),
                 );
+                // `limit` cut the answer: where the next page starts (its `from`).
+                if let Some(value) = next.and_then(|ts| http::HeaderValue::from_str(&ts).ok()) {
+                    response.headers_mut().insert(NEXT_FROM_HEADER, value);
+                }
                 response
             }
             Ok(Err(error)) => respond::error_body(
@@ -82,6 +90,11 @@ fn read_query(text: &str) -> Result<(Query, Format), String> {
                 format = Format::parse(&value).ok_or("format must be jsonl or csv".to_owned())?
             }
             _ => return Err(format!("unknown parameter {:?}", crate::reject::clip(name))),
+        }
+    }
+    if let (Some(from), Some(to)) = (query.from, query.to) {
+        if from > to {
+            return Err(format!("from ({from}) is after to ({to})"));
         }
     }
     Ok((query, format))
@@ -136,5 +149,6 @@ mod tests {
         assert!(read_query("from=yesterday").is_err());
         assert!(read_query("color=red").is_err());
         assert!(read_query("clientID=%zz").is_err());
+        assert!(read_query("from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z").is_err());
     }
 }

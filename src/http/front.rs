@@ -202,8 +202,11 @@ impl Front {
                 return self.refused(Order, reject, &bytes, key);
             }
             Err(AdmitError::Storage(error)) => {
+                // No decision could be made durable: refused, as a decision.
                 let error = GatewayError::from(error);
-                self.note_outcome(Order, &bytes, key, Outcome::failed(&error), None);
+                let code = error.status_and_code().1;
+                metrics::counter!("omnigate_decisions_total", "code" => code).increment(1);
+                self.note_decision(Order, &bytes, key, code, Some(&error.to_string()), None);
                 return error.into_response();
             }
         };

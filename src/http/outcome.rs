@@ -69,6 +69,27 @@ impl Front {
         body: &Bytes,
         key: Option<&HeaderValue>,
     ) -> Response<ProxyBody> {
+        self.refuse(request, reject, body, key, None)
+    }
+
+    /// [`Front::refused`] for a cancel of `order_id`.
+    pub(super) fn refused_cancel(
+        &self,
+        order_id: &str,
+        reject: Reject,
+        body: &Bytes,
+    ) -> Response<ProxyBody> {
+        self.refuse(Cancel, reject, body, None, Some(order_id.to_owned()))
+    }
+
+    fn refuse(
+        &self,
+        request: AuditRequest,
+        reject: Reject,
+        body: &Bytes,
+        key: Option<&HeaderValue>,
+        order_id: Option<String>,
+    ) -> Response<ProxyBody> {
         metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str()).increment(1);
         self.note_decision(
             request,
@@ -76,25 +97,7 @@ impl Front {
             key,
             reject.code.as_str(),
             Some(&reject.message),
-            None,
-        );
-        respond::rejected(&reject)
-    }
-
-    pub(super) fn refused_cancel(
-        &self,
-        order_id: &str,
-        reject: Reject,
-        body: &Bytes,
-    ) -> Response<ProxyBody> {
-        metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str()).increment(1);
-        self.note_decision(
-            Cancel,
-            body,
-            None,
-            reject.code.as_str(),
-            Some(&reject.message),
-            Some(order_id.to_owned()),
+            order_id,
         );
         respond::rejected(&reject)
     }
@@ -112,7 +115,8 @@ impl Front {
                 message: Some(reject.message.clone()),
                 idempotency_key: None,
                 order_id: None,
-                target: Some(format!("{} {}", crate::reject::clip(method), path)),
+                target: Some((method.clone(), path.to_owned())),
+                customer: None,
             });
         }
     }
@@ -130,6 +134,7 @@ impl Front {
         if audit.is_on() {
             audit.record(Entry::Decision {
                 ts: self.engine.now(),
+                customer: self.cancel_customer(request, order_id.as_deref()),
                 request,
                 body: body.clone(),
                 code,
@@ -158,6 +163,7 @@ impl Front {
         if audit.is_on() {
             audit.record(Entry::Upstream {
                 ts: self.engine.now(),
+                customer: self.cancel_customer(request, order_id.as_deref()),
                 request,
                 body: body.clone(),
                 code: outcome.code,
@@ -168,6 +174,14 @@ impl Front {
                 order_id,
                 idempotency_key: key.map(|key| Bytes::copy_from_slice(key.as_bytes())),
             });
+        }
+    }
+
+    /// A cancel's customer, as the ledger knows the order it names.
+    fn cancel_customer(&self, request: AuditRequest, order_id: Option<&str>) -> Option<String> {
+        match (request, order_id) {
+            (Cancel, Some(order_id)) => self.engine.client_of_order(order_id),
+            _ => None,
         }
     }
 }
