@@ -268,19 +268,25 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 async fn run(config: Config, options: StartOptions) -> ExitCode {
+    // The handlers are in place before the banner says where omnigate listens: a SIGTERM or
+    // SIGHUP that follows the banner at once is a clean stop or a reload, never the default
+    // action (which ends the process).
+    let signals = Signals::install();
     let gateway = match Gateway::start(config, options).await {
         Ok(gateway) => gateway,
         Err(error) => return fail(error),
     };
+    let Signals { hangup, terminate } = signals;
+    reload_on_sighup(hangup, gateway.reloader.clone());
     print_banner(&gateway);
-    reload_on_sighup(gateway.reloader.clone());
-    wait_for_stop().await;
+    wait_for_stop(terminate).await;
     tracing::info!("shutting down");
     gateway.shutdown(Duration::from_secs(10)).await;
     ExitCode::SUCCESS
 }
 
 async fn simulate(config: Config) -> ExitCode {
+    let signals = Signals::install();
     let addr = config.simulator.listen;
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
@@ -295,7 +301,7 @@ async fn simulate(config: Config) -> ExitCode {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let simulator = Simulator::new(&config.simulator, Arc::new(SystemClock));
     let serving = tokio::spawn(simulator.serve(listener, stopped));
-    wait_for_stop().await;
+    wait_for_stop(signals.terminate).await;
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
     ExitCode::SUCCESS
@@ -331,42 +337,73 @@ fn print_banner(gateway: &Gateway) {
 }
 
 /// SIGHUP re-reads the config file, as `POST /admin/reload` does.
-fn reload_on_sighup(reloader: Arc<omnigate::engine::Reloader>) {
+/// The signals `omnigate run` answers, registered before it serves.
+struct Signals {
     #[cfg(unix)]
-    {
+    hangup: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(not(unix))]
+    hangup: Option<()>,
+    #[cfg(not(unix))]
+    terminate: Option<()>,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> Signals {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut hangups) = signal(SignalKind::hangup()) {
-            tokio::spawn(async move {
-                while hangups.recv().await.is_some() {
-                    // The outcome is logged by the reloader.
-                    let _ = reloader.reload();
-                }
-            });
+        Signals {
+            hangup: signal(SignalKind::hangup()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> Signals {
+        Signals {
+            hangup: None,
+            terminate: None,
         }
     }
 }
 
-/// Ctrl-C or SIGTERM.
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
+#[cfg(unix)]
+fn reload_on_sighup(
+    hangup: Option<tokio::signal::unix::Signal>,
+    reloader: Arc<omnigate::engine::Reloader>,
+) {
+    if let Some(mut hangups) = hangup {
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                // The outcome is logged by the reloader.
+                let _ = reloader.reload();
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn reload_on_sighup(_hangup: Option<()>, _reloader: Arc<omnigate::engine::Reloader>) {}
+
+#[cfg(unix)]
+async fn wait_for_stop(terminate: Option<tokio::signal::unix::Signal>) {
+    match terminate {
+        Some(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
             }
         }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop(_terminate: Option<()>) {
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn init_logging(config: &Config) {

@@ -136,3 +136,21 @@ fn start_up_failures_are_one_clear_line() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/omnigate.toml"));
 }
+
+/// A SIGTERM (or SIGHUP) the moment the banner says omnigate listens is a clean stop (or a
+/// reload), never the signal's default action: the handlers are in place before the banner.
+/// (The window this guards was microseconds wide, between the banner and the handlers; a
+/// loaded CI machine once fell into it.)
+#[test]
+fn a_signal_right_after_the_banner_is_handled() {
+    for _ in 0..5 {
+        let gateway = Gateway::start(&config("", ""));
+        let hangup = Command::new("kill")
+            .args(["-HUP", &gateway.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(hangup.success());
+        // `stop` sends SIGTERM and asserts a clean exit (status 0, not "signal 15").
+        gateway.stop();
+    }
+}
