@@ -233,6 +233,12 @@ pub struct SimulatorConfig {
     pub default_price: Decimal,
     /// Fill prices by symbol, e.g. `prices = { AAPL = "190.00" }`.
     pub prices: std::collections::BTreeMap<String, Decimal>,
+    /// Every DriveWealth path but `POST /back-office/auth/tokens` needs a live
+    /// `Authorization: Bearer` token and a `dw-client-app-key`, as DriveWealth does. Default
+    /// false.
+    pub require_auth: bool,
+    /// Lifetime of a token from `POST /back-office/auth/tokens`. Default 3600 s (DriveWealth's).
+    pub token_ttl_s: u64,
 }
 
 impl Default for SimulatorConfig {
@@ -247,6 +253,8 @@ impl Default for SimulatorConfig {
             seed: 1,
             default_price: Decimal::from_text("100"),
             prices: Default::default(),
+            require_auth: false,
+            token_ttl_s: 3600,
         }
     }
 }

@@ -157,6 +157,12 @@ impl Config {
                 "timeout_pct + error_pct + reset_pct is above 100".to_owned(),
             );
         }
+        if !(1..=86_400).contains(&simulator.token_ttl_s) {
+            problem(
+                "simulator.token_ttl_s",
+                format!("{} is outside 1..=86400", simulator.token_ttl_s),
+            );
+        }
         if !simulator.default_price.0.is_positive() {
             problem(
                 "simulator.default_price",

@@ -5,6 +5,7 @@
 //!
 //! - [`book`]: one order's lifecycle as a pure state machine (NEW → PARTIAL_FILL → FILLED, …).
 //! - `wire`: request bodies in (numbers read exactly), DriveWealth JSON out, error bodies.
+//! - `auth`: DriveWealth's tokens, issued and (with `simulator.require_auth`) required.
 //! - `faults`: the seeded dice and the fault rates.
 //! - `server`: HTTP/1.1 keep-alive serving, routing, and the faults applied to connections.
 //! - this file: [`Simulator`], the shared state the handlers and fill timers work on.
@@ -13,7 +14,8 @@
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | `POST /back-office/orders` | 200 `{"orderId":"SM.<32 hex>","orderNo":"SMXX<6 digits>"}`; 400 `E032`; 422 `A051` for an `accountNo` starting with `REJECT`; 503 `E503` when the book is full |
+//! | `POST /back-office/auth/tokens` `{clientID, clientSecret}` | 200 `{token_type, expires_in, access_token, scope}`; with `simulator.require_auth` every other `/back-office/*` path needs a live `Authorization: Bearer` token and a `dw-client-app-key`, else 401 `E401` |
+//! | `POST /back-office/orders` | 200 `{"orderId":"SM.<32 hex>","orderNo":"SM<2 letters><6 digits>"}` (the letters, and the ids, differ from one start to the next); 400 `E032`; 422 `A051` for an `accountNo` starting with `REJECT`; 503 `E503` when the book is full |
 //! | `GET /back-office/orders/{id}` | 200 `OrderStatusResponse`; 404 `O001` |
 //! | `GET /back-office/orders/byOrderNo/{orderNo}` | the same, by order number |
 //! | `PATCH /back-office/orders/{id}` `{"method":"CANCEL"}` | 200 `{"orderId","orderNo"}`; 422 `O002` when already final; 400 `E032`; 404 `O001` |
@@ -27,6 +29,7 @@
 //! the dice are rolled before the request is handled, so a swallowed or reset create places no
 //! order.
 
+mod auth;
 pub mod book;
 mod faults;
 mod server;
@@ -51,7 +54,7 @@ use crate::clock::Clock;
 use crate::config::SimulatorConfig;
 use crate::money::Fixed;
 
-/// Most orders kept. Order numbers are `SMXX` and six digits, so this is also the last order
+/// Most orders kept. Order numbers end in six digits, so this is also the last order
 /// number; beyond it a create answers 503 rather than growing without end.
 pub const ORDERS_MAX: usize = 999_999;
 /// Most symbols with their own price.
@@ -63,6 +66,14 @@ pub struct Simulator {
     clock: Arc<dyn Clock>,
     /// Mixed into order ids, so runs with different seeds do not share ids.
     seed: u64,
+    /// Drawn at random at start and mixed into order ids and numbers, so a restarted
+    /// simulator never issues an id it issued before (DriveWealth's ids are unique forever,
+    /// and omnigate refuses an id already bound to an open order).
+    epoch: u64,
+    /// Two letters of `epoch` that start every order number (`SM` + these + six digits).
+    order_no_prefix: String,
+    /// `POST /back-office/auth/tokens` and the check of every other DriveWealth path.
+    tokens: auth::Tokens,
     /// Fill price of a symbol without its own price (and of orders without a limit price).
     default_price: Fixed,
     /// Fill prices by symbol: the config's, then `POST /sim/prices`.
@@ -117,9 +128,20 @@ impl Simulator {
             error_pct: config.error_pct.min(100),
             reset_pct: config.reset_pct.min(100),
         };
+        let mut random = [0u8; 8];
+        // Without the OS's randomness, the clock still tells one start from another.
+        let epoch = match getrandom::getrandom(&mut random) {
+            Ok(()) => u64::from_le_bytes(random),
+            Err(_) => clock.now().timestamp_nanos_opt().unwrap_or_default() as u64,
+        };
+        let letter = |n: u64| char::from(b'A' + (n % 26) as u8);
+        let order_no_prefix: String = [letter(epoch), letter(epoch / 26)].iter().collect();
         Arc::new(Simulator {
             clock,
             seed: config.seed,
+            epoch,
+            order_no_prefix,
+            tokens: auth::Tokens::new(config),
             default_price: config.default_price.0,
             prices: RwLock::new(prices),
             orders: RwLock::new(Vec::new()),
@@ -238,9 +260,10 @@ impl Simulator {
     }
 
     /// `SM.` and 32 hex digits. The low half is a bijection of the order number for a given
-    /// seed, so ids never repeat within a run.
+    /// seed and epoch, so ids never repeat within a run, and the random epoch keeps a restarted
+    /// simulator's ids apart from its earlier runs'.
     fn order_id(&self, sequence: u64) -> String {
-        let low = mix64(sequence ^ mix64(self.seed));
+        let low = mix64(sequence ^ mix64(self.seed ^ self.epoch));
         let high = mix64(low ^ self.seed.rotate_left(32));
         format!("SM.{high:016x}{low:016x}")
     }
@@ -267,7 +290,7 @@ impl Simulator {
             }
             let sequence = orders.len() as u64 + 1;
             let id = self.order_id(sequence);
-            let order_no = format!("SMXX{sequence:06}");
+            let order_no = format!("SM{}{sequence:06}", self.order_no_prefix);
             let order = Order::new(id.clone(), order_no.clone(), request, created);
             let record = Arc::new(SimOrder {
                 request_body,

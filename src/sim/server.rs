@@ -193,6 +193,12 @@ fn route(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<String, ApiError> {
+    if path.starts_with("/back-office/") {
+        if *method == Method::POST && path == "/back-office/auth/tokens" {
+            return sim.tokens.issue(body, sim.clock.now());
+        }
+        sim.tokens.check(headers, sim.clock.now())?;
+    }
     if let Some(rest) = path.strip_prefix("/back-office/orders/") {
         if let Some(order_no) = rest.strip_prefix("byOrderNo/") {
             if *method == Method::GET && !order_no.is_empty() && !order_no.contains('/') {
