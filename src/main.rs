@@ -299,7 +299,11 @@ async fn simulate(config: Config) -> ExitCode {
     let local = listener.local_addr().unwrap_or(addr);
     println!("DriveWealth simulator listening on http://{local}");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let simulator = Simulator::new(&config.simulator, Arc::new(SystemClock));
+    let simulator = if config.simulator.clock_adjustable {
+        Simulator::with_adjustable_clock(&config.simulator)
+    } else {
+        Simulator::new(&config.simulator, Arc::new(SystemClock))
+    };
     let serving = tokio::spawn(simulator.serve(listener, stopped));
     wait_for_stop(signals.terminate).await;
     let _ = stop.send(true);

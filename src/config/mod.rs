@@ -239,6 +239,9 @@ pub struct SimulatorConfig {
     pub require_auth: bool,
     /// Lifetime of a token from `POST /back-office/auth/tokens`. Default 3600 s (DriveWealth's).
     pub token_ttl_s: u64,
+    /// `omnigate sim` only: `PUT /sim/clock` moves the simulator's clock (tests, rehearsals).
+    /// Default false. The in-process simulator always reads omnigate's clock.
+    pub clock_adjustable: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -255,6 +258,7 @@ impl Default for SimulatorConfig {
             prices: Default::default(),
             require_auth: false,
             token_ttl_s: 3600,
+            clock_adjustable: false,
         }
     }
 }

@@ -24,6 +24,7 @@
 //! | `POST /sim/prices` `[{"symbol","price"}]` | sets fill prices; `{"updated": N}` |
 //! | `GET`/`PUT /sim/fills` `{"paused"?, "fill_delay_ms"?}` | reads / changes fill progression |
 //! | `GET`/`PUT /sim/faults` `{"latency_ms"?, "timeout_pct"?, "error_pct"?, "reset_pct"?}` | reads / changes the fault rates |
+//! | `GET`/`PUT /sim/clock` `{"now"}` | reads the simulator's time / moves it (`omnigate sim` with `simulator.clock_adjustable`; in-process, omnigate's `PUT /admin/clock` moves both) |
 //!
 //! Faults apply to `/back-office/*` only, never to `/sim/*`. A faulted request has no effect:
 //! the dice are rolled before the request is handled, so a swallowed or reset create places no
@@ -50,7 +51,7 @@ use tokio::sync::watch;
 use self::book::{Order, Progress};
 use self::faults::{mix64, Dice, Fault, FaultSettings};
 use self::wire::{ApiError, FaultsUpdate, FillsUpdate, JsonObject};
-use crate::clock::Clock;
+use crate::clock::{Clock, ShiftedClock};
 use crate::config::SimulatorConfig;
 use crate::money::Fixed;
 
@@ -99,6 +100,9 @@ pub struct Simulator {
     requests_total: AtomicU64,
     /// Every request, for numbering.
     requests_seen: AtomicU64,
+    /// `omnigate sim` with `simulator.clock_adjustable`: the clock `PUT /sim/clock` moves
+    /// (the in-process simulator reads omnigate's clock instead).
+    adjustable_clock: Option<Arc<ShiftedClock>>,
 }
 
 /// An accepted order with the request that placed it.
@@ -117,6 +121,21 @@ struct FaultState {
 
 impl Simulator {
     pub fn new(config: &SimulatorConfig, clock: Arc<dyn Clock>) -> Arc<Simulator> {
+        Arc::new(Simulator::build(config, clock, None))
+    }
+
+    /// A simulator on a clock of its own that `PUT /sim/clock` moves (`omnigate sim` with
+    /// `simulator.clock_adjustable = true`).
+    pub fn with_adjustable_clock(config: &SimulatorConfig) -> Arc<Simulator> {
+        let clock = Arc::new(ShiftedClock::new());
+        Arc::new(Simulator::build(config, clock.clone(), Some(clock)))
+    }
+
+    fn build(
+        config: &SimulatorConfig,
+        clock: Arc<dyn Clock>,
+        adjustable_clock: Option<Arc<ShiftedClock>>,
+    ) -> Simulator {
         let prices = config
             .prices
             .iter()
@@ -136,7 +155,7 @@ impl Simulator {
         };
         let letter = |n: u64| char::from(b'A' + (n % 26) as u8);
         let order_no_prefix: String = [letter(epoch), letter(epoch / 26)].iter().collect();
-        Arc::new(Simulator {
+        Simulator {
             clock,
             seed: config.seed,
             epoch,
@@ -157,7 +176,41 @@ impl Simulator {
             stopped: watch::channel(false).0,
             requests_total: AtomicU64::new(0),
             requests_seen: AtomicU64::new(0),
-        })
+            adjustable_clock,
+        }
+    }
+
+    /// `GET /sim/clock`: the simulator's time.
+    fn clock_json(&self) -> String {
+        let mut object = JsonObject::new();
+        object.string(
+            "now",
+            &self
+                .clock
+                .now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        );
+        object.finish()
+    }
+
+    /// `PUT /sim/clock` `{now}`: moves the clock; it runs on in real time from there.
+    fn set_clock(&self, body: &[u8]) -> Result<String, ApiError> {
+        let Some(clock) = &self.adjustable_clock else {
+            return Err(ApiError::plain(
+                404,
+                "E404",
+                "the simulator's clock is not adjustable (simulator.clock_adjustable = false)",
+            ));
+        };
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct SetClock {
+            now: chrono::DateTime<chrono::Utc>,
+        }
+        let set: SetClock = serde_json::from_slice(body)
+            .map_err(|error| ApiError::invalid("now", "STRING", error.to_string()))?;
+        clock.set(set.now);
+        Ok(self.clock_json())
     }
 
     /// Serves until `shutdown` flips to true. Each connection is served with hyper http1

@@ -231,6 +231,8 @@ fn route(
         (&Method::PUT, "/sim/fills") => Ok(sim.update_fills(wire::parse_fills(body)?)),
         (&Method::GET, "/sim/faults") => Ok(sim.faults_json()),
         (&Method::PUT, "/sim/faults") => Ok(sim.update_faults(wire::parse_faults(body)?)),
+        (&Method::GET, "/sim/clock") => Ok(sim.clock_json()),
+        (&Method::PUT, "/sim/clock") => sim.set_clock(body),
         _ => Err(ApiError::no_route(method.as_str(), path)),
     }
 }
