@@ -331,6 +331,16 @@ fn print_banner(gateway: &Gateway) {
         TokenSource::Environment => println!("  admin token: from OMNIGATE_ADMIN_TOKEN"),
     }
     println!("  upstream:    {}", gateway.upstream);
+    // The token goes in the URL fragment, which the browser never sends; it is printed only
+    // when it was generated for this run (and so printed above anyway).
+    let fragment = match gateway.token_source {
+        TokenSource::Generated => gateway.admin_token.as_str(),
+        TokenSource::Config | TokenSource::Environment => "<admin token>",
+    };
+    println!(
+        "  dashboard:   {scheme}://{}/admin/dashboard#token={fragment}",
+        gateway.admin_addr
+    );
     println!("Place a demo order:");
     println!(
         "  curl -sS -i {scheme}://{order}/back-office/orders -H 'content-type: application/json' \
