@@ -236,7 +236,11 @@ impl Gateway {
         let engine_handle = engine.clone();
         let admin = Arc::new(Admin {
             token: Secret::new(&admin_token),
-            events_token: config.server.events_token.as_deref().map(Secret::new),
+            events_token: config
+                .server
+                .events_token
+                .as_ref()
+                .map(|token| Secret::new(&token.0)),
             engine,
             reloader: reloader.clone(),
             ops,
@@ -311,7 +315,7 @@ impl Gateway {
 /// The admin token: config, then `OMNIGATE_ADMIN_TOKEN`, then (loopback only) a random one.
 fn admin_token(config: &Config) -> Result<(String, TokenSource), StartError> {
     if let Some(token) = &config.server.admin_token {
-        return Ok((token.clone(), TokenSource::Config));
+        return Ok((token.0.clone(), TokenSource::Config));
     }
     if let Ok(token) = std::env::var("OMNIGATE_ADMIN_TOKEN") {
         if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {

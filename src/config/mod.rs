@@ -69,7 +69,7 @@ pub struct ServerConfig {
     pub admin_listen: SocketAddr,
     /// Bearer token of the admin API. Unset: `OMNIGATE_ADMIN_TOKEN`, else a random token that is
     /// printed at start-up (loopback only).
-    pub admin_token: Option<String>,
+    pub admin_token: Option<SecretText>,
     /// Largest request body accepted, in bytes. Default 65536.
     pub max_body_bytes: usize,
     /// Largest body of the admin API's bulk loads (`POST /admin/customers`, `POST
@@ -100,7 +100,7 @@ pub struct ServerConfig {
     /// A second bearer token, accepted only on `POST /admin/events`, so a webhook forwarder
     /// never holds the admin token. Unset: only the admin token. At least 16 printable
     /// characters.
-    pub events_token: Option<String>,
+    pub events_token: Option<SecretText>,
     /// How long a used `clientOrderID` is remembered for `DUPLICATE_ORDER` (SPEC §10).
     /// 1..=8760 hours. Default 96.
     pub client_order_id_ttl_hours: u64,
@@ -739,6 +739,19 @@ mod tests {
         assert_eq!(config.server.listen.port(), 8080);
         assert_eq!(config.upstream.timeout_ms, 5000);
         assert!(config.upstream.url.is_none());
+    }
+
+    #[test]
+    fn a_config_shown_with_debug_holds_no_secret() {
+        let config = Config::parse(
+            "[server]\nadmin_token = \"admin-secret-0123456789\"\nevents_token = \"events-secret-0123456789\"\n[upstream.auth]\nclient_id = \"c\"\nclient_secret = \"client-secret-0123456789\"\napp_key = \"k\"\n",
+            "t",
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        for secret in ["admin-secret", "events-secret", "client-secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 
     #[test]

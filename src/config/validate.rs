@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::LimitPatch;
-use super::{Config, ConfigProblem, LimitsConfig};
+use super::{Config, ConfigProblem, LimitsConfig, SecretText};
 
 /// `server.idempotency_ttl_hours` at most one year: keys are held in memory until then.
 const IDEMPOTENCY_TTL_HOURS_MAX: u64 = 8760;
@@ -84,7 +84,7 @@ impl Config {
             ("server.admin_token", &server.admin_token),
             ("server.events_token", &server.events_token),
         ] {
-            if let Some(token) = token {
+            if let Some(SecretText(token)) = token {
                 if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
                     problem(
                         key,
