@@ -46,13 +46,9 @@ pub struct StartOptions {
 }
 
 /// Writes snapshots when enough records have accumulated (SPEC §10: they bound replay time).
-async fn snapshots(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
+async fn snapshots(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) {
+    let mut beat = crate::beat::Beat::new(Duration::from_millis(250), shutdown);
+    while beat.next().await {
         let engine = engine.clone();
         let _ = tokio::task::spawn_blocking(move || engine.snapshot_if_due()).await;
     }

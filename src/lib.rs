@@ -28,6 +28,7 @@
 //! - [`codec`]: the compact binary encoding of WAL records and snapshots.
 //! - [`config`]: the TOML file, its defaults and its validation.
 //! - [`clock`]: the one source of time; nothing else reads the OS clock.
+//! - [`beat`]: the tick-until-shutdown loop of every background task.
 //! - [`cow`]: copy-on-write cells, so a snapshot reads one instant while orders go on.
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`.
 //! - [`money`]: exact fixed-point numbers (10⁻⁸ units in an `i64`).
@@ -59,6 +60,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod beat;
 pub mod clock;
 pub mod codec;
 pub mod config;

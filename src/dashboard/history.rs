@@ -122,15 +122,10 @@ pub async fn run(
     engine: Arc<Engine>,
     metrics: Option<PrometheusHandle>,
     history: Arc<History>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
+    let mut beat = crate::beat::Beat::new(Duration::from_secs(1), shutdown);
+    while beat.next().await {
         let (engine, metrics, history) = (engine.clone(), metrics.clone(), history.clone());
         // Rendering the exposition and reading every account is not for an async worker.
         let _ = tokio::task::spawn_blocking(move || {

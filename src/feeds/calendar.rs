@@ -17,14 +17,10 @@ pub const WARN_DAYS: i64 = 30;
 /// How often the clock is looked at (the gauge is at most this stale).
 const CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
-pub async fn run(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) {
     let mut warned_on: Option<NaiveDate> = None;
-    let mut ticker = tokio::time::interval(CHECK_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
+    let mut beat = crate::beat::Beat::new(CHECK_INTERVAL, shutdown);
+    while beat.next().await {
         check(&engine, &mut warned_on);
     }
 }

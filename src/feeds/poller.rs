@@ -227,15 +227,10 @@ pub async fn run(
     engine: Arc<Engine>,
     ops: UpstreamOps,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
+    let mut beat = crate::beat::Beat::new(interval, shutdown);
+    while beat.next().await {
         let open: Vec<String> = engine
             .orders(OrderState::Open)
             .into_iter()
@@ -246,7 +241,7 @@ pub async fn run(
         // flooding the upstream.
         let mut polls = tokio::task::JoinSet::new();
         for order_id in open {
-            if *shutdown.borrow() {
+            if beat.stopping() {
                 return;
             }
             if polls.len() >= POLLS_IN_FLIGHT_MAX {

@@ -90,15 +90,10 @@ pub async fn run(
     ops: UpstreamOps,
     board: Arc<Board>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
+    let mut beat = crate::beat::Beat::new(interval, shutdown);
+    while beat.next().await {
         let result = reconcile(&engine, &ops).await;
         metrics::counter!("omnigate_reconciliations_total").increment(1);
         // A count, exact in an f64.

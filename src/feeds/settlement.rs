@@ -65,13 +65,9 @@ impl Rolls {
     }
 }
 
-pub async fn run(engine: Arc<Engine>, rolls: Rolls, mut shutdown: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(CHECK_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
+pub async fn run(engine: Arc<Engine>, rolls: Rolls, shutdown: watch::Receiver<bool>) {
+    let mut beat = crate::beat::Beat::new(CHECK_INTERVAL, shutdown);
+    while beat.next().await {
         rolls.catch_up(&engine).await;
     }
 }
