@@ -292,20 +292,14 @@ impl Front {
                 );
                 answer.into_response("accepted")
             }
-            Err(error @ GatewayError::Upstream(UpstreamError::Unavailable(_))) => {
-                drop(engine.refused_upstream(&admitted));
-                self.note_outcome(
-                    Order,
-                    &body,
-                    key,
-                    Outcome::failed(&error).of(admitted.local),
-                    None,
-                );
-                error.into_response()
-            }
             Err(error) => {
-                tracing::warn!(%error, local = %admitted.local, "order sent without an answer; held in doubt");
-                drop(engine.in_doubt(&admitted));
+                if matches!(error, GatewayError::Upstream(UpstreamError::Unavailable(_))) {
+                    // Never sent: everything returns.
+                    drop(engine.refused_upstream(&admitted));
+                } else {
+                    tracing::warn!(%error, local = %admitted.local, "order sent without an answer; held in doubt");
+                    drop(engine.in_doubt(&admitted));
+                }
                 self.note_outcome(
                     Order,
                     &body,
