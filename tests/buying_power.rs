@@ -113,13 +113,7 @@ fn fill_events_apply_once_in_any_order() {
     gateway.fund_omni("1000");
     gateway.set_clock("2026-11-19T11:00:00-05:00");
     let sim = gateway.simulator.unwrap();
-    send(
-        sim,
-        "PUT",
-        "/sim/fills",
-        &[("content-type", "application/json")],
-        br#"{"paused":true}"#,
-    );
+    common::pause_fills_at(sim);
 
     // SPEC §5.2: a LIMIT BUY of 2 @ 100 reserves 200.
     let placed = gateway.post_order(

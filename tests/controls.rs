@@ -90,13 +90,7 @@ fn a_reload_tightens_limits_for_the_next_order_and_a_broken_file_changes_nothing
 fn the_kill_switch_stops_new_orders_lets_cancels_through_and_can_cancel_open_orders() {
     let gateway = started("");
     let sim = gateway.simulator.unwrap();
-    send(
-        sim,
-        "PUT",
-        "/sim/fills",
-        &[("content-type", "application/json")],
-        br#"{"paused":true}"#,
-    );
+    common::pause_fills_at(sim);
     let open: Vec<String> = (0..2)
         .map(|_| {
             let placed = gateway.post_order(&order("1"));

@@ -82,13 +82,7 @@ fn everything_comes_back_after_a_clean_stop_and_after_sigkill() {
     );
     assert_eq!(keyed.status, 200, "{}", keyed.text());
     // An order that stays open: paused fills upstream.
-    send(
-        simulator.addr,
-        "PUT",
-        "/sim/fills",
-        &[("content-type", "application/json")],
-        br#"{"paused":true}"#,
-    );
+    common::pause_fills_at(simulator.addr);
     let open = gateway.post_order(
         &order
             .replace("123456789", "CUST0A19F")

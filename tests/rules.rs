@@ -163,14 +163,7 @@ fn rejected_orders_never_reach_the_upstream_and_accepted_ones_do_unchanged() {
 fn market_hours_queue_or_refuse_and_cancels_respect_the_opening_cutoff() {
     let gateway = gateway();
     let sim = gateway.simulator.unwrap();
-    let paused = send(
-        sim,
-        "PUT",
-        "/sim/fills",
-        &[("content-type", "application/json")],
-        br#"{"paused":true}"#,
-    );
-    assert_eq!(paused.status, 200);
+    common::pause_fills_at(sim);
 
     // seeds 001/002: with preventQueuing, an order at or after 4:00pm ET is refused.
     gateway.set_clock("2026-11-19T16:00:00-05:00");

@@ -103,14 +103,7 @@ fn a_router_that_authenticates_first_trades_through_omnigate_which_renews_its_ow
     ));
     gateway.fund_omni("1000000");
     // The order stays open, so omnigate's poller keeps reading it.
-    let paused = send(
-        sim.addr,
-        "PUT",
-        "/sim/fills",
-        &[("content-type", "application/json")],
-        br#"{"paused":true}"#,
-    );
-    assert_eq!(paused.status, 200, "{}", paused.text());
+    common::pause_fills_at(sim.addr);
     // The router's token request is proxied to the simulator like any DriveWealth path.
     let (router_token, _) = token(gateway.order);
     let placed = order_with(gateway.order, Some(&router_token));

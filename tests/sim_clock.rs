@@ -7,25 +7,30 @@ use common::{send, Simulator};
 
 const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
 
-#[test]
-fn put_sim_clock_moves_the_simulators_time() {
-    let sim = Simulator::start("clock_adjustable = true\nfill_delay_ms = 0");
-    let set = send(
+/// `PUT /sim/clock` to 2027-03-01 15:00 UTC.
+fn set_clock(sim: &Simulator) -> common::Response {
+    send(
         sim.addr,
         "PUT",
         "/sim/clock",
         &JSON,
         br#"{"now":"2027-03-01T15:00:00Z"}"#,
-    );
-    assert_eq!(set.status, 200, "{}", set.text());
+    )
+}
+
+/// `GET /sim/clock`'s time.
+fn clock_now(sim: &Simulator) -> String {
     let now = send(sim.addr, "GET", "/sim/clock", &[], b"").json();
-    assert!(
-        now["now"]
-            .as_str()
-            .unwrap()
-            .starts_with("2027-03-01T15:00:0"),
-        "{now}"
-    );
+    now["now"].as_str().expect("a time").to_owned()
+}
+
+#[test]
+fn put_sim_clock_moves_the_simulators_time() {
+    let sim = Simulator::start("clock_adjustable = true\nfill_delay_ms = 0");
+    let set = set_clock(&sim);
+    assert_eq!(set.status, 200, "{}", set.text());
+    let now = clock_now(&sim);
+    assert!(now.starts_with("2027-03-01T15:00:0"), "{now}");
     let placed = send(
         sim.addr,
         "POST",
@@ -63,17 +68,8 @@ fn put_sim_clock_moves_the_simulators_time() {
 #[test]
 fn without_clock_adjustable_the_clock_stays_put() {
     let sim = Simulator::start("");
-    let set = send(
-        sim.addr,
-        "PUT",
-        "/sim/clock",
-        &JSON,
-        br#"{"now":"2027-03-01T15:00:00Z"}"#,
-    );
+    let set = set_clock(&sim);
     assert_eq!(set.status, 404, "{}", set.text());
-    let now = send(sim.addr, "GET", "/sim/clock", &[], b"").json();
-    assert!(
-        !now["now"].as_str().unwrap().starts_with("2027-03-01"),
-        "{now}"
-    );
+    let now = clock_now(&sim);
+    assert!(!now.starts_with("2027-03-01"), "{now}");
 }

@@ -193,14 +193,7 @@ impl Gateway {
 
     /// Stops the in-process simulator's fills, so a test moves orders with events alone.
     pub fn pause_fills(&self) {
-        let paused = send(
-            self.simulator.expect("an in-process simulator"),
-            "PUT",
-            "/sim/fills",
-            &[("content-type", "application/json")],
-            br#"{"paused":true}"#,
-        );
-        assert_eq!(paused.status, 200, "{}", paused.text());
+        pause_fills_at(self.simulator.expect("an in-process simulator"));
     }
 
     /// Moves the gateway's clock (needs `clock.adjustable = true`).
@@ -338,6 +331,18 @@ pub fn send(
     let mut raw = head.into_bytes();
     raw.extend_from_slice(body);
     send_raw(addr, &raw)
+}
+
+/// Holds every order of the simulator at `simulator` where it is (`PUT /sim/fills`).
+pub fn pause_fills_at(simulator: SocketAddr) {
+    let paused = send(
+        simulator,
+        "PUT",
+        "/sim/fills",
+        &[("content-type", "application/json")],
+        br#"{"paused":true}"#,
+    );
+    assert_eq!(paused.status, 200, "{}", paused.text());
 }
 
 /// Writes `raw` bytes and reads the answer until the server closes.
