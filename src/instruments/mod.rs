@@ -183,6 +183,24 @@ impl Instrument {
         self.asset_class == AssetClass::Crypto
     }
 
+    /// This entry as the spec it could be loaded from (the in-process simulator lists
+    /// omnigate's instruments from it).
+    pub fn to_spec(&self) -> InstrumentSpec {
+        InstrumentSpec {
+            symbol: Some(self.symbol.clone()),
+            instrument_id: self.instrument_id.clone(),
+            isin: self.isin.clone(),
+            asset_class: self.asset_class,
+            exchange: ExchangeName(self.exchange),
+            status: self.status(),
+            fractionable: self.fractionable,
+            price: self.reference_price(),
+            order_size_min: self.order_size_min,
+            order_size_max: self.order_size_max,
+            order_size_step: self.order_size_step,
+        }
+    }
+
     /// The admin API's view of this entry.
     pub fn to_json(&self) -> serde_json::Value {
         let fixed = |value: Option<Fixed>| value.map(|v| v.to_string());

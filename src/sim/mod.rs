@@ -1,27 +1,40 @@
-//! A DriveWealth simulator: the order endpoints with DriveWealth's shapes, fills on timers, and
-//! seeded fault injection. It runs as `omnigate sim` and as the in-process default upstream.
+//! A DriveWealth simulator: DriveWealth's order endpoints and shapes, its trading hours, halts,
+//! order-type triggers, crypto, omni balance and events, and seeded fault injection (SPEC §9).
+//! It runs as `omnigate sim` and as the in-process default upstream.
 //!
 //! # Layout
 //!
-//! - [`book`]: one order's lifecycle as a pure state machine (NEW → PARTIAL_FILL → FILLED, …).
-//! - `wire`: request bodies in (numbers read exactly), DriveWealth JSON out, error bodies.
+//! - [`order`]: one order's lifecycle as a pure state machine, stepped under given conditions.
+//! - `book`: every order, by id and number; ids unique across restarts.
+//! - `fills`: the task that steps each open order, and what wakes a waiting one.
+//! - `market`: trading hours, queuing and cancel cut-offs, from omnigate's calendar.
+//! - `instruments`: the instrument master and its halts.
+//! - `prices`: current prices and the seeded random walk.
+//! - `funds`: the simulator's own omni balance, and deposits.
+//! - `outbox`: events, posted to the webhook with retries and deliberate duplicates.
+//! - `clock`: omnigate's clock in-process, an adjustable one standalone.
 //! - `auth`: DriveWealth's tokens, issued and (with `simulator.require_auth`) required.
 //! - `faults`: the seeded dice and the fault rates.
-//! - `server`: HTTP/1.1 keep-alive serving, routing, and the faults applied to connections.
-//! - this file: [`Simulator`], the shared state the handlers and fill timers work on.
+//! - `wire`: request bodies in (numbers read exactly), DriveWealth JSON out, error bodies.
+//! - `server`: the HTTP surface: keep-alive serving, routing, faults applied to connections.
+//! - this file: [`Simulator`], the parts together, and the order endpoints.
 //!
 //! # Endpoints
 //!
 //! | request | answer |
 //! | --- | --- |
 //! | `POST /back-office/auth/tokens` `{clientID, clientSecret}` | 200 `{token_type, expires_in, access_token, scope}`; with `simulator.require_auth` every other `/back-office/*` path needs a live `Authorization: Bearer` token and a `dw-client-app-key`, else 401 `E401` |
-//! | `POST /back-office/orders` | 200 `{"orderId":"SM.<32 hex>","orderNo":"SM<2 letters><6 digits>"}` (the letters, and the ids, differ from one start to the next); 400 `E032`; 422 `A051` for an `accountNo` starting with `REJECT`; 503 `E503` when the book is full |
+//! | `POST /back-office/orders` | 200 `{"orderId":"SM.<32 hex>","orderNo":"SM<2 letters><6 digits>"}` (the letters, and the ids, differ from one start to the next); 400 `E032`; 400 `I019` for an instrument not listed; 422 `O120` for `preventQueuing` outside the order's session; 422 `A051` for an `accountNo` starting with `REJECT`; 503 `E503` when the book is full |
 //! | `GET /back-office/orders/{id}` | 200 `OrderStatusResponse`; 404 `O001` |
 //! | `GET /back-office/orders/byOrderNo/{orderNo}` | the same, by order number |
-//! | `PATCH /back-office/orders/{id}` `{"method":"CANCEL"}` | 200 `{"orderId","orderNo"}`; 422 `O002` when already final; 400 `E032`; 404 `O001` |
+//! | `PATCH /back-office/orders/{id}` `{"method":"CANCEL"}` | 200 `{"orderId","orderNo"}`; 422 `O002` when already final (or crypto); 422 `O121` for an order queued for the open, between its exchange's cut-off and the open; 400 `E032`; 404 `O001` |
 //! | `GET /sim/orders` | every accepted order in arrival order, with `requestBody` and `requestHeaders` |
 //! | `GET /sim/requests/count` | `{"count": N}`: every request on `/back-office/*` received, faulted ones included |
-//! | `POST /sim/prices` `[{"symbol","price"}]` | sets fill prices; `{"updated": N}` |
+//! | `POST /sim/prices` `[{"symbol","price"}]` | sets prices; `{"updated": N}`; `GET` lists them |
+//! | `POST /sim/instruments/{symbol}` `{"status"}` | sets ACTIVE, INACTIVE, CLOSE_ONLY or HALTED and posts `instruments.updated`; `GET /sim/instruments` lists them |
+//! | `POST /sim/deposits` `{"accountNo","amount"}` | a successful deposit, its `deposits.updated` payload as the answer |
+//! | `GET /sim/omni` | `{"cash"}`: the simulator's own omni balance, `null` when none is kept |
+//! | `GET /sim/events` | `{"webhook","posted","delivered","duplicates","attempts","failed_attempts","dropped"}` |
 //! | `GET`/`PUT /sim/fills` `{"paused"?, "fill_delay_ms"?}` | reads / changes fill progression |
 //! | `GET`/`PUT /sim/faults` `{"latency_ms"?, "timeout_pct"?, "error_pct"?, "reset_pct"?}` | reads / changes the fault rates |
 //! | `GET`/`PUT /sim/clock` `{"now"}` | reads the simulator's time / moves it (`omnigate sim` with `simulator.clock_adjustable`; in-process, omnigate's `PUT /admin/clock` moves both) |
@@ -31,87 +44,101 @@
 //! order.
 
 mod auth;
-pub mod book;
+mod book;
+mod clock;
 mod faults;
+mod fills;
+mod funds;
+mod instruments;
+mod market;
+pub mod order;
+mod outbox;
+mod prices;
 mod server;
 mod wire;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use dashmap::DashMap;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use self::book::{Order, Progress};
-use self::faults::{mix64, Dice, Fault, FaultSettings};
-use self::wire::{ApiError, FaultsUpdate, FillsUpdate, JsonObject};
-use crate::clock::{Clock, ShiftedClock};
-use crate::config::SimulatorConfig;
-use crate::money::Fixed;
+use self::book::{Book, SimOrder};
+use self::faults::{Dice, Fault, FaultSettings};
+use self::fills::Progression;
+use self::funds::Funds;
+use self::instruments::Listings;
+use self::market::Hours;
+use self::order::{Conditions, Order, Progress};
+use self::outbox::{Delivery, Outbox};
+use self::prices::PriceFeed;
+use self::wire::{ApiError, FaultsUpdate, JsonObject};
+use crate::beat::Beat;
+use crate::clock::Clock;
+use crate::config::{MarketConfig, SimulatorConfig};
+use crate::instruments::InstrumentSpec;
 
-/// Most orders kept. Order numbers end in six digits, so this is also the last order
-/// number; beyond it a create answers 503 rather than growing without end.
-pub const ORDERS_MAX: usize = 999_999;
-/// Most symbols with their own price.
-pub const PRICED_SYMBOLS_MAX: usize = 100_000;
+pub use self::book::ORDERS_MAX;
+pub use self::clock::SimClock;
+pub use self::instruments::Source as InstrumentSource;
+pub use self::outbox::Webhook;
+pub use self::prices::{PRICED_SYMBOLS_MAX, WALK_BPS_MAX};
+
+/// What a simulator is built from besides its `[simulator]` section.
+pub struct Setup<'a> {
+    pub config: &'a SimulatorConfig,
+    /// The calendar omnigate decides by (`[market]`).
+    pub market: &'a MarketConfig,
+    pub clock: SimClock,
+    /// The instrument master, each entry with its symbol.
+    pub instruments: Vec<(String, InstrumentSpec)>,
+    /// Where instruments missing from `instruments` are looked up (omnigate's live master).
+    pub source: Option<InstrumentSource>,
+    pub webhook: Option<Webhook>,
+}
+
+impl<'a> Setup<'a> {
+    /// A simulator on `clock` with no instrument master (an open book), no webhook and the
+    /// built-in calendar.
+    pub fn bare(config: &'a SimulatorConfig, clock: Arc<dyn Clock>) -> Setup<'a> {
+        static NO_MARKET_KEYS: std::sync::OnceLock<MarketConfig> = std::sync::OnceLock::new();
+        Setup {
+            config,
+            market: NO_MARKET_KEYS.get_or_init(MarketConfig::default),
+            clock: SimClock::shared(clock),
+            instruments: Vec::new(),
+            source: None,
+            webhook: None,
+        }
+    }
+}
 
 /// The DriveWealth simulator. Build with [`Simulator::new`], run with [`Simulator::serve`].
 pub struct Simulator {
-    /// Stamps each order's `created`.
-    clock: Arc<dyn Clock>,
-    /// Mixed into order ids, so runs with different seeds do not share ids.
-    seed: u64,
-    /// Drawn at random at start and mixed into order ids and numbers, so a restarted
-    /// simulator never issues an id it issued before (DriveWealth's ids are unique forever,
-    /// and omnigate refuses an id already bound to an open order).
-    epoch: u64,
-    /// Two letters of `epoch` that start every order number (`SM` + these + six digits).
-    order_no_prefix: String,
+    clock: SimClock,
     /// `POST /back-office/auth/tokens` and the check of every other DriveWealth path.
     tokens: auth::Tokens,
-    /// Fill price of a symbol without its own price (and of orders without a limit price).
-    default_price: Fixed,
-    /// Fill prices by symbol: the config's, then `POST /sim/prices`.
-    prices: RwLock<HashMap<String, Fixed>>,
-    /// Every accepted order in arrival order, for `GET /sim/orders`; the index is the order
-    /// number minus one.
-    orders: RwLock<Vec<Arc<SimOrder>>>,
-    /// Lookups by `orderId` and `orderNo`; a `DashMap` so that GETs never wait on creates.
-    by_id: DashMap<String, Arc<SimOrder>>,
-    by_order_no: DashMap<String, Arc<SimOrder>>,
+    book: Book,
+    listings: Listings,
+    hours: Hours,
+    prices: PriceFeed,
+    funds: Funds,
+    outbox: Outbox,
+    /// The outbox's delivery task, until `serve` starts it.
+    delivery: Mutex<Option<Delivery>>,
+    progression: Progression,
     /// Rates and dice together: one lock keeps the roll sequence replayable by seed.
     faults: Mutex<FaultState>,
-    /// Delay before each fill step.
-    fill_delay_ms: AtomicU64,
-    /// `PUT /sim/fills {"paused": true}` holds every order where it is.
-    fills_paused: watch::Sender<bool>,
-    /// Fill steps take it shared, `PUT /sim/fills` exclusively: once a pause is answered, no
-    /// fill step is still under way.
-    fill_gate: RwLock<()>,
-    /// Set once by `serve` at shutdown: fill timers and held (timed-out) requests end.
+    /// Set once by `serve` at shutdown: fill tasks, held (timed-out) requests and deliveries
+    /// end.
     stopped: watch::Sender<bool>,
     /// Requests on any path but `/sim/*`: what reached "DriveWealth".
     requests_total: AtomicU64,
     /// Every request, for numbering.
     requests_seen: AtomicU64,
-    /// `omnigate sim` with `simulator.clock_adjustable`: the clock `PUT /sim/clock` moves
-    /// (the in-process simulator reads omnigate's clock instead).
-    adjustable_clock: Option<Arc<ShiftedClock>>,
-}
-
-/// An accepted order with the request that placed it.
-struct SimOrder {
-    /// The create body exactly as received.
-    request_body: String,
-    /// The create request's headers, lower-case names, repeated values joined by `", "`.
-    request_headers: Vec<(String, String)>,
-    state: Mutex<Order>,
 }
 
 struct FaultState {
@@ -120,27 +147,9 @@ struct FaultState {
 }
 
 impl Simulator {
-    pub fn new(config: &SimulatorConfig, clock: Arc<dyn Clock>) -> Arc<Simulator> {
-        Arc::new(Simulator::build(config, clock, None))
-    }
-
-    /// A simulator on a clock of its own that `PUT /sim/clock` moves (`omnigate sim` with
-    /// `simulator.clock_adjustable = true`).
-    pub fn with_adjustable_clock(config: &SimulatorConfig) -> Arc<Simulator> {
-        let clock = Arc::new(ShiftedClock::new());
-        Arc::new(Simulator::build(config, clock.clone(), Some(clock)))
-    }
-
-    fn build(
-        config: &SimulatorConfig,
-        clock: Arc<dyn Clock>,
-        adjustable_clock: Option<Arc<ShiftedClock>>,
-    ) -> Simulator {
-        let prices = config
-            .prices
-            .iter()
-            .map(|(symbol, price)| (symbol.clone(), price.0))
-            .collect();
+    /// `Err` names the `simulator.*` key at fault.
+    pub fn new(setup: Setup<'_>) -> Result<Arc<Simulator>, String> {
+        let config = setup.config;
         let settings = FaultSettings {
             latency_ms: config.latency_ms,
             timeout_pct: config.timeout_pct.min(100),
@@ -151,78 +160,74 @@ impl Simulator {
         // Without the OS's randomness, the clock still tells one start from another.
         let epoch = match getrandom::getrandom(&mut random) {
             Ok(()) => u64::from_le_bytes(random),
-            Err(_) => clock.now().timestamp_nanos_opt().unwrap_or_default() as u64,
+            Err(_) => setup.clock.now().timestamp_nanos_opt().unwrap_or_default() as u64,
         };
-        let letter = |n: u64| char::from(b'A' + (n % 26) as u8);
-        let order_no_prefix: String = [letter(epoch), letter(epoch / 26)].iter().collect();
-        Simulator {
-            clock,
-            seed: config.seed,
+        let listings = Listings::new(&setup.instruments, setup.source);
+        let prices = PriceFeed::new(
+            config.default_price.0,
+            listings.reference_prices(),
+            config
+                .prices
+                .iter()
+                .map(|(symbol, price)| (symbol.clone(), price.0)),
+            config.price_walk_bps,
+            config.seed,
+        );
+        let (outbox, delivery) = Outbox::new(
+            setup.webhook.as_ref(),
+            config.webhook_duplicate_pct,
+            config.seed,
             epoch,
-            order_no_prefix,
+            setup.clock.handle(),
+        )
+        .map_err(|message| format!("simulator.webhook_url: {message}"))?;
+        Ok(Arc::new(Simulator {
             tokens: auth::Tokens::new(config),
-            default_price: config.default_price.0,
-            prices: RwLock::new(prices),
-            orders: RwLock::new(Vec::new()),
-            by_id: DashMap::new(),
-            by_order_no: DashMap::new(),
+            book: Book::new(config.seed, epoch),
+            listings,
+            hours: Hours::new(setup.market, config.market_hours),
+            prices,
+            funds: Funds::new(config.omni_cash.map(|cash| cash.0), epoch),
+            outbox,
+            delivery: Mutex::new(delivery),
+            progression: Progression::new(config.fill_delay_ms),
             faults: Mutex::new(FaultState {
                 settings,
                 dice: Dice::new(config.seed),
             }),
-            fill_delay_ms: AtomicU64::new(config.fill_delay_ms),
-            fills_paused: watch::channel(false).0,
-            fill_gate: RwLock::new(()),
             stopped: watch::channel(false).0,
             requests_total: AtomicU64::new(0),
             requests_seen: AtomicU64::new(0),
-            adjustable_clock,
-        }
-    }
-
-    /// `GET /sim/clock`: the simulator's time.
-    fn clock_json(&self) -> String {
-        let mut object = JsonObject::new();
-        object.string(
-            "now",
-            &self
-                .clock
-                .now()
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        );
-        object.finish()
-    }
-
-    /// `PUT /sim/clock` `{now}`: moves the clock; it runs on in real time from there.
-    fn set_clock(&self, body: &[u8]) -> Result<String, ApiError> {
-        let Some(clock) = &self.adjustable_clock else {
-            return Err(ApiError::plain(
-                404,
-                "E404",
-                "the simulator's clock is not adjustable (simulator.clock_adjustable = false)",
-            ));
-        };
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct SetClock {
-            now: chrono::DateTime<chrono::Utc>,
-        }
-        let set: SetClock = serde_json::from_slice(body)
-            .map_err(|error| ApiError::invalid("now", "STRING", error.to_string()))?;
-        clock.set(set.now);
-        Ok(self.clock_json())
+            clock: setup.clock,
+        }))
     }
 
     /// Serves until `shutdown` flips to true. Each connection is served with hyper http1
     /// keep-alive. At shutdown, idle connections close, held (timed-out) requests are dropped,
-    /// fill timers stop, and in-flight answers get a short grace period. A dropped `shutdown`
-    /// sender means no shutdown will come: the simulator serves on.
+    /// fill tasks and event deliveries stop, and in-flight answers get a short grace period. A
+    /// dropped `shutdown` sender means no shutdown will come: the simulator serves on.
     pub async fn serve(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
         shutdown: watch::Receiver<bool>,
     ) {
+        if let Some(delivery) = self.delivery.lock().take() {
+            tokio::spawn(delivery.run(self.stopped.subscribe()));
+        }
+        if self.prices.walks() {
+            tokio::spawn(Arc::clone(&self).walk_prices());
+        }
         server::serve(self, listener, shutdown).await;
+    }
+
+    async fn walk_prices(self: Arc<Self>) {
+        let mut beat = Beat::new(prices::WALK_INTERVAL, self.stopped.subscribe());
+        // The first beat comes at once; the first step is one interval after the start.
+        beat.next().await;
+        while beat.next().await {
+            self.prices.walk();
+            self.progression.market_changed();
+        }
     }
 
     /// Numbers every request (for `dw-request-id`); all but the simulator's own `/sim/*` paths
@@ -267,58 +272,43 @@ impl Simulator {
         faults_json(&self.faults.lock().settings)
     }
 
-    fn update_fills(&self, update: FillsUpdate) -> String {
-        let _exclusive = self.fill_gate.write();
-        if let Some(delay_ms) = update.fill_delay_ms {
-            self.fill_delay_ms.store(delay_ms, Ordering::Relaxed);
-        }
-        if let Some(paused) = update.paused {
-            self.fills_paused.send_replace(paused);
-        }
-        self.fills_json()
+    /// `POST /sim/prices`.
+    fn set_prices(&self, entries: Vec<(String, crate::money::Fixed)>) -> Result<String, ApiError> {
+        let answer = self.prices.set(entries)?;
+        self.progression.market_changed();
+        Ok(answer)
     }
 
-    fn fills_json(&self) -> String {
+    /// `PUT /sim/clock`.
+    fn set_clock(&self, body: &[u8]) -> Result<String, ApiError> {
+        let answer = self.clock.set(body)?;
+        self.progression.market_changed();
+        Ok(answer)
+    }
+
+    /// `POST /sim/instruments/{symbol}` `{status}`: the listing as it is now; a change posts
+    /// `instruments.updated` and wakes the orders a halt held.
+    fn set_instrument_status(&self, symbol: &str, body: &[u8]) -> Result<String, ApiError> {
+        let status = wire::parse_instrument_status(body)?;
+        if let Some(change) = self.listings.set_status(symbol, status)? {
+            self.outbox.post("instruments.updated", &change.payload());
+            self.progression.market_changed();
+        }
+        let listing = self.listings.symbol(symbol)?;
         let mut object = JsonObject::new();
         object
-            .boolean("paused", *self.fills_paused.borrow())
-            .integer("fill_delay_ms", self.fill_delay_ms.load(Ordering::Relaxed));
-        object.finish()
-    }
-
-    fn set_prices(&self, entries: Vec<(String, Fixed)>) -> Result<String, ApiError> {
-        let mut prices = self.prices.write();
-        let new_symbols = entries
-            .iter()
-            .filter(|(symbol, _)| !prices.contains_key(symbol))
-            .count();
-        if prices.len() + new_symbols > PRICED_SYMBOLS_MAX {
-            return Err(ApiError::unavailable(format!(
-                "at most {PRICED_SYMBOLS_MAX} symbols can have a price"
-            )));
-        }
-        let updated = entries.len() as u64;
-        prices.extend(entries);
-        let mut object = JsonObject::new();
-        object.integer("updated", updated);
+            .string("symbol", &listing.symbol)
+            .string("status", listing.status().as_str());
         Ok(object.finish())
     }
 
-    fn market_price(&self, instrument: &str) -> Fixed {
-        self.prices
-            .read()
-            .get(instrument)
-            .copied()
-            .unwrap_or(self.default_price)
-    }
-
-    /// `SM.` and 32 hex digits. The low half is a bijection of the order number for a given
-    /// seed and epoch, so ids never repeat within a run, and the random epoch keeps a restarted
-    /// simulator's ids apart from its earlier runs'.
-    fn order_id(&self, sequence: u64) -> String {
-        let low = mix64(sequence ^ mix64(self.seed ^ self.epoch));
-        let high = mix64(low ^ self.seed.rotate_left(32));
-        format!("SM.{high:016x}{low:016x}")
+    /// `POST /sim/deposits`.
+    fn deposit(&self, body: &[u8]) -> Result<String, ApiError> {
+        let deposit = self.funds.deposit(body, self.clock.now())?;
+        self.outbox.post("deposits.updated", &deposit.payload);
+        // Cash may let a waiting BUY fill.
+        self.progression.market_changed();
+        Ok(deposit.payload)
     }
 
     /// `POST /back-office/orders`.
@@ -331,81 +321,75 @@ impl Simulator {
         if request.account_no.starts_with("REJECT") {
             return Err(ApiError::account_restricted());
         }
+        let listing = self.listings.for_order(&request)?;
+        let created = self.clock.now();
+        let placement = self.hours.place(created, &listing, &request)?;
         // The body parsed as JSON, so it is UTF-8 and this copies it unchanged.
         let request_body = String::from_utf8_lossy(body).into_owned();
-        let created = self.clock.now();
-        let record = {
-            let mut orders = self.orders.write();
-            if orders.len() >= ORDERS_MAX {
-                return Err(ApiError::unavailable(format!(
-                    "Simulator order book is full ({ORDERS_MAX} orders)"
-                )));
+        let record = self.book.add(|id, order_no| SimOrder {
+            request_body,
+            request_headers,
+            listing: Arc::clone(&listing),
+            state: Mutex::new(Order::new(id, order_no, request, created, placement)),
+        })?;
+        let (answer, done) = {
+            let mut state = record.state.lock();
+            self.post_order_event("orders.created", &state);
+            // Seed `001`: fractional orders on a halted security "are immediately REJECTED".
+            if listing.is_halted() && state.request.size.is_fractional() {
+                let halted = Conditions {
+                    price: self.prices.price(&listing.symbol),
+                    trading: true,
+                    halted: true,
+                    cash: None,
+                };
+                if state.advance(halted) == Progress::Rejected {
+                    self.post_order_event("orders.completed", &state);
+                }
             }
-            let sequence = orders.len() as u64 + 1;
-            let id = self.order_id(sequence);
-            let order_no = format!("SM{}{sequence:06}", self.order_no_prefix);
-            let order = Order::new(id.clone(), order_no.clone(), request, created);
-            let record = Arc::new(SimOrder {
-                request_body,
-                request_headers,
-                state: Mutex::new(order),
-            });
-            self.by_id.insert(id, Arc::clone(&record));
-            self.by_order_no.insert(order_no, Arc::clone(&record));
-            orders.push(Arc::clone(&record));
-            record
+            (wire::order_ids(&state), state.status().is_final())
         };
-        let answer = wire::order_ids(&record.state.lock());
-        self.start_fills(record);
+        if !done {
+            self.start_fills(record);
+        }
         Ok(answer)
-    }
-
-    fn find(&self, id: &str) -> Result<Arc<SimOrder>, ApiError> {
-        self.by_id
-            .get(id)
-            .map(|entry| Arc::clone(entry.value()))
-            .ok_or_else(|| ApiError::order_not_found(id))
     }
 
     /// `GET /back-office/orders/{id}`.
     fn order_status(&self, id: &str) -> Result<String, ApiError> {
-        let record = self.find(id)?;
+        let record = self.book.by_id(id)?;
         let state = record.state.lock();
-        Ok(wire::order_status(&state).finish())
+        Ok(wire::order_status(&state, wire::Shape::StatusResponse).finish())
     }
 
     /// `GET /back-office/orders/byOrderNo/{orderNo}`.
     fn order_status_by_no(&self, order_no: &str) -> Result<String, ApiError> {
-        let record = self
-            .by_order_no
-            .get(order_no)
-            .map(|entry| Arc::clone(entry.value()))
-            .ok_or_else(|| ApiError::order_not_found(order_no))?;
+        let record = self.book.by_order_no(order_no)?;
         let state = record.state.lock();
-        Ok(wire::order_status(&state).finish())
+        Ok(wire::order_status(&state, wire::Shape::StatusResponse).finish())
     }
 
     /// `PATCH /back-office/orders/{id}`; an unknown id is a 404 before the body is judged.
     fn cancel_order(&self, id: &str, body: &[u8]) -> Result<String, ApiError> {
-        let record = self.find(id)?;
+        let record = self.book.by_id(id)?;
         wire::parse_cancel(body)?;
         let mut state = record.state.lock();
+        self.hours
+            .check_cancel(self.clock.now(), &record.listing, &state)?;
         state
             .cancel()
             .map_err(|status| ApiError::not_cancelable(id, status))?;
+        self.post_order_event("orders.completed", &state);
         Ok(wire::order_ids(&state))
     }
 
-    /// `GET /sim/orders`. Holds the list lock only to copy the handles, so creates go on
-    /// while a large list is written.
     /// `GET /back-office/accounts/{accountID}/summary/orders`: the resting (not final) orders,
     /// in DriveWealth's `PendingOrders` shape with its FIX-style status codes. The simulator
     /// keeps one book and knows no account ids, so every account sees all of it.
     fn resting_orders_json(&self, account_id: &str) -> String {
-        let records: Vec<Arc<SimOrder>> = self.orders.read().clone();
         let mut orders = String::from("[");
         let mut first = true;
-        for record in &records {
+        for record in self.book.all() {
             let order = record.state.lock();
             if order.status().is_final() {
                 continue;
@@ -417,7 +401,7 @@ impl Simulator {
             orders.push_str(&wire::resting_order(&order).finish());
         }
         orders.push(']');
-        let mut object = wire::JsonObject::new();
+        let mut object = JsonObject::new();
         object
             .string("accountID", account_id)
             .string(
@@ -431,14 +415,14 @@ impl Simulator {
         object.finish()
     }
 
+    /// `GET /sim/orders`: every accepted order in arrival order, with the request that placed it.
     fn orders_json(&self) -> String {
-        let records: Vec<Arc<SimOrder>> = self.orders.read().clone();
         let mut out = String::from("[");
-        for (index, record) in records.iter().enumerate() {
+        for (index, record) in self.book.all().iter().enumerate() {
             if index > 0 {
                 out.push(',');
             }
-            let mut object = wire::order_status(&record.state.lock());
+            let mut object = wire::order_status(&record.state.lock(), wire::Shape::StatusResponse);
             object.string("requestBody", &record.request_body);
             let mut headers = JsonObject::new();
             for (name, value) in &record.request_headers {
@@ -450,80 +434,12 @@ impl Simulator {
         out.push(']');
         out
     }
-
-    /// Starts an order on its way to a final status: at once when there is no fill delay and
-    /// fills are not paused, else on its own timer task.
-    fn start_fills(self: &Arc<Self>, record: Arc<SimOrder>) {
-        if self.fill_delay_ms.load(Ordering::Relaxed) == 0 {
-            loop {
-                match self.fill_step(&record) {
-                    Step::Done => return,
-                    Step::More => continue,
-                    Step::Paused => break,
-                }
-            }
-        }
-        tokio::spawn(Arc::clone(self).run_fills(record));
-    }
-
-    async fn run_fills(self: Arc<Self>, record: Arc<SimOrder>) {
-        let mut stopped = self.stopped.subscribe();
-        let mut paused = self.fills_paused.subscribe();
-        let mut wait_delay = true;
-        loop {
-            let delay_ms = self.fill_delay_ms.load(Ordering::Relaxed);
-            if wait_delay && delay_ms > 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(delay_ms)) => {}
-                    _ = stopped_signalled(&mut stopped) => return,
-                }
-            }
-            tokio::select! {
-                resumed = fills_resumed(&mut paused) => {
-                    if !resumed {
-                        return;
-                    }
-                }
-                _ = stopped_signalled(&mut stopped) => return,
-            }
-            match self.fill_step(&record) {
-                Step::Done => return,
-                Step::More => wait_delay = true,
-                // Paused between the wait and the step: wait for the resume, not a new delay.
-                Step::Paused => wait_delay = false,
-            }
-        }
-    }
-
-    fn fill_step(&self, record: &SimOrder) -> Step {
-        let _shared = self.fill_gate.read();
-        if *self.fills_paused.borrow() {
-            return Step::Paused;
-        }
-        let mut state = record.state.lock();
-        let price = self.market_price(state.request.instrument());
-        match state.advance(price) {
-            Progress::PartiallyFilled => Step::More,
-            Progress::Filled | Progress::Rejected | Progress::Unchanged => Step::Done,
-        }
-    }
 }
 
 /// Resolves once the simulator is stopped.
 async fn stopped_signalled(stopped: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not `Send`; drop it here, not across the caller's await.
     let _ = stopped.wait_for(|stopped| *stopped).await;
-}
-
-/// Resolves once fills are not paused; false if the simulator is gone.
-async fn fills_resumed(paused: &mut watch::Receiver<bool>) -> bool {
-    paused.wait_for(|paused| !*paused).await.is_ok()
-}
-
-enum Step {
-    Done,
-    More,
-    Paused,
 }
 
 fn faults_json(settings: &FaultSettings) -> String {

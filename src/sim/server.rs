@@ -222,8 +222,19 @@ fn route(
         }
         return Err(ApiError::no_route(method.as_str(), path));
     }
+    if let Some(symbol) = path.strip_prefix("/sim/instruments/") {
+        if *method == Method::POST && !symbol.is_empty() && !symbol.contains('/') {
+            return sim.set_instrument_status(symbol, body);
+        }
+        return Err(ApiError::no_route(method.as_str(), path));
+    }
     match (method, path) {
         (&Method::POST, "/back-office/orders") => sim.create_order(body, header_pairs(headers)),
+        (&Method::GET, "/sim/instruments") => Ok(sim.listings.to_json()),
+        (&Method::GET, "/sim/prices") => Ok(sim.prices.to_json()),
+        (&Method::POST, "/sim/deposits") => sim.deposit(body),
+        (&Method::GET, "/sim/omni") => Ok(sim.funds.to_json()),
+        (&Method::GET, "/sim/events") => Ok(sim.outbox.to_json()),
         (&Method::GET, "/sim/orders") => Ok(sim.orders_json()),
         (&Method::GET, "/sim/requests/count") => Ok(sim.requests_count_json()),
         (&Method::POST, "/sim/prices") => sim.set_prices(wire::parse_prices(body)?),
@@ -231,7 +242,7 @@ fn route(
         (&Method::PUT, "/sim/fills") => Ok(sim.update_fills(wire::parse_fills(body)?)),
         (&Method::GET, "/sim/faults") => Ok(sim.faults_json()),
         (&Method::PUT, "/sim/faults") => Ok(sim.update_faults(wire::parse_faults(body)?)),
-        (&Method::GET, "/sim/clock") => Ok(sim.clock_json()),
+        (&Method::GET, "/sim/clock") => Ok(sim.clock.to_json()),
         (&Method::PUT, "/sim/clock") => sim.set_clock(body),
         _ => Err(ApiError::no_route(method.as_str(), path)),
     }

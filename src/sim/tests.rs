@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::Simulator;
+use super::{Setup, Simulator};
 use crate::clock::FixedClock;
 use crate::config::{Decimal, SimulatorConfig};
 
@@ -70,7 +70,7 @@ async fn start(config: SimulatorConfig) -> Running {
     let created = chrono::DateTime::parse_from_rfc3339("2026-03-09T14:30:00.250Z")
         .unwrap()
         .to_utc();
-    let sim = Simulator::new(&config, Arc::new(FixedClock::new(created)));
+    let sim = Simulator::new(Setup::bare(&config, Arc::new(FixedClock::new(created)))).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (shutdown, receiver) = watch::channel(false);
@@ -264,11 +264,25 @@ async fn fills_follow_prices_limits_and_pauses() {
     assert_eq!(cash.raw("averagePrice"), "410.5");
 
     let limit = sim.create(r#"{"accountNo":"A1","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":10,"price":160}"#).await;
-    let limit = sim
-        .get(&format!("/back-office/orders/{}", limit.text("orderId")))
-        .await;
-    assert_eq!(limit.raw("averagePrice"), "160");
-    assert_eq!(limit.raw("totalOrderAmount"), "1600");
+    let limit_id = limit.text("orderId");
+    let resting = sim.get(&format!("/back-office/orders/{limit_id}")).await;
+    assert_eq!(
+        resting.text("status"),
+        "NEW",
+        "AAPL is at 190, above the limit"
+    );
+    assert_eq!(resting.raw("averagePrice"), "0");
+    assert_eq!(resting.raw("limitPrice"), "160");
+    let at = |price: &'static str| format!(r#"[{{"symbol":"AAPL","price":"{price}"}}]"#);
+    sim.call(Method::POST, "/sim/prices", &at("155")).await;
+    let limit = sim.wait_for_status(&limit_id, "FILLED").await;
+    assert_eq!(
+        limit.raw("averagePrice"),
+        "155",
+        "the better of price and limit"
+    );
+    assert_eq!(limit.raw("totalOrderAmount"), "1550");
+    sim.call(Method::POST, "/sim/prices", &at("190")).await;
 
     // Paused: orders stay NEW until resumed.
     sim.call(Method::PUT, "/sim/fills", r#"{"paused":true}"#)

@@ -12,7 +12,8 @@ use chrono::SecondsFormat;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::book::{Order, OrderRequest, OrderType, Side, Size, Status};
+use super::order::{Order, OrderRequest, OrderType, Side, Size, Status};
+use crate::instruments::InstrumentStatus;
 pub use crate::json_out::JsonObject;
 use crate::money::{Fixed, FixedError};
 
@@ -87,13 +88,15 @@ impl ApiError {
     }
 
     pub fn not_cancelable(id: &str, status: Status) -> Self {
+        let why = if status.is_final() {
+            format!("it is already {}", status.as_str())
+        } else {
+            "crypto orders cannot be canceled".to_owned()
+        };
         Self::plain(
             422,
             "O002",
-            format!(
-                "Order cannot be canceled: it is already {}. orderID={id}",
-                status.as_str()
-            ),
+            format!("Order cannot be canceled: {why}. orderID={id}"),
         )
     }
 
@@ -155,7 +158,14 @@ struct CreateFields<'a> {
     price: Option<&'a RawValue>,
     #[serde(borrow, rename = "clientOrderID")]
     client_order_id: Option<&'a RawValue>,
+    #[serde(borrow, rename = "timeInForce")]
+    time_in_force: Option<&'a RawValue>,
+    #[serde(borrow, rename = "preventQueuing")]
+    prevent_queuing: Option<&'a RawValue>,
 }
+
+/// DriveWealth's `timeInForce` values.
+const TIME_IN_FORCE_ALLOWED: &str = "GTC, GTX, DAY, FILL_OR_KILL";
 
 /// Reads a `POST /back-office/orders` body.
 pub fn parse_create(body: &[u8]) -> Result<OrderRequest, ApiError> {
@@ -223,6 +233,28 @@ pub fn parse_create(body: &[u8]) -> Result<OrderRequest, ApiError> {
         ));
     }
     let client_order_id = optional_text(fields.client_order_id, "clientOrderID")?;
+    let extended_hours = match optional_text(fields.time_in_force, "timeInForce")?.as_deref() {
+        None | Some("GTC" | "DAY" | "FILL_OR_KILL") => false,
+        Some("GTX") => true,
+        Some(other) => {
+            return Err(ApiError::not_allowed(
+                "timeInForce",
+                TIME_IN_FORCE_ALLOWED,
+                format!("timeInForce {other:?} is not one of {TIME_IN_FORCE_ALLOWED}"),
+            ))
+        }
+    };
+    let prevent_queuing = match fields.prevent_queuing.map(RawValue::get) {
+        None | Some("null") | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "preventQueuing",
+                "BOOL",
+                "preventQueuing must be true or false",
+            ))
+        }
+    };
 
     Ok(OrderRequest {
         account_no,
@@ -233,6 +265,8 @@ pub fn parse_create(body: &[u8]) -> Result<OrderRequest, ApiError> {
         size,
         price,
         client_order_id,
+        extended_hours,
+        prevent_queuing,
     })
 }
 
@@ -293,6 +327,30 @@ pub fn parse_prices(body: &[u8]) -> Result<Vec<(String, Fixed)>, ApiError> {
             Ok((symbol, price))
         })
         .collect()
+}
+
+/// Reads a `POST /sim/instruments/{symbol}` body: `{"status": "HALTED"}`.
+pub fn parse_instrument_status(body: &[u8]) -> Result<InstrumentStatus, ApiError> {
+    const ALLOWED: &str = "ACTIVE, INACTIVE, CLOSE_ONLY, HALTED";
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct StatusFields {
+        status: String,
+    }
+    let fields: StatusFields = serde_json::from_slice(body).map_err(|error| {
+        ApiError::invalid(
+            "body",
+            "OBJECT",
+            format!("expected {{\"status\"}}: {error}"),
+        )
+    })?;
+    InstrumentStatus::parse(&fields.status).ok_or_else(|| {
+        ApiError::not_allowed(
+            "status",
+            ALLOWED,
+            format!("status {:?} is not one of {ALLOWED}", fields.status),
+        )
+    })
 }
 
 /// `PUT /sim/fills`: every field optional; only the given ones change.
@@ -412,7 +470,7 @@ pub fn order_ids(order: &Order) -> String {
 }
 
 /// One entry of `summary/orders`: DriveWealth's names there (`orderID`, `cumQty`, `orderQty`)
-/// and FIX codes (`orderStatus` '0' new, '1' partially filled; `side` B/S).
+/// and FIX codes (`orderStatus` '0' new, '1' partially filled, 'A' pending new; `side` B/S).
 pub fn resting_order(order: &Order) -> JsonObject {
     let request = &order.request;
     let mut object = JsonObject::new();
@@ -422,10 +480,10 @@ pub fn resting_order(order: &Order) -> JsonObject {
         .string("symbol", request.instrument())
         .string(
             "orderStatus",
-            if order.cumulative_quantity().is_zero() {
-                "0"
-            } else {
-                "1"
+            match order.status() {
+                Status::Pending => "A",
+                _ if order.cumulative_quantity().is_zero() => "0",
+                _ => "1",
             },
         )
         .string("side", if request.side == Side::Buy { "B" } else { "S" })
@@ -438,9 +496,17 @@ pub fn resting_order(order: &Order) -> JsonObject {
     object
 }
 
-/// The order in DriveWealth's `OrderStatusResponse` shape, left open so that callers can add
-/// fields before [`JsonObject::finish`].
-pub fn order_status(order: &Order) -> JsonObject {
+/// How `orderExpires` is spelled: `OrderExpires` in `OrderStatusResponse`, `orderExpires` in
+/// event payloads (both as in DriveWealth's OpenAPI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    StatusResponse,
+    EventPayload,
+}
+
+/// The order in DriveWealth's `OrderStatusResponse` (or event payload) shape, left open so
+/// that callers can add fields before [`JsonObject::finish`].
+pub fn order_status(order: &Order, shape: Shape) -> JsonObject {
     let request = &order.request;
     let mut object = JsonObject::new();
     object
@@ -478,11 +544,16 @@ pub fn order_status(order: &Order) -> JsonObject {
         "created",
         &order.created.to_rfc3339_opts(SecondsFormat::Millis, true),
     );
+    if let Some(expires) = order.placement.expires {
+        let key = match shape {
+            Shape::StatusResponse => "OrderExpires",
+            Shape::EventPayload => "orderExpires",
+        };
+        object.string(key, &expires.to_rfc3339_opts(SecondsFormat::Millis, true));
+    }
     if let Some(reason) = order.reject_reason() {
         let mut message = JsonObject::new();
-        message
-            .string("message", "Order rejected")
-            .string("reason", reason);
+        message.string("message", reason);
         object.raw("statusMessage", &message.finish());
     }
     object
