@@ -39,7 +39,7 @@ wait_for_port() {
 # account funded, the load; prints "req/s p99_us errors".
 round() {
     rm -rf "$work/perf-data"
-    "$b" sim --listen 127.0.0.1:19090 >/dev/null 2>&1 &
+    "$b" sim --config perf/sim.toml --listen 127.0.0.1:19090 >/dev/null 2>&1 &
     local simulator=$!
     wait_for_port 19090 || { echo "0 ? ?"; return; }
     "$1" run --config "$work/$2" >/dev/null 2>&1 &

@@ -25,7 +25,7 @@ wait_for_port() {
     return 1
 }
 
-"$bin" sim --listen 127.0.0.1:19090 >/dev/null 2>&1 &
+"$bin" sim --config perf/sim.toml --listen 127.0.0.1:19090 >/dev/null 2>&1 &
 wait_for_port 19090
 echo "== simulator alone"
 "$loadgen" --target http://127.0.0.1:19090 --concurrency "$concurrency" --seconds "$seconds" \

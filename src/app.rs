@@ -19,7 +19,7 @@ use crate::http::auth::{RouterKeys, Secret};
 use crate::http::body::BodyLimits;
 use crate::http::front::Front;
 use crate::http::server::{self, ConnectionLimits};
-use crate::sim::Simulator;
+use crate::sim::{Setup, SimClock, Simulator, Webhook};
 use crate::upstream::{Upstream, UpstreamBase};
 
 /// A failure to start, as one line naming what is at fault.
@@ -131,7 +131,8 @@ impl Gateway {
             None => {
                 let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)), "simulator").await?;
                 let addr = local_addr(&listener)?;
-                let simulator = Simulator::new(&config.simulator, clock.clone());
+                let simulator =
+                    in_process_simulator(&config, &engine, &clock, &admin_listener, &admin_token)?;
                 tasks.spawn(simulator.serve(listener, shutdown_rx.clone()));
                 let base = UpstreamBase::parse(&format!("http://{addr}"))
                     .map_err(|message| StartError(format!("simulator: {message}")))?;
@@ -309,6 +310,69 @@ impl Gateway {
 }
 
 /// The admin token: config, then `OMNIGATE_ADMIN_TOKEN`, then (loopback only) a random one.
+/// The in-process simulator: omnigate's clock, calendar and instrument master (read live on a
+/// miss, so instruments added later trade upstream too), and with `simulator.webhook_url =
+/// "omnigate"` its events posted to this gateway's own `POST /admin/events`.
+fn in_process_simulator(
+    config: &Config,
+    engine: &Arc<Engine>,
+    clock: &Arc<dyn Clock>,
+    admin_listener: &tokio::net::TcpListener,
+    admin_token: &str,
+) -> Result<Arc<Simulator>, StartError> {
+    let instruments = engine
+        .instruments()
+        .all()
+        .iter()
+        .map(|instrument| (instrument.symbol.clone(), instrument.to_spec()))
+        .collect();
+    let live = Arc::clone(engine);
+    let source: crate::sim::InstrumentSource = Box::new(move |key| {
+        let master = live.instruments();
+        let instrument = master
+            .by_symbol(key)
+            .or_else(|| master.by_instrument_id(key))?;
+        Some((instrument.symbol.clone(), instrument.to_spec()))
+    });
+    let webhook = match config.simulator.webhook_url.as_deref() {
+        None => None,
+        Some(crate::config::WEBHOOK_TO_GATEWAY) => {
+            if config.server.tls.is_some() {
+                return Err(StartError(
+                    "simulator.webhook_url: \"omnigate\" needs the admin API on plain HTTP, and server.tls is set; give the admin API's https:// URL instead".to_owned(),
+                ));
+            }
+            let token = config
+                .simulator
+                .webhook_token
+                .as_ref()
+                .or(config.server.events_token.as_ref())
+                .map_or(admin_token, |token| token.0.as_str());
+            Some(Webhook {
+                url: format!("http://{}/admin/events", local_addr(admin_listener)?),
+                token: Some(token.to_owned()),
+            })
+        }
+        Some(url) => Some(Webhook {
+            url: url.to_owned(),
+            token: config
+                .simulator
+                .webhook_token
+                .as_ref()
+                .map(|token| token.0.clone()),
+        }),
+    };
+    Simulator::new(Setup {
+        config: &config.simulator,
+        market: &config.market,
+        clock: SimClock::shared(clock.clone()),
+        instruments,
+        source: Some(source),
+        webhook,
+    })
+    .map_err(StartError)
+}
+
 fn admin_token(config: &Config) -> Result<(String, TokenSource), StartError> {
     if let Some(token) = &config.server.admin_token {
         return Ok((token.0.clone(), TokenSource::Config));

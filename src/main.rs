@@ -11,7 +11,7 @@ use mimalloc::MiMalloc;
 use omnigate::app::{Gateway, StartOptions, TokenSource};
 use omnigate::clock::SystemClock;
 use omnigate::config::{Config, LogFormat};
-use omnigate::sim::Simulator;
+use omnigate::sim::{Setup, SimClock, Simulator, Webhook};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -296,14 +296,41 @@ async fn simulate(config: Config) -> ExitCode {
             ))
         }
     };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let instruments = match omnigate::engine::instrument_entries(&config) {
+        Ok(instruments) => instruments,
+        Err(error) => return fail(error),
+    };
+    if config.simulator.webhook_url.as_deref() == Some(omnigate::config::WEBHOOK_TO_GATEWAY) {
+        return fail(
+            "simulator.webhook_url: \"omnigate\" names the gateway the simulator runs in; omnigate sim needs the gateway's URL, e.g. http://127.0.0.1:8081/admin/events",
+        );
+    }
+    let simulator = Simulator::new(Setup {
+        config: &config.simulator,
+        market: &config.market,
+        clock: if config.simulator.clock_adjustable {
+            SimClock::adjustable()
+        } else {
+            SimClock::shared(Arc::new(SystemClock))
+        },
+        instruments,
+        source: None,
+        webhook: config.simulator.webhook_url.as_ref().map(|url| Webhook {
+            url: url.clone(),
+            token: config
+                .simulator
+                .webhook_token
+                .as_ref()
+                .map(|token| token.0.clone()),
+        }),
+    });
+    let simulator = match simulator {
+        Ok(simulator) => simulator,
+        Err(error) => return fail(error),
+    };
     let local = listener.local_addr().unwrap_or(addr);
     println!("DriveWealth simulator listening on http://{local}");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let simulator = if config.simulator.clock_adjustable {
-        Simulator::with_adjustable_clock(&config.simulator)
-    } else {
-        Simulator::new(&config.simulator, Arc::new(SystemClock))
-    };
     let serving = tokio::spawn(simulator.serve(listener, stopped));
     wait_for_stop(signals.terminate).await;
     let _ = stop.send(true);

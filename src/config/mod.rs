@@ -13,6 +13,7 @@ mod limit_keys;
 pub mod nyse;
 mod omnibus_accounts;
 mod setting;
+mod simulator;
 mod upstream_url;
 mod validate;
 
@@ -29,6 +30,7 @@ pub use limit_keys::{
     ORDERS_PER_SECOND_MAX, PRICE_BAND_PCT_MAX,
 };
 pub use setting::{Decimal, SecretText};
+pub use simulator::{SimulatorConfig, WALK_BPS_MAX, WEBHOOK_TO_GATEWAY};
 pub use upstream_url::UpstreamBase;
 
 /// The embedded default of `omnigate run` with no `--config` (SPEC §2).
@@ -205,60 +207,6 @@ impl Default for UpstreamConfig {
             reconcile_interval_ms: 0,
             ca_file: None,
             auth: None,
-        }
-    }
-}
-
-/// `[simulator]`: the DriveWealth simulator (`omnigate sim`, or in-process without
-/// `upstream.url`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct SimulatorConfig {
-    /// Where `omnigate sim` listens (the in-process one takes a free loopback port).
-    /// Default `127.0.0.1:9090`.
-    pub listen: SocketAddr,
-    /// Delay before every answer. Default 0 ms.
-    pub latency_ms: u64,
-    /// Delay between an order's fill steps (NEW → PARTIAL_FILL → FILLED). Default 50 ms.
-    pub fill_delay_ms: u64,
-    /// Percent of order creates that are swallowed: no answer ever comes. Default 0.
-    pub timeout_pct: u8,
-    /// Percent of requests answered 503 with a DriveWealth error body. Default 0.
-    pub error_pct: u8,
-    /// Percent of requests whose connection is reset without an answer. Default 0.
-    pub reset_pct: u8,
-    /// Seed of the fault dice, so a faulty run can be replayed. Default 1.
-    pub seed: u64,
-    /// Fill price of a symbol without an entry in `prices` (and no limit price). Default 100.
-    pub default_price: Decimal,
-    /// Fill prices by symbol, e.g. `prices = { AAPL = "190.00" }`.
-    pub prices: std::collections::BTreeMap<String, Decimal>,
-    /// Every DriveWealth path but `POST /back-office/auth/tokens` needs a live
-    /// `Authorization: Bearer` token and a `dw-client-app-key`, as DriveWealth does. Default
-    /// false.
-    pub require_auth: bool,
-    /// Lifetime of a token from `POST /back-office/auth/tokens`. Default 3600 s (DriveWealth's).
-    pub token_ttl_s: u64,
-    /// `omnigate sim` only: `PUT /sim/clock` moves the simulator's clock (tests, rehearsals).
-    /// Default false. The in-process simulator always reads omnigate's clock.
-    pub clock_adjustable: bool,
-}
-
-impl Default for SimulatorConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
-            latency_ms: 0,
-            fill_delay_ms: 50,
-            timeout_pct: 0,
-            error_pct: 0,
-            reset_pct: 0,
-            seed: 1,
-            default_price: Decimal::from_text("100"),
-            prices: Default::default(),
-            require_auth: false,
-            token_ttl_s: 3600,
-            clock_adjustable: false,
         }
     }
 }

@@ -139,44 +139,7 @@ impl Config {
             }
         }
 
-        let simulator = &self.simulator;
-        for (key, pct) in [
-            ("simulator.timeout_pct", simulator.timeout_pct),
-            ("simulator.error_pct", simulator.error_pct),
-            ("simulator.reset_pct", simulator.reset_pct),
-        ] {
-            if pct > 100 {
-                problem(key, format!("{pct} is above 100"));
-            }
-        }
-        if simulator.timeout_pct as u32 + simulator.error_pct as u32 + simulator.reset_pct as u32
-            > 100
-        {
-            problem(
-                "simulator.timeout_pct",
-                "timeout_pct + error_pct + reset_pct is above 100".to_owned(),
-            );
-        }
-        if !(1..=86_400).contains(&simulator.token_ttl_s) {
-            problem(
-                "simulator.token_ttl_s",
-                format!("{} is outside 1..=86400", simulator.token_ttl_s),
-            );
-        }
-        if !simulator.default_price.0.is_positive() {
-            problem(
-                "simulator.default_price",
-                format!("{} is not positive", simulator.default_price.0),
-            );
-        }
-        for (symbol, price) in &simulator.prices {
-            if !price.0.is_positive() {
-                problem(
-                    &format!("simulator.prices.{symbol}"),
-                    format!("{} is not positive", price.0),
-                );
-            }
-        }
+        self.simulator.check(&mut problem);
 
         for (index, account) in self.omnibus.account_numbers.iter().enumerate() {
             if account.trim().is_empty() || account.len() > 64 {

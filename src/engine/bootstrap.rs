@@ -64,6 +64,41 @@ impl Engine {
     }
 }
 
+/// The instrument entries of the demo book and the bootstrap file, each with its symbol: read,
+/// not loaded (what `omnigate sim` lists). Errors name the file and line.
+pub fn instrument_entries(config: &Config) -> Result<Vec<(String, InstrumentSpec)>, String> {
+    let mut entries = Vec::new();
+    let mut read = |name: &str, text: &str| {
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let at = |message: String| format!("{name}:{}: {message}", index + 1);
+            let spec: InstrumentSpec =
+                serde_json::from_str(line).map_err(|error| at(error.to_string()))?;
+            let symbol = spec
+                .symbol
+                .clone()
+                .ok_or_else(|| at("the entry has no symbol".to_owned()))?;
+            entries.push((symbol, spec));
+        }
+        Ok::<(), String>(())
+    };
+    if config.demo_book {
+        read("demo instruments", DEMO_INSTRUMENTS)?;
+    }
+    if let Some(path) = &config.bootstrap.instruments {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            format!(
+                "bootstrap.instruments: {}: cannot read: {error}",
+                path.display()
+            )
+        })?;
+        read(&format!("bootstrap.instruments: {}", path.display()), &text)?;
+    }
+    Ok(entries)
+}
+
 fn load_json_lines(
     path: &Path,
     key: &str,

@@ -6,6 +6,7 @@
 
 mod admit;
 mod bootstrap;
+pub use bootstrap::instrument_entries;
 mod changes;
 mod daily;
 mod error;
