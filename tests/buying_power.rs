@@ -32,7 +32,12 @@ fn buy_btc(amount: &str) -> String {
 #[test]
 fn the_seed_prefunding_walkthrough() {
     // seed 003, "fully funded" then "under funded": the omni account starts empty.
-    let gateway = Gateway::start(&config("", "[upstream]\npoll_interval_ms = 20\n"));
+    // The simulator prices BTC and AAPL at 100 here (not their reference prices), so that the
+    // seed's round numbers come out: $30 is 0.3 BTC.
+    let gateway = Gateway::start(&config(
+        "",
+        "[upstream]\npoll_interval_ms = 20\n\n[simulator]\nprices = { BTC = \"100\", AAPL = \"100\" }\n",
+    ));
     assert_eq!(gateway.omni()["available"], "0");
 
     // T+0 09:00: $100 deposit received from Partner.
@@ -62,7 +67,7 @@ fn the_seed_prefunding_walkthrough() {
     wait_for("the $30 purchase to fill", Duration::from_secs(10), || {
         (gateway.omni()["cash"] == "70" && gateway.omni()["reserved"] == "0").then_some(())
     });
-    // The simulator fills BTC at its default price, 100: $30 is 0.3 BTC.
+    // The simulator fills BTC at 100: $30 is 0.3 BTC.
     assert_eq!(gateway.customer("123456789")["positions"]["BTC"], "0.3");
 
     // Under-funded: the customer wants $150 of BTC, the omni account has $70.
@@ -95,8 +100,8 @@ fn the_seed_prefunding_walkthrough() {
         (open.as_array().is_some_and(Vec::is_empty)).then_some(())
     });
     let omni = gateway.omni();
-    // $300 funded, $30 + $150 of BTC bought, the AAPL sale's proceeds (the simulator fills at
-    // its default price, 100) credited on fill.
+    // $300 funded, $30 + $150 of BTC bought, the AAPL sale's proceeds (filled at 100) credited
+    // on fill.
     assert_eq!(
         (omni["cash"].as_str(), omni["reserved"].as_str()),
         (Some("220"), Some("0")),

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 pub mod ledger_ops;
+pub mod webhook;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -73,9 +74,23 @@ pub const CUSTOMERS: &str = r#"{"clientID":"123456789","customerId":"c-1","cash"
 /// A config on ephemeral loopback ports with a fixed admin token and the standard test book;
 /// `server_extra` goes into `[server]`, `rest` is appended.
 pub fn config(server_extra: &str, rest: &str) -> String {
+    let rest = around_the_clock(rest);
     format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nadmin_token = \"{ADMIN_TOKEN}\"\n{server_extra}\n\n[omnibus]\naccount_numbers = [\"DWOM000001\"]\n\n[bootstrap]\ninstruments = \"instruments.jsonl\"\ncustomers = \"customers.jsonl\"\n\n{rest}\n"
     )
+}
+
+/// Test gateways run at whatever hour the suite runs: their simulator trades around the clock
+/// (`simulator.market_hours = false`) unless the test's own `[simulator]` section sets
+/// `market_hours`, as the tests of hours do.
+pub fn around_the_clock(rest: &str) -> String {
+    if rest.contains("market_hours") {
+        rest.to_owned()
+    } else if rest.contains("[simulator]\n") {
+        rest.replacen("[simulator]\n", "[simulator]\nmarket_hours = false\n", 1)
+    } else {
+        format!("{rest}\n[simulator]\nmarket_hours = false\n")
+    }
 }
 
 impl Gateway {
@@ -491,11 +506,17 @@ impl Simulator {
         let dir = TempDir::new("sim");
         let path = dir.file(
             "sim.toml",
-            &format!("[simulator]\nlisten = \"127.0.0.1:0\"\n{simulator_section}\n"),
+            &around_the_clock(&format!(
+                "[simulator]\nlisten = \"127.0.0.1:0\"\n{simulator_section}\n"
+            )),
         );
+        Simulator::spawn(dir, &path)
+    }
+
+    fn spawn(dir: TempDir, path: &Path) -> Simulator {
         let mut child = Command::new(binary())
             .args(["sim", "--config"])
-            .arg(&path)
+            .arg(path)
             .env("RUST_LOG", "error")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -514,6 +535,32 @@ impl Simulator {
             addr: address_in(&line),
             _dir: dir,
         }
+    }
+
+    /// `omnigate sim` listing the standard test instruments (`[bootstrap] instruments`), so
+    /// each trades on its own exchange and asset class; `simulator_section` goes into
+    /// `[simulator]`, `rest` after it.
+    pub fn start_listed(simulator_section: &str, rest: &str) -> Simulator {
+        let dir = TempDir::new("sim");
+        dir.file("instruments.jsonl", INSTRUMENTS);
+        let path = dir.file(
+            "sim.toml",
+            &around_the_clock(&format!(
+                "[bootstrap]\ninstruments = \"instruments.jsonl\"\n\n[simulator]\nlisten = \"127.0.0.1:0\"\n{simulator_section}\n{rest}\n"
+            )),
+        );
+        Simulator::spawn(dir, &path)
+    }
+
+    /// A JSON request to the simulator.
+    pub fn call(&self, method: &str, path: &str, body: &str) -> Response {
+        send(
+            self.addr,
+            method,
+            path,
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
     }
 
     pub fn orders(&self) -> Vec<serde_json::Value> {
