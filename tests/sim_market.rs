@@ -452,3 +452,30 @@ fn events_are_retried_until_taken_and_sent_twice_on_purpose() {
     assert_eq!(counters["delivered"], 4);
     assert_eq!(counters["dropped"], 0);
 }
+
+/// A receiver that refuses one event outright (a 4xx) has it set aside after a few attempts, so
+/// the events after it still arrive; one that is down (5xx) is retried for as long as it takes.
+#[test]
+fn an_event_the_receiver_refuses_is_set_aside_and_the_rest_still_arrive() {
+    let receiver = WebhookReceiver::failing_with(5, 422);
+    let sim = Simulator::start_listed(
+        &format!("fill_delay_ms = 0\nwebhook_url = \"{}\"", receiver.url()),
+        "",
+    );
+    let id = place(&sim, &order("AAPL", "BUY", ""));
+    let accepted = receiver.wait_for_accepted(1);
+    assert_eq!(accepted[0].body["type"], "orders.completed", "{accepted:?}");
+    assert_eq!(accepted[0].body["payload"]["id"], id.as_str());
+    let refused: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|event| event.status_sent == 422)
+        .collect();
+    assert_eq!(refused.len(), 5);
+    assert!(refused
+        .iter()
+        .all(|event| event.body["type"] == "orders.created"));
+    let counters = sim.call("GET", "/sim/events", "").json();
+    assert_eq!(counters["dead_lettered"], 1, "{counters}");
+    assert_eq!(counters["delivered"], 1, "{counters}");
+}

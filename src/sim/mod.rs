@@ -34,7 +34,7 @@
 //! | `POST /sim/instruments/{symbol}` `{"status"}` | sets ACTIVE, INACTIVE, CLOSE_ONLY or HALTED and posts `instruments.updated`; `GET /sim/instruments` lists them |
 //! | `POST /sim/deposits` `{"accountNo","amount"}` | a successful deposit, its `deposits.updated` payload as the answer |
 //! | `GET /sim/omni` | `{"cash"}`: the simulator's own omni balance, `null` when none is kept |
-//! | `GET /sim/events` | `{"webhook","posted","delivered","duplicates","attempts","failed_attempts","dropped"}` |
+//! | `GET /sim/events` | `{"webhook","posted","delivered","duplicates","attempts","failed_attempts","dead_lettered","dropped"}` |
 //! | `GET`/`PUT /sim/fills` `{"paused"?, "fill_delay_ms"?}` | reads / changes fill progression |
 //! | `GET`/`PUT /sim/faults` `{"latency_ms"?, "timeout_pct"?, "error_pct"?, "reset_pct"?}` | reads / changes the fault rates |
 //! | `GET`/`PUT /sim/clock` `{"now"}` | reads the simulator's time / moves it (`omnigate sim` with `simulator.clock_adjustable`; in-process, omnigate's `PUT /admin/clock` moves both) |

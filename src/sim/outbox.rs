@@ -4,6 +4,12 @@
 //! time on purpose `simulator.webhook_duplicate_pct` percent of the time (SPEC §9, "Events";
 //! `drivewealth/`: "Events can arrive out of order or more than once").
 //!
+//! A receiver that is down, slow or failing (no answer, 5xx, 408, 429) is retried for as long
+//! as it takes. A receiver that refuses one event outright (any other 4xx, e.g. a deposit for an
+//! account it does not keep) has it retried [`REFUSALS_MAX`] times and then set aside, counted as
+//! `dead_lettered`, as a queue's dead-letter policy would: one event a receiver will never take
+//! must not hold back every event after it.
+//!
 //! Posting never waits: events go into a bounded queue that one delivery task drains. When the
 //! receiver stays down long enough for the queue to fill, further events are dropped and
 //! counted (`GET /sim/events`), so a dead webhook cannot grow the simulator without end.
@@ -28,6 +34,8 @@ pub const QUEUE_CAPACITY: usize = 100_000;
 /// First wait after a failed delivery; it doubles up to [`RETRY_MAX`].
 pub const RETRY_FIRST: Duration = Duration::from_millis(50);
 pub const RETRY_MAX: Duration = Duration::from_secs(2);
+/// Attempts at an event the receiver refuses (a 4xx but 408 and 429) before it is set aside.
+pub const REFUSALS_MAX: u32 = 5;
 /// Most bytes of a receiver's answer read (it is drained so the connection can be reused).
 const ANSWER_BYTES_MAX: usize = 64 * 1024;
 
@@ -52,7 +60,16 @@ struct Counters {
     duplicates: AtomicU64,
     attempts: AtomicU64,
     failed_attempts: AtomicU64,
+    dead_lettered: AtomicU64,
     dropped: AtomicU64,
+}
+
+/// Why one attempt failed.
+enum Failure {
+    /// Down, slow or failing: worth retrying for as long as it takes.
+    Transient(String),
+    /// The receiver answered that it will not take this event.
+    Refused(String),
 }
 
 pub struct Outbox {
@@ -150,7 +167,7 @@ impl Outbox {
         }
     }
 
-    /// `GET /sim/events`: what was posted, delivered, retried, duplicated and dropped.
+    /// `GET /sim/events`: what was posted, delivered, retried, duplicated, set aside and dropped.
     pub fn to_json(&self) -> String {
         let counters = &self.counters;
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -162,6 +179,7 @@ impl Outbox {
             .integer("duplicates", load(&counters.duplicates))
             .integer("attempts", load(&counters.attempts))
             .integer("failed_attempts", load(&counters.failed_attempts))
+            .integer("dead_lettered", load(&counters.dead_lettered))
             .integer("dropped", load(&counters.dropped));
         object.finish()
     }
@@ -193,42 +211,57 @@ impl Delivery {
                 },
                 _ = stopped.wait_for(|stopped| *stopped) => return,
             };
-            if !self.deliver(&event, &mut stopped).await {
-                return;
+            match self.deliver(&event, &mut stopped).await {
+                Delivered::Taken => {}
+                Delivered::SetAside => continue,
+                Delivered::Stopped => return,
             }
             self.counters.delivered.fetch_add(1, Ordering::Relaxed);
             if self.duplicate_pct > 0 && self.dice.roll_pct() < self.duplicate_pct {
                 self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
-                if !self.deliver(&event, &mut stopped).await {
+                if let Delivered::Stopped = self.deliver(&event, &mut stopped).await {
                     return;
                 }
             }
         }
     }
 
-    /// Posts one event until a 2xx; false when the simulator stopped first.
-    async fn deliver(&self, event: &Event, stopped: &mut watch::Receiver<bool>) -> bool {
+    /// Posts one event until the receiver takes it (or refuses it [`REFUSALS_MAX`] times), or
+    /// the simulator stops.
+    async fn deliver(&self, event: &Event, stopped: &mut watch::Receiver<bool>) -> Delivered {
         let mut wait = RETRY_FIRST;
+        let mut refusals = 0;
         loop {
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
             match self.attempt(event).await {
-                Ok(()) => return true,
-                Err(why) => {
+                Ok(()) => return Delivered::Taken,
+                Err(Failure::Transient(why)) => {
                     self.counters
                         .failed_attempts
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(event = %event.id, %why, "simulator: webhook delivery failed");
                 }
+                Err(Failure::Refused(why)) => {
+                    self.counters
+                        .failed_attempts
+                        .fetch_add(1, Ordering::Relaxed);
+                    refusals += 1;
+                    if refusals >= REFUSALS_MAX {
+                        self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(event = %event.id, %why, "simulator: webhook refused an event {REFUSALS_MAX} times; set aside");
+                        return Delivered::SetAside;
+                    }
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = stopped.wait_for(|stopped| *stopped) => return false,
+                _ = stopped.wait_for(|stopped| *stopped) => return Delivered::Stopped,
             }
             wait = (wait * 2).min(RETRY_MAX);
         }
     }
 
-    async fn attempt(&self, event: &Event) -> Result<(), String> {
+    async fn attempt(&self, event: &Event) -> Result<(), Failure> {
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(self.uri.clone())
@@ -238,21 +271,30 @@ impl Delivery {
         }
         let request = request
             .body(full(event.body.clone()))
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| Failure::Transient(error.to_string()))?;
         let response = self
             .client
             .send(request)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| Failure::Transient(error.to_string()))?;
         let status = response.status();
         // Read to the end, so the connection goes back to the pool.
         let _ = self.client.read_body(response, ANSWER_BYTES_MAX).await;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("answered {status}"))
+        let why = format!("answered {status}");
+        match status.as_u16() {
+            200..=299 => Ok(()),
+            408 | 429 => Err(Failure::Transient(why)),
+            400..=499 => Err(Failure::Refused(why)),
+            _ => Err(Failure::Transient(why)),
         }
     }
+}
+
+/// How one event's delivery ended.
+enum Delivered {
+    Taken,
+    SetAside,
+    Stopped,
 }
 
 /// Counts, for the tests next door.

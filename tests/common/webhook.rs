@@ -1,6 +1,6 @@
 //! A webhook receiver for the simulator's events: a loopback HTTP/1.1 server (keep-alive, as the
-//! simulator's pooled client speaks it) that records every request and answers 503 to the first
-//! `failures` of them, 200 after.
+//! simulator's pooled client speaks it) that records every request and answers a failure status
+//! (503 unless told) to the first `failures` of them, 200 after.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,6 +23,11 @@ pub struct WebhookReceiver {
 
 impl WebhookReceiver {
     pub fn start(failures: u64) -> WebhookReceiver {
+        WebhookReceiver::failing_with(failures, 503)
+    }
+
+    /// The first `failures` requests are answered `status`.
+    pub fn failing_with(failures: u64, status: u16) -> WebhookReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -32,7 +37,7 @@ impl WebhookReceiver {
             for stream in listener.incoming().flatten() {
                 let log = log.clone();
                 let failures_left = failures_left.clone();
-                std::thread::spawn(move || serve(stream, &log, &failures_left));
+                std::thread::spawn(move || serve(stream, &log, &failures_left, status));
             }
         });
         WebhookReceiver { addr, received }
@@ -69,7 +74,7 @@ impl WebhookReceiver {
     }
 }
 
-fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, failures_left: &AtomicU64) {
+fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, failures_left: &AtomicU64, failure: u16) {
     let mut writer = stream.try_clone().expect("clone");
     let mut reader = BufReader::new(stream);
     loop {
@@ -107,13 +112,13 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, failures_left: &AtomicU6
                 left.checked_sub(1)
             })
             .is_ok();
-        let status_sent = if failing { 503 } else { 200 };
+        let status_sent = if failing { failure } else { 200 };
         log.lock().unwrap().push(Received {
             status_sent,
             authorization,
             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         });
-        let reason = if failing { "Service Unavailable" } else { "OK" };
+        let reason = if failing { "Failed" } else { "OK" };
         let answer = format!("HTTP/1.1 {status_sent} {reason}\r\ncontent-length: 0\r\n\r\n");
         if writer.write_all(answer.as_bytes()).is_err() {
             return;
