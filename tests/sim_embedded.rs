@@ -14,7 +14,18 @@ const EMBEDDED: &str = include_str!("../src/config/default.toml");
 /// regular session, so the simulator's hours let orders trade) and no poller; `simulator`
 /// lines are added to its `[simulator]` section.
 fn embedded(simulator: &str) -> String {
-    let text = EMBEDDED
+    // A key given here replaces the embedded default's.
+    let mut text = EMBEDDED.to_owned();
+    for line in simulator.lines() {
+        if let Some((key, _)) = line.split_once(" = ") {
+            text = text
+                .lines()
+                .filter(|kept| !kept.starts_with(&format!("{key} = ")))
+                .map(|kept| format!("{kept}\n"))
+                .collect();
+        }
+    }
+    let text = text
         .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
         .replace(
             "admin_listen = \"127.0.0.1:8081\"",
@@ -162,4 +173,25 @@ fn omnigate_refuses_first_the_buy_the_simulators_omni_balance_would_reject() {
         sim_call(&gateway, "GET", "/sim/omni", "").json()["cash"],
         240
     );
+}
+
+/// With no fill delay the simulator fills an order, and posts its events, before it answers the
+/// create, so a fill event may reach omnigate before the answer binds the order's id; such an
+/// update waits for the bind (the engine's own test makes the overtaking certain). With the
+/// poller off, every fill must come through the webhook.
+#[test]
+fn with_no_fill_delay_every_fill_still_arrives_through_the_webhook() {
+    let gateway = start("fill_delay_ms = 0");
+    gateway.fund_omni("100000");
+    for _ in 0..20 {
+        let placed = gateway.post_order(&buy(1));
+        assert_eq!(placed.status, 200, "{}", placed.text());
+    }
+    wait_for("every fill", Duration::from_secs(20), || {
+        let customer = gateway.customer("123456789");
+        (customer["positions"]["AAPL"] == "30"
+            && customer["reserved"] == "0"
+            && customer["openOrders"].as_array().is_some_and(Vec::is_empty))
+        .then_some(())
+    });
 }

@@ -17,9 +17,21 @@ impl Engine {
     /// per upstream id): the order is held in doubt instead, its reservation kept, for an
     /// operator to resolve.
     pub fn bound(&self, admitted: &Admitted, order_id: &str) -> Durability {
+        let (mut durability, early) = self.bind_and_log(admitted, order_id);
+        // Updates that arrived before the bind, applied (and logged) after it; the answer
+        // waits for them too.
+        for update in early {
+            durability = durability.and(self.learn(order_id, update).1);
+        }
+        durability
+    }
+
+    fn bind_and_log(&self, admitted: &Admitted, order_id: &str) -> (Durability, Vec<OrderUpdate>) {
         // Updates wait (the same lock order as `learn`: updates, then the gate): the id is
         // claimed in memory before its record is queued, and no update for it can be logged
         // between the two, so the log holds the bind that won, before anything it made findable.
+        // Parking happens under the same lock, so an early update is parked before this looks,
+        // or finds the order bound.
         let _updates = self.gate.updates();
         let _gate = self.gate.shared();
         if let Err(error) = self.ledger.bind(admitted.local, order_id) {
@@ -29,7 +41,7 @@ impl Engine {
                 local = %admitted.local,
                 "the upstream answered an orderId omnigate cannot bind; held in doubt"
             );
-            return self.hold_in_doubt(admitted);
+            return (self.hold_in_doubt(admitted), Vec::new());
         }
         let mut records = vec![Record::Bind {
             local: admitted.local.0,
@@ -43,7 +55,7 @@ impl Engine {
             });
             self.queued.insert(order_id, queued, self.clock.now());
         }
-        self.log(&records)
+        (self.log(&records), self.early.take(order_id))
     }
 
     /// The upstream refused (or could not be reached with) an admitted order: everything it
@@ -126,6 +138,25 @@ impl Engine {
     /// Applies what an order status (a proxied GET answer, an event, a poll) says, and logs it
     /// if it changed anything.
     pub fn learn(&self, order_id: &str, update: OrderUpdate) -> (UpdateOutcome, Durability) {
+        self.learn_parking(order_id, update, false)
+    }
+
+    /// [`Engine::learn`], and an update for an id not bound (yet) is parked until its bind
+    /// ([`super::early`]): for events, which can overtake the create's answer.
+    pub fn learn_or_park(
+        &self,
+        order_id: &str,
+        update: OrderUpdate,
+    ) -> (UpdateOutcome, Durability) {
+        self.learn_parking(order_id, update, true)
+    }
+
+    fn learn_parking(
+        &self,
+        order_id: &str,
+        update: OrderUpdate,
+        park_unknown: bool,
+    ) -> (UpdateOutcome, Durability) {
         // Whose order it is, read before a final update closes it (for the audit trail).
         let audited = self
             .audit
@@ -138,6 +169,9 @@ impl Engine {
             // The trade day of what this newly fills: today in New York, by the engine's clock.
             let trade_day = Some(new_york_date(self.clock.now()));
             let outcome = self.ledger.apply_update_on(order_id, update, trade_day);
+            if park_unknown && outcome == UpdateOutcome::UnknownOrder {
+                self.early.park(order_id, update);
+            }
             let durability = if outcome == UpdateOutcome::Applied {
                 self.log(&[Record::Update {
                     order_id: order_id.to_owned(),

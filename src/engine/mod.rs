@@ -9,6 +9,7 @@ mod bootstrap;
 pub use bootstrap::instrument_entries;
 mod changes;
 mod daily;
+mod early;
 mod error;
 mod journal;
 mod lifecycle;
@@ -69,6 +70,8 @@ pub struct Engine {
     instruments: InstrumentMaster,
     ledger: Ledger,
     queued: QueuedOrders,
+    /// Updates that came before their order's bind, waiting for it.
+    early: early::EarlyUpdates,
     seen_events: SeenEvents,
     /// `paymentID`s already credited: a deposit raises omni cash once (SPEC §6).
     seen_payments: SeenEvents,
@@ -136,6 +139,7 @@ impl Engine {
             instruments: InstrumentMaster::new(),
             ledger: Ledger::with_accounts(sell_proceeds, accounts),
             queued: QueuedOrders::new(QUEUED_ORDERS_MAX),
+            early: early::EarlyUpdates::default(),
             seen_events: SeenEvents::new(SEEN_EVENTS_MAX),
             seen_payments: SeenEvents::new(SEEN_EVENTS_MAX),
             kill_switch: KillSwitch::new(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::*;
 use crate::clock::FixedClock;
 use crate::instruments::InstrumentSpec;
-use crate::ledger::{LocalOrderId, OrderState};
+use crate::ledger::{LocalOrderId, OrderState, OrderUpdate, UpdateOutcome};
 use crate::order::parse_order;
 use crate::wal::{Fault, FaultPlan, FaultyStorage, Wal, WalOptions};
 
@@ -399,4 +399,51 @@ fn an_upstream_id_already_bound_holds_the_second_order_in_doubt() {
     assert_eq!(state(&engine), live, "replayed from the log");
     engine.check_invariants().unwrap();
     engine.close();
+}
+
+/// An event can overtake the create's answer: its update waits for the bind, is applied right
+/// after it, and survives a restart like any other.
+#[test]
+fn an_update_that_overtakes_the_bind_is_applied_when_the_id_is_bound() {
+    let scratch = tempfile::tempdir().unwrap();
+    let config = config(&scratch.path().join("wal"));
+    let engine = Engine::open(&config, clock(), false).unwrap().engine;
+    book(&engine);
+    let order = parse_order(ORDER).unwrap();
+    let (admitted, durability) = engine.admit(&order).unwrap();
+    durability.wait_blocking().unwrap();
+    let filled = OrderUpdate {
+        status: crate::ledger::OrderStatus::Filled,
+        cumulative_quantity: Fixed::from_int(2).unwrap(),
+        average_price: Fixed::from_int(99).unwrap(),
+        fees: None,
+    };
+    let (outcome, _) = engine.learn_or_park("GB.early", filled);
+    assert_eq!(outcome, UpdateOutcome::UnknownOrder, "not bound yet");
+    // A plain `learn` (a proxied GET, a poll) does not park.
+    let (outcome, _) = engine.learn("GB.other", filled);
+    assert_eq!(outcome, UpdateOutcome::UnknownOrder);
+    let reserved = |engine: &Engine| engine.customer("CUST0A19F").unwrap().reserved;
+    assert_eq!(reserved(&engine), Fixed::from_int(200).unwrap());
+
+    engine.bound(&admitted, "GB.early").wait_blocking().unwrap();
+    assert_eq!(reserved(&engine), Fixed::ZERO, "filled at the bind");
+    assert!(engine.orders(OrderState::Open).is_empty());
+    let position = |engine: &Engine| {
+        engine
+            .customer("CUST0A19F")
+            .unwrap()
+            .positions
+            .get("AAPL")
+            .copied()
+    };
+    assert_eq!(position(&engine), Some(Fixed::from_int(2).unwrap()));
+    // Applied once: parking is emptied by the bind.
+    let (outcome, _) = engine.learn("GB.early", filled);
+    assert_ne!(outcome, UpdateOutcome::Applied);
+
+    drop(engine);
+    let engine = Engine::open(&config, clock(), false).unwrap().engine;
+    assert_eq!(reserved(&engine), Fixed::ZERO);
+    assert_eq!(position(&engine), Some(Fixed::from_int(2).unwrap()));
 }

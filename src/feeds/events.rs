@@ -78,7 +78,8 @@ impl OrderPayload {
 ///
 /// An update for an orderId omnigate has not bound, carrying the `clientOrderID` and account of
 /// an order held in doubt, is that order's answer (SPEC §6): the order is bound to the id first,
-/// then the update applies.
+/// then the update applies. Any other update for an id not bound is parked until the id is bound
+/// (an event can overtake the create's answer), and ages out if it never is.
 pub fn learn(engine: &Engine, payload: &OrderPayload) -> (UpdateOutcome, Durability) {
     let Some(update) = payload.update() else {
         tracing::warn!(order_id = %payload.id, status = %payload.status, "unknown order status");
@@ -89,7 +90,8 @@ pub fn learn(engine: &Engine, payload: &OrderPayload) -> (UpdateOutcome, Durabil
         return (outcome, durability);
     }
     let Some(bound) = bind_in_doubt(engine, payload) else {
-        return (outcome, durability);
+        // Perhaps the create's answer is still on its way: parked until the id is bound.
+        return engine.learn_or_park(&payload.id, update);
     };
     let (outcome, applied) = engine.learn(&payload.id, update);
     let outcome = match outcome {

@@ -1,0 +1,147 @@
+//! Order updates that arrive before their order's id is bound (SPEC §6). DriveWealth's events
+//! travel apart from its answers: an `orders.completed` can reach `POST /admin/events` while the
+//! create that made the order is still on its way back, when the id names nothing yet. Such an
+//! update is parked here for a while and applied the moment the id is bound, instead of being
+//! dropped until the poller or reconciliation finds it.
+//!
+//! Parking is memory only and bounded ([`EARLY_IDS_MAX`] ids, [`EARLY_UPDATES_PER_ID`] updates
+//! each, [`EARLY_TTL`]): what a crash loses here the poller and reconciliation still recover,
+//! because the order they are about is open and its reservation kept. An update for an order
+//! that never comes (one placed around omnigate) simply ages out.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::ledger::OrderUpdate;
+
+/// Most order ids with parked updates; the oldest goes first beyond it.
+pub const EARLY_IDS_MAX: usize = 4_096;
+/// Most updates kept for one id (a burst of events for one order; later ones are dropped).
+pub const EARLY_UPDATES_PER_ID: usize = 8;
+/// How long an update waits for its bind: well past any upstream answer's timeout.
+pub const EARLY_TTL: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+pub struct EarlyUpdates {
+    parked: Mutex<HashMap<String, Parked>>,
+}
+
+struct Parked {
+    since: Instant,
+    updates: Vec<OrderUpdate>,
+}
+
+impl EarlyUpdates {
+    /// Parks `update` for `order_id`, in arrival order.
+    pub fn park(&self, order_id: &str, update: OrderUpdate) {
+        self.park_at(order_id, update, Instant::now());
+    }
+
+    fn park_at(&self, order_id: &str, update: OrderUpdate, now: Instant) {
+        let mut parked = self.parked.lock();
+        if let Some(entry) = parked.get_mut(order_id) {
+            if entry.updates.len() < EARLY_UPDATES_PER_ID {
+                entry.updates.push(update);
+            }
+            return;
+        }
+        if parked.len() >= EARLY_IDS_MAX {
+            parked.retain(|_, entry| now.duration_since(entry.since) < EARLY_TTL);
+        }
+        if parked.len() >= EARLY_IDS_MAX {
+            let oldest = parked
+                .iter()
+                .min_by_key(|(_, entry)| entry.since)
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                parked.remove(&oldest);
+            }
+        }
+        parked.insert(
+            order_id.to_owned(),
+            Parked {
+                since: now,
+                updates: vec![update],
+            },
+        );
+    }
+
+    /// The updates parked for `order_id` within [`EARLY_TTL`], in arrival order, and forgets
+    /// them. Cheap when none are parked, as on nearly every bind.
+    pub fn take(&self, order_id: &str) -> Vec<OrderUpdate> {
+        self.take_at(order_id, Instant::now())
+    }
+
+    fn take_at(&self, order_id: &str, now: Instant) -> Vec<OrderUpdate> {
+        let mut parked = self.parked.lock();
+        if parked.is_empty() {
+            return Vec::new();
+        }
+        match parked.remove(order_id) {
+            Some(entry) if now.duration_since(entry.since) < EARLY_TTL => entry.updates,
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::OrderStatus;
+    use crate::money::Fixed;
+
+    fn update(status: OrderStatus, quantity: i64) -> OrderUpdate {
+        OrderUpdate {
+            status,
+            cumulative_quantity: Fixed::from_int(quantity).unwrap(),
+            average_price: Fixed::from_int(100).unwrap(),
+            fees: None,
+        }
+    }
+
+    #[test]
+    fn updates_wait_for_their_bind_in_order_and_age_out() {
+        let early = EarlyUpdates::default();
+        let start = Instant::now();
+        early.park_at("SM.1", update(OrderStatus::PartialFill, 1), start);
+        early.park_at("SM.1", update(OrderStatus::Filled, 2), start);
+        early.park_at("SM.2", update(OrderStatus::Filled, 1), start);
+        assert_eq!(
+            early.take_at("SM.1", start + Duration::from_secs(1)),
+            [
+                update(OrderStatus::PartialFill, 1),
+                update(OrderStatus::Filled, 2)
+            ]
+        );
+        assert!(early.take_at("SM.1", start).is_empty(), "taken once");
+        assert!(
+            early.take_at("SM.2", start + EARLY_TTL).is_empty(),
+            "aged out"
+        );
+    }
+
+    #[test]
+    fn the_parking_is_bounded() {
+        let early = EarlyUpdates::default();
+        let start = Instant::now();
+        for n in 0..=EARLY_IDS_MAX {
+            let at = start + Duration::from_millis(n as u64);
+            early.park_at(&format!("SM.{n}"), update(OrderStatus::Filled, 1), at);
+        }
+        assert_eq!(early.parked.lock().len(), EARLY_IDS_MAX);
+        assert!(
+            early.take_at("SM.0", start).is_empty(),
+            "the oldest went first"
+        );
+        assert_eq!(
+            early.take_at(&format!("SM.{EARLY_IDS_MAX}"), start).len(),
+            1
+        );
+        for _ in 0..2 * EARLY_UPDATES_PER_ID {
+            early.park_at("SM.x", update(OrderStatus::PartialFill, 1), start);
+        }
+        assert_eq!(early.take_at("SM.x", start).len(), EARLY_UPDATES_PER_ID);
+    }
+}
