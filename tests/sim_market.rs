@@ -479,3 +479,35 @@ fn an_event_the_receiver_refuses_is_set_aside_and_the_rest_still_arrive() {
     assert_eq!(counters["dead_lettered"], 1, "{counters}");
     assert_eq!(counters["delivered"], 1, "{counters}");
 }
+
+/// DriveWealth's `timeInForce` default is DAY for LIMIT: unfilled at 4:00pm ET, it is canceled.
+/// STOP defaults to GTC and rests on.
+#[test]
+fn day_orders_expire_at_the_close_and_gtc_ones_rest() {
+    let sim = hours_sim();
+    set_clock(&sim, "2026-03-10T15:00:00Z");
+    let limit = place(
+        &sim,
+        r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":3,"price":150}"#,
+    );
+    let stop = place(
+        &sim,
+        r#"{"accountNo":"DWOM000001","orderType":"STOP","side":"BUY","symbol":"AAPL","quantity":3,"price":250}"#,
+    );
+    let resting = status(&sim, &limit);
+    assert_eq!(
+        resting["OrderExpires"], "2026-03-10T20:00:00.000Z",
+        "{resting}"
+    );
+    set_clock(&sim, "2026-03-10T20:00:00Z");
+    let expired = wait_for_status(&sim, &limit, "CANCELED");
+    assert_eq!(expired["cumulativeQuantity"], 0);
+    assert!(
+        expired["statusMessage"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("expired unfilled at 2026-03-10T20:00:00Z"),
+        "{expired}"
+    );
+    assert_eq!(status(&sim, &stop)["status"], "NEW", "GTC");
+}

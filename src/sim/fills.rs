@@ -162,6 +162,7 @@ impl Simulator {
             let amount_before = state.total_order_amount();
             let trading = self.hours.trading(now, &state);
             progress = state.advance(Conditions {
+                now,
                 price: self.prices.price(&record.listing.symbol),
                 trading,
                 halted: record.listing.is_halted(),
@@ -178,7 +179,9 @@ impl Simulator {
         match progress {
             Progress::PartiallyFilled => Step::More,
             Progress::Waiting => Step::Waiting,
-            Progress::Filled | Progress::Rejected | Progress::Unchanged => Step::Done,
+            Progress::Filled | Progress::Rejected | Progress::Expired | Progress::Unchanged => {
+                Step::Done
+            }
         }
     }
 

@@ -338,6 +338,7 @@ impl Simulator {
             // Seed `001`: fractional orders on a halted security "are immediately REJECTED".
             if listing.is_halted() && state.request.size.is_fractional() {
                 let halted = Conditions {
+                    now: created,
                     price: self.prices.price(&listing.symbol),
                     trading: true,
                     halted: true,

@@ -9,7 +9,8 @@
 //!    │           │                            the whole shares first, e.g. 5 of 5.12580012)
 //!    ├──────────────────────▶ FILLED          (whole shares, < 1 share, or amountCash)
 //!    ├──▶ PENDING ──▶ …                       (a whole-share order held by a halt)
-//!    ├──▶ CANCELED ◀─┘                        (cancel keeps cumulativeQuantity)
+//!    ├──▶ CANCELED ◀─┘                        (cancel keeps cumulativeQuantity; a DAY order
+//!    │                                         unfilled at its orderExpires)
 //!    └──▶ REJECTED                            (fractional on a halt, insufficient funds, …)
 //!
 //!   PENDING ──▶ FILLED | REJECTED             (crypto: whole or nothing, never canceled)
@@ -93,6 +94,9 @@ pub struct OrderRequest {
     pub extended_hours: bool,
     /// `preventQueuing: true`: refuse rather than queue for the next open.
     pub prevent_queuing: bool,
+    /// `timeInForce: GTC` (DriveWealth's default for STOP and MARKET_IF_TOUCHED): the order
+    /// does not expire at `orderExpires`.
+    pub good_till_canceled: bool,
 }
 
 impl OrderRequest {
@@ -119,6 +123,7 @@ pub struct Placement {
 /// What the market looks like to one order at one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conditions {
+    pub now: DateTime<Utc>,
     /// The instrument's current price.
     pub price: Fixed,
     /// The order's session is trading (regular hours, extended hours for GTX, always for crypto).
@@ -137,6 +142,8 @@ pub enum Progress {
     /// Nothing changed: the session is closed, a halt holds the order or its price condition
     /// is not met. The status may have moved to `PENDING` (a halt).
     Waiting,
+    /// A DAY order still unfilled at its `orderExpires`: `CANCELED`.
+    Expired,
     /// The order was already final.
     Unchanged,
 }
@@ -164,7 +171,7 @@ pub struct Order {
     /// quantity its cash buys at the fill price (unknown until then).
     fill_quantity: Option<Fixed>,
     total_order_amount: Fixed,
-    reject_reason: Option<String>,
+    status_message: Option<String>,
 }
 
 impl Order {
@@ -194,7 +201,7 @@ impl Order {
             fill_price: None,
             fill_quantity,
             total_order_amount: Fixed::ZERO,
-            reject_reason: None,
+            status_message: None,
         }
     }
 
@@ -231,8 +238,8 @@ impl Order {
         self.total_order_amount
     }
 
-    pub fn reject_reason(&self) -> Option<&str> {
-        self.reject_reason.as_deref()
+    pub fn status_message(&self) -> Option<&str> {
+        self.status_message.as_deref()
     }
 
     /// Queued for an open that has not come yet, with nothing filled: the orders an
@@ -240,6 +247,15 @@ impl Order {
     pub fn queued_for_open(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let open = self.placement.queued_for?;
         (now < open && self.cumulative_quantity.is_zero()).then_some(open)
+    }
+
+    /// When a DAY order that has not traded is canceled: its `orderExpires`. A GTC order, and
+    /// one without `orderExpires` (crypto, extended hours, no calendar), does not expire.
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        if self.request.good_till_canceled || !self.cumulative_quantity.is_zero() {
+            return None;
+        }
+        self.placement.expires
     }
 
     /// Moves the order one step on under `market`, or leaves it waiting.
@@ -251,6 +267,14 @@ impl Order {
                 Progress::Filled
             }
             Status::New | Status::Pending => {
+                if let Some(expires) = self.expires_at().filter(|at| market.now >= *at) {
+                    self.status = Status::Canceled;
+                    self.status_message = Some(format!(
+                        "expired unfilled at {}",
+                        expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ));
+                    return Progress::Expired;
+                }
                 if market.halted {
                     if self.request.size.is_fractional() {
                         return self.reject(FRACTIONAL_ON_HALT.to_owned());
@@ -346,7 +370,7 @@ impl Order {
 
     fn reject(&mut self, reason: String) -> Progress {
         self.status = Status::Rejected;
-        self.reject_reason = Some(reason);
+        self.status_message = Some(reason);
         Progress::Rejected
     }
 

@@ -18,6 +18,7 @@ fn order(order_type: OrderType, size: Size, price: Option<&str>) -> Order {
         client_order_id: None,
         extended_hours: false,
         prevent_queuing: false,
+        good_till_canceled: false,
     };
     placed(request, Placement::default())
 }
@@ -36,6 +37,7 @@ fn placed(request: OrderRequest, placement: Placement) -> Order {
 /// An open market at `price`, no halt, no omni balance kept.
 fn at(price: &str) -> Conditions {
     Conditions {
+        now: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
         price: fixed(price),
         trading: true,
         halted: false,
@@ -110,7 +112,7 @@ fn amount_cash_that_buys_nothing_is_rejected() {
     assert_eq!(order.status(), Status::Rejected);
     assert_eq!(order.cumulative_quantity(), Fixed::ZERO);
     assert!(order
-        .reject_reason()
+        .status_message()
         .unwrap()
         .contains("amountCash 0.00000001"));
 }
@@ -186,7 +188,7 @@ fn a_halt_holds_whole_shares_pending_and_rejects_fractional_ones() {
     for size in [Size::Quantity(fixed("0.5")), Size::AmountCash(fixed("50"))] {
         let mut fractional = order(OrderType::Market, size, None);
         assert_eq!(fractional.advance(halted), Progress::Rejected);
-        assert_eq!(fractional.reject_reason(), Some(FRACTIONAL_ON_HALT));
+        assert_eq!(fractional.status_message(), Some(FRACTIONAL_ON_HALT));
     }
 }
 
@@ -214,7 +216,7 @@ fn a_buy_beyond_the_omni_cash_is_rejected_and_a_sell_is_not() {
     };
     let mut buy = order(OrderType::Market, Size::Quantity(fixed("10")), None);
     assert_eq!(buy.advance(short), Progress::Rejected);
-    assert_eq!(buy.reject_reason(), Some(INSUFFICIENT_FUNDS));
+    assert_eq!(buy.status_message(), Some(INSUFFICIENT_FUNDS));
     let mut exact = order(OrderType::Market, Size::Quantity(fixed("10")), None);
     let enough = Conditions {
         cash: Some(fixed("1000")),
@@ -267,7 +269,7 @@ fn overflowing_amounts_reject_instead_of_wrapping() {
         None,
     );
     assert_eq!(order.advance(at("1000")), Progress::Rejected);
-    assert!(order.reject_reason().unwrap().contains("overflows"));
+    assert!(order.status_message().unwrap().contains("overflows"));
 }
 
 #[test]
@@ -281,4 +283,36 @@ fn names_match_drivewealth() {
     assert_eq!(Status::Canceled.as_str(), "CANCELED");
     assert!(!Status::PartialFill.is_final());
     assert_eq!(Side::parse("SELL"), Some(Side::Sell));
+}
+
+/// A DAY order unfilled at its `orderExpires` is canceled; a GTC one and one that traded are not.
+#[test]
+fn day_orders_expire_unfilled_at_order_expires() {
+    let expires = DateTime::from_timestamp(1_800_003_600, 0).unwrap();
+    let placement = Placement {
+        expires: Some(expires),
+        ..Placement::default()
+    };
+    let late = Conditions {
+        now: expires,
+        ..at("200")
+    };
+    let mut day = order_with(OrderType::Limit, "10", "160");
+    day = placed(day.request, placement);
+    assert_eq!(
+        day.advance(at("200")),
+        Progress::Waiting,
+        "before its expiry"
+    );
+    assert_eq!(day.advance(late), Progress::Expired);
+    assert_eq!(day.status(), Status::Canceled);
+    assert!(day
+        .status_message()
+        .unwrap()
+        .starts_with("expired unfilled at"));
+
+    let mut gtc = order_with(OrderType::Limit, "10", "160");
+    gtc.request.good_till_canceled = true;
+    gtc = placed(gtc.request, placement);
+    assert_eq!(gtc.advance(late), Progress::Waiting);
 }

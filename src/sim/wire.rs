@@ -233,9 +233,16 @@ pub fn parse_create(body: &[u8]) -> Result<OrderRequest, ApiError> {
         ));
     }
     let client_order_id = optional_text(fields.client_order_id, "clientOrderID")?;
-    let extended_hours = match optional_text(fields.time_in_force, "timeInForce")?.as_deref() {
-        None | Some("GTC" | "DAY" | "FILL_OR_KILL") => false,
-        Some("GTX") => true,
+    let time_in_force = optional_text(fields.time_in_force, "timeInForce")?;
+    // DriveWealth's default: DAY for MARKET and LIMIT, GTC for STOP and MARKET_IF_TOUCHED.
+    let (extended_hours, good_till_canceled) = match time_in_force.as_deref() {
+        None => (
+            false,
+            matches!(order_type, OrderType::Stop | OrderType::MarketIfTouched),
+        ),
+        Some("DAY" | "FILL_OR_KILL") => (false, false),
+        Some("GTC") => (false, true),
+        Some("GTX") => (true, false),
         Some(other) => {
             return Err(ApiError::not_allowed(
                 "timeInForce",
@@ -267,6 +274,7 @@ pub fn parse_create(body: &[u8]) -> Result<OrderRequest, ApiError> {
         client_order_id,
         extended_hours,
         prevent_queuing,
+        good_till_canceled,
     })
 }
 
@@ -551,7 +559,7 @@ pub fn order_status(order: &Order, shape: Shape) -> JsonObject {
         };
         object.string(key, &expires.to_rfc3339_opts(SecondsFormat::Millis, true));
     }
-    if let Some(reason) = order.reject_reason() {
+    if let Some(reason) = order.status_message() {
         let mut message = JsonObject::new();
         message.string("message", reason);
         object.raw("statusMessage", &message.finish());
