@@ -309,7 +309,6 @@ impl Gateway {
     }
 }
 
-/// The admin token: config, then `OMNIGATE_ADMIN_TOKEN`, then (loopback only) a random one.
 /// The in-process simulator: omnigate's clock, calendar and instrument master (read live on a
 /// miss, so instruments added later trade upstream too), and with `simulator.webhook_url =
 /// "omnigate"` its events posted to this gateway's own `POST /admin/events`.
@@ -373,6 +372,7 @@ fn in_process_simulator(
     .map_err(StartError)
 }
 
+/// The admin token: config, then `OMNIGATE_ADMIN_TOKEN`, then (loopback only) a random one.
 fn admin_token(config: &Config) -> Result<(String, TokenSource), StartError> {
     if let Some(token) = &config.server.admin_token {
         return Ok((token.0.clone(), TokenSource::Config));

@@ -82,9 +82,12 @@ fn a_demo_order_fill_arrives_as_an_event() {
         let customer = gateway.customer("123456789");
         (customer["positions"]["AAPL"] == "12" && customer["reserved"] == "0").then_some(())
     });
-    let events = sim_call(&gateway, "GET", "/sim/events", "").json();
+    // The position shows before the event's answer is back at the simulator: wait for it.
+    let events = wait_for("the deliveries counted", Duration::from_secs(20), || {
+        let events = sim_call(&gateway, "GET", "/sim/events", "").json();
+        (events["delivered"].as_u64() >= Some(2)).then_some(events)
+    });
     assert_eq!(events["webhook"], true, "{events}");
-    assert!(events["delivered"].as_u64().unwrap() >= 2, "{events}");
     assert_eq!(events["failed_attempts"], 0, "{events}");
 }
 

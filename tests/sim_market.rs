@@ -89,6 +89,19 @@ fn orders_after_the_close_queue_for_the_open_across_a_dst_switch() {
         "4:00pm EDT of the session it waits for"
     );
 
+    // An extended-hours order placed overnight waits for Monday's pre-market, expires at its
+    // post-market close (20:00 EDT), and is not held by the opening cut-off.
+    let gtx_overnight = place(
+        &sim,
+        r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":1,"price":150,"timeInForce":"GTX"}"#,
+    );
+    let waiting = status(&sim, &gtx_overnight);
+    assert_eq!(waiting["status"], "NEW");
+    assert_eq!(
+        waiting["OrderExpires"], "2026-03-10T00:00:00.000Z",
+        "{waiting}"
+    );
+
     let refused = sim.call(
         "POST",
         "/back-office/orders",
@@ -107,6 +120,15 @@ fn orders_after_the_close_queue_for_the_open_across_a_dst_switch() {
     );
     assert_eq!(status(&sim, &gtx)["status"], "FILLED");
     assert_eq!(status(&sim, &gtx)["averagePrice"], 190, "the better price");
+    let gtx_resting = place(
+        &sim,
+        r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":1,"price":150,"timeInForce":"GTX"}"#,
+    );
+    assert_eq!(
+        status(&sim, &gtx_resting)["OrderExpires"],
+        "2026-03-07T01:00:00.000Z",
+        "the post-market close, 20:00 EST"
+    );
     let plain = place(&sim, &order("AAPL", "BUY", ""));
     assert_eq!(status(&sim, &plain)["status"], "NEW", "not GTX: queued");
 
@@ -115,7 +137,7 @@ fn orders_after_the_close_queue_for_the_open_across_a_dst_switch() {
     let arca = place(&sim, &order("SPY", "BUY", ""));
     let arca_late = place(&sim, &order("SPY", "BUY", ""));
     let nyse = place(&sim, &order("BRK.A", "BUY", ""));
-    set_clock(&sim, "2026-03-09T13:27:59Z");
+    set_clock(&sim, "2026-03-09T13:27:00Z");
     assert_eq!(cancel(&sim, &plain).status, 200, "before every cut-off");
     set_clock(&sim, "2026-03-09T13:28:30Z");
     let late = cancel(&sim, &nasdaq);
@@ -127,6 +149,11 @@ fn orders_after_the_close_queue_for_the_open_across_a_dst_switch() {
         "{message}"
     );
     assert_eq!(cancel(&sim, &arca).status, 200, "ARCA's cut-off is 09:29");
+    assert_eq!(
+        cancel(&sim, &gtx_overnight).status,
+        200,
+        "not queued for the open"
+    );
     set_clock(&sim, "2026-03-09T13:29:30Z");
     assert_eq!(cancel(&sim, &arca_late).status, 422);
     assert_eq!(
@@ -446,11 +473,12 @@ fn events_are_retried_until_taken_and_sent_twice_on_purpose() {
         failed.iter().all(|event| event.body == accepted[0].body),
         "the first event, retried until taken"
     );
-    let counters = sim.call("GET", "/sim/events", "").json();
-    assert_eq!(counters["failed_attempts"], 3, "{counters}");
-    assert_eq!(counters["duplicates"], 4);
-    assert_eq!(counters["delivered"], 4);
-    assert_eq!(counters["dropped"], 0);
+    wait_for_counters(&sim, |counters| {
+        counters["failed_attempts"] == 3
+            && counters["duplicates"] == 4
+            && counters["delivered"] == 4
+            && counters["dropped"] == 0
+    });
 }
 
 /// A receiver that refuses one event outright (a 4xx) has it set aside after a few attempts, so
@@ -475,13 +503,30 @@ fn an_event_the_receiver_refuses_is_set_aside_and_the_rest_still_arrive() {
     assert!(refused
         .iter()
         .all(|event| event.body["type"] == "orders.created"));
-    let counters = sim.call("GET", "/sim/events", "").json();
-    assert_eq!(counters["dead_lettered"], 1, "{counters}");
-    assert_eq!(counters["delivered"], 1, "{counters}");
+    // The receiver logs a post before the simulator reads its answer: wait for the count.
+    wait_for_counters(&sim, |counters| {
+        counters["dead_lettered"] == 1 && counters["delivered"] == 1
+    });
+}
+
+/// Waits until `GET /sim/events` satisfies `done`.
+fn wait_for_counters(sim: &Simulator, done: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let counters = sim.call("GET", "/sim/events", "").json();
+        if done(&counters) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "counters never settled: {counters}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// DriveWealth's `timeInForce` default is DAY for LIMIT: unfilled at 4:00pm ET, it is canceled.
-/// STOP defaults to GTC and rests on.
+/// STOP defaults to GTC and rests on into the next session.
 #[test]
 fn day_orders_expire_at_the_close_and_gtc_ones_rest() {
     let sim = hours_sim();
@@ -509,5 +554,9 @@ fn day_orders_expire_at_the_close_and_gtc_ones_rest() {
             .starts_with("expired unfilled at 2026-03-10T20:00:00Z"),
         "{expired}"
     );
-    assert_eq!(status(&sim, &stop)["status"], "NEW", "GTC");
+    // The STOP outlived the close: the next day, its trigger fills it.
+    set_clock(&sim, "2026-03-11T15:00:00Z");
+    set_price(&sim, "AAPL", "251");
+    let filled = wait_for_status(&sim, &stop, "FILLED");
+    assert_eq!(filled["averagePrice"], 251);
 }

@@ -18,8 +18,10 @@ use crate::ledger::OrderUpdate;
 
 /// Most order ids with parked updates; the oldest goes first beyond it.
 pub const EARLY_IDS_MAX: usize = 4_096;
-/// Most updates kept for one id (a burst of events for one order; later ones are dropped).
+/// Most updates kept for one id (a burst of events for one order: the latest are kept).
 pub const EARLY_UPDATES_PER_ID: usize = 8;
+/// Longest order id parked (DriveWealth's are about 40 bytes).
+pub const ORDER_ID_BYTES_MAX: usize = 128;
 /// How long an update waits for its bind: well past any upstream answer's timeout.
 pub const EARLY_TTL: Duration = Duration::from_secs(60);
 
@@ -40,11 +42,17 @@ impl EarlyUpdates {
     }
 
     fn park_at(&self, order_id: &str, update: OrderUpdate, now: Instant) {
+        // Not an id DriveWealth issues; a hostile event's must not fill memory.
+        if order_id.len() > ORDER_ID_BYTES_MAX {
+            return;
+        }
         let mut parked = self.parked.lock();
         if let Some(entry) = parked.get_mut(order_id) {
-            if entry.updates.len() < EARLY_UPDATES_PER_ID {
-                entry.updates.push(update);
+            // The latest updates carry the final status; the oldest go first.
+            if entry.updates.len() >= EARLY_UPDATES_PER_ID {
+                entry.updates.remove(0);
             }
+            entry.updates.push(update);
             return;
         }
         if parked.len() >= EARLY_IDS_MAX {
@@ -139,9 +147,21 @@ mod tests {
             early.take_at(&format!("SM.{EARLY_IDS_MAX}"), start).len(),
             1
         );
-        for _ in 0..2 * EARLY_UPDATES_PER_ID {
-            early.park_at("SM.x", update(OrderStatus::PartialFill, 1), start);
+        for n in 1..=2 * EARLY_UPDATES_PER_ID as i64 {
+            early.park_at("SM.x", update(OrderStatus::PartialFill, n), start);
         }
-        assert_eq!(early.take_at("SM.x", start).len(), EARLY_UPDATES_PER_ID);
+        let kept = early.take_at("SM.x", start);
+        assert_eq!(kept.len(), EARLY_UPDATES_PER_ID);
+        assert_eq!(
+            kept.last(),
+            Some(&update(
+                OrderStatus::PartialFill,
+                2 * EARLY_UPDATES_PER_ID as i64
+            )),
+            "the latest are kept"
+        );
+        let long = "S".repeat(ORDER_ID_BYTES_MAX + 1);
+        early.park_at(&long, update(OrderStatus::Filled, 1), start);
+        assert!(early.take_at(&long, start).is_empty(), "not parked");
     }
 }

@@ -441,9 +441,19 @@ fn an_update_that_overtakes_the_bind_is_applied_when_the_id_is_bound() {
     // Applied once: parking is emptied by the bind.
     let (outcome, _) = engine.learn("GB.early", filled);
     assert_ne!(outcome, UpdateOutcome::Applied);
+    // What a plain `learn` saw for "GB.other" was not parked: binding it applies nothing.
+    let (second, durability) = engine.admit(&order).unwrap();
+    durability.wait_blocking().unwrap();
+    engine.bound(&second, "GB.other").wait_blocking().unwrap();
+    assert_eq!(reserved(&engine), Fixed::from_int(200).unwrap());
+    assert_eq!(engine.orders(OrderState::Open).len(), 1);
 
     drop(engine);
     let engine = Engine::open(&config, clock(), false).unwrap().engine;
-    assert_eq!(reserved(&engine), Fixed::ZERO);
+    assert_eq!(
+        reserved(&engine),
+        Fixed::from_int(200).unwrap(),
+        "the second, open"
+    );
     assert_eq!(position(&engine), Some(Fixed::from_int(2).unwrap()));
 }

@@ -251,6 +251,20 @@ impl MarketCalendar {
         new_york_instant(date, close)
     }
 
+    /// 20:00 New York on `date` (17:00 on an early-close day), when the post-market session and
+    /// extended-hours (`GTX`) trading end; `None` on a day without a session.
+    pub fn extended_close(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        if !self.is_trading_day(date) {
+            return None;
+        }
+        let close = if self.is_early_close(date) {
+            EARLY_POST_MARKET_CLOSE
+        } else {
+            POST_MARKET_CLOSE
+        };
+        new_york_instant(date, close)
+    }
+
     /// The first regular open strictly after `now`: today's 09:30 before it, else 09:30 of the
     /// next trading day. This is when DriveWealth releases an order queued at `now`.
     ///

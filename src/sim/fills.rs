@@ -16,6 +16,7 @@ use super::book::SimOrder;
 use super::order::{Conditions, Progress, Status};
 use super::wire::{self, FillsUpdate, JsonObject};
 use super::{stopped_signalled, Simulator};
+use crate::money::Fixed;
 
 /// How often a waiting order looks again without being told of a change: the in-process
 /// simulator shares omnigate's clock, which `PUT /admin/clock` moves without telling it, and
@@ -157,19 +158,21 @@ impl Simulator {
         let now = self.clock.now();
         let mut state = record.state.lock();
         let status_before = state.status();
-        let mut progress = Progress::Unchanged;
-        self.funds.settle(|cash| {
-            let amount_before = state.total_order_amount();
+        let progress = self.funds.settle(|cash| {
+            let taken_before = state.cash_taken();
             let trading = self.hours.trading(now, &state);
-            progress = state.advance(Conditions {
+            let progress = state.advance(Conditions {
                 now,
                 price: self.prices.price(&record.listing.symbol),
                 trading,
                 halted: record.listing.is_halted(),
                 cash,
             });
-            let filled = state.total_order_amount().checked_sub(amount_before)?;
-            filled.is_positive().then_some((state.request.side, filled))
+            let spent = state
+                .cash_taken()
+                .checked_sub(taken_before)
+                .unwrap_or(Fixed::ZERO);
+            (progress, spent)
         });
         let changed = state.status() != status_before
             || matches!(progress, Progress::PartiallyFilled | Progress::Filled);

@@ -3,7 +3,9 @@
 //!
 //! Like DriveWealth under pre-funding (seed `000`: "if the balance is insufficient, underlying
 //! customer trades will be REJECTED"), a BUY whose whole cost is beyond the balance is rejected
-//! at its first fill step; fills spend what they cost and SELL fills add their proceeds.
+//! at its first fill step. A BUY takes its whole cost at that step (a partial fill holds the
+//! rest for its remainder), gives back what a cancel leaves unfilled, and SELL fills add their
+//! proceeds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,7 +13,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use parking_lot::Mutex;
 use serde::Deserialize;
 
-use super::order::Side;
 use super::wire::{ApiError, JsonObject};
 use crate::money::{self, Fixed};
 
@@ -47,23 +48,18 @@ impl Funds {
         }
     }
 
-    /// Runs one fill step with the cash a BUY may spend, then settles what it filled: `step`
-    /// gets the balance and returns the side and the amount that step filled. The lock is held
-    /// across both, so two orders never spend the same cash.
-    pub fn settle<F>(&self, step: F)
-    where
-        F: FnOnce(Option<Fixed>) -> Option<(Side, Fixed)>,
-    {
+    /// Runs one change of an order with the cash a BUY may spend, then settles what it spent:
+    /// `change` gets the balance and returns its result with the cash it took (negative: gave
+    /// back, or a SELL's proceeds). The lock is held across both, so two orders never spend
+    /// the same cash.
+    pub fn settle<T>(&self, change: impl FnOnce(Option<Fixed>) -> (T, Fixed)) -> T {
         let mut cash = self.cash.lock();
-        let filled = step(*cash);
-        if let (Some(balance), Some((side, amount))) = (cash.as_mut(), filled) {
-            let settled = match side {
-                Side::Buy => balance.checked_sub(amount),
-                Side::Sell => balance.checked_add(amount),
-            };
-            // A step's amount was checked against the balance; MAX keeps a sum total.
-            *balance = settled.unwrap_or(Fixed::MAX);
+        let (result, spent) = change(*cash);
+        if let Some(balance) = cash.as_mut() {
+            // A spend was checked against the balance; MAX keeps a sum total.
+            *balance = balance.checked_sub(spent).unwrap_or(Fixed::MAX);
         }
+        result
     }
 
     /// `GET /sim/omni`: `{"cash": …}`, `null` when no balance is kept.
@@ -142,13 +138,13 @@ mod tests {
         let funds = Funds::new(Some(fixed("1000")), 7);
         funds.settle(|cash| {
             assert_eq!(cash, Some(fixed("1000")));
-            Some((Side::Buy, fixed("600")))
+            ((), fixed("600"))
         });
         funds.settle(|cash| {
             assert_eq!(cash, Some(fixed("400")));
-            Some((Side::Sell, fixed("50.5")))
+            ((), fixed("-50.5"))
         });
-        funds.settle(|_| None);
+        funds.settle(|_| ((), Fixed::ZERO));
         assert_eq!(funds.to_json(), r#"{"cash":450.5}"#);
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let deposit = funds
@@ -168,7 +164,7 @@ mod tests {
         let funds = Funds::new(None, 7);
         funds.settle(|cash| {
             assert_eq!(cash, None);
-            Some((Side::Buy, fixed("1000000")))
+            ((), fixed("1000000"))
         });
         assert_eq!(funds.to_json(), r#"{"cash":null}"#);
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();

@@ -149,6 +149,10 @@ impl Listings {
     /// The instrument an order names, by `symbol` and/or `instrumentID`; two that name
     /// different instruments are refused, not guessed between.
     pub fn for_order(&self, request: &OrderRequest) -> Result<Arc<Listing>, ApiError> {
+        if self.open {
+            // No master to check the two against: the symbol names it, else the id does.
+            return self.find(Key::Symbol(request.instrument()));
+        }
         let by_id = match &request.instrument_id {
             Some(id) => Some(self.find(Key::Id(id))?),
             None => None,

@@ -27,8 +27,11 @@ impl Hours {
 
     /// Where an order placed at `now` stands. Seed `001`: "an order submitted after hours will
     /// have an orderExpires set to 4:00pm ET of the following market session"; one executing
-    /// now expires at today's close. With `preventQueuing`, an order that would be queued is
-    /// refused ("rejected if received after 4:00pm ET").
+    /// now expires at today's close. An extended-hours (`GTX`) order trades from the pre-market
+    /// open to the post-market close, so that close is its expiry, and outside those hours it
+    /// waits for the next pre-market session rather than for the opening auction (it is not
+    /// "queued for the open": no opening cut-off applies to it). With `preventQueuing`, an
+    /// order that would wait is refused ("rejected if received after 4:00pm ET").
     pub fn place(
         &self,
         now: DateTime<Utc>,
@@ -42,14 +45,19 @@ impl Hours {
                 ..Placement::default()
             });
         };
-        if calendar.executes_now(now, request.extended_hours) {
-            let close = calendar
-                .regular_close(new_york_date(now))
-                .filter(|close| *close > now);
+        let extended = request.extended_hours;
+        let close = |date| {
+            if extended {
+                calendar.extended_close(date)
+            } else {
+                calendar.regular_close(date)
+            }
+        };
+        if calendar.executes_now(now, extended) {
             return Ok(Placement {
                 crypto,
                 queued_for: None,
-                expires: close,
+                expires: close(new_york_date(now)).filter(|close| *close > now),
             });
         }
         let open = calendar.next_regular_open(now);
@@ -65,8 +73,8 @@ impl Hours {
         }
         Ok(Placement {
             crypto,
-            queued_for: Some(open),
-            expires: calendar.regular_close(new_york_date(open)),
+            queued_for: (!extended).then_some(open),
+            expires: close(new_york_date(open)),
         })
     }
 

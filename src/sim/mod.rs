@@ -377,8 +377,17 @@ impl Simulator {
         let mut state = record.state.lock();
         self.hours
             .check_cancel(self.clock.now(), &record.listing, &state)?;
-        state
-            .cancel()
+        // A BUY canceled after a partial fill gives back the cash it held for the rest.
+        self.funds
+            .settle(|_| {
+                let taken_before = state.cash_taken();
+                let canceled = state.cancel();
+                let spent = state
+                    .cash_taken()
+                    .checked_sub(taken_before)
+                    .unwrap_or(crate::money::Fixed::ZERO);
+                (canceled, spent)
+            })
             .map_err(|status| ApiError::not_cancelable(id, status))?;
         self.post_order_event("orders.completed", &state);
         Ok(wire::order_ids(&state))

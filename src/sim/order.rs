@@ -242,6 +242,23 @@ impl Order {
         self.status_message.as_deref()
     }
 
+    /// The omni cash this order has taken so far (negative: a SELL's proceeds). A BUY takes its
+    /// whole cost at its first fill, so a partial fill holds the rest for its remainder, and a
+    /// cancel after it gives back what did not fill.
+    pub fn cash_taken(&self) -> Fixed {
+        let Some(price) = self.fill_price else {
+            return Fixed::ZERO;
+        };
+        match self.request.side {
+            Side::Buy if self.status == Status::PartialFill => self
+                .quantity()
+                .checked_mul_ceil(price)
+                .unwrap_or(Fixed::MAX),
+            Side::Buy => self.total_order_amount,
+            Side::Sell => self.total_order_amount.checked_neg().unwrap_or(Fixed::ZERO),
+        }
+    }
+
     /// Queued for an open that has not come yet, with nothing filled: the orders an
     /// exchange's opening cut-off stops cancels of.
     pub fn queued_for_open(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -263,6 +280,11 @@ impl Order {
         match self.status {
             Status::Filled | Status::Canceled | Status::Rejected => Progress::Unchanged,
             Status::PartialFill => {
+                // The remainder trades under the same session and halt as the first part; its
+                // cash was taken with the first part.
+                if market.halted || !market.trading {
+                    return Progress::Waiting;
+                }
                 self.fill_to(self.quantity());
                 Progress::Filled
             }

@@ -285,7 +285,7 @@ fn names_match_drivewealth() {
     assert_eq!(Side::parse("SELL"), Some(Side::Sell));
 }
 
-/// A DAY order unfilled at its `orderExpires` is canceled; a GTC one and one that traded are not.
+/// A DAY order unfilled at its `orderExpires` is canceled; a GTC one is not.
 #[test]
 fn day_orders_expire_unfilled_at_order_expires() {
     let expires = DateTime::from_timestamp(1_800_003_600, 0).unwrap();
@@ -315,4 +315,34 @@ fn day_orders_expire_unfilled_at_order_expires() {
     gtc.request.good_till_canceled = true;
     gtc = placed(gtc.request, placement);
     assert_eq!(gtc.advance(late), Progress::Waiting);
+}
+
+/// A BUY takes its whole cost at its first fill, holds the rest through a partial fill, and a
+/// cancel after it gives back what did not fill; a SELL's proceeds come in as it fills.
+#[test]
+fn cash_taken_holds_a_partial_buys_remainder_and_a_cancel_gives_it_back() {
+    let mut buy = order(OrderType::Market, Size::Quantity(fixed("5.5")), None);
+    assert_eq!(buy.cash_taken(), Fixed::ZERO);
+    assert_eq!(buy.advance(at("100")), Progress::PartiallyFilled);
+    assert_eq!(buy.cash_taken(), fixed("550"), "the remainder is held");
+    let mut canceled = buy.clone();
+    assert_eq!(canceled.cancel(), Ok(()));
+    assert_eq!(canceled.cash_taken(), fixed("500"), "what filled");
+    let halted = Conditions {
+        halted: true,
+        ..at("100")
+    };
+    assert_eq!(
+        buy.advance(halted),
+        Progress::Waiting,
+        "the remainder waits too"
+    );
+    assert_eq!(buy.advance(at("100")), Progress::Filled);
+    assert_eq!(buy.cash_taken(), fixed("550"));
+
+    let mut sell = order_with(OrderType::Market, "2", "1");
+    sell.request.side = Side::Sell;
+    sell.request.order_type = OrderType::Market;
+    sell.advance(at("100"));
+    assert_eq!(sell.cash_taken(), fixed("-200"));
 }

@@ -22,6 +22,9 @@ use crate::money::{Fixed, FixedError};
 const E032_MESSAGE: &str =
     "Invalid or missing parameters in the request body. Refer to the API documentation for details.";
 
+/// Longest text field read (a symbol, an id, a `clientOrderID`).
+pub const TEXT_BYTES_MAX: usize = 256;
+
 /// Most entries one `POST /sim/prices` may carry.
 pub const PRICE_ENTRIES_MAX: usize = 10_000;
 
@@ -422,6 +425,14 @@ fn optional_text(raw: Option<&RawValue>, field: &'static str) -> Result<Option<S
             format!("{field} must not be empty"),
         ));
     }
+    // Kept with the order and repeated in its events: bounded, whatever the body's size.
+    if text.len() > TEXT_BYTES_MAX {
+        return Err(ApiError::invalid(
+            field,
+            "STRING",
+            format!("{field} is longer than {TEXT_BYTES_MAX} bytes"),
+        ));
+    }
     Ok(Some(text))
 }
 
@@ -626,6 +637,16 @@ mod tests {
                 "{text}"
             );
         }
+        let long = "x".repeat(TEXT_BYTES_MAX + 1);
+        let body = format!(
+            r#"{{"accountNo":"A","orderType":"MARKET","side":"BUY","symbol":"A","quantity":1,"clientOrderID":"{long}"}}"#
+        );
+        assert_eq!(
+            field_of(parse_create(body.as_bytes()).unwrap_err()),
+            "clientOrderID"
+        );
+        let at_most = body.replace(&long, &long[1..]);
+        assert!(parse_create(at_most.as_bytes()).is_ok());
     }
 
     #[test]
