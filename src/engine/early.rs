@@ -4,6 +4,9 @@
 //! update is parked here for a while and applied the moment the id is bound, instead of being
 //! dropped until the poller or reconciliation finds it.
 //!
+//! Should the create go unanswered instead, its order is held in doubt: an update parked with
+//! that order's clientOrderID and account is then its answer, as an in-doubt order's event is.
+//!
 //! Parking is memory only and bounded ([`EARLY_IDS_MAX`] ids, [`EARLY_UPDATES_PER_ID`] updates
 //! each, [`EARLY_TTL`]): what a crash loses here the poller and reconciliation still recover,
 //! because the order they are about is open and its reservation kept. An update for an order
@@ -14,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::ledger::OrderUpdate;
+use crate::ledger::{AccountIndex, OrderUpdate};
 
 /// Most order ids with parked updates; the oldest goes first beyond it.
 pub const EARLY_IDS_MAX: usize = 4_096;
@@ -32,16 +35,26 @@ pub struct EarlyUpdates {
 
 struct Parked {
     since: Instant,
+    /// The clientOrderID and account the updates named, to find the order should its create go
+    /// unanswered and the order be held in doubt instead of bound.
+    hint: Option<(String, AccountIndex)>,
     updates: Vec<OrderUpdate>,
 }
 
 impl EarlyUpdates {
-    /// Parks `update` for `order_id`, in arrival order.
-    pub fn park(&self, order_id: &str, update: OrderUpdate) {
-        self.park_at(order_id, update, Instant::now());
+    /// Parks `update` for `order_id`, in arrival order, with the clientOrderID and account it
+    /// names.
+    pub fn park(&self, order_id: &str, update: OrderUpdate, hint: Option<(String, AccountIndex)>) {
+        self.park_at(order_id, update, hint, Instant::now());
     }
 
-    fn park_at(&self, order_id: &str, update: OrderUpdate, now: Instant) {
+    fn park_at(
+        &self,
+        order_id: &str,
+        update: OrderUpdate,
+        hint: Option<(String, AccountIndex)>,
+        now: Instant,
+    ) {
         // Not an id DriveWealth issues; a hostile event's must not fill memory.
         if order_id.len() > ORDER_ID_BYTES_MAX {
             return;
@@ -53,6 +66,7 @@ impl EarlyUpdates {
                 entry.updates.remove(0);
             }
             entry.updates.push(update);
+            entry.hint = entry.hint.take().or(hint);
             return;
         }
         if parked.len() >= EARLY_IDS_MAX {
@@ -71,6 +85,7 @@ impl EarlyUpdates {
             order_id.to_owned(),
             Parked {
                 since: now,
+                hint,
                 updates: vec![update],
             },
         );
@@ -94,6 +109,31 @@ impl EarlyUpdates {
     }
 }
 
+impl EarlyUpdates {
+    /// The id and updates parked with `client_order_id` and an account `owns` accepts (the
+    /// order held in doubt is that account's), within [`EARLY_TTL`]; forgotten once taken.
+    pub fn take_for_client_order_id(
+        &self,
+        client_order_id: &str,
+        owns: impl Fn(AccountIndex) -> bool,
+    ) -> Option<(String, Vec<OrderUpdate>)> {
+        let now = Instant::now();
+        let mut parked = self.parked.lock();
+        let order_id = parked
+            .iter()
+            .find(|(_, entry)| {
+                now.duration_since(entry.since) < EARLY_TTL
+                    && entry
+                        .hint
+                        .as_ref()
+                        .is_some_and(|(id, account)| id == client_order_id && owns(*account))
+            })
+            .map(|(order_id, _)| order_id.clone())?;
+        let entry = parked.remove(&order_id)?;
+        Some((order_id, entry.updates))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,9 +153,9 @@ mod tests {
     fn updates_wait_for_their_bind_in_order_and_age_out() {
         let early = EarlyUpdates::default();
         let start = Instant::now();
-        early.park_at("SM.1", update(OrderStatus::PartialFill, 1), start);
-        early.park_at("SM.1", update(OrderStatus::Filled, 2), start);
-        early.park_at("SM.2", update(OrderStatus::Filled, 1), start);
+        early.park_at("SM.1", update(OrderStatus::PartialFill, 1), None, start);
+        early.park_at("SM.1", update(OrderStatus::Filled, 2), None, start);
+        early.park_at("SM.2", update(OrderStatus::Filled, 1), None, start);
         assert_eq!(
             early.take_at("SM.1", start + Duration::from_secs(1)),
             [
@@ -136,7 +176,7 @@ mod tests {
         let start = Instant::now();
         for n in 0..=EARLY_IDS_MAX {
             let at = start + Duration::from_millis(n as u64);
-            early.park_at(&format!("SM.{n}"), update(OrderStatus::Filled, 1), at);
+            early.park_at(&format!("SM.{n}"), update(OrderStatus::Filled, 1), None, at);
         }
         assert_eq!(early.parked.lock().len(), EARLY_IDS_MAX);
         assert!(
@@ -148,7 +188,7 @@ mod tests {
             1
         );
         for n in 1..=2 * EARLY_UPDATES_PER_ID as i64 {
-            early.park_at("SM.x", update(OrderStatus::PartialFill, n), start);
+            early.park_at("SM.x", update(OrderStatus::PartialFill, n), None, start);
         }
         let kept = early.take_at("SM.x", start);
         assert_eq!(kept.len(), EARLY_UPDATES_PER_ID);
@@ -161,7 +201,7 @@ mod tests {
             "the latest are kept"
         );
         let long = "S".repeat(ORDER_ID_BYTES_MAX + 1);
-        early.park_at(&long, update(OrderStatus::Filled, 1), start);
+        early.park_at(&long, update(OrderStatus::Filled, 1), None, start);
         assert!(early.take_at(&long, start).is_empty(), "not parked");
     }
 }

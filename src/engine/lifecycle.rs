@@ -109,10 +109,43 @@ impl Engine {
         }
     }
 
-    /// Sent, but no answer came: the reservation stays until the order is resolved.
+    /// Sent, but no answer came: the reservation stays until the order is resolved. An update
+    /// that came before (parked, with this order's clientOrderID and account) is its answer:
+    /// the order is bound to that id and the update applied.
     pub fn in_doubt(&self, admitted: &Admitted) -> Durability {
-        let _gate = self.gate.shared();
-        self.hold_in_doubt(admitted)
+        let durability = {
+            let _gate = self.gate.shared();
+            self.hold_in_doubt(admitted)
+        };
+        let Some(client_order_id) = admitted
+            .controls
+            .as_ref()
+            .and_then(|(_, controls)| controls.client_order_id.as_deref())
+        else {
+            return durability;
+        };
+        let Some((order_id, updates)) =
+            self.early
+                .take_for_client_order_id(client_order_id, |account| {
+                    self.ledger
+                        .in_doubt_by_client_order_id(client_order_id, account)
+                        == Some(admitted.local)
+                })
+        else {
+            return durability;
+        };
+        let mut durability = match self.resolve_in_doubt(admitted.local, Some(&order_id)) {
+            Ok(resolved) => durability.and(resolved),
+            Err(error) => {
+                tracing::warn!(%error, local = %admitted.local, order_id, "in-doubt order not bound to an update that came before it");
+                return durability;
+            }
+        };
+        tracing::warn!(local = %admitted.local, order_id, client_order_id, "in-doubt order bound by an update that came before its timeout");
+        for update in updates {
+            durability = durability.and(self.learn(&order_id, update).1);
+        }
+        durability
     }
 
     /// Marks an order in doubt with its clientOrderID and sending time, and logs it; the caller
@@ -138,24 +171,28 @@ impl Engine {
     /// Applies what an order status (a proxied GET answer, an event, a poll) says, and logs it
     /// if it changed anything.
     pub fn learn(&self, order_id: &str, update: OrderUpdate) -> (UpdateOutcome, Durability) {
-        self.learn_parking(order_id, update, false)
+        self.learn_parking(order_id, update, None)
     }
 
     /// [`Engine::learn`], and an update for an id not bound (yet) is parked until its bind
     /// ([`super::early`]): for events, which can overtake the create's answer.
+    /// `hint` is the clientOrderID and account the update names, to find its order should
+    /// that go in doubt instead.
     pub fn learn_or_park(
         &self,
         order_id: &str,
         update: OrderUpdate,
+        hint: Option<(String, AccountIndex)>,
     ) -> (UpdateOutcome, Durability) {
-        self.learn_parking(order_id, update, true)
+        self.learn_parking(order_id, update, Some(hint))
     }
 
+    /// `park`: `Some(hint)` parks an update for an id not bound.
     fn learn_parking(
         &self,
         order_id: &str,
         update: OrderUpdate,
-        park_unknown: bool,
+        park: Option<Option<(String, AccountIndex)>>,
     ) -> (UpdateOutcome, Durability) {
         // Whose order it is, read before a final update closes it (for the audit trail).
         let audited = self
@@ -169,8 +206,8 @@ impl Engine {
             // The trade day of what this newly fills: today in New York, by the engine's clock.
             let trade_day = Some(new_york_date(self.clock.now()));
             let outcome = self.ledger.apply_update_on(order_id, update, trade_day);
-            if park_unknown && outcome == UpdateOutcome::UnknownOrder {
-                self.early.park(order_id, update);
+            if let Some(hint) = park.filter(|_| outcome == UpdateOutcome::UnknownOrder) {
+                self.early.park(order_id, update, hint);
             }
             let durability = if outcome == UpdateOutcome::Applied {
                 self.log(&[Record::Update {

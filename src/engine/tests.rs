@@ -418,7 +418,7 @@ fn an_update_that_overtakes_the_bind_is_applied_when_the_id_is_bound() {
         average_price: Fixed::from_int(99).unwrap(),
         fees: None,
     };
-    let (outcome, _) = engine.learn_or_park("GB.early", filled);
+    let (outcome, _) = engine.learn_or_park("GB.early", filled, None);
     assert_eq!(outcome, UpdateOutcome::UnknownOrder, "not bound yet");
     // A plain `learn` (a proxied GET, a poll) does not park.
     let (outcome, _) = engine.learn("GB.other", filled);
@@ -456,4 +456,44 @@ fn an_update_that_overtakes_the_bind_is_applied_when_the_id_is_bound() {
         "the second, open"
     );
     assert_eq!(position(&engine), Some(Fixed::from_int(2).unwrap()));
+}
+
+/// An update parked while its create was in flight is the answer of the order should the
+/// create then go unanswered: held in doubt, the order is bound to that id at once.
+#[test]
+fn an_update_that_came_before_a_timeout_answers_the_in_doubt_order() {
+    let scratch = tempfile::tempdir().unwrap();
+    let config = config(&scratch.path().join("wal"));
+    let engine = Engine::open(&config, clock(), false).unwrap().engine;
+    book(&engine);
+    let body = r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":2,"price":100,"clientID":"CUST0A19F","clientOrderID":"co-early"}"#;
+    let order = parse_order(body.as_bytes()).unwrap();
+    let (admitted, durability) = engine.admit(&order).unwrap();
+    durability.wait_blocking().unwrap();
+    let filled = OrderUpdate {
+        status: crate::ledger::OrderStatus::Filled,
+        cumulative_quantity: Fixed::from_int(2).unwrap(),
+        average_price: Fixed::from_int(99).unwrap(),
+        fees: None,
+    };
+    let elsewhere = Some(("co-early".to_owned(), crate::ledger::AccountIndex(1)));
+    let (outcome, _) = engine.learn_or_park("GB.other-account", filled, elsewhere);
+    assert_eq!(outcome, UpdateOutcome::UnknownOrder);
+    let hint = Some(("co-early".to_owned(), crate::ledger::AccountIndex(0)));
+    let (outcome, _) = engine.learn_or_park("GB.timed-out", filled, hint);
+    assert_eq!(outcome, UpdateOutcome::UnknownOrder);
+
+    engine.in_doubt(&admitted).wait_blocking().unwrap();
+    assert!(engine.orders(OrderState::InDoubt).is_empty(), "answered");
+    assert_eq!(
+        engine.ledger.local_id_of("GB.timed-out"),
+        None,
+        "and closed"
+    );
+    let customer = engine.customer("CUST0A19F").unwrap();
+    assert_eq!(customer.reserved, Fixed::ZERO);
+    assert_eq!(
+        customer.positions.get("AAPL").copied(),
+        Some(Fixed::from_int(2).unwrap())
+    );
 }

@@ -89,27 +89,54 @@ pub fn learn(engine: &Engine, payload: &OrderPayload) -> (UpdateOutcome, Durabil
     if outcome != UpdateOutcome::UnknownOrder {
         return (outcome, durability);
     }
-    let Some(bound) = bind_in_doubt(engine, payload) else {
-        // Perhaps the create's answer is still on its way: parked until the id is bound.
-        return engine.learn_or_park(&payload.id, update);
-    };
+    if let Some(answered) = answer_in_doubt(engine, payload, update) {
+        return answered;
+    }
+    // Perhaps the create's answer is still on its way: parked until the id is bound.
+    let hint = payload
+        .client_order_id
+        .clone()
+        .zip(account_of(engine, payload));
+    let (outcome, durability) = engine.learn_or_park(&payload.id, update, hint);
+    if outcome != UpdateOutcome::UnknownOrder {
+        return (outcome, durability);
+    }
+    // Or the order went in doubt meanwhile (its timeout looked for parked updates before this
+    // one was parked): it is bound here instead.
+    answer_in_doubt(engine, payload, update).unwrap_or((outcome, durability))
+}
+
+/// The in-doubt order `payload` names by clientOrderID and account, bound to `payload.id`,
+/// and `update` applied to it; `None` when there is none.
+fn answer_in_doubt(
+    engine: &Engine,
+    payload: &OrderPayload,
+    update: OrderUpdate,
+) -> Option<(UpdateOutcome, Durability)> {
+    let bound = bind_in_doubt(engine, payload)?;
     let (outcome, applied) = engine.learn(&payload.id, update);
     let outcome = match outcome {
         // Binding it was news even if the status was not.
         UpdateOutcome::Duplicate => UpdateOutcome::Applied,
         other => other,
     };
-    (outcome, bound.and(applied))
+    Some((outcome, bound.and(applied)))
+}
+
+/// The omnibus account an order payload names (its accountNo, else its accountID where
+/// accounts have ids, else the one shared balance).
+fn account_of(engine: &Engine, payload: &OrderPayload) -> Option<AccountIndex> {
+    match (&payload.account_no, &payload.account_id) {
+        (Some(number), _) => engine.account_named(number),
+        (None, Some(id)) if !engine.has_shared_balance() => engine.account_with_id(id),
+        _ => Some(AccountIndex(0)),
+    }
 }
 
 /// Binds the in-doubt order `payload` names by clientOrderID and account to `payload.id`.
 fn bind_in_doubt(engine: &Engine, payload: &OrderPayload) -> Option<Durability> {
     let client_order_id = payload.client_order_id.as_deref()?;
-    let account = match (&payload.account_no, &payload.account_id) {
-        (Some(number), _) => engine.account_named(number)?,
-        (None, Some(id)) if !engine.has_shared_balance() => engine.account_with_id(id)?,
-        _ => AccountIndex(0),
-    };
+    let account = account_of(engine, payload)?;
     let local = engine.in_doubt_by_client_order_id(client_order_id, account)?;
     match engine.resolve_in_doubt(local, Some(&payload.id)) {
         Ok(durability) => {
