@@ -92,6 +92,19 @@ pub enum TimeInForce {
 }
 
 impl TimeInForce {
+    pub const ALLOWED: &'static str = "DAY, GTC, GTX, FILL_OR_KILL";
+
+    /// DriveWealth's spelling, exactly.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "DAY" => Some(TimeInForce::Day),
+            "GTC" => Some(TimeInForce::Gtc),
+            "GTX" => Some(TimeInForce::Gtx),
+            "FILL_OR_KILL" => Some(TimeInForce::FillOrKill),
+            _ => None,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             TimeInForce::Day => "DAY",

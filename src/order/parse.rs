@@ -116,22 +116,13 @@ pub fn parse_order_within(body: &[u8], max_json_depth: usize) -> Result<Order<'_
             order_type.as_str()
         )));
     }
-    let time_in_force = match optional_string("timeInForce", raw.time_in_force)? {
-        None => None,
-        Some(value) => Some(match value.as_ref() {
-            "DAY" => TimeInForce::Day,
-            "GTC" => TimeInForce::Gtc,
-            "GTX" => TimeInForce::Gtx,
-            "FILL_OR_KILL" => TimeInForce::FillOrKill,
-            other => {
-                return Err(unknown_value(
-                    "timeInForce",
-                    other,
-                    "DAY, GTC, GTX, FILL_OR_KILL",
-                ))
-            }
-        }),
-    };
+    let time_in_force =
+        match optional_string("timeInForce", raw.time_in_force)? {
+            None => None,
+            Some(value) => Some(TimeInForce::parse(value.as_ref()).ok_or_else(|| {
+                unknown_value("timeInForce", value.as_ref(), TimeInForce::ALLOWED)
+            })?),
+        };
     let prevent_queuing = match raw.prevent_queuing.map(RawValue::get) {
         None | Some("null") => false,
         Some("true") => true,

@@ -17,6 +17,8 @@ use super::wire::{ApiError, JsonObject};
 use crate::money::{self, Fixed};
 
 pub struct Funds {
+    /// Whether a balance is kept; fixed at start, so without one no step takes the lock.
+    kept: bool,
     /// `None`: no balance is kept and no BUY is refused for cash.
     cash: Mutex<Option<Fixed>>,
     deposits: AtomicU64,
@@ -42,6 +44,7 @@ pub struct Deposit {
 impl Funds {
     pub fn new(cash: Option<Fixed>, epoch: u64) -> Funds {
         Funds {
+            kept: cash.is_some(),
             cash: Mutex::new(cash),
             deposits: AtomicU64::new(0),
             epoch,
@@ -53,6 +56,9 @@ impl Funds {
     /// back, or a SELL's proceeds). The lock is held across both, so two orders never spend
     /// the same cash.
     pub fn settle<T>(&self, change: impl FnOnce(Option<Fixed>) -> (T, Fixed)) -> T {
+        if !self.kept {
+            return change(None).0;
+        }
         let mut cash = self.cash.lock();
         let (result, spent) = change(*cash);
         if let Some(balance) = cash.as_mut() {

@@ -28,55 +28,11 @@ use chrono::{DateTime, Utc};
 
 use crate::money::Fixed;
 
-/// The simulator reads the same order types and sides as the gateway.
-pub use crate::order::{OrderType, Side};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    New,
-    /// Crypto orders from the start; whole-share orders while a halt holds them.
-    Pending,
-    PartialFill,
-    Filled,
-    Canceled,
-    Rejected,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "NEW",
-            Self::Pending => "PENDING",
-            Self::PartialFill => "PARTIAL_FILL",
-            Self::Filled => "FILLED",
-            Self::Canceled => "CANCELED",
-            Self::Rejected => "REJECTED",
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Filled | Self::Canceled | Self::Rejected)
-    }
-}
-
-/// How much the order is for: exactly one of DriveWealth's `quantity` / `amountCash`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Size {
-    /// Shares, possibly fractional.
-    Quantity(Fixed),
-    /// USD notional; the share quantity is `amountCash / price`, truncated to 8 places.
-    AmountCash(Fixed),
-}
-
-impl Size {
-    /// Fractional by nature (seed `001`): a fractional quantity, or any `amountCash`.
-    pub fn is_fractional(self) -> bool {
-        match self {
-            Size::Quantity(quantity) => !quantity.is_whole(),
-            Size::AmountCash(_) => true,
-        }
-    }
-}
+/// The simulator reads the same order types, sides and sizes as the gateway, and speaks
+/// DriveWealth's order statuses as the ledger reads them (the simulator never sets
+/// `PENDING_CANCEL`).
+pub use crate::ledger::OrderStatus as Status;
+pub use crate::order::{OrderType, Side, Size};
 
 /// A validated create-order request (the fields the simulator acts on).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,7 +234,9 @@ impl Order {
     /// Moves the order one step on under `market`, or leaves it waiting.
     pub fn advance(&mut self, market: Conditions) -> Progress {
         match self.status {
-            Status::Filled | Status::Canceled | Status::Rejected => Progress::Unchanged,
+            Status::Filled | Status::Canceled | Status::Rejected | Status::PendingCancel => {
+                Progress::Unchanged
+            }
             Status::PartialFill => {
                 // The remainder trades under the same session and halt as the first part; its
                 // cash was taken with the first part.

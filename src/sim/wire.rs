@@ -16,6 +16,7 @@ use super::order::{Order, OrderRequest, OrderType, Side, Size, Status};
 use crate::instruments::InstrumentStatus;
 pub use crate::json_out::JsonObject;
 use crate::money::{Fixed, FixedError};
+use crate::order::TimeInForce;
 
 /// DriveWealth's message for `E032` (from its OpenAPI examples); the specifics go in
 /// `errorDetails.detail`.
@@ -167,9 +168,6 @@ struct CreateFields<'a> {
     prevent_queuing: Option<&'a RawValue>,
 }
 
-/// DriveWealth's `timeInForce` values.
-const TIME_IN_FORCE_ALLOWED: &str = "GTC, GTX, DAY, FILL_OR_KILL";
-
 /// Reads a `POST /back-office/orders` body.
 pub fn parse_create(body: &[u8]) -> Result<OrderRequest, ApiError> {
     let fields: CreateFields = serde_json::from_slice(body)
@@ -236,24 +234,25 @@ pub fn parse_create(body: &[u8]) -> Result<OrderRequest, ApiError> {
         ));
     }
     let client_order_id = optional_text(fields.client_order_id, "clientOrderID")?;
-    let time_in_force = optional_text(fields.time_in_force, "timeInForce")?;
-    // DriveWealth's default: DAY for MARKET and LIMIT, GTC for STOP and MARKET_IF_TOUCHED.
-    let (extended_hours, good_till_canceled) = match time_in_force.as_deref() {
-        None => (
-            false,
-            matches!(order_type, OrderType::Stop | OrderType::MarketIfTouched),
-        ),
-        Some("DAY" | "FILL_OR_KILL") => (false, false),
-        Some("GTC") => (false, true),
-        Some("GTX") => (true, false),
-        Some(other) => {
-            return Err(ApiError::not_allowed(
+    let time_in_force = match optional_text(fields.time_in_force, "timeInForce")? {
+        None => None,
+        Some(text) => Some(TimeInForce::parse(&text).ok_or_else(|| {
+            ApiError::not_allowed(
                 "timeInForce",
-                TIME_IN_FORCE_ALLOWED,
-                format!("timeInForce {other:?} is not one of {TIME_IN_FORCE_ALLOWED}"),
-            ))
-        }
+                TimeInForce::ALLOWED,
+                format!(
+                    "timeInForce {text:?} is not one of {}",
+                    TimeInForce::ALLOWED
+                ),
+            )
+        })?),
     };
+    // DriveWealth's default: DAY for MARKET and LIMIT, GTC for STOP and MARKET_IF_TOUCHED.
+    let good_till_canceled = match time_in_force {
+        None => matches!(order_type, OrderType::Stop | OrderType::MarketIfTouched),
+        Some(time_in_force) => time_in_force == TimeInForce::Gtc,
+    };
+    let extended_hours = time_in_force == Some(TimeInForce::Gtx);
     let prevent_queuing = match fields.prevent_queuing.map(RawValue::get) {
         None | Some("null") | Some("false") => false,
         Some("true") => true,
