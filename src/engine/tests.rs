@@ -401,6 +401,22 @@ fn an_upstream_id_already_bound_holds_the_second_order_in_doubt() {
     engine.close();
 }
 
+fn admit_durably(engine: &Engine, order: &crate::order::Order<'_>) -> Admitted {
+    let (admitted, durability) = engine.admit(order).unwrap();
+    durability.wait_blocking().unwrap();
+    admitted
+}
+
+/// DriveWealth's word that an order of 2 filled at 99.
+fn filled_two_at_99() -> OrderUpdate {
+    OrderUpdate {
+        status: crate::ledger::OrderStatus::Filled,
+        cumulative_quantity: Fixed::from_int(2).unwrap(),
+        average_price: Fixed::from_int(99).unwrap(),
+        fees: None,
+    }
+}
+
 /// An event can overtake the create's answer: its update waits for the bind, is applied right
 /// after it, and survives a restart like any other.
 #[test]
@@ -410,14 +426,8 @@ fn an_update_that_overtakes_the_bind_is_applied_when_the_id_is_bound() {
     let engine = Engine::open(&config, clock(), false).unwrap().engine;
     book(&engine);
     let order = parse_order(ORDER).unwrap();
-    let (admitted, durability) = engine.admit(&order).unwrap();
-    durability.wait_blocking().unwrap();
-    let filled = OrderUpdate {
-        status: crate::ledger::OrderStatus::Filled,
-        cumulative_quantity: Fixed::from_int(2).unwrap(),
-        average_price: Fixed::from_int(99).unwrap(),
-        fees: None,
-    };
+    let admitted = admit_durably(&engine, &order);
+    let filled = filled_two_at_99();
     let (outcome, _) = engine.learn_or_park("GB.early", filled, None);
     assert_eq!(outcome, UpdateOutcome::UnknownOrder, "not bound yet");
     // A plain `learn` (a proxied GET, a poll) does not park.
@@ -442,8 +452,7 @@ fn an_update_that_overtakes_the_bind_is_applied_when_the_id_is_bound() {
     let (outcome, _) = engine.learn("GB.early", filled);
     assert_ne!(outcome, UpdateOutcome::Applied);
     // What a plain `learn` saw for "GB.other" was not parked: binding it applies nothing.
-    let (second, durability) = engine.admit(&order).unwrap();
-    durability.wait_blocking().unwrap();
+    let second = admit_durably(&engine, &order);
     engine.bound(&second, "GB.other").wait_blocking().unwrap();
     assert_eq!(reserved(&engine), Fixed::from_int(200).unwrap());
     assert_eq!(engine.orders(OrderState::Open).len(), 1);
@@ -467,15 +476,8 @@ fn an_update_that_came_before_a_timeout_answers_the_in_doubt_order() {
     let engine = Engine::open(&config, clock(), false).unwrap().engine;
     book(&engine);
     let body = r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":2,"price":100,"clientID":"CUST0A19F","clientOrderID":"co-early"}"#;
-    let order = parse_order(body.as_bytes()).unwrap();
-    let (admitted, durability) = engine.admit(&order).unwrap();
-    durability.wait_blocking().unwrap();
-    let filled = OrderUpdate {
-        status: crate::ledger::OrderStatus::Filled,
-        cumulative_quantity: Fixed::from_int(2).unwrap(),
-        average_price: Fixed::from_int(99).unwrap(),
-        fees: None,
-    };
+    let admitted = admit_durably(&engine, &parse_order(body.as_bytes()).unwrap());
+    let filled = filled_two_at_99();
     let elsewhere = Some(("co-early".to_owned(), crate::ledger::AccountIndex(1)));
     let (outcome, _) = engine.learn_or_park("GB.other-account", filled, elsewhere);
     assert_eq!(outcome, UpdateOutcome::UnknownOrder);
