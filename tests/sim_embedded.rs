@@ -198,3 +198,20 @@ fn with_no_fill_delay_every_fill_still_arrives_through_the_webhook() {
         .then_some(())
     });
 }
+
+/// In-process, the simulator reads omnigate's clock: `PUT /admin/clock` moves both.
+#[test]
+fn the_in_process_simulator_shares_the_gateways_clock() {
+    let gateway = start("");
+    let now = sim_call(&gateway, "GET", "/sim/clock", "").json()["now"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(now.starts_with("2026-03-10T15:00:"), "{now}");
+    gateway.set_clock("2027-01-04T14:30:00Z");
+    let now = sim_call(&gateway, "GET", "/sim/clock", "").json()["now"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(now.starts_with("2027-01-04T14:30:"), "{now}");
+}

@@ -1,8 +1,9 @@
 //! The simulator as DriveWealth where omnigate's rules meet it (SPEC §9), black-box against
 //! `omnigate sim` on its own adjustable clock: trading hours and cancel cut-offs from the NYSE
 //! calendar across a DST switch, a holiday and an early close; halts; LIMIT, STOP and
-//! MARKET_IF_TOUCHED triggers; crypto; the price walk; the simulator's own omni balance and
-//! deposits; and the webhook's retries and deliberate duplicates.
+//! MARKET_IF_TOUCHED triggers; DAY expiry; crypto; the price walk; the simulator's own omni
+//! balance and deposits; the webhook's retries, deliberate duplicates and dead letters; reads
+//! by order number and ids unique across restarts.
 
 mod common;
 
@@ -559,4 +560,40 @@ fn day_orders_expire_at_the_close_and_gtc_ones_rest() {
     set_price(&sim, "AAPL", "251");
     let filled = wait_for_status(&sim, &stop, "FILLED");
     assert_eq!(filled["averagePrice"], 251);
+}
+
+/// `GET /back-office/orders/byOrderNo/{orderNo}` finds an order by its number, and a restarted
+/// simulator (same seed, same config) issues neither an id nor a number it issued before.
+#[test]
+fn orders_are_found_by_number_and_ids_never_repeat_across_restarts() {
+    let first_run = {
+        let sim = Simulator::start_listed("fill_delay_ms = 0\nseed = 5", "");
+        let id = place(&sim, &order("AAPL", "BUY", ""));
+        let order_no = status(&sim, &id)["orderNo"].as_str().unwrap().to_owned();
+        let by_no = sim.call(
+            "GET",
+            &format!("/back-office/orders/byOrderNo/{order_no}"),
+            "",
+        );
+        assert_eq!(by_no.status, 200, "{}", by_no.text());
+        assert_eq!(by_no.json()["id"], id.as_str());
+        assert_eq!(
+            sim.call("GET", "/back-office/orders/byOrderNo/SMZZ999999", "")
+                .error()
+                .0,
+            "O001"
+        );
+        (id, order_no)
+    };
+    let sim = Simulator::start_listed("fill_delay_ms = 0\nseed = 5", "");
+    let id = place(&sim, &order("AAPL", "BUY", ""));
+    assert_ne!(id, first_run.0, "a new start's ids are its own");
+    // The number's two letters come from the start's random epoch too, but two letters repeat
+    // one start in 676: the id is what must never repeat.
+    let order_no = status(&sim, &id)["orderNo"].as_str().unwrap().to_owned();
+    assert!(
+        order_no.ends_with("000001"),
+        "{order_no} after {}",
+        first_run.1
+    );
 }
