@@ -13,6 +13,7 @@
 //! that never comes (one placed around omnigate) simply ages out.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -31,6 +32,11 @@ pub const EARLY_TTL: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct EarlyUpdates {
     parked: Mutex<HashMap<String, Parked>>,
+    /// How many ids are parked, stored under `parked`'s lock after each change: a bind reads
+    /// it without the lock and, seeing none, takes no lock at all. Sound because the engine
+    /// parks and takes under one more lock (its updates lock), which orders this store before
+    /// that load.
+    ids: AtomicUsize,
 }
 
 struct Parked {
@@ -89,20 +95,24 @@ impl EarlyUpdates {
                 updates: vec![update],
             },
         );
+        self.ids.store(parked.len(), Ordering::Release);
     }
 
     /// The updates parked for `order_id` within [`EARLY_TTL`], in arrival order, and forgets
-    /// them. Cheap when none are parked, as on nearly every bind.
+    /// them. With none parked, as on nearly every bind, one atomic load and no lock. The
+    /// caller holds the lock its parks are made under (see `ids`).
     pub fn take(&self, order_id: &str) -> Vec<OrderUpdate> {
         self.take_at(order_id, Instant::now())
     }
 
     fn take_at(&self, order_id: &str, now: Instant) -> Vec<OrderUpdate> {
-        let mut parked = self.parked.lock();
-        if parked.is_empty() {
+        if self.ids.load(Ordering::Acquire) == 0 {
             return Vec::new();
         }
-        match parked.remove(order_id) {
+        let mut parked = self.parked.lock();
+        let entry = parked.remove(order_id);
+        self.ids.store(parked.len(), Ordering::Release);
+        match entry {
             Some(entry) if now.duration_since(entry.since) < EARLY_TTL => entry.updates,
             _ => Vec::new(),
         }
@@ -130,6 +140,7 @@ impl EarlyUpdates {
             })
             .map(|(order_id, _)| order_id.clone())?;
         let entry = parked.remove(&order_id)?;
+        self.ids.store(parked.len(), Ordering::Release);
         Some((order_id, entry.updates))
     }
 }

@@ -171,7 +171,7 @@ impl Engine {
     /// Applies what an order status (a proxied GET answer, an event, a poll) says, and logs it
     /// if it changed anything.
     pub fn learn(&self, order_id: &str, update: OrderUpdate) -> (UpdateOutcome, Durability) {
-        self.learn_parking(order_id, update, None)
+        self.learn_parking(order_id, update, IfUnbound::Drop)
     }
 
     /// [`Engine::learn`], and an update for an id not bound (yet) is parked until its bind
@@ -184,15 +184,14 @@ impl Engine {
         update: OrderUpdate,
         hint: Option<(String, AccountIndex)>,
     ) -> (UpdateOutcome, Durability) {
-        self.learn_parking(order_id, update, Some(hint))
+        self.learn_parking(order_id, update, IfUnbound::Park(hint))
     }
 
-    /// `park`: `Some(hint)` parks an update for an id not bound.
     fn learn_parking(
         &self,
         order_id: &str,
         update: OrderUpdate,
-        park: Option<Option<(String, AccountIndex)>>,
+        unbound: IfUnbound,
     ) -> (UpdateOutcome, Durability) {
         // Whose order it is, read before a final update closes it (for the audit trail).
         let audited = self
@@ -206,7 +205,8 @@ impl Engine {
             // The trade day of what this newly fills: today in New York, by the engine's clock.
             let trade_day = Some(new_york_date(self.clock.now()));
             let outcome = self.ledger.apply_update_on(order_id, update, trade_day);
-            if let Some(hint) = park.filter(|_| outcome == UpdateOutcome::UnknownOrder) {
+            if let (IfUnbound::Park(hint), UpdateOutcome::UnknownOrder) = (unbound, &outcome) {
+                // Under the updates lock, as the bind's look at parked updates is.
                 self.early.park(order_id, update, hint);
             }
             let durability = if outcome == UpdateOutcome::Applied {
@@ -357,4 +357,12 @@ impl Engine {
 /// replay remembers it too).
 fn returned_payment_key(payment_id: &str) -> String {
     format!("returned:{payment_id}")
+}
+
+/// What `learn` does with an update for an id not bound.
+enum IfUnbound {
+    /// Nothing: reported `UnknownOrder`.
+    Drop,
+    /// Parks it until the id is bound, with the clientOrderID and account it names.
+    Park(Option<(String, AccountIndex)>),
 }
