@@ -14,7 +14,7 @@ use super::{Entry, Request};
 use crate::json_out::JsonObject;
 
 /// The order body's fields the trail keeps, under the names DriveWealth gives them.
-const ORDER_FIELDS: [&str; 11] = [
+pub(super) const ORDER_FIELDS: [&str; 11] = [
     "clientID",
     "accountNo",
     "symbol",

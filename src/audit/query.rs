@@ -13,24 +13,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::line::ORDER_FIELDS;
 use super::writer::day_of;
 
-/// The CSV columns, in order: every field a line may carry.
-const CSV_COLUMNS: [&str; 31] = [
-    "ts",
-    "kind",
-    "request",
-    "clientID",
-    "accountNo",
-    "symbol",
-    "instrumentID",
-    "ISIN",
-    "side",
-    "orderType",
-    "quantity",
-    "amountCash",
-    "price",
-    "clientOrderID",
+/// The CSV columns before the order's fields.
+const CSV_LEADING: [&str; 3] = ["ts", "kind", "request"];
+/// The CSV columns after the order's fields.
+const CSV_TRAILING: [&str; 17] = [
     "Idempotency-Key",
     "code",
     "message",
@@ -50,6 +39,15 @@ const CSV_COLUMNS: [&str; 31] = [
     "change",
     "changeBytes",
 ];
+
+/// The CSV columns, in order: every field a line may carry, the order's fields as the trail
+/// keeps them ([`ORDER_FIELDS`]).
+fn csv_columns() -> impl Iterator<Item = &'static str> {
+    CSV_LEADING
+        .into_iter()
+        .chain(ORDER_FIELDS)
+        .chain(CSV_TRAILING)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -136,7 +134,7 @@ pub fn export(
         Format::Jsonl => Sink::Jsonl(out),
         Format::Csv => {
             let mut csv = csv::Writer::from_writer(out);
-            csv.write_record(CSV_COLUMNS)
+            csv.write_record(csv_columns())
                 .map_err(|error| QueryError::Write(error.to_string()))?;
             Sink::Csv(Box::new(csv))
         }
@@ -226,9 +224,8 @@ fn names_customer(path: &str, client_id: &str) -> bool {
 /// One CSV row: each column's text (a string's contents, other JSON as written).
 fn csv_row(text: &str) -> Vec<String> {
     let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text).unwrap_or_default();
-    CSV_COLUMNS
-        .iter()
-        .map(|column| match fields.get(*column) {
+    csv_columns()
+        .map(|column| match fields.get(column) {
             None => String::new(),
             Some(raw) => neutralised(
                 serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned()),
