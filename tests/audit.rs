@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{binary, config, send, wait_for, Gateway, ADMIN_TOKEN};
+use common::{binary, cancel_at, config, send, wait_for, Gateway, ADMIN_TOKEN};
 
 const ROUTER_AUTHORIZATION: &str = "Bearer router-secret-7f3a9c";
 const ROUTER_APP_KEY: &str = "app-key-secret-5d21e8";
@@ -136,13 +136,7 @@ fn decisions_upstream_answers_fills_and_admin_changes_are_audited() {
     );
     assert_eq!(resting.status, 200, "{}", resting.text());
     let resting_id = resting.json()["orderId"].as_str().unwrap().to_owned();
-    let cancel = send(
-        gateway.order,
-        "PATCH",
-        &format!("/back-office/orders/{resting_id}"),
-        &[("content-type", "application/json")],
-        br#"{"method":"CANCEL"}"#,
-    );
+    let cancel = cancel_at(gateway.order, &resting_id);
     assert_eq!(cancel.status, 200, "{}", cancel.text());
     let cancels = wait_for("the cancel's lines", Duration::from_secs(10), || {
         let cancels: Vec<serde_json::Value> = audit(&gateway, "?clientID=123456789")

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::{config, send, wait_for, Gateway};
+use common::{cancel_at, config, send, wait_for, Gateway};
 
 const ORDER: &str = r#"{"accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","quantity":QTY,"clientID":"123456789"}"#;
 
@@ -134,13 +134,7 @@ fn the_kill_switch_stops_new_orders_lets_cancels_through_and_can_cancel_open_ord
             .0,
         "TRADING_DISABLED"
     );
-    let cancel = send(
-        gateway.order,
-        "PATCH",
-        &format!("/back-office/orders/{}", open[0]),
-        &[("content-type", "application/json")],
-        br#"{"method":"CANCEL"}"#,
-    );
+    let cancel = cancel_at(gateway.order, &open[0]);
     assert_eq!(cancel.status, 200, "{}", cancel.text());
     assert_eq!(
         gateway.admin("GET", "/admin/kill-switch", "").json()["global"],

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config, send, wait_for, Gateway, TempDir};
+use common::{cancel_at, config, send, wait_for, Gateway, TempDir};
 
 fn event(id: &str, kind: &str, payload: &str) -> String {
     format!(
@@ -283,13 +283,7 @@ fn reconciliation_reports_what_only_one_side_has() {
     let both = through_omnigate();
     let canceled_behind = through_omnigate();
     // DriveWealth cancels one without omnigate hearing of it (no events, no poller) ...
-    let cancel = send(
-        sim,
-        "PATCH",
-        &format!("/back-office/orders/{canceled_behind}"),
-        &json,
-        br#"{"method":"CANCEL"}"#,
-    );
+    let cancel = cancel_at(sim, &canceled_behind);
     assert_eq!(cancel.status, 200, "{}", cancel.text());
     // ... and takes one placed around omnigate.
     let around = send(sim, "POST", "/back-office/orders", &json, order.as_bytes());

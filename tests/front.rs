@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config, dead_port, send, send_raw, wait_for, Gateway, SilentUpstream};
+use common::{cancel_at, config, dead_port, send, send_raw, wait_for, Gateway, SilentUpstream};
 
 const ORDER: &str = r#"{"accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","quantity":1,"clientID":"123456789"}"#;
 
@@ -277,13 +277,7 @@ fn other_paths_are_proxied_unchanged() {
     // The simulator does not serve instruments: its own 404 comes back, untouched.
     assert_eq!(response.status, 404);
     assert!(response.header("x-omnigate-decision").is_none());
-    let cancel = send(
-        gateway.order,
-        "PATCH",
-        "/back-office/orders/nope",
-        &[("content-type", "application/json")],
-        br#"{"method":"CANCEL"}"#,
-    );
+    let cancel = cancel_at(gateway.order, "nope");
     assert_eq!(cancel.status, 404, "{}", cancel.text());
     let count = wait_for("requests to be counted", Duration::from_secs(5), || {
         let count = gateway.upstream_requests();

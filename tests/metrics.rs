@@ -6,21 +6,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{config, dead_port, send, Gateway};
+use common::{cancel_at, config, dead_port, send, Gateway};
 
 /// Thursday 2026-11-19, 11:00 ET: the regular session.
 const REGULAR: &str = "2026-11-19T11:00:00-05:00";
 
 fn order(fields: &str) -> String {
-    let base = r#""accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","clientID":"123456789""#;
-    if fields.contains("\"quantity\"") || fields.contains("\"amountCash\"") {
-        format!("{{{base},{fields}}}")
-    } else {
-        format!(
-            "{{{base},\"quantity\":1{}{fields}}}",
-            if fields.is_empty() { "" } else { "," }
-        )
-    }
+    common::market_buy(fields)
 }
 
 /// `omnigate_decisions_total` by code.
@@ -232,13 +224,7 @@ burst = 1
     upstream_took += 1;
     let queued_id = queued.json()["orderId"].as_str().unwrap().to_owned();
     gateway.set_clock("2026-11-20T09:28:05-05:00");
-    let cancel = send(
-        gateway.order,
-        "PATCH",
-        &format!("/back-office/orders/{queued_id}"),
-        &[("content-type", "application/json")],
-        br#"{"method":"CANCEL"}"#,
-    );
+    let cancel = cancel_at(gateway.order, &queued_id);
     assert_eq!(cancel.error().0, "CANCEL_NOT_ALLOWED");
     gateway.set_clock(REGULAR);
 

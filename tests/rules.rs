@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{config, send, Gateway};
+use common::{cancel_at, config, Gateway};
 
 /// Thursday 2026-11-19, 11:00 ET: the regular session.
 const REGULAR: &str = "2026-11-19T11:00:00-05:00";
@@ -25,15 +25,7 @@ fn gateway() -> Gateway {
 }
 
 fn order(fields: &str) -> String {
-    let base = r#""accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","clientID":"123456789""#;
-    if fields.contains("\"quantity\"") || fields.contains("\"amountCash\"") {
-        format!("{{{base},{fields}}}")
-    } else {
-        format!(
-            "{{{base},\"quantity\":1{}{fields}}}",
-            if fields.is_empty() { "" } else { "," }
-        )
-    }
+    common::market_buy(fields)
 }
 
 #[test]
@@ -182,15 +174,7 @@ fn market_hours_queue_or_refuse_and_cancels_respect_the_opening_cutoff() {
         Some("2026-11-20T14:30:00+00:00")
     );
     let order_id = response.json()["orderId"].as_str().unwrap().to_owned();
-    let cancel = |id: &str| {
-        send(
-            gateway.order,
-            "PATCH",
-            &format!("/back-office/orders/{id}"),
-            &[("content-type", "application/json")],
-            br#"{"method":"CANCEL"}"#,
-        )
-    };
+    let cancel = |id: &str| cancel_at(gateway.order, id);
 
     // AAPL is NASDAQ-listed: no cancels from 09:28 ET until the open.
     gateway.set_clock("2026-11-20T09:28:05-05:00");

@@ -58,11 +58,7 @@ fn wait_for_status(sim: &Simulator, id: &str, wanted: &str) -> serde_json::Value
 }
 
 fn cancel(sim: &Simulator, id: &str) -> Response {
-    sim.call(
-        "PATCH",
-        &format!("/back-office/orders/{id}"),
-        r#"{"method":"CANCEL"}"#,
-    )
+    common::cancel_at(sim.addr, id)
 }
 
 fn set_price(sim: &Simulator, symbol: &str, price: &str) {

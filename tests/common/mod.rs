@@ -348,6 +348,32 @@ pub fn send(
     send_raw(addr, &raw)
 }
 
+/// `PATCH /back-office/orders/{order_id}` `{"method":"CANCEL"}` at `addr` (omnigate's order
+/// listener or a simulator).
+pub fn cancel_at(addr: SocketAddr, order_id: &str) -> Response {
+    send(
+        addr,
+        "PATCH",
+        &format!("/back-office/orders/{order_id}"),
+        &[("content-type", "application/json")],
+        br#"{"method":"CANCEL"}"#,
+    )
+}
+
+/// A MARKET BUY of AAPL for customer `123456789` with `fields` added: quantity 1 unless they
+/// give a quantity or an amountCash.
+pub fn market_buy(fields: &str) -> String {
+    let base = r#""accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","clientID":"123456789""#;
+    if fields.contains("\"quantity\"") || fields.contains("\"amountCash\"") {
+        format!("{{{base},{fields}}}")
+    } else {
+        format!(
+            "{{{base},\"quantity\":1{}{fields}}}",
+            if fields.is_empty() { "" } else { "," }
+        )
+    }
+}
+
 /// Holds every order of the simulator at `simulator` where it is (`PUT /sim/fills`).
 pub fn pause_fills_at(simulator: SocketAddr) {
     let paused = send(
