@@ -26,14 +26,8 @@ sed -i "s/^fsync = .*/fsync = \"$fsync\"/" "$work/omnigate-perf.toml"
 cp "$work/omnigate-perf.toml" "$work/omnigate-b.toml"
 printf '\n%s\n' "${B_CONFIG:-}" >>"$work/omnigate-b.toml"
 
-wait_for_port() {
-    for _ in $(seq 1 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
+# shellcheck source=perf/lib.sh
+. perf/lib.sh
 
 # One round of one binary: a fresh simulator (its book grows with every order) and WAL, the omni
 # account funded, the load; prints "req/s p99_us errors".

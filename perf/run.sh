@@ -16,14 +16,8 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cp perf/omnigate-perf.toml perf/instruments.jsonl perf/customers.jsonl "$work/"
 
-wait_for_port() {
-    for _ in $(seq 1 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
+# shellcheck source=perf/lib.sh
+. perf/lib.sh
 
 "$bin" sim --config perf/sim.toml --listen 127.0.0.1:19090 >/dev/null 2>&1 &
 wait_for_port 19090
