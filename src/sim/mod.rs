@@ -77,7 +77,6 @@ use self::outbox::{Delivery, Outbox};
 use self::prices::PriceFeed;
 use self::wire::{ApiError, FaultsUpdate, JsonObject};
 use crate::beat::Beat;
-use crate::clock::Clock;
 use crate::config::{MarketConfig, SimulatorConfig};
 use crate::instruments::InstrumentSpec;
 
@@ -100,10 +99,11 @@ pub struct Setup<'a> {
     pub webhook: Option<Webhook>,
 }
 
+#[cfg(test)]
 impl<'a> Setup<'a> {
     /// A simulator on `clock` with no instrument master (an open book), no webhook and the
     /// built-in calendar.
-    pub fn bare(config: &'a SimulatorConfig, clock: Arc<dyn Clock>) -> Setup<'a> {
+    pub fn bare(config: &'a SimulatorConfig, clock: Arc<dyn crate::clock::Clock>) -> Setup<'a> {
         static NO_MARKET_KEYS: std::sync::OnceLock<MarketConfig> = std::sync::OnceLock::new();
         Setup {
             config,

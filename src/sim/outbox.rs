@@ -24,6 +24,7 @@ use http::{HeaderValue, Method, Request, Uri};
 use tokio::sync::{mpsc, watch};
 
 use super::faults::{mix64, Dice};
+use super::stopped_signalled;
 use super::wire::JsonObject;
 use crate::clock::Clock;
 use crate::config::{UpstreamBase, UpstreamConfig};
@@ -209,7 +210,7 @@ impl Delivery {
                     Some(event) => event,
                     None => return,
                 },
-                _ = stopped.wait_for(|stopped| *stopped) => return,
+                _ = stopped_signalled(&mut stopped) => return,
             };
             match self.deliver(&event, &mut stopped).await {
                 Delivered::Taken => {}
@@ -255,7 +256,7 @@ impl Delivery {
             }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = stopped.wait_for(|stopped| *stopped) => return Delivered::Stopped,
+                _ = stopped_signalled(stopped) => return Delivered::Stopped,
             }
             wait = (wait * 2).min(RETRY_MAX);
         }
