@@ -72,7 +72,7 @@ use self::fills::Progression;
 use self::funds::Funds;
 use self::instruments::Listings;
 use self::market::Hours;
-use self::order::{Conditions, Order, Progress};
+use self::order::{Order, Progress};
 use self::outbox::{Delivery, Outbox};
 use self::prices::PriceFeed;
 use self::wire::{ApiError, FaultsUpdate, JsonObject};
@@ -336,17 +336,11 @@ impl Simulator {
             let mut state = record.state.lock();
             self.post_order_event("orders.created", &state);
             // Seed `001`: fractional orders on a halted security "are immediately REJECTED".
-            if listing.is_halted() && state.request.size.is_fractional() {
-                let halted = Conditions {
-                    now: created,
-                    price: self.prices.price(&listing.symbol),
-                    trading: true,
-                    halted: true,
-                    cash: None,
-                };
-                if state.advance(halted) == Progress::Rejected {
-                    self.post_order_event("orders.completed", &state);
-                }
+            if listing.is_halted()
+                && state.request.size.is_fractional()
+                && state.meet_halt() == Progress::Rejected
+            {
+                self.post_order_event("orders.completed", &state);
             }
             (wire::order_ids(&state), state.status().is_final())
         };

@@ -256,13 +256,7 @@ impl Order {
                     return Progress::Expired;
                 }
                 if market.halted {
-                    if self.request.size.is_fractional() {
-                        return self.reject(FRACTIONAL_ON_HALT.to_owned());
-                    }
-                    // Seed `001`: "Whole Share orders … are left in a PENDING state, and will
-                    // be processed once the halt has been lifted."
-                    self.status = Status::Pending;
-                    return Progress::Waiting;
+                    return self.meet_halt();
                 }
                 if !market.trading {
                     return Progress::Waiting;
@@ -273,6 +267,17 @@ impl Order {
                 }
             }
         }
+    }
+
+    /// A halt on an order that has not traded: seed `001`, "Whole Share orders … are left in a
+    /// PENDING state, and will be processed once the halt has been lifted"; "Fractional Share
+    /// orders … are immediately REJECTED".
+    pub fn meet_halt(&mut self) -> Progress {
+        if self.request.size.is_fractional() {
+            return self.reject(FRACTIONAL_ON_HALT.to_owned());
+        }
+        self.status = Status::Pending;
+        Progress::Waiting
     }
 
     /// The price the order executes at now, or `None` while its condition is not met. A met
