@@ -14,6 +14,8 @@
 //! - `snapshot`: writing a snapshot atomically and removing what it covers.
 //! - `inspect`: [`verify`] and [`dump`], read-only, for the CLI.
 //! - `storage`: the file operations behind a trait, so tests can inject EIO and ENOSPC.
+//! - `dir`: the directory itself: creating it, its lock, installing a snapshot into it.
+//! - `error`: [`WalError`], every way the log can fail, each naming the file and offset.
 //!
 //! # Writing: group commit, fail closed
 //!
@@ -91,6 +93,8 @@
 //! `open` would decide; [`dump`] lists every record.
 
 mod completion;
+mod dir;
+mod error;
 pub mod format;
 mod inspect;
 mod recovery;
@@ -99,7 +103,6 @@ mod storage;
 mod writer;
 
 use std::fs::File;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -110,6 +113,9 @@ use crossbeam_channel::TrySendError;
 use parking_lot::Mutex;
 
 pub use completion::Appending;
+pub use dir::install_snapshot;
+use dir::{create_dir, lock_dir};
+pub use error::WalError;
 pub use inspect::{dump, verify, DumpEntry, SegmentReport, SnapshotReport, VerifyReport};
 #[doc(hidden)]
 pub use storage::{Fault, FaultPlan, FaultyStorage, FileStorage, Storage, StorageFile};
@@ -198,93 +204,6 @@ impl WalOptions {
     }
 }
 
-/// Why the log could not do something. Every message names the file and, where it applies,
-/// the byte offset. `Clone` so one failure can answer every waiter.
-///
-/// For the HTTP layer: `QueueFull` is overload (503, retry later); `Failed` and `Closed` mean
-/// the log takes nothing more (503 until an operator restarts); at open, `Corrupt`,
-/// `MissingSegment`, `BadSnapshot` need an operator.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WalError {
-    /// A file operation failed.
-    #[error("{op} {file}{}: {message}", at_offset(.offset))]
-    Io {
-        op: &'static str,
-        file: String,
-        offset: Option<u64>,
-        kind: io::ErrorKind,
-        message: String,
-    },
-    /// A damaged or impossible record (or header) where the log cannot just be cut.
-    #[error(
-        "corrupt log: {segment} at byte {offset}: {reason}; refusing to start \
-         (the operator's truncate_corrupt_tail flag cuts the log here, losing what follows)"
-    )]
-    Corrupt {
-        segment: String,
-        offset: u64,
-        reason: String,
-    },
-    /// A torn tail, reported by [`verify`] and [`dump`]; [`Wal::open`] cuts it.
-    #[error("torn tail: {segment} at byte {offset}: {reason} (open cuts the log here)")]
-    TornTail {
-        segment: String,
-        offset: u64,
-        reason: String,
-    },
-    /// Records that should be in the log are not: a gap between segments or after a snapshot.
-    #[error("missing segment: {detail}")]
-    MissingSegment { detail: String },
-    /// The newest snapshot cannot be trusted.
-    #[error("bad snapshot {file} at byte {offset}: {reason}")]
-    BadSnapshot {
-        file: String,
-        offset: u64,
-        reason: String,
-    },
-    /// A record outside 1..=limit bytes; nothing was queued.
-    #[error("record of {bytes} bytes refused: a record must be 1..={limit} bytes")]
-    RecordSize { bytes: usize, limit: usize },
-    /// The writer's queue is full; nothing was queued. Overload: answer 503.
-    #[error("the log's queue is full ({capacity} appends waiting); try again")]
-    QueueFull { capacity: usize },
-    /// A write or fsync failed earlier; the log is closed for good.
-    #[error("the log is closed after a storage failure: {reason}")]
-    Failed { reason: String },
-    /// The log was shut down (or its writer is gone).
-    #[error("the log is shut down")]
-    Closed,
-    /// A snapshot that would not be correct.
-    #[error("snapshot refused: {reason}")]
-    SnapshotRefused { reason: String },
-    #[error("invalid WAL options: {}", .problems.join("; "))]
-    InvalidOptions { problems: Vec<String> },
-    /// Another process (or another open `Wal`) holds the directory.
-    #[error("{file} is locked: another process has this log open")]
-    Locked { file: String },
-}
-
-fn at_offset(offset: &Option<u64>) -> String {
-    offset.map_or_else(String::new, |offset| format!(" at byte {offset}"))
-}
-
-impl WalError {
-    pub(crate) fn io(
-        op: &'static str,
-        file: &Path,
-        offset: Option<u64>,
-        error: &io::Error,
-    ) -> Self {
-        WalError::Io {
-            op,
-            file: file.display().to_string(),
-            offset,
-            kind: error.kind(),
-            message: error.to_string(),
-        }
-    }
-}
-
 /// What [`Wal::open`] read back.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Recovered {
@@ -296,6 +215,21 @@ pub struct Recovered {
     pub warnings: Vec<String>,
     /// The lsn the next append gets. `records[i]` has lsn `next_lsn - records.len() + i`.
     pub next_lsn: u64,
+}
+
+/// Where a replicated log's own records go first (SPEC §12). The log knows nothing of what
+/// is behind it; `ha` implements it on a JetStream stream.
+pub trait Replica: Send + Sync {
+    /// Makes `records` — `(lsn, payload)`, consecutive lsns, oldest first — durable in the
+    /// shared log at those same positions, or says why not. Called from the writer thread
+    /// before the batch is written locally; it may block (the writer's next batch gathers
+    /// meanwhile). An error closes the log for good.
+    fn replicate(&self, records: &[(u64, &[u8])]) -> Result<(), String>;
+
+    /// A snapshot covering every lsn below `next_lsn` was written locally: the shared log may
+    /// keep it and trim what it covers. Called from the snapshotting thread; errors are the
+    /// replica's to report (the local snapshot stands either way).
+    fn snapshot_written(&self, state: &[u8], next_lsn: u64);
 }
 
 /// The log. `Send + Sync`; share it as `Arc<Wal>`.
@@ -313,8 +247,6 @@ pub struct Wal {
     /// Holds the directory's `flock` until shutdown.
     lock: Mutex<Option<File>>,
 }
-
-const LOCK_FILE: &str = "LOCK";
 
 impl Wal {
     /// Opens (or creates) the log in `dir` and recovers it per the table in the module doc.
@@ -398,6 +330,26 @@ impl Wal {
     /// dense and increasing in the order appends reach the queue. Never blocks: a full queue
     /// resolves at once to [`WalError::QueueFull`].
     pub fn append(&self, record: Vec<u8>) -> Appending {
+        self.append_at(record, None)
+    }
+
+    /// Appends a record copied from the shared log, where it has lsn `lsn`; it must get the
+    /// same lsn here (else the log closes: the two have diverged) and is not replicated again.
+    pub fn append_copy(&self, record: Vec<u8>, lsn: u64) -> Appending {
+        self.append_at(record, Some(lsn))
+    }
+
+    /// From now on, every record this node makes goes to `replica` before it is written here.
+    pub fn replicate_to(&self, replica: Arc<dyn Replica>) {
+        *self.shared.replica.write() = Some(replica);
+    }
+
+    /// The lsn the next append gets, once everything queued is written.
+    pub fn written_next_lsn(&self) -> u64 {
+        self.shared.written_next_lsn.load(Ordering::Acquire)
+    }
+
+    fn append_at(&self, record: Vec<u8>, copied_at: Option<u64>) -> Appending {
         if let Some(error) = self.refusal() {
             return Appending::ready(Err(error));
         }
@@ -412,7 +364,11 @@ impl Wal {
         let Some(sender) = sender.as_ref() else {
             return Appending::ready(Err(self.refusal().unwrap_or(WalError::Closed)));
         };
-        match sender.try_send(Request::Append { record, done }) {
+        match sender.try_send(Request::Append {
+            record,
+            done,
+            copied_at,
+        }) {
             Ok(()) => appending,
             Err(TrySendError::Full(_)) => Appending::ready(Err(WalError::QueueFull {
                 capacity: self.queue_capacity,
@@ -466,7 +422,12 @@ impl Wal {
         }
         snapshot::write(&*self.storage, &self.dir, state, next_lsn)?;
         *newest = next_lsn;
-        snapshot::remove_covered(&*self.storage, &self.dir, &self.shared, next_lsn)
+        let removed = snapshot::remove_covered(&*self.storage, &self.dir, &self.shared, next_lsn);
+        let replica = self.shared.replica.read().clone();
+        if let Some(replica) = replica {
+            replica.snapshot_written(state, next_lsn);
+        }
+        removed
     }
 
     /// Why the log is closed for good, once a write or fsync has failed.
@@ -523,43 +484,7 @@ impl std::fmt::Debug for Wal {
     }
 }
 
-/// Creates `dir` if missing, making its entry in the parent durable.
-fn create_dir(storage: &dyn Storage, dir: &Path) -> Result<(), WalError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir).map_err(|e| WalError::io("create directory", dir, None, &e))?;
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        storage
-            .sync_dir(parent)
-            .map_err(|e| WalError::io("fsync directory", parent, None, &e))?;
-    }
-    Ok(())
-}
-
-/// Takes an exclusive `flock` on `dir/LOCK`: two writers on one log would interleave records.
-fn lock_dir(dir: &Path) -> Result<File, WalError> {
-    use std::os::unix::io::AsRawFd;
-    let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| WalError::io("open", &path, None, &e))?;
-    // SAFETY: the descriptor is open for the lifetime of `file`; flock reads no memory.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(file);
-    }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        return Err(WalError::Locked {
-            file: path.display().to_string(),
-        });
-    }
-    Err(WalError::io("lock", &path, None, &error))
-}
-
+#[cfg(test)]
+mod replica_tests;
 #[cfg(test)]
 mod tests;

@@ -23,15 +23,21 @@ use super::completion::Completer;
 use super::format::{self, SEGMENT_HEADER_BYTES};
 use super::recovery::SegmentFile;
 use super::storage::{Storage, StorageFile};
-use super::{FsyncPolicy, WalError, WalOptions};
+use super::{FsyncPolicy, Replica, WalError, WalOptions};
 
 /// Payload bytes taken into one batch, at most (plus the one record that crosses it).
 pub(crate) const BATCH_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// What callers send the writer.
 pub(crate) enum Request {
-    /// Append a record; completes with its lsn.
-    Append { record: Vec<u8>, done: Completer },
+    /// Append a record; completes with its lsn. `copied_at` is `Some(lsn)` for a record
+    /// copied from the shared log at that lsn (a follower's), which must land at the same lsn
+    /// here and is not replicated again; `None` for a record this node made.
+    Append {
+        record: Vec<u8>,
+        done: Completer,
+        copied_at: Option<u64>,
+    },
     /// Fsync what is written; completes with the next lsn to be written.
     Sync { done: Completer },
 }
@@ -70,6 +76,8 @@ pub(crate) struct Shared {
     pub segments: Mutex<Vec<SegmentFile>>,
     /// Every lsn below this is written (and under `Always`, fsynced).
     pub written_next_lsn: AtomicU64,
+    /// Replicated mode: where the records this node makes go before they are written here.
+    pub replica: RwLock<Option<Arc<dyn Replica>>>,
 }
 
 impl Shared {
@@ -80,6 +88,7 @@ impl Shared {
             sender: RwLock::new(Some(sender)),
             segments: Mutex::new(segments),
             written_next_lsn: AtomicU64::new(next_lsn),
+            replica: RwLock::new(None),
         }
     }
 }
@@ -204,14 +213,27 @@ impl Writer {
     /// Writes the batch, fsyncs per the policy, completes its waiters. On error the waiters
     /// (and any requests not yet taken from `batch`) are left for [`Writer::fail`].
     fn commit(&mut self, batch: &mut Vec<Request>) -> Result<(), WalError> {
+        self.replicate(batch)?;
         let mut appended = false;
         // Taken from the back so that on error the untaken rest is still in `batch`.
         batch.reverse();
         while let Some(request) = batch.pop() {
             match request {
-                Request::Append { record, done } => {
+                Request::Append {
+                    record,
+                    done,
+                    copied_at,
+                } => {
                     let lsn = self.next_lsn;
                     self.waiters.push((done, lsn));
+                    if copied_at.is_some_and(|at| at != lsn) {
+                        return Err(WalError::Replication {
+                            reason: format!(
+                                "a record of the shared log's lsn {} would be lsn {lsn} here",
+                                copied_at.unwrap_or_default()
+                            ),
+                        });
+                    }
                     if self.needs_roll(record.len()) {
                         self.roll()?;
                     }
@@ -242,6 +264,34 @@ impl Writer {
             done.complete(Ok(self.next_lsn));
         }
         Ok(())
+    }
+
+    /// Replicated mode: hands the batch's own records to the replica, and returns only once
+    /// it has them, before a byte of the batch is written here. So this log only ever holds
+    /// a prefix of the shared one, and a refusal (a deposed leader's) leaves nothing behind.
+    fn replicate(&self, batch: &[Request]) -> Result<(), WalError> {
+        let Some(replica) = self.shared.replica.read().clone() else {
+            return Ok(());
+        };
+        let mut lsn = self.next_lsn;
+        let mut own = Vec::with_capacity(batch.len());
+        for request in batch {
+            if let Request::Append {
+                record, copied_at, ..
+            } = request
+            {
+                if copied_at.is_none() {
+                    own.push((lsn, record.as_slice()));
+                }
+                lsn += 1;
+            }
+        }
+        if own.is_empty() {
+            return Ok(());
+        }
+        replica
+            .replicate(&own)
+            .map_err(|reason| WalError::Replication { reason })
     }
 
     fn needs_roll(&self, payload_bytes: usize) -> bool {
