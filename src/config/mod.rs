@@ -9,6 +9,7 @@
 //! every key with its default; a test keeps the two in step.
 
 mod audit;
+mod ha;
 mod limit_keys;
 pub mod nyse;
 mod omnibus_accounts;
@@ -25,6 +26,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 pub use audit::AuditConfig;
+pub use ha::{HaConfig, HaMode, LEASE_MS_MAX, LEASE_MS_MIN};
 pub use limit_keys::{
     LimitPatch, DUPLICATE_WINDOW_MS_MAX, MARKET_BUFFER_PCT_DEFAULT, MARKET_BUFFER_PCT_MAX,
     ORDERS_PER_SECOND_MAX, PRICE_BAND_PCT_MAX,
@@ -55,6 +57,7 @@ pub struct Config {
     pub clock: ClockConfig,
     pub log: LogConfig,
     pub audit: AuditConfig,
+    pub ha: HaConfig,
     /// Load the built-in demo book of customers, instruments and omni cash (the embedded
     /// default only; not a file key).
     #[serde(skip)]

@@ -24,12 +24,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use std::sync::Arc;
+
+use super::leadership::Leadership;
 use crate::engine::record::Record;
 use crate::wal::{Appending, Wal};
 
 /// The WAL as the engine uses it.
 pub struct Journal {
     wal: Wal,
+    /// Replicated mode: only the leader makes records (a follower copies the leader's).
+    leadership: Arc<Leadership>,
     /// The lsn of the first record appended in this run.
     base_lsn: u64,
     /// Records queued in this run (successfully handed to the WAL).
@@ -141,9 +146,15 @@ impl Durability {
 }
 
 impl Journal {
-    pub fn new(wal: Wal, next_lsn: u64, snapshot_every: u64) -> Journal {
+    pub fn new(
+        wal: Wal,
+        next_lsn: u64,
+        snapshot_every: u64,
+        leadership: Arc<Leadership>,
+    ) -> Journal {
         Journal {
             wal,
+            leadership,
             base_lsn: next_lsn,
             queued: AtomicU64::new(0),
             snapshot_every,
@@ -157,7 +168,26 @@ impl Journal {
     /// Queues `record`. Call with the gate held (shared or exclusive), right after (or, for a
     /// bind, right before) the change it records.
     pub fn append(&self, record: &Record) -> Durability {
-        let appending = self.wal.append(record.encode());
+        if !self.leadership.may_decide() {
+            return Durability::Refused(StorageError(
+                "this node is not the leader (SPEC §12)".to_owned(),
+            ));
+        }
+        self.counted(self.wal.append(record.encode()))
+    }
+
+    /// Queues a record copied from the shared log at `lsn` (a follower's). Call with the gate
+    /// held exclusively, after applying it.
+    pub fn append_copy(&self, bytes: Vec<u8>, lsn: u64) -> Durability {
+        self.counted(self.wal.append_copy(bytes, lsn))
+    }
+
+    /// The WAL itself, for the replica to attach.
+    pub fn wal(&self) -> &Wal {
+        &self.wal
+    }
+
+    fn counted(&self, appending: Appending) -> Durability {
         if appending.was_refused() {
             let reason = match appending.wait() {
                 Err(error) => error.to_string(),

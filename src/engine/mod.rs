@@ -12,11 +12,13 @@ mod daily;
 mod early;
 mod error;
 mod journal;
+mod leadership;
 mod lifecycle;
 mod open;
 pub mod record;
 mod reload;
 mod replay;
+mod replication;
 mod seen;
 mod settings;
 mod snapshot;
@@ -44,6 +46,7 @@ pub use bootstrap::BulkError;
 pub use daily::DailyBuys;
 pub use error::ChangeError;
 pub use journal::{Durability, Journal, StorageError};
+pub use leadership::{Leadership, Role};
 pub use open::Opened;
 pub use reload::Reloader;
 pub use seen::SeenEvents;
@@ -92,6 +95,8 @@ pub struct Engine {
     journal: Option<Arc<Journal>>,
     /// Orders changes against the journal; see [`journal`].
     gate: Gate,
+    /// Whether this node may decide: always standalone, while it holds the lease replicated.
+    leadership: Arc<Leadership>,
     /// The audit trail (SPEC §11.1); off until [`Engine::attach_audit`].
     audit: crate::audit::Audit,
 }
@@ -152,6 +157,7 @@ impl Engine {
             replayed_notes: parking_lot::Mutex::default(),
             journal: None,
             gate: Gate::default(),
+            leadership: Arc::new(Leadership::new(config.ha.replicated())),
             audit: crate::audit::Audit::off(),
         }
     }

@@ -82,8 +82,15 @@ impl Engine {
             wal,
             recovered.next_lsn,
             config.wal.snapshot_every,
+            engine.leadership.clone(),
         )));
-        let in_doubt = engine.hold_unanswered_in_doubt()?;
+        // A follower's open orders without an answer are the leader's, in flight; they are
+        // held in doubt only if this node takes office (`Engine::take_office`).
+        let in_doubt = if engine.leadership.replicated() {
+            0
+        } else {
+            engine.hold_unanswered_in_doubt()?
+        };
         if !fresh {
             tracing::info!(
                 records = recovered.records.len(),
@@ -103,11 +110,16 @@ impl Engine {
     /// themselves).
     #[doc(hidden)]
     pub fn attach_wal(&mut self, wal: Wal, next_lsn: u64, snapshot_every: u64) {
-        self.journal = Some(Arc::new(Journal::new(wal, next_lsn, snapshot_every)));
+        self.journal = Some(Arc::new(Journal::new(
+            wal,
+            next_lsn,
+            snapshot_every,
+            self.leadership.clone(),
+        )));
     }
 
     /// Orders reserved before a crash with no logged answer: in doubt, and logged as such.
-    fn hold_unanswered_in_doubt(&self) -> Result<usize, String> {
+    pub(super) fn hold_unanswered_in_doubt(&self) -> Result<usize, String> {
         let unanswered: Vec<LocalOrderId> = self
             .ledger
             .orders(OrderState::Open)

@@ -106,18 +106,25 @@ impl Engine {
                 Ok(())
             }
             Record::ClientOrderIds(shard) => self.duplicates.import_ids(&shard),
-            Record::Bind { local, order_id } => match ledger.bind(LocalOrderId(local), &order_id) {
-                // The live bind met the same refusal (an id already bound to another open
-                // order) and held the order in doubt; so does replay.
-                Err(crate::ledger::LedgerError::Conflict(reason)) => {
-                    tracing::warn!(%reason, "replayed bind refused; order held in doubt");
-                    ledger
-                        .mark_in_doubt(LocalOrderId(local))
-                        .map_err(|error| error.to_string())
+            Record::Leader { node } => {
+                tracing::info!(%node, "the log names a new leader");
+                Ok(())
+            }
+            Record::Bind { local, order_id } => {
+                match self.answered(local).bind(LocalOrderId(local), &order_id) {
+                    // The live bind met the same refusal (an id already bound to another open
+                    // order) and held the order in doubt; so does replay.
+                    Err(crate::ledger::LedgerError::Conflict(reason)) => {
+                        tracing::warn!(%reason, "replayed bind refused; order held in doubt");
+                        ledger
+                            .mark_in_doubt(LocalOrderId(local))
+                            .map_err(|error| error.to_string())
+                    }
+                    other => other.map_err(|error| error.to_string()),
                 }
-                other => other.map_err(|error| error.to_string()),
-            },
-            Record::Release { local } => ledger
+            }
+            Record::Release { local } => self
+                .answered(local)
                 .release(LocalOrderId(local))
                 .map_err(|error| error.to_string()),
             Record::InDoubt { local, note } => ledger
@@ -318,6 +325,13 @@ fn replayed_account(ledger: &Ledger, number: Option<&str>) -> Result<AccountInde
 }
 
 impl Engine {
+    /// The ledger, once `local` is answered: its note is no longer needed (a follower applies
+    /// orders for days; its notes must not pile up).
+    fn answered(&self, local: u64) -> &Ledger {
+        self.replayed_notes.lock().remove(&local);
+        &self.ledger
+    }
+
     /// Remembers a replayed order's clientOrderID and sending time, should it be unanswered.
     fn note_replayed(&self, local: u64, controls: Option<&OrderControls>) {
         if let Some(controls) = controls {

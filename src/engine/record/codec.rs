@@ -85,6 +85,9 @@ impl Record {
                     .i64(i64::from(trading_day.num_days_from_ce()))
                     .fixed(*total);
             }
+            Record::Leader { node } => {
+                e.u8(tag::LEADER).str(node);
+            }
             Record::ClientOrderIds(shard) => {
                 e.u8(tag::CLIENT_ORDER_IDS)
                     .u32(u32::try_from(shard.shard).unwrap_or(u32::MAX))
@@ -321,6 +324,9 @@ impl Record {
                 client_id: d.string("clientID")?,
                 trading_day: decode_day(&mut d)?,
                 total: d.fixed("total")?,
+            },
+            tag::LEADER => Record::Leader {
+                node: d.string("node")?,
             },
             tag::CLIENT_ORDER_IDS => {
                 let shard = d.u32("shard")? as usize;

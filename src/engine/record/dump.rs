@@ -63,6 +63,7 @@ impl Record {
             Record::ClientOrderIds(shard) => {
                 serde_json::json!({"shard": shard.shard, "ids": shard.ids.len()})
             }
+            Record::Leader { node } => serde_json::json!({"node": node}),
             Record::Bind { local, order_id } => {
                 serde_json::json!({"local": local, "orderId": order_id})
             }

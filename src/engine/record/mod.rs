@@ -169,6 +169,12 @@ pub enum Record {
     },
     /// Snapshots only: one shard of the remembered `clientOrderID`s.
     ClientOrderIds(ShardIds),
+    /// Replicated mode (SPEC §12): `node` took the lease and decides from the next record on.
+    /// Changes nothing; it is the new leader's first record, so a deposed leader's next
+    /// publish (which expects the stream to end at its own last record) is refused.
+    Leader {
+        node: String,
+    },
 }
 
 /// What an accepted order adds to the controls that must survive a restart (SPEC §10): the
@@ -245,6 +251,7 @@ mod tag {
     pub const IDEMPOTENT: u8 = 52;
     pub const DAILY_BUY_TOTAL: u8 = 53;
     pub const CLIENT_ORDER_IDS: u8 = 54;
+    pub const LEADER: u8 = 60;
 }
 
 impl Record {
@@ -267,6 +274,7 @@ impl Record {
             Record::ControlsReturned { .. } => "controls_returned",
             Record::DailyBuyTotal { .. } => "daily_buy_total",
             Record::ClientOrderIds(_) => "client_order_ids",
+            Record::Leader { .. } => "leader",
             Record::OmniCash { .. } => "omni_cash",
             Record::SettlementRolled { .. } => "settlement_rolled",
             Record::InstrumentUpsert(_) => "instrument_upsert",
@@ -343,6 +351,9 @@ mod tests {
                 order_id: "GB.70359e38".into(),
             },
             Record::Release { local: 8 },
+            Record::Leader {
+                node: "omnigate-b".into(),
+            },
             Record::InDoubt {
                 local: 9,
                 note: Some(crate::ledger::InDoubtNote {
