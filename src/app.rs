@@ -87,7 +87,32 @@ impl Gateway {
             Some(clock) => clock.clone(),
             None => Arc::new(SystemClock),
         };
-        let engine = {
+        // Replicated mode: the order listener is bound first, so the lease can name where it is.
+        let replicated = config.ha.replicated();
+        let early_order_listener = match replicated {
+            true => Some(bind(config.server.listen, "server.listen").await?),
+            false => None,
+        };
+        let mut link = None;
+        let engine = if let Some(listener) = &early_order_listener {
+            let advertise = match &config.ha.advertise_url {
+                Some(url) => url.clone(),
+                None => format!("http://{}", local_addr(listener)?),
+            };
+            let connected = crate::ha::Link::connect(&config.ha, advertise)
+                .await
+                .map_err(StartError)?;
+            let engine = crate::ha::open(
+                &config,
+                clock.clone(),
+                &connected,
+                options.truncate_corrupt_wal,
+            )
+            .await
+            .map_err(StartError)?;
+            link = Some(Arc::new(connected));
+            engine
+        } else {
             let config = config.clone();
             let clock = clock.clone();
             tokio::task::spawn_blocking(move || -> Result<Engine, String> {
@@ -113,13 +138,27 @@ impl Gateway {
         engine.attach_audit(audit);
         let engine = Arc::new(engine);
         tasks.spawn(snapshots(engine.clone(), shutdown_rx.clone()));
+        if let Some(link) = link {
+            let node = crate::ha::Node {
+                engine: engine.clone(),
+                link,
+                config: config.clone(),
+            };
+            tasks.spawn(crate::ha::run(node, shutdown_rx.clone()));
+        }
 
-        let order_listener = bind(config.server.listen, "server.listen").await?;
+        let order_listener = match early_order_listener {
+            Some(listener) => listener,
+            None => bind(config.server.listen, "server.listen").await?,
+        };
         let admin_listener = bind(config.server.admin_listen, "server.admin_listen").await?;
         // Settlement rolls missed while omnigate was down, made (durably, in order) before the
         // first order is taken; the feed keeps rolling from there.
+        // (Replicated: the leader's, once it leads.)
         let rolls = settlement::Rolls::new(&engine, config.omnibus.settlement_time);
-        rolls.catch_up(&engine).await;
+        if !replicated {
+            rolls.catch_up(&engine).await;
+        }
 
         let (base, simulator_addr, upstream_label) = match &config.upstream.url {
             Some(url) => {

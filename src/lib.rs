@@ -53,6 +53,7 @@
 //! - [`http`]: the listeners — order front, transparent proxy, admin API — and their limits.
 //! - [`sim`]: a DriveWealth simulator, in-process or as `omnigate sim`.
 //! - [`wal`]: the write-ahead log: records stored durably (group commit), recovered, snapshotted.
+//! - [`ha`]: replicated mode: the decision log shared on NATS JetStream, the leader's lease.
 //! - [`audit`]: the audit trail of every decision, upstream answer, fill and admin change,
 //!   written off the order path.
 //! - [`dashboard`]: the risk dashboard's page, data, history and charts.
@@ -70,6 +71,7 @@ pub mod decide;
 pub mod engine;
 pub mod fast_map;
 pub mod feeds;
+pub mod ha;
 pub mod http;
 pub mod instruments;
 pub mod json_out;

@@ -94,6 +94,10 @@ pub async fn run(
 ) {
     let mut beat = crate::beat::Beat::new(interval, shutdown);
     while beat.next().await {
+        // Replicated mode: only the leader acts on DriveWealth and logs what it learns.
+        if !engine.leadership().may_decide() {
+            continue;
+        }
         let result = reconcile(&engine, &ops).await;
         metrics::counter!("omnigate_reconciliations_total").increment(1);
         // A count, exact in an f64.

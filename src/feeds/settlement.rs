@@ -68,6 +68,10 @@ impl Rolls {
 pub async fn run(engine: Arc<Engine>, rolls: Rolls, shutdown: watch::Receiver<bool>) {
     let mut beat = crate::beat::Beat::new(CHECK_INTERVAL, shutdown);
     while beat.next().await {
+        // Replicated mode: only the leader acts on DriveWealth and logs what it learns.
+        if !engine.leadership().may_decide() {
+            continue;
+        }
         rolls.catch_up(&engine).await;
     }
 }

@@ -96,6 +96,11 @@ impl Admin {
             );
             return response;
         };
+        // Replicated mode: a follower serves reads; a change is the leader's (SPEC §12).
+        let reading = request.method() == Method::GET || request.method() == Method::HEAD;
+        if !reading && !self.engine.leadership().serving() {
+            return respond::not_leader(self.engine.leadership());
+        }
         // Read whole before routing, so a change's body is at hand for the audit trail.
         let bulk = request.method() == Method::POST
             && matches!(
@@ -421,7 +426,14 @@ impl Admin {
             uptime_s: u64,
             upstream: &'a str,
             version: &'a str,
+            /// SPEC §12: "leader", "follower" or "standalone".
+            role: &'a str,
+            /// The leader's `ha.node_id`, as the lease names it (replicated mode).
+            leader: Option<String>,
+            /// The last record of the decision log applied here.
+            applied_seq: u64,
         }
+        let leadership = self.engine.leadership();
         respond::json_value(
             StatusCode::OK,
             &Health {
@@ -430,6 +442,9 @@ impl Admin {
                 uptime_s: self.started.elapsed().as_secs(),
                 upstream: &self.upstream,
                 version: env!("CARGO_PKG_VERSION"),
+                role: leadership.role().as_str(),
+                leader: leadership.leader().map(|(node, _)| node),
+                applied_seq: self.engine.applied_seq(),
             },
         )
     }

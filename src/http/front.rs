@@ -107,6 +107,10 @@ impl Front {
             request.headers(),
             &self.router_keys,
         );
+        // Replicated mode: a follower decides nothing and forwards nothing (SPEC §12).
+        if !matches!(route, Route::Refuse(_)) && !self.engine.leadership().serving() {
+            return respond::not_leader(self.engine.leadership());
+        }
         let order_id = match route {
             Route::PlaceOrder => return self.place_order(request).await,
             Route::ReadOrder => return self.get_order(request).await,
@@ -231,6 +235,12 @@ impl Front {
                 None,
             );
             return error.into_response();
+        }
+        // A leader whose lease ran out while the decision was made durable forwards nothing: the
+        // next leader has the decision and holds the order in doubt (SPEC §12).
+        if !self.engine.leadership().may_decide() {
+            tracing::warn!("order not forwarded: this node lost the lease before sending it");
+            return respond::not_leader(self.engine.leadership());
         }
         let engine = &self.engine;
         let body = bytes.clone();

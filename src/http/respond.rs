@@ -64,6 +64,27 @@ pub fn rejected(reject: &Reject) -> Response<ProxyBody> {
     response
 }
 
+/// The header that names the leader on a follower's `503 NOT_LEADER` (SPEC §12).
+pub const LEADER_HEADER: &str = "x-omnigate-leader";
+
+/// A follower's answer to anything that would decide or change state (SPEC §12): `503
+/// NOT_LEADER`, naming the leader's `ha.advertise_url` when the lease names one.
+pub fn not_leader(leadership: &crate::engine::Leadership) -> Response<ProxyBody> {
+    let leader = leadership.leader();
+    let message = match &leader {
+        Some((node, url)) => format!(
+            "this node is a follower; the leader is {node} at {url} (send orders and changes there)"
+        ),
+        None => "this node is a follower and no leader holds the lease right now; retry shortly"
+            .to_owned(),
+    };
+    let mut response = error_body(StatusCode::SERVICE_UNAVAILABLE, "NOT_LEADER", &message);
+    if let Some(value) = leader.and_then(|(_, url)| HeaderValue::from_str(&url).ok()) {
+        response.headers_mut().insert(LEADER_HEADER, value);
+    }
+    response
+}
+
 /// Infrastructure failures, by where they came from. Rejections are not errors: see
 /// [`crate::reject`].
 #[derive(Debug, Clone, thiserror::Error)]
