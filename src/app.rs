@@ -67,6 +67,8 @@ pub struct Gateway {
     pub token_source: TokenSource,
     pub reloader: Arc<Reloader>,
     engine: Arc<Engine>,
+    /// Replicated mode: why this node must stop (it can no longer lead or follow).
+    stopping: watch::Receiver<Option<String>>,
     audit_writer: crate::audit::Writer,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -97,7 +99,21 @@ impl Gateway {
         let engine = if let Some(listener) = &early_order_listener {
             let advertise = match &config.ha.advertise_url {
                 Some(url) => url.clone(),
-                None => format!("http://{}", local_addr(listener)?),
+                None => {
+                    let addr = local_addr(listener)?;
+                    if addr.ip().is_unspecified() {
+                        return Err(StartError(format!(
+                            "ha.advertise_url: required because server.listen ({addr}) is a \
+                             wildcard address, which routers cannot be sent to"
+                        )));
+                    }
+                    let scheme = if config.server.tls.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    format!("{scheme}://{addr}")
+                }
             };
             let connected = crate::ha::Link::connect(&config.ha, advertise)
                 .await
@@ -138,13 +154,14 @@ impl Gateway {
         engine.attach_audit(audit);
         let engine = Arc::new(engine);
         tasks.spawn(snapshots(engine.clone(), shutdown_rx.clone()));
+        let (stop, stopping) = watch::channel(None);
         if let Some(link) = link {
             let node = crate::ha::Node {
                 engine: engine.clone(),
                 link,
                 config: config.clone(),
             };
-            tasks.spawn(crate::ha::run(node, shutdown_rx.clone()));
+            tasks.spawn(crate::ha::run(node, shutdown_rx.clone(), stop));
         }
 
         let order_listener = match early_order_listener {
@@ -321,10 +338,27 @@ impl Gateway {
             token_source,
             reloader,
             engine: engine_handle,
+            stopping,
             audit_writer,
             shutdown,
             tasks,
         })
+    }
+
+    /// Resolves when this node must stop on its own (replicated mode: it lost the lease, or the
+    /// stream no longer follows on from its state), with why; never in standalone mode. The
+    /// caller then shuts down and exits with [`crate::ha::EXIT_REJOIN`].
+    pub async fn must_stop(&self) -> String {
+        let mut stopping = self.stopping.clone();
+        loop {
+            if let Some(reason) = stopping.borrow_and_update().clone() {
+                return reason;
+            }
+            if stopping.changed().await.is_err() {
+                // No node task (standalone), or it ended without a reason: never.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Stops accepting, lets requests in flight finish (up to `grace`), and returns.

@@ -279,10 +279,23 @@ async fn run(config: Config, options: StartOptions) -> ExitCode {
     let Signals { hangup, terminate } = signals;
     reload_on_sighup(hangup, gateway.reloader.clone());
     print_banner(&gateway);
-    wait_for_stop(terminate).await;
+    let deposed = tokio::select! {
+        _ = wait_for_stop(terminate) => None,
+        reason = gateway.must_stop() => Some(reason),
+    };
     tracing::info!("shutting down");
     gateway.shutdown(Duration::from_secs(10)).await;
-    ExitCode::SUCCESS
+    match deposed {
+        None => ExitCode::SUCCESS,
+        Some(reason) => {
+            let status = omnigate::ha::EXIT_REJOIN;
+            eprintln!(
+                "omnigate: {reason}; stopped (exit status {status}) so that a restart rejoins \
+                 as a follower"
+            );
+            ExitCode::from(status)
+        }
+    }
 }
 
 async fn simulate(config: Config) -> ExitCode {

@@ -110,6 +110,15 @@ fn applied(node: &Gateway) -> u64 {
     health(node)["applied_seq"].as_u64().expect("applied_seq")
 }
 
+/// Waits until `node` names `leader` as the leader (a follower has read the lease).
+fn wait_leader_named(node: &Gateway, leader: &str) {
+    wait_for(
+        &format!("the node to name {leader} the leader"),
+        Duration::from_secs(10),
+        || (health(node)["leader"] == leader).then_some(()),
+    );
+}
+
 fn wait_role(node: &Gateway, role: &str, within: Duration) {
     wait_for(&format!("the node to be {role}"), within, || {
         (health(node)["role"] == role).then_some(())
@@ -337,8 +346,9 @@ fn the_follower_takes_over_when_the_leader_is_killed() {
 
         // The killed node comes back as a follower of the new leader.
         let restarted = Gateway::start_in(dirs[leader_index].clone(), &configs[leader_index]);
-        wait_role(&restarted, "follower", Duration::from_secs(10));
+        wait_leader_named(&restarted, ["node-a", "node-b"][1 - leader_index]);
         wait_caught_up(&restarted, &follower);
+        assert_eq!(health(&restarted)["role"], "follower");
         leader = std::mem::replace(&mut follower, restarted);
         leader_index = 1 - leader_index;
         assert_eq!(health(&leader)["role"], "leader");

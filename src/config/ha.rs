@@ -60,7 +60,16 @@ impl HaConfig {
         self.mode == HaMode::Replicated
     }
 
-    pub(super) fn problems(&self, problem: &mut impl FnMut(&str, String)) {
+    /// `upstream_set`: whether `upstream.url` is set (every node must reach the same
+    /// DriveWealth: an in-process simulator per node would not be one upstream).
+    pub(super) fn problems(&self, upstream_set: bool, problem: &mut impl FnMut(&str, String)) {
+        if self.replicated() && !upstream_set {
+            problem(
+                "ha.mode",
+                "\"replicated\" needs upstream.url: every node must send to the same DriveWealth"
+                    .to_owned(),
+            );
+        }
         if !(LEASE_MS_MIN..=LEASE_MS_MAX).contains(&self.lease_ms) {
             problem(
                 "ha.lease_ms",
@@ -123,7 +132,7 @@ mod tests {
         let config = Config::parse("", "f.toml").unwrap();
         assert_eq!(config.ha.mode, HaMode::Standalone);
         let config = Config::parse(
-            "[ha]\nmode = \"replicated\"\nnode_id = \"gw-1\"\nadvertise_url = \
+            "[upstream]\nurl = \"https://dw.example\"\n[ha]\nmode = \"replicated\"\nnode_id = \"gw-1\"\nadvertise_url = \
              \"http://10.0.0.5:8080\"\nnats_url = \"nats://10.0.0.9:4222\"\nstream = \"ORDERS\"\n\
              lease_ms = 2500\nreplicas = 3\n",
             "f.toml",

@@ -256,7 +256,7 @@ impl Config {
             problem("wal.dir", "is empty".to_owned());
         }
         self.audit.problems(&mut problem);
-        self.ha.problems(&mut problem);
+        self.ha.problems(self.upstream.url.is_some(), &mut problem);
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             problem("log.level", format!("{:?}: {error}", self.log.level));
         }

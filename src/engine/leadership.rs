@@ -77,10 +77,24 @@ impl Leadership {
         }
     }
 
-    /// This node may decide until `deadline` (a renewal moves it on).
-    pub fn grant_until(&self, deadline: Instant) {
+    /// This node may decide until `deadline` (a renewal moves it on). A grant that has run
+    /// out is not renewed (`false`): in between, the journal refused records whose changes may
+    /// already be in memory, so this node's state can no longer be trusted to be the log's.
+    /// Only after [`Leadership::revoke`] can a new term be granted.
+    pub fn grant_until(&self, deadline: Instant) -> bool {
+        let now = self.nanos(Instant::now());
+        let until = self.until_ns.load(Ordering::Acquire);
+        if until != 0 && now >= until {
+            return false;
+        }
         self.until_ns
-            .store(self.nanos(deadline).max(1), Ordering::Release);
+            .compare_exchange(
+                until,
+                self.nanos(deadline).max(1),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
     }
 
     /// This node decides nothing from now on.
@@ -90,7 +104,7 @@ impl Leadership {
     }
 
     /// The leader has taken office (see `in_office`).
-    pub(super) fn open_office(&self) {
+    pub fn open_office(&self) {
         self.in_office.store(true, Ordering::Release);
     }
 
@@ -130,16 +144,21 @@ mod tests {
     fn a_grant_lapses_at_its_deadline() {
         let leadership = Leadership::new(true);
         assert_eq!(leadership.role(), Role::Follower);
-        leadership.grant_until(Instant::now() + Duration::from_secs(60));
+        assert!(leadership.grant_until(Instant::now() + Duration::from_secs(60)));
         assert!(leadership.may_decide());
         assert_eq!(leadership.role(), Role::Follower, "not in office yet");
         leadership.open_office();
         assert_eq!(leadership.role(), Role::Leader);
-        leadership.grant_until(Instant::now());
+        assert!(leadership.grant_until(Instant::now()));
         assert!(!leadership.may_decide());
-        leadership.grant_until(Instant::now() + Duration::from_secs(60));
+        // A lapse is final for the term: a late renewal does not bring it back.
+        assert!(!leadership.grant_until(Instant::now() + Duration::from_secs(60)));
+        assert!(!leadership.may_decide());
         leadership.revoke();
         assert_eq!(leadership.role(), Role::Follower);
+        // A new term may be granted after a revoke.
+        assert!(leadership.grant_until(Instant::now() + Duration::from_secs(60)));
+        assert!(leadership.may_decide());
     }
 
     #[test]

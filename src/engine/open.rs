@@ -128,20 +128,24 @@ impl Engine {
             .map(|order| order.local_id)
             .collect();
         let mut notes = std::mem::take(&mut *self.replayed_notes.lock());
+        // Every record queued, then one wait: in replicated mode each wait is a round trip to
+        // the stream, and a new leader takes office only after this.
+        let mut durability = super::Durability::None;
         for local in &unanswered {
             let _gate = self.gate.shared();
             let note = notes.remove(&local.0);
             self.ledger
                 .mark_in_doubt_noted(*local, note.clone())
                 .map_err(|error| error.to_string())?;
-            self.log(&[Record::InDoubt {
+            durability = durability.and(self.log(&[Record::InDoubt {
                 local: local.0,
                 note,
-            }])
-            .wait_blocking()
-            .map_err(|error| error.to_string())?;
+            }]));
             tracing::warn!(%local, "order had no answer before the restart; held in doubt");
         }
+        durability
+            .wait_blocking()
+            .map_err(|error| error.to_string())?;
         Ok(unanswered.len())
     }
 }

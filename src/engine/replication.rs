@@ -25,7 +25,7 @@ impl Engine {
     /// lsn. Records must come in order, each the one after the last applied: a gap or a
     /// record that does not apply means this node's state no longer follows the log, and the
     /// caller must stop. The gate is held exclusively, so a snapshot here reads whole records.
-    pub fn copy_from_log(&self, lsn: u64, bytes: Vec<u8>) -> Result<(), String> {
+    pub fn copy_from_log(&self, lsn: u64, bytes: Vec<u8>) -> Result<Durability, String> {
         let Some(journal) = &self.journal else {
             return Err("no write-ahead log to copy into".to_owned());
         };
@@ -39,11 +39,19 @@ impl Engine {
         let record = Record::decode(&bytes).map_err(|error| format!("record {lsn}: {error}"))?;
         self.replay(record)
             .map_err(|error| format!("record {lsn} cannot be applied: {error}"))?;
+        // A follower acts on nothing, so it need not wait for each copy; the caller waits now
+        // and then, to bound the WAL's queue.
         match journal.append_copy(bytes, lsn) {
             Durability::Refused(error) => Err(error.0),
-            // Not awaited: a follower acts on nothing, and the next record's lsn check and
-            // `take_office`'s own record wait for the writer in order.
-            _ => Ok(()),
+            pending => Ok(pending),
+        }
+    }
+
+    /// Replicated mode: this node makes no record of its own until `replicate_to` (its WAL
+    /// refuses one, should anything try).
+    pub fn expect_replica(&self) {
+        if let Some(journal) = &self.journal {
+            journal.wal().require_replica();
         }
     }
 
@@ -56,8 +64,8 @@ impl Engine {
 
     /// Takes office once this node holds the lease, its `Leader` record is in the stream and
     /// copied here, and `replicate_to` is set: holds in doubt the orders the old leader left
-    /// unanswered (their records go through the stream like any other), then takes orders and
-    /// admin changes. Blocking.
+    /// unanswered (their records go through the stream like any other). Orders and admin
+    /// changes wait for [`Engine::open_office`]. Blocking.
     pub fn take_office(&self) -> Result<(), String> {
         let held = self.hold_unanswered_in_doubt()?;
         if held > 0 {
@@ -66,7 +74,11 @@ impl Engine {
                 "orders the previous leader left unanswered are held in doubt"
             );
         }
-        self.leadership.open_office();
         Ok(())
+    }
+
+    /// Takes orders and admin changes from now on.
+    pub fn open_office(&self) {
+        self.leadership.open_office();
     }
 }

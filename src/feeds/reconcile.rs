@@ -95,7 +95,7 @@ pub async fn run(
     let mut beat = crate::beat::Beat::new(interval, shutdown);
     while beat.next().await {
         // Replicated mode: only the leader acts on DriveWealth and logs what it learns.
-        if !engine.leadership().may_decide() {
+        if !engine.leadership().serving() {
             continue;
         }
         let result = reconcile(&engine, &ops).await;

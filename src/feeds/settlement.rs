@@ -69,7 +69,7 @@ pub async fn run(engine: Arc<Engine>, rolls: Rolls, shutdown: watch::Receiver<bo
     let mut beat = crate::beat::Beat::new(CHECK_INTERVAL, shutdown);
     while beat.next().await {
         // Replicated mode: only the leader acts on DriveWealth and logs what it learns.
-        if !engine.leadership().may_decide() {
+        if !engine.leadership().serving() {
             continue;
         }
         rolls.catch_up(&engine).await;

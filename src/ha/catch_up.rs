@@ -36,6 +36,7 @@ pub async fn open(
         ));
     }
     if next >= first {
+        engine.expect_replica();
         return Ok(engine);
     }
     // The stream was trimmed past this log's end: start from the stream's snapshot.
@@ -64,7 +65,9 @@ pub async fn open(
     })
     .await
     .map_err(|error| format!("start-up failed: {error}"))??;
-    open_local(config, clock, truncate_corrupt_tail).await
+    let engine = open_local(config, clock, truncate_corrupt_tail).await?;
+    engine.expect_replica();
+    Ok(engine)
 }
 
 async fn open_local(
@@ -81,7 +84,7 @@ async fn open_local(
 }
 
 /// The newest snapshot in the object store and the lsn after what it covers.
-async fn download(link: &Link) -> Result<(Vec<u8>, u64), String> {
+pub(super) async fn download(link: &Link) -> Result<(Vec<u8>, u64), String> {
     let store = format!("object store {}_SNAPSHOTS", link.stream);
     let mut object = link
         .snapshots

@@ -44,12 +44,21 @@ impl Link {
             None => host_name().ok_or("ha.node_id: not set, and the host name cannot be read")?,
         };
         let url = &config.nats_url;
-        let client = async_nats::ConnectOptions::new()
-            .name(format!("omnigate {node_id}"))
-            .connection_timeout(Duration::from_secs(5))
-            .connect(url.as_str())
+        let connect = |purpose: &'static str| {
+            async_nats::ConnectOptions::new()
+                .name(format!("omnigate {node_id} ({purpose})"))
+                .connection_timeout(Duration::from_secs(5))
+                .connect(url.as_str())
+        };
+        let client = connect("log")
             .await
             .map_err(|error| format!("ha.nats_url {url}: cannot connect: {error}"))?;
+        // Snapshots (up to 1 GiB) go over a connection of their own, so an upload never queues
+        // ahead of the records orders wait for.
+        let bulk = connect("snapshots")
+            .await
+            .map_err(|error| format!("ha.nats_url {url}: cannot connect: {error}"))?;
+        let bulk = jetstream::new(bulk);
         let js = jetstream::context::ContextBuilder::new()
             .timeout(Duration::from_secs(5))
             .max_ack_inflight(ACKS_IN_FLIGHT)
@@ -58,18 +67,33 @@ impl Link {
         let name = &config.stream;
         let subject = format!("{name}.log");
         let storage = stream::StorageType::File;
-        js.get_or_create_stream(stream::Config {
-            name: name.clone(),
-            subjects: vec![subject.clone()],
-            storage,
-            num_replicas: config.replicas,
-            description: Some(
-                "omnigate's decision log: one WAL record a message, seq = lsn".into(),
-            ),
-            ..Default::default()
-        })
-        .await
-        .map_err(|error| format!("ha.stream {name}: cannot open the stream: {error}"))?;
+        let log = js
+            .get_or_create_stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![subject.clone()],
+                storage,
+                num_replicas: config.replicas,
+                description: Some(
+                    "omnigate's decision log: one WAL record a message, seq = lsn".into(),
+                ),
+                ..Default::default()
+            })
+            .await
+            .map_err(|error| format!("ha.stream {name}: cannot open the stream: {error}"))?;
+        // A stream an operator made must keep every record until omnigate trims it, and carry
+        // only omnigate's subject: a limit would drop records no snapshot covers.
+        let kept = &log.cached_info().config;
+        if kept.subjects != [subject.clone()]
+            || !kept.max_age.is_zero()
+            || kept.max_messages > 0
+            || kept.max_bytes > 0
+            || kept.max_messages_per_subject > 0
+        {
+            return Err(format!(
+                "ha.stream {name}: the existing stream must have the one subject {subject} and \
+                 no age, message or byte limits (omnigate trims it behind its snapshots)"
+            ));
+        }
         // The bucket's and the store's streams are made here with the settings the client's
         // own `create_key_value` / `create_object_store` use: those first read the account
         // info in a shape nats-server 2.9 does not answer with.
@@ -107,7 +131,7 @@ impl Link {
         })
         .await
         .map_err(|error| format!("ha.stream {name}: cannot open object store {store}: {error}"))?;
-        let snapshots = js.get_object_store(&store).await.map_err(|error| {
+        let snapshots = bulk.get_object_store(&store).await.map_err(|error| {
             format!("ha.stream {name}: cannot open object store {store}: {error}")
         })?;
         Ok(Link {

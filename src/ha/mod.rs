@@ -83,3 +83,6 @@ mod publish;
 pub use catch_up::open;
 pub use link::Link;
 pub use node::{run, Node, EXIT_REJOIN};
+
+#[cfg(test)]
+mod tests;

@@ -21,7 +21,7 @@ use crate::engine::Engine;
 
 /// Exit status of a node that stopped leading (`EX_TEMPFAIL`): its supervisor restarts it, and
 /// it rejoins as a follower from its WAL and the stream.
-pub const EXIT_REJOIN: i32 = 75;
+pub const EXIT_REJOIN: u8 = 75;
 
 pub struct Node {
     pub engine: Arc<Engine>,
@@ -29,29 +29,55 @@ pub struct Node {
     pub config: Config,
 }
 
-/// Runs until shutdown; exits the process if this node must stop leading.
-pub async fn run(node: Node, mut shutdown: watch::Receiver<bool>) {
+/// Runs until shutdown. If this node must stop leading (or can no longer follow), it stops
+/// deciding at once and sends why on `stop`: the process then shuts down as on SIGTERM —
+/// listeners drained, audit trail flushed — and exits with [`EXIT_REJOIN`].
+pub async fn run(
+    node: Node,
+    mut shutdown: watch::Receiver<bool>,
+    stop: watch::Sender<Option<String>>,
+) {
     if let Err(reason) = live(&node, &mut shutdown).await {
         node.engine.leadership().revoke();
-        tracing::error!(%reason, "replicated mode: this node stops and exits to rejoin");
-        eprintln!(
-            "omnigate: {reason}; exiting (status {EXIT_REJOIN}) so that a restart rejoins as a \
-             follower"
-        );
-        std::process::exit(EXIT_REJOIN);
+        tracing::error!(%reason, "replicated mode: this node stops, to rejoin as a follower");
+        let _ = stop.send(Some(reason));
     }
 }
 
 async fn live(node: &Node, shutdown: &mut watch::Receiver<bool>) -> Result<(), String> {
     loop {
-        let Some(revision) = follow(node, shutdown).await? else {
+        let Some((revision, sent)) = follow(node, shutdown).await? else {
             return Ok(());
         };
-        if let Some(revision) = take_office(node, revision).await? {
-            return lead(node, revision, shutdown).await;
+        if !put_leader_record(node, sent).await? {
+            // Another node's record reached the stream first: follow it.
+            node.engine.leadership().revoke();
+            continue;
         }
-        // Another node's record reached the stream first: follow it.
-        node.engine.leadership().revoke();
+        // From here the lease is renewed while the office is taken (holding the old leader's
+        // orders in doubt, bootstrapping an empty log, catching up settlement rolls), however
+        // long that takes.
+        let renewing = tokio::spawn(renew(
+            node.engine.clone(),
+            node.link.clone(),
+            revision,
+            shutdown.clone(),
+        ));
+        let mut renewing = AbortOnDrop(renewing);
+        take_office(node).await?;
+        return match (&mut renewing.0).await {
+            Ok(result) => result,
+            Err(error) => Err(format!("the lease renewal task failed: {error}")),
+        };
+    }
+}
+
+/// Aborts the task when dropped (an error while taking office ends the renewals too).
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), String>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -69,31 +95,32 @@ fn validity(link: &Link) -> Duration {
     link.lease_term - link.lease_term / 5
 }
 
-/// Applies the stream as it arrives; returns the lease's revision once this node won it (or
-/// `None` at shutdown).
-async fn follow(node: &Node, shutdown: &mut watch::Receiver<bool>) -> Result<Option<u64>, String> {
+/// Records copied between two waits for the WAL: a follower catching up on a long stream
+/// never fills the WAL's queue.
+const COPIES_PER_WAIT: u64 = 1024;
+
+/// Applies the stream as it arrives; returns the lease's revision, and when the winning update
+/// was sent, once this node won it (or `None` at shutdown). NATS being away is waited out;
+/// only a stream that no longer follows on from this node's state is an error.
+async fn follow(
+    node: &Node,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<(u64, Instant)>, String> {
     let (engine, link) = (&node.engine, &node.link);
     let mut seen: Option<(u64, Instant)> = None;
+    let mut retry = tokio::time::interval(poll_every(link));
     loop {
-        let start = engine.applied_seq() + 1;
-        let stream = link
-            .js
-            .get_stream(&link.stream)
-            .await
-            .map_err(|error| format!("stream {}: {error}", link.stream))?;
-        let consumer = stream
-            .create_consumer(pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: start,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|error| format!("stream {}: cannot follow it: {error}", link.stream))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|error| format!("stream {}: cannot follow it: {error}", link.stream))?;
+        tokio::select! {
+            _ = shutdown.changed() => return Ok(None),
+            _ = retry.tick() => {}
+        }
+        let mut messages = match subscribe(link, engine.applied_seq() + 1).await {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow the stream; retrying");
+                continue;
+            }
+        };
         let mut tick = tokio::time::interval(poll_every(link));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -122,11 +149,14 @@ async fn follow(node: &Node, shutdown: &mut watch::Receiver<bool>) -> Result<Opt
                              this node, which a restart rebuilds from the stream's snapshot"
                         ));
                     }
-                    engine.copy_from_log(seq, message.payload.to_vec())?;
+                    let copied = engine.copy_from_log(seq, message.payload.to_vec())?;
+                    if seq % COPIES_PER_WAIT == 0 {
+                        copied.wait().await.map_err(|error| error.0)?;
+                    }
                 }
                 _ = tick.tick() => {
-                    if let Some(revision) = look_at_lease(node, &mut seen).await {
-                        return Ok(Some(revision));
+                    if let Some(won) = look_at_lease(node, &mut seen).await {
+                        return Ok(Some(won));
                     }
                 }
             }
@@ -134,9 +164,31 @@ async fn follow(node: &Node, shutdown: &mut watch::Receiver<bool>) -> Result<Opt
     }
 }
 
+/// An ordered consumer of the stream from `start` on.
+async fn subscribe(link: &Link, start: u64) -> Result<pull::Ordered, String> {
+    let stream = link
+        .js
+        .get_stream(&link.stream)
+        .await
+        .map_err(|error| format!("stream {}: {error}", link.stream))?;
+    let consumer = stream
+        .create_consumer(pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: start,
+            },
+            ..Default::default()
+        })
+        .await
+        .map_err(|error| format!("stream {}: {error}", link.stream))?;
+    consumer
+        .messages()
+        .await
+        .map_err(|error| format!("stream {}: {error}", link.stream))
+}
+
 /// Reads the lease; takes it when it has gone unrenewed for a whole lease as this node's clock
 /// measures it (or is gone), and this node has applied the whole stream.
-async fn look_at_lease(node: &Node, seen: &mut Option<(u64, Instant)>) -> Option<u64> {
+async fn look_at_lease(node: &Node, seen: &mut Option<(u64, Instant)>) -> Option<(u64, Instant)> {
     let (engine, link) = (&node.engine, &node.link);
     let entry = match tokio::time::timeout(link.lease_term, link.lease.entry(LEASE_KEY)).await {
         Ok(Ok(entry)) => entry,
@@ -183,15 +235,15 @@ async fn look_at_lease(node: &Node, seen: &mut Option<(u64, Instant)>) -> Option
         Some(revision) => link.lease.update(LEASE_KEY, value, revision).await.ok(),
         None => link.lease.create(LEASE_KEY, value).await.ok(),
     }?;
-    engine.leadership().grant_until(sent + validity(link));
     tracing::info!(node = %link.node_id, "took the lease");
-    Some(taken)
+    Some((taken, sent))
 }
 
 /// Puts this node's `Leader` record in the stream right after the last record it applied —
 /// the stream refuses it if the old leader got one in after all, and this node follows on —
-/// then takes office. Returns the lease revision to renew, or `None` if it lost the race.
-async fn take_office(node: &Node, revision: u64) -> Result<Option<u64>, String> {
+/// copies it here, attaches the publisher, and only then may this node decide (until the
+/// lease update sent at `sent` runs out). `false` if it lost the race.
+async fn put_leader_record(node: &Node, sent: Instant) -> Result<bool, String> {
     let (engine, link) = (&node.engine, &node.link);
     let lsn = engine.applied_seq() + 1;
     let record = Record::Leader {
@@ -202,16 +254,16 @@ async fn take_office(node: &Node, revision: u64) -> Result<Option<u64>, String> 
         .payload(record.clone().into())
         .expected_last_sequence(lsn - 1)
         .header(NODE_HEADER, link.node_id.as_str());
-    let sent = link
+    let published = link
         .js
         .send_publish(link.subject.clone(), message)
         .await
         .map_err(|error| format!("the Leader record not sent: {error}"))?;
-    match tokio::time::timeout(link.lease_term, sent).await {
+    match tokio::time::timeout(link.lease_term, published).await {
         Ok(Ok(ack)) if ack.sequence == lsn => {}
         Ok(Err(error)) if error.kind() == PublishErrorKind::WrongLastSequence => {
             tracing::info!("another record reached the stream first; following it");
-            return Ok(None);
+            return Ok(false);
         }
         Ok(Ok(ack)) => {
             return Err(format!(
@@ -223,39 +275,59 @@ async fn take_office(node: &Node, revision: u64) -> Result<Option<u64>, String> 
         Ok(Err(error)) => return Err(format!("the Leader record: {error}")),
         Err(_) => return Err("the Leader record was not acknowledged in time".to_owned()),
     }
-    engine.copy_from_log(lsn, record)?;
+    engine
+        .copy_from_log(lsn, record)?
+        .wait()
+        .await
+        .map_err(|error| error.0)?;
     let publisher = Publisher::new(
         link.clone(),
         engine.leadership().clone(),
         tokio::runtime::Handle::current(),
     );
     engine.replicate_to(Arc::new(publisher));
-    let (engine, config) = (engine.clone(), node.config.clone());
+    if !engine.leadership().grant_until(sent + validity(link)) {
+        return Err("the lease ran out while the Leader record was written".to_owned());
+    }
+    tracing::info!(node = %link.node_id, first_record = lsn, "leading");
+    Ok(true)
+}
+
+/// Takes office: the old leader's unanswered orders held in doubt (and, on a log that held
+/// nothing before this leader, the bootstrap files loaded), then the settlement rolls missed
+/// while no one led, and only then orders and admin changes.
+async fn take_office(node: &Node) -> Result<(), String> {
+    let (engine, config) = (node.engine.clone(), node.config.clone());
     tokio::task::spawn_blocking(move || {
         // The first leader of an empty log loads the bootstrap files, as a standalone node
-        // does on an empty WAL.
-        if lsn == 1 {
+        // does on an empty WAL (its Leader record is the log's first).
+        if engine.applied_seq() == 1 {
             engine.bootstrap(&config)?;
         }
         engine.take_office()
     })
     .await
     .map_err(|error| format!("taking office failed: {error}"))??;
-    node.engine
+    let engine = &node.engine;
+    let rolls = crate::feeds::settlement::Rolls::new(engine, node.config.omnibus.settlement_time);
+    rolls.catch_up(engine).await;
+    let link = &node.link;
+    engine
         .leadership()
         .set_self_leader(link.node_id.clone(), link.advertise_url.clone());
-    tracing::info!(node = %link.node_id, first_record = lsn, "leading");
-    Ok(Some(revision))
+    engine.open_office();
+    Ok(())
 }
 
-/// Renews the lease until shutdown; an error once this node may no longer decide.
-async fn lead(
-    node: &Node,
+/// Renews the lease until shutdown; an error once this node may no longer decide. A lapse is
+/// final: memory may hold a change whose record the journal refused meanwhile.
+async fn renew(
+    engine: Arc<Engine>,
+    link: Arc<Link>,
     mut revision: u64,
-    shutdown: &mut watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let (engine, link) = (&node.engine, &node.link);
-    let mut tick = tokio::time::interval(renew_every(link));
+    let mut tick = tokio::time::interval(renew_every(&link));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -267,31 +339,27 @@ async fn lead(
         }
         let sent = Instant::now();
         let renewal = tokio::time::timeout(
-            renew_every(link),
+            renew_every(&link),
             link.lease.update(LEASE_KEY, link.lease_value(), revision),
         )
         .await;
         match renewal {
             Ok(Ok(next)) => {
                 revision = next;
-                engine.leadership().grant_until(sent + validity(link));
-            }
-            Ok(Err(error)) if !engine.leadership().may_decide() => {
-                return Err(format!("the lease could not be renewed in time: {error}"))
-            }
-            Err(_) if !engine.leadership().may_decide() => {
-                return Err("the lease could not be renewed in time".to_owned())
-            }
-            Ok(Err(error)) => {
-                // A refused update means another node holds the lease now.
-                if matches!(
-                    error.kind(),
-                    async_nats::jetstream::kv::UpdateErrorKind::WrongLastRevision
-                ) {
-                    return Err("another node holds the lease".to_owned());
+                if !engine.leadership().grant_until(sent + validity(&link)) {
+                    return Err("the lease was renewed only after it had run out".to_owned());
                 }
-                tracing::warn!(%error, "the lease was not renewed; retrying");
             }
+            Ok(Err(error))
+                if error.kind()
+                    == async_nats::jetstream::kv::UpdateErrorKind::WrongLastRevision =>
+            {
+                return Err("another node holds the lease".to_owned());
+            }
+            _ if !engine.leadership().may_decide() => {
+                return Err("the lease could not be renewed in time".to_owned());
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "the lease was not renewed; retrying"),
             Err(_) => tracing::warn!("the lease renewal timed out; retrying"),
         }
     }

@@ -66,6 +66,16 @@ impl Publisher {
     }
 
     async fn keep_snapshot(&self, state: &[u8], next_lsn: u64) -> Result<(), String> {
+        // A newer one may be there already (a later leader's, if this one was slow): keep it.
+        if let Ok(info) = self.link.snapshots.info(SNAPSHOT_OBJECT).await {
+            let kept = info
+                .metadata
+                .get(NEXT_LSN)
+                .and_then(|v| v.parse::<u64>().ok());
+            if kept.is_some_and(|kept| kept >= next_lsn) {
+                return Ok(());
+            }
+        }
         let mut meta = async_nats::jetstream::object_store::ObjectMetadata {
             name: SNAPSHOT_OBJECT.to_owned(),
             description: Some(format!("state covering every record below {next_lsn}")),
@@ -80,7 +90,8 @@ impl Publisher {
             .await
             .map_err(|error| format!("snapshot not uploaded: {error}"))?;
         let trim = self.trim_to.lock().replace(next_lsn);
-        if let Some(trim) = trim {
+        // Only a leader trims; one deposed during the upload leaves the stream to the next.
+        if let Some(trim) = trim.filter(|_| self.leadership.may_decide()) {
             let stream = self
                 .link
                 .js

@@ -344,6 +344,12 @@ impl Wal {
         *self.shared.replica.write() = Some(replica);
     }
 
+    /// From now on a record this node makes (not a copy) is refused, closing the log, until
+    /// [`Wal::replicate_to`]: a replicated log's follower only copies.
+    pub fn require_replica(&self) {
+        self.shared.replica_required.store(true, Ordering::Release);
+    }
+
     /// The lsn the next append gets, once everything queued is written.
     pub fn written_next_lsn(&self) -> u64 {
         self.shared.written_next_lsn.load(Ordering::Acquire)

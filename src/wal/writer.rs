@@ -78,6 +78,8 @@ pub(crate) struct Shared {
     pub written_next_lsn: AtomicU64,
     /// Replicated mode: where the records this node makes go before they are written here.
     pub replica: RwLock<Option<Arc<dyn Replica>>>,
+    /// Replicated mode: a record this node makes is refused while `replica` is unset.
+    pub replica_required: AtomicBool,
 }
 
 impl Shared {
@@ -89,6 +91,7 @@ impl Shared {
             segments: Mutex::new(segments),
             written_next_lsn: AtomicU64::new(next_lsn),
             replica: RwLock::new(None),
+            replica_required: AtomicBool::new(false),
         }
     }
 }
@@ -271,6 +274,22 @@ impl Writer {
     /// a prefix of the shared one, and a refusal (a deposed leader's) leaves nothing behind.
     fn replicate(&self, batch: &[Request]) -> Result<(), WalError> {
         let Some(replica) = self.shared.replica.read().clone() else {
+            let own = batch.iter().any(|request| {
+                matches!(
+                    request,
+                    Request::Append {
+                        copied_at: None,
+                        ..
+                    }
+                )
+            });
+            if own && self.shared.replica_required.load(Ordering::Acquire) {
+                return Err(WalError::Replication {
+                    reason: "a record made here while no replica is attached (only the \
+                             leader makes records)"
+                        .to_owned(),
+                });
+            }
             return Ok(());
         };
         let mut lsn = self.next_lsn;
