@@ -482,45 +482,58 @@ fn a_frozen_leader_forwards_nothing_when_it_wakes() {
     assert_eq!(health(&b)["role"], "leader");
 }
 
-/// A node that starts with an empty WAL, after snapshots trimmed the stream, starts from the
-/// object store's snapshot and the stream's tail, and reaches the leader's state exactly.
+/// Nodes whose WAL is behind the stream's trim — one empty, one that was down while the
+/// stream was trimmed past its end — start from the object store's snapshot and the stream's
+/// tail, and reach the leader's state exactly.
 #[test]
 fn an_empty_node_catches_up_from_the_snapshot_and_the_stream() {
     let nats = Nats::start();
     let sim = Simulator::start("");
     pause_fills_at(sim.addr);
-    let a = Gateway::start_in(
-        Arc::new(TempDir::new("ha-a")),
-        &node_config(&nats, sim.addr, "node-a", "snapshot_every = 20"),
-    );
+    let config = |node: &str| node_config(&nats, sim.addr, node, "snapshot_every = 20");
+    let a = Gateway::start_in(Arc::new(TempDir::new("ha-a")), &config("node-a"));
     wait_role(&a, "leader", Duration::from_secs(10));
     a.fund_omni("1000000");
-    // Snapshots are taken in the background (each waits for as many records as the last one
-    // held entries); the second trims the stream behind the first. Orders go on until then.
     let mut sent = 0;
-    wait_for("the stream to be trimmed", Duration::from_secs(60), || {
-        for _ in 0..20 {
+    let mut send_orders = |count: usize| {
+        for _ in 0..count {
             sent += 1;
             assert_eq!(post(a.order, &order(&format!("o-{sent}"))).unwrap().0, 200);
         }
-        (nats.first_seq("OMNIGATE") > 1).then_some(())
+        sent
+    };
+    // A follower with a WAL of its own, stopped after a while.
+    let b_dir = Arc::new(TempDir::new("ha-b"));
+    let b_log = b_dir.path().join("omnigate.log");
+    let b = Gateway::start_logged(b_dir.clone(), &config("node-b"), &b_log);
+    send_orders(10);
+    wait_caught_up(&b, &a);
+    let b_end = applied(&b);
+    b.kill();
+    // Snapshots are taken in the background (each waits for as many records as the last one
+    // held entries); the second trims the stream behind the first. Orders go on until the
+    // stream no longer holds the record after b's end.
+    wait_for("the stream to be trimmed", Duration::from_secs(60), || {
+        send_orders(20);
+        (nats.first_seq("OMNIGATE") > b_end + 1).then_some(())
     });
-    let log_dir = Arc::new(TempDir::new("ha-c"));
-    let log = log_dir.path().join("omnigate.log");
-    let c = Gateway::start_logged(
-        log_dir.clone(),
-        &node_config(&nats, sim.addr, "node-c", "snapshot_every = 20"),
-        &log,
-    );
-    wait_caught_up(&c, &a);
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        text.contains("starting from its snapshot"),
-        "the empty node did not start from the snapshot"
-    );
-    assert_eq!(health(&c)["role"], "follower");
-    assert_eq!(c.customer("123456789"), a.customer("123456789"));
-    assert_eq!(c.omni(), a.omni());
-    assert_eq!(order_ids(&c, "open"), order_ids(&a, "open"));
-    assert_eq!(order_ids(&c, "open").len(), sent);
+    let sent = send_orders(0);
+
+    let c_dir = Arc::new(TempDir::new("ha-c"));
+    let c_log = c_dir.path().join("omnigate.log");
+    let c = Gateway::start_logged(c_dir.clone(), &config("node-c"), &c_log);
+    let b = Gateway::start_logged(b_dir.clone(), &config("node-b"), &b_log);
+    for (node, log) in [(&c, &c_log), (&b, &b_log)] {
+        wait_caught_up(node, &a);
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(
+            text.contains("starting from its snapshot"),
+            "{log:?}: the node did not start from the snapshot"
+        );
+        assert_eq!(health(node)["role"], "follower");
+        assert_eq!(node.customer("123456789"), a.customer("123456789"));
+        assert_eq!(node.omni(), a.omni());
+        assert_eq!(order_ids(node, "open"), order_ids(&a, "open"));
+    }
+    assert_eq!(order_ids(&a, "open").len(), sent);
 }
