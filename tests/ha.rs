@@ -537,3 +537,51 @@ fn an_empty_node_catches_up_from_the_snapshot_and_the_stream() {
     }
     assert_eq!(order_ids(&a, "open").len(), sent);
 }
+
+/// A follower frozen while the stream is trimmed past it finds, on waking, that the stream no
+/// longer follows on from its state: it exits (75) rather than apply a log with a hole, and a
+/// restart rebuilds it from the snapshot to the leader's state.
+#[test]
+fn a_follower_trimmed_past_stops_and_rebuilds_on_restart() {
+    let nats = Nats::start();
+    let sim = Simulator::start("");
+    pause_fills_at(sim.addr);
+    let config = |node: &str| node_config(&nats, sim.addr, node, "snapshot_every = 20");
+    let a = Gateway::start_in(Arc::new(TempDir::new("ha-a")), &config("node-a"));
+    wait_role(&a, "leader", Duration::from_secs(10));
+    a.fund_omni("100000000");
+    let funded = a.admin(
+        "PUT",
+        "/admin/customers/123456789",
+        r#"{"customerId":"c-1","cash":"100000000"}"#,
+    );
+    assert_eq!(funded.status, 200, "{}", funded.text());
+    let b_dir = Arc::new(TempDir::new("ha-b"));
+    let mut b = Gateway::start_in(b_dir.clone(), &config("node-b"));
+    wait_caught_up(&b, &a);
+    let b_end = applied(&b);
+    sigkill_pid(b.pid(), "-STOP");
+    // Records the stream had already sent to the frozen node are in its socket; trim well
+    // past what one fetch of its consumer can hold.
+    let mut sent = 0;
+    wait_for("the stream to be trimmed", Duration::from_secs(120), || {
+        for _ in 0..50 {
+            sent += 1;
+            assert_eq!(post(a.order, &order(&format!("t-{sent}"))).unwrap().0, 200);
+        }
+        (nats.first_seq("OMNIGATE") > b_end + 3000).then_some(())
+    });
+    sigkill_pid(b.pid(), "-CONT");
+    let exit = wait_for(
+        "the trimmed follower to exit",
+        Duration::from_secs(20),
+        || b.exit_status(),
+    );
+    assert_eq!(exit.code(), Some(75), "{exit}");
+    drop(b);
+    let b = Gateway::start_in(b_dir, &config("node-b"));
+    wait_caught_up(&b, &a);
+    assert_eq!(b.customer("123456789"), a.customer("123456789"));
+    assert_eq!(order_ids(&b, "open"), order_ids(&a, "open"));
+    assert_eq!(order_ids(&b, "open").len(), sent);
+}

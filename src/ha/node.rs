@@ -99,6 +99,10 @@ fn validity(link: &Link) -> Duration {
 /// never fills the WAL's queue.
 const COPIES_PER_WAIT: u64 = 1024;
 
+/// A follower that has received nothing for this long checks that the stream has nothing
+/// more for it.
+const STALL_AFTER: Duration = Duration::from_secs(2);
+
 /// Applies the stream as it arrives; returns the lease's revision, and when the winning update
 /// was sent, once this node won it (or `None` at shutdown). NATS being away is waited out;
 /// only a stream that no longer follows on from this node's state is an error.
@@ -123,10 +127,13 @@ async fn follow(
         };
         let mut tick = tokio::time::interval(poll_every(link));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // When the consumer last delivered, or was last seen to have nothing to deliver.
+        let mut progress = Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return Ok(None),
                 message = messages.next() => {
+                    progress = Instant::now();
                     let message = match message {
                         Some(Ok(message)) => message,
                         Some(Err(error)) => {
@@ -157,6 +164,16 @@ async fn follow(
                 _ = tick.tick() => {
                     if let Some(won) = look_at_lease(node, &mut seen).await {
                         return Ok(Some(won));
+                    }
+                    // A consumer can stall without an error (seen after this process was
+                    // frozen while the stream was trimmed): if the stream holds records past
+                    // this node's and nothing came for a while, subscribe again.
+                    if progress.elapsed() >= STALL_AFTER {
+                        progress = Instant::now();
+                        if link.bounds().await.is_ok_and(|(_, last)| last > engine.applied_seq()) {
+                            tracing::warn!("the stream's consumer stalled; subscribing again");
+                            break;
+                        }
                     }
                 }
             }
