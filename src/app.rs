@@ -91,42 +91,16 @@ impl Gateway {
         };
         // Replicated mode: the order listener is bound first, so the lease can name where it is.
         let replicated = config.ha.replicated();
-        let early_order_listener = match replicated {
-            true => Some(bind(config.server.listen, "server.listen").await?),
-            false => None,
+        let early_order_listener = if replicated {
+            Some(bind(config.server.listen, "server.listen").await?)
+        } else {
+            None
         };
         let mut link = None;
         let engine = if let Some(listener) = &early_order_listener {
-            let advertise = match &config.ha.advertise_url {
-                Some(url) => url.clone(),
-                None => {
-                    let addr = local_addr(listener)?;
-                    if addr.ip().is_unspecified() {
-                        return Err(StartError(format!(
-                            "ha.advertise_url: required because server.listen ({addr}) is a \
-                             wildcard address, which routers cannot be sent to"
-                        )));
-                    }
-                    let scheme = if config.server.tls.is_some() {
-                        "https"
-                    } else {
-                        "http"
-                    };
-                    format!("{scheme}://{addr}")
-                }
-            };
-            let connected = crate::ha::Link::connect(&config.ha, advertise)
-                .await
-                .map_err(StartError)?;
-            let engine = crate::ha::open(
-                &config,
-                clock.clone(),
-                &connected,
-                options.truncate_corrupt_wal,
-            )
-            .await
-            .map_err(StartError)?;
-            link = Some(Arc::new(connected));
+            let (engine, connected) =
+                open_replicated(&config, &clock, listener, options.truncate_corrupt_wal).await?;
+            link = Some(connected);
             engine
         } else {
             let config = config.clone();
@@ -329,11 +303,7 @@ impl Gateway {
             admin_addr,
             upstream: upstream_label,
             simulator_addr,
-            scheme: if config.server.tls.is_some() {
-                "https"
-            } else {
-                "http"
-            },
+            scheme: scheme(&config),
             admin_token,
             token_source,
             reloader,
@@ -443,6 +413,45 @@ fn in_process_simulator(
         webhook,
     })
     .map_err(StartError)
+}
+
+/// What the listeners speak: `"https"` with `[server.tls]`, else `"http"`.
+fn scheme(config: &Config) -> &'static str {
+    if config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// Replicated mode (SPEC §12): connects to NATS and opens the engine from this node's WAL and
+/// the stream. The lease names `ha.advertise_url`, by default the bound order listener.
+async fn open_replicated(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    order_listener: &TcpListener,
+    truncate_corrupt_wal: bool,
+) -> Result<(Engine, Arc<crate::ha::Link>), StartError> {
+    let advertise = match &config.ha.advertise_url {
+        Some(url) => url.clone(),
+        None => {
+            let addr = local_addr(order_listener)?;
+            if addr.ip().is_unspecified() {
+                return Err(StartError(format!(
+                    "ha.advertise_url: required because server.listen ({addr}) is a wildcard \
+                     address, which routers cannot be sent to"
+                )));
+            }
+            format!("{}://{addr}", scheme(config))
+        }
+    };
+    let link = crate::ha::Link::connect(&config.ha, advertise)
+        .await
+        .map_err(StartError)?;
+    let engine = crate::ha::open(config, clock.clone(), &link, truncate_corrupt_wal)
+        .await
+        .map_err(StartError)?;
+    Ok((engine, Arc::new(link)))
 }
 
 /// The admin token: config, then `OMNIGATE_ADMIN_TOKEN`, then (loopback only) a random one.

@@ -148,16 +148,14 @@ impl Link {
 
     /// The stream's first and last sequence (first = last + 1 when it holds nothing).
     pub async fn bounds(&self) -> Result<(u64, u64), String> {
-        let mut stream = self
+        // Looking the stream up reads its info: one request, no second `info()`.
+        let stream = self
             .js
             .get_stream(&self.stream)
             .await
             .map_err(|error| format!("stream {}: {error}", self.stream))?;
-        let info = stream
-            .info()
-            .await
-            .map_err(|error| format!("stream {}: {error}", self.stream))?;
-        Ok((info.state.first_sequence, info.state.last_sequence))
+        let state = &stream.cached_info().state;
+        Ok((state.first_sequence, state.last_sequence))
     }
 
     /// What this node writes into the lease: its id and where routers reach it.
