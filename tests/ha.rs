@@ -102,6 +102,73 @@ fn node_config(nats: &Nats, sim: SocketAddr, node: &str, wal_extra: &str) -> Str
     )
 }
 
+/// A nats-server and the one simulator every node sends to, its fills paused so that each
+/// accepted order stays open (and reserved) for the checks.
+struct Rig {
+    nats: Nats,
+    sim: Simulator,
+    /// Held until the test's end (declared last, so dropped after the processes).
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+/// One rig at a time: each test runs several nodes, a NATS server and load on what may be a
+/// 2-core machine, and the failover bound is measured in wall time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+impl Rig {
+    fn start() -> Rig {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let sim = Simulator::start("");
+        pause_fills_at(sim.addr);
+        Rig {
+            nats: Nats::start(),
+            sim,
+            _turn: turn,
+        }
+    }
+
+    fn config(&self, node: &str, wal_extra: &str) -> String {
+        node_config(&self.nats, self.sim.addr, node, wal_extra)
+    }
+
+    /// Starts `node` on an empty log, waits until it leads, and funds the omni account and
+    /// customer 123456789 for thousands of orders.
+    fn first_leader(&self, node: &str, wal_extra: &str) -> Gateway {
+        let leader = Gateway::start_in(
+            Arc::new(TempDir::new("ha-leader")),
+            &self.config(node, wal_extra),
+        );
+        wait_role(&leader, "leader", Duration::from_secs(10));
+        leader.fund_omni("100000000");
+        let funded = leader.admin(
+            "PUT",
+            "/admin/customers/123456789",
+            r#"{"customerId":"c-1","cash":"100000000"}"#,
+        );
+        assert_eq!(funded.status, 200, "{}", funded.text());
+        leader
+    }
+}
+
+/// Sends orders `<tag>-<n>` to `leader`, each accepted, until the stream no longer holds
+/// record `past` (snapshots trim it in the background); returns how many were sent.
+fn send_until_trimmed(leader: &Gateway, nats: &Nats, past: u64, tag: &str) -> usize {
+    let mut sent = 0;
+    wait_for("the stream to be trimmed", Duration::from_secs(120), || {
+        for _ in 0..50 {
+            sent += 1;
+            assert_eq!(
+                post(leader.order, &order(&format!("{tag}-{sent}")))
+                    .unwrap()
+                    .0,
+                200
+            );
+        }
+        (nats.first_seq("OMNIGATE") > past).then_some(())
+    });
+    sent
+}
+
 fn health(node: &Gateway) -> serde_json::Value {
     node.admin("GET", "/admin/health", "").json()
 }
@@ -265,32 +332,41 @@ fn count_of(node: &Gateway, state: &str) -> usize {
 /// exactly the reservations of the orders it knows.
 #[test]
 fn the_follower_takes_over_when_the_leader_is_killed() {
-    let nats = Nats::start();
-    let sim = Simulator::start("");
-    pause_fills_at(sim.addr);
-    let dirs = [
-        Arc::new(TempDir::new("ha-a")),
-        Arc::new(TempDir::new("ha-b")),
-    ];
-    let configs = ["node-a", "node-b"].map(|node| node_config(&nats, sim.addr, node, ""));
-    let mut leader = Gateway::start_in(dirs[0].clone(), &configs[0]);
-    wait_role(&leader, "leader", Duration::from_secs(10));
-    leader.fund_omni("100000000");
-    leader
-        .admin(
-            "PUT",
-            "/admin/customers/123456789",
-            r#"{"customerId":"c-1","cash":"100000000"}"#,
-        )
-        .json();
+    let rig = Rig::start();
+    let sim = &rig.sim;
+    let configs = ["node-a", "node-b"].map(|node| rig.config(node, ""));
+    let mut leader = rig.first_leader("node-a", "");
+    let dirs = [leader.dir.clone(), Arc::new(TempDir::new("ha-b"))];
     let mut follower = Gateway::start_in(dirs[1].clone(), &configs[1]);
-    wait_role(&follower, "follower", Duration::from_secs(10));
+    wait_leader_named(&follower, "node-a");
     wait_caught_up(&follower, &leader);
-    wait_for(
-        "the follower to name the leader",
-        Duration::from_secs(10),
-        || (health(&follower)["leader"] == "node-a").then_some(()),
+    assert_eq!(health(&follower)["role"], "follower");
+    assert_eq!(health(&leader)["leader"], "node-a");
+
+    // A follower decides nothing: orders and admin changes are sent to the leader; reads are
+    // served.
+    let refused = common::send(
+        follower.order,
+        "POST",
+        "/back-office/orders",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer demo-token"),
+            ("dw-client-app-key", "demo-app-key"),
+        ],
+        order("to-follower").as_bytes(),
     );
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.error().0, "NOT_LEADER");
+    let leader_url = format!("http://{}", leader.order);
+    assert_eq!(
+        refused.header("x-omnigate-leader"),
+        Some(leader_url.as_str())
+    );
+    let change = follower.admin("POST", "/admin/omni/cash", r#"{"amount":"1"}"#);
+    assert_eq!(change.status, 503, "{}", change.text());
+    assert_eq!(change.error().0, "NOT_LEADER");
+    assert_eq!(follower.customer("123456789")["cash"], "100000000");
 
     // One order, to learn what each reserves.
     let (status, _) = post(leader.order, &order("first")).expect("an answer");
@@ -355,7 +431,7 @@ fn the_follower_takes_over_when_the_leader_is_killed() {
     }
 
     // Every acknowledged order reached DriveWealth exactly once; nothing went twice.
-    let counts = upstream_counts(&sim);
+    let counts = upstream_counts(sim);
     let acked = acked.lock().unwrap().clone();
     for id in acked.keys() {
         assert_eq!(counts.get(id), Some(&1), "acknowledged order {id} upstream");
@@ -426,17 +502,10 @@ fn the_follower_takes_over_when_the_leader_is_killed() {
 /// rejoin.
 #[test]
 fn a_frozen_leader_forwards_nothing_when_it_wakes() {
-    let nats = Nats::start();
-    let sim = Simulator::start("");
-    pause_fills_at(sim.addr);
-    let a_dir = Arc::new(TempDir::new("ha-a"));
-    let mut a = Gateway::start_in(a_dir, &node_config(&nats, sim.addr, "node-a", ""));
-    wait_role(&a, "leader", Duration::from_secs(10));
-    a.fund_omni("1000000");
-    let b = Gateway::start_in(
-        Arc::new(TempDir::new("ha-b")),
-        &node_config(&nats, sim.addr, "node-b", ""),
-    );
+    let rig = Rig::start();
+    let sim = &rig.sim;
+    let mut a = rig.first_leader("node-a", "");
+    let b = Gateway::start_in(Arc::new(TempDir::new("ha-b")), &rig.config("node-b", ""));
     wait_caught_up(&b, &a);
     assert_eq!(post(a.order, &order("before")).unwrap().0, 200);
 
@@ -471,7 +540,7 @@ fn a_frozen_leader_forwards_nothing_when_it_wakes() {
         Some(75),
         "the old leader exits to rejoin: {exit}"
     );
-    let counts = upstream_counts(&sim);
+    let counts = upstream_counts(sim);
     assert_eq!(
         counts.get("sent-while-frozen"),
         None,
@@ -487,37 +556,23 @@ fn a_frozen_leader_forwards_nothing_when_it_wakes() {
 /// tail, and reach the leader's state exactly.
 #[test]
 fn an_empty_node_catches_up_from_the_snapshot_and_the_stream() {
-    let nats = Nats::start();
-    let sim = Simulator::start("");
-    pause_fills_at(sim.addr);
-    let config = |node: &str| node_config(&nats, sim.addr, node, "snapshot_every = 20");
-    let a = Gateway::start_in(Arc::new(TempDir::new("ha-a")), &config("node-a"));
-    wait_role(&a, "leader", Duration::from_secs(10));
-    a.fund_omni("1000000");
-    let mut sent = 0;
-    let mut send_orders = |count: usize| {
-        for _ in 0..count {
-            sent += 1;
-            assert_eq!(post(a.order, &order(&format!("o-{sent}"))).unwrap().0, 200);
-        }
-        sent
-    };
+    let rig = Rig::start();
+    let config = |node: &str| rig.config(node, "snapshot_every = 20");
+    let a = rig.first_leader("node-a", "snapshot_every = 20");
     // A follower with a WAL of its own, stopped after a while.
     let b_dir = Arc::new(TempDir::new("ha-b"));
     let b_log = b_dir.path().join("omnigate.log");
     let b = Gateway::start_logged(b_dir.clone(), &config("node-b"), &b_log);
-    send_orders(10);
+    for n in 0..10 {
+        assert_eq!(post(a.order, &order(&format!("first-{n}"))).unwrap().0, 200);
+    }
     wait_caught_up(&b, &a);
     let b_end = applied(&b);
     b.kill();
     // Snapshots are taken in the background (each waits for as many records as the last one
     // held entries); the second trims the stream behind the first. Orders go on until the
     // stream no longer holds the record after b's end.
-    wait_for("the stream to be trimmed", Duration::from_secs(60), || {
-        send_orders(20);
-        (nats.first_seq("OMNIGATE") > b_end + 1).then_some(())
-    });
-    let sent = send_orders(0);
+    let sent = 10 + send_until_trimmed(&a, &rig.nats, b_end + 1, "o");
 
     let c_dir = Arc::new(TempDir::new("ha-c"));
     let c_log = c_dir.path().join("omnigate.log");
@@ -543,19 +598,9 @@ fn an_empty_node_catches_up_from_the_snapshot_and_the_stream() {
 /// restart rebuilds it from the snapshot to the leader's state.
 #[test]
 fn a_follower_trimmed_past_stops_and_rebuilds_on_restart() {
-    let nats = Nats::start();
-    let sim = Simulator::start("");
-    pause_fills_at(sim.addr);
-    let config = |node: &str| node_config(&nats, sim.addr, node, "snapshot_every = 20");
-    let a = Gateway::start_in(Arc::new(TempDir::new("ha-a")), &config("node-a"));
-    wait_role(&a, "leader", Duration::from_secs(10));
-    a.fund_omni("100000000");
-    let funded = a.admin(
-        "PUT",
-        "/admin/customers/123456789",
-        r#"{"customerId":"c-1","cash":"100000000"}"#,
-    );
-    assert_eq!(funded.status, 200, "{}", funded.text());
+    let rig = Rig::start();
+    let config = |node: &str| rig.config(node, "snapshot_every = 20");
+    let a = rig.first_leader("node-a", "snapshot_every = 20");
     let b_dir = Arc::new(TempDir::new("ha-b"));
     let mut b = Gateway::start_in(b_dir.clone(), &config("node-b"));
     wait_caught_up(&b, &a);
@@ -563,14 +608,7 @@ fn a_follower_trimmed_past_stops_and_rebuilds_on_restart() {
     sigkill_pid(b.pid(), "-STOP");
     // Records the stream had already sent to the frozen node are in its socket; trim well
     // past what one fetch of its consumer can hold.
-    let mut sent = 0;
-    wait_for("the stream to be trimmed", Duration::from_secs(120), || {
-        for _ in 0..50 {
-            sent += 1;
-            assert_eq!(post(a.order, &order(&format!("t-{sent}"))).unwrap().0, 200);
-        }
-        (nats.first_seq("OMNIGATE") > b_end + 3000).then_some(())
-    });
+    let sent = send_until_trimmed(&a, &rig.nats, b_end + 3000, "t");
     sigkill_pid(b.pid(), "-CONT");
     let exit = wait_for(
         "the trimmed follower to exit",
