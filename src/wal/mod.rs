@@ -350,11 +350,6 @@ impl Wal {
         self.shared.replica_required.store(true, Ordering::Release);
     }
 
-    /// The lsn the next append gets, once everything queued is written.
-    pub fn written_next_lsn(&self) -> u64 {
-        self.shared.written_next_lsn.load(Ordering::Acquire)
-    }
-
     fn append_at(&self, record: Vec<u8>, copied_at: Option<u64>) -> Appending {
         if let Some(error) = self.refusal() {
             return Appending::ready(Err(error));
