@@ -117,7 +117,9 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 impl Rig {
     fn start() -> Rig {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let sim = Simulator::start("");
         pause_fills_at(sim.addr);
         Rig {
