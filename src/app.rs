@@ -17,6 +17,7 @@ use crate::feeds::{calendar, settlement};
 use crate::http::admin::Admin;
 use crate::http::auth::{RouterKeys, Secret};
 use crate::http::body::BodyLimits;
+use crate::http::cores::{self, SharedListener};
 use crate::http::front::Front;
 use crate::http::server::{self, ConnectionLimits};
 use crate::sim::{Setup, SimClock, Simulator, Webhook};
@@ -92,7 +93,7 @@ impl Gateway {
         // Replicated mode: the order listener is bound first, so the lease can name where it is.
         let replicated = config.ha.replicated();
         let early_order_listener = if replicated {
-            Some(bind(config.server.listen, "server.listen").await?)
+            Some(bind_orders(&config)?)
         } else {
             None
         };
@@ -140,7 +141,7 @@ impl Gateway {
 
         let order_listener = match early_order_listener {
             Some(listener) => listener,
-            None => bind(config.server.listen, "server.listen").await?,
+            None => bind_orders(&config)?,
         };
         let admin_listener = bind(config.server.admin_listen, "server.admin_listen").await?;
         // Settlement rolls missed while omnigate was down, made (durably, in order) before the
@@ -232,24 +233,41 @@ impl Gateway {
 
         let router_keys = RouterKeys::new(&config.server.router_app_keys)
             .map_err(|error| StartError(format!("server.router_app_keys: {error}")))?;
-        let front = Arc::new(Front {
-            engine: engine.clone(),
-            upstream,
-            body_limits,
-            router_keys,
-            max_json_depth: config.server.max_json_depth,
-        });
-        let order_addr = local_addr(&order_listener)?;
-        tasks.spawn(server::serve(
-            order_listener,
-            limits,
-            tls.clone(),
-            move |request| {
-                let front = front.clone();
-                async move { crate::http::request_id::stamp(front.handle(request).await) }
-            },
-            shutdown_rx.clone(),
-        ));
+        // Each order thread sends upstream through a pool of its own (see `http::cores`).
+        let order_threads = cores::thread_count(config.server.order_threads);
+        let pools = (0..order_threads)
+            .map(|_| Upstream::new(upstream.base().clone(), &config.upstream))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StartError)?;
+        let front_for_thread = {
+            let engine = engine.clone();
+            let max_json_depth = config.server.max_json_depth;
+            move |thread: usize| {
+                let front = Arc::new(Front {
+                    engine: engine.clone(),
+                    upstream: pools[thread].clone(),
+                    body_limits,
+                    router_keys: router_keys.clone(),
+                    max_json_depth,
+                });
+                move |request| {
+                    let front = front.clone();
+                    async move { crate::http::request_id::stamp(front.handle(request).await) }
+                }
+            }
+        };
+        let order_addr = order_listener.local_addr();
+        tasks.spawn(
+            cores::serve(
+                order_listener,
+                order_threads,
+                limits,
+                tls.clone(),
+                front_for_thread,
+                shutdown_rx.clone(),
+            )
+            .map_err(StartError)?,
+        );
 
         let metrics = crate::metrics::install();
         let history = Arc::new(crate::dashboard::history::History::default());
@@ -429,13 +447,13 @@ fn scheme(config: &Config) -> &'static str {
 async fn open_replicated(
     config: &Config,
     clock: &Arc<dyn Clock>,
-    order_listener: &TcpListener,
+    order_listener: &SharedListener,
     truncate_corrupt_wal: bool,
 ) -> Result<(Engine, Arc<crate::ha::Link>), StartError> {
     let advertise = match &config.ha.advertise_url {
         Some(url) => url.clone(),
         None => {
-            let addr = local_addr(order_listener)?;
+            let addr = order_listener.local_addr();
             if addr.ip().is_unspecified() {
                 return Err(StartError(format!(
                     "ha.advertise_url: required because server.listen ({addr}) is a wildcard \
@@ -486,6 +504,11 @@ async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
         .map_err(|error| StartError(format!("{key}: cannot listen on {addr}: {error}")))
+}
+
+/// The order listener's first socket; the order threads join it (`http::cores`).
+fn bind_orders(config: &Config) -> Result<SharedListener, StartError> {
+    SharedListener::bind(config.server.listen, "server.listen").map_err(StartError)
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {

@@ -89,9 +89,13 @@ pub struct ServerConfig {
     pub header_read_timeout_ms: u64,
     /// A client must send its whole body within this time. Default 10000 ms.
     pub body_read_timeout_ms: u64,
-    /// Open client connections per listener; further connections wait in the kernel backlog.
-    /// Default 4096.
+    /// Open client connections per listener (the order listener's threads share one budget);
+    /// further connections wait in the kernel backlog. Default 4096.
     pub max_connections: usize,
+    /// Threads serving the order listener, each with its own event loop, its own socket on
+    /// `listen` (`SO_REUSEPORT`) and its own upstream pool. 0..=1024; 0 (the default): one per
+    /// core.
+    pub order_threads: usize,
     /// How long an `Idempotency-Key` is remembered after its first request: a repeat within it
     /// gets the first answer again (SPEC §3). 1..=8760 hours. Default 96.
     pub idempotency_ttl_hours: u64,
@@ -135,6 +139,7 @@ impl Default for ServerConfig {
             header_read_timeout_ms: 5_000,
             body_read_timeout_ms: 10_000,
             max_connections: 4096,
+            order_threads: 0,
             idempotency_ttl_hours: 96,
             router_app_keys: Vec::new(),
             max_json_depth: 32,

@@ -74,6 +74,12 @@ impl Config {
                 format!("{} is outside 1..=1000000", server.max_connections),
             );
         }
+        if server.order_threads > 1024 {
+            problem(
+                "server.order_threads",
+                format!("{} is outside 0..=1024", server.order_threads),
+            );
+        }
         if server.listen == server.admin_listen && server.listen.port() != 0 {
             problem(
                 "server.admin_listen",

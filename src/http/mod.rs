@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 mod bulk;
 mod cash;
+pub mod cores;
 mod customers;
 mod dashboard;
 pub mod front;

@@ -1,7 +1,8 @@
 //! One HTTP/1.1 connection server for every listener, with its limits.
 //!
 //! - at most `max_connections` open connections: the accept loop takes a permit before it
-//!   accepts, so excess clients wait in the kernel's backlog instead of costing memory here;
+//!   accepts, so excess clients wait in the kernel's backlog instead of costing memory here
+//!   (listeners sharing one budget accept first, see [`serve_sharing`]);
 //! - the request head must arrive within `header_read_timeout_ms` and fit `max_header_bytes`
 //!   and `max_headers` (hyper answers 431 otherwise);
 //! - with `[server.tls]`, the TLS handshake must also finish within `header_read_timeout_ms`;
@@ -49,20 +50,86 @@ pub async fn serve<H, F>(
     limits: ConnectionLimits,
     tls: Option<Arc<rustls::ServerConfig>>,
     handler: H,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    serve_with(
+        listener,
+        permits,
+        Budget::Own,
+        limits,
+        tls,
+        handler,
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`], with connection permits shared with other listeners (the order listener's
+/// threads, [`super::cores`]): `max_connections` bounds them all together.
+///
+/// Here a connection is accepted before its permit is taken: a loop holding a permit while it
+/// waits in `accept` would strand it while another listener's clients wait for one (with
+/// `max_connections = 1`, for ever). So besides the `max_connections` served, each listener
+/// may hold one accepted connection that waits for a permit.
+pub async fn serve_sharing<H, F>(
+    listener: TcpListener,
+    permits: Arc<Semaphore>,
+    limits: ConnectionLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: H,
+    shutdown: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    serve_with(
+        listener,
+        permits,
+        Budget::Shared,
+        limits,
+        tls,
+        handler,
+        shutdown,
+    )
+    .await
+}
+
+/// Whose connection permits a listener takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// Its own: a permit first, then `accept`.
+    Own,
+    /// Shared with other listeners: `accept`, then a permit.
+    Shared,
+}
+
+async fn serve_with<H, F>(
+    listener: TcpListener,
+    permits: Arc<Semaphore>,
+    budget: Budget,
+    limits: ConnectionLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: H,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
     loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-            _ = shutdown.changed() => break,
-        };
+        let mut permit = None;
+        if budget == Budget::Own {
+            permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => Some(permit),
+                    Err(_) => return,
+                },
+                _ = shutdown.changed() => break,
+            };
+        }
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -74,6 +141,16 @@ pub async fn serve<H, F>(
                 }
             },
             _ = shutdown.changed() => break,
+        };
+        let permit = match permit {
+            Some(permit) => permit,
+            None => tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                _ = shutdown.changed() => break,
+            },
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
@@ -100,7 +177,8 @@ pub async fn serve<H, F>(
             }
         });
     }
-    // Stop taking connections, then let those in flight finish (bounded by their timeouts).
+    // Stop taking connections, then let those in flight finish (bounded by their timeouts);
+    // with shared permits, those of every listener sharing them.
     drop(listener);
     let _ = permits.acquire_many(limits.max_connections as u32).await;
 }
