@@ -7,6 +7,9 @@
 #                        simulator does)
 #   nginx-1w, nginx-2w   nginx as a reverse proxy in front of it, 1 and 2 worker processes;
 #                        the faster of the two at each concurrency is "nginx best"
+#   hyper-floor          perf/bare_proxy.rs in front of it: omnigate's HTTP stack (hyper server,
+#                        hyper's pooled client, one event loop per core) with nothing between
+#                        (no parse, decision, log or audit); omnigate's cost is what it adds
 #   omnigate-always      omnigate in front of it, wal.fsync = "always"
 #   omnigate-off         the same with wal.fsync = "off" (what durability costs)
 #   omnigate-off-nosnap  fsync off and wal.snapshot_every out of reach (what snapshots cost)
@@ -120,11 +123,12 @@ fi
 nginx_bin=$(find_nginx) || fail "nginx is not installed and could not be installed"
 if [[ $build == 1 ]]; then
     echo "== building (nice 19)"
-    nice -n 19 cargo build --release --quiet --bin omnigate --example loadgen
+    nice -n 19 cargo build --release --quiet --bin omnigate --example loadgen --example bare_proxy
 fi
 omnigate=$PWD/target/release/omnigate
 loadgen=$PWD/target/release/examples/loadgen
-for binary in "$omnigate" "$loadgen"; do
+bare_proxy=$PWD/target/release/examples/bare_proxy
+for binary in "$omnigate" "$loadgen" "$bare_proxy"; do
     [[ -x $binary ]] || fail "$binary is missing (drop --no-build)"
 done
 
@@ -384,6 +388,14 @@ start() {
             wait_for_port "$proxy_port" "$started_pid" "$work/$1/logs/stdout.log"
             target_port=$proxy_port
             ;;
+        hyper-floor)
+            "$bare_proxy" "127.0.0.1:$proxy_port" "127.0.0.1:$upstream_port" per-core \
+                >"$work/hyper-floor.log" 2>&1 &
+            started_pid=$!
+            pids+=("$started_pid")
+            wait_for_port "$proxy_port" "$started_pid" "$work/hyper-floor.log"
+            target_port=$proxy_port
+            ;;
         omnigate-always) start_omnigate always ""; target_port=$order_port ;;
         omnigate-off) start_omnigate off ""; target_port=$order_port ;;
         omnigate-off-nosnap) start_omnigate off 1000000000000; target_port=$order_port ;;
@@ -392,7 +404,7 @@ start() {
     check_order "$target_port" "$1"
 }
 
-configs=(direct nginx-1w nginx-2w omnigate-always omnigate-off omnigate-off-nosnap)
+configs=(direct nginx-1w nginx-2w hyper-floor omnigate-always omnigate-off omnigate-off-nosnap)
 results=$work/results.tsv
 : >"$results"
 
