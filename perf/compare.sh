@@ -13,6 +13,7 @@
 #   omnigate-always      omnigate in front of it, wal.fsync = "always"
 #   omnigate-off         the same with wal.fsync = "off" (what durability costs)
 #   omnigate-off-nosnap  fsync off and wal.snapshot_every out of reach (what snapshots cost)
+#   omnigate-always-nosnap  the same with fsync always
 #
 # The load is wrk posting the README's demo order with the headers of the curl that
 # `omnigate run` prints (perf/wrk/order.lua), the same bytes to every configuration. Each round
@@ -399,12 +400,32 @@ start() {
         omnigate-always) start_omnigate always ""; target_port=$order_port ;;
         omnigate-off) start_omnigate off ""; target_port=$order_port ;;
         omnigate-off-nosnap) start_omnigate off 1000000000000; target_port=$order_port ;;
+        omnigate-always-nosnap) start_omnigate always 1000000000000; target_port=$order_port ;;
         *) fail "no configuration $1" ;;
     esac
     check_order "$target_port" "$1"
 }
 
-configs=(direct nginx-1w nginx-2w hyper-floor omnigate-always omnigate-off omnigate-off-nosnap)
+configs=(direct nginx-1w nginx-2w hyper-floor omnigate-always omnigate-always-nosnap omnigate-off
+    omnigate-off-nosnap)
+
+# server_ticks: CPU time (user + system, in clock ticks) used so far by the server being
+# measured — $started_pid and its children (nginx's workers), every thread; for `direct`, the
+# upstream nginx. Read before and after each measurement: CPU per request is steadier than
+# req/s on a shared machine (it does not fall when another process takes a core).
+clock_ticks=$(getconf CLK_TCK)
+server_ticks() {
+    local root=${started_pid:-$upstream_pid} pid task total=0 fields
+    for pid in $root $(pgrep -P "$root" 2>/dev/null); do
+        for task in /proc/"$pid"/task/*/stat; do
+            # Fields 14 and 15 (utime, stime) after the parenthesised name, which may hold spaces.
+            fields=$(sed 's/^.*) //' "$task" 2>/dev/null) || continue
+            read -r -a f <<<"$fields"
+            total=$((total + f[11] + f[12]))
+        done
+    done
+    echo "$total"
+}
 results=$work/results.tsv
 : >"$results"
 
@@ -415,17 +436,23 @@ measure() {
         wrk -t "$threads" -c "$2" -d "${warmup}s" --timeout 5s -s perf/wrk/order.lua \
             "http://127.0.0.1:$target_port/back-office/orders" >/dev/null
     fi
+    local ticks_before ticks_after
+    ticks_before=$(server_ticks)
     wrk -t "$threads" -c "$2" -d "${seconds}s" --timeout 5s --latency -s perf/wrk/order.lua \
         "http://127.0.0.1:$target_port/back-office/orders" >"$raw"
+    ticks_after=$(server_ticks)
     line=$(grep '^COMPARE ' "$raw") || fail "$1: wrk printed no summary ($raw)"
     # requests=… duration_us=… p50=… p99=… p999=… max=… non2xx=… socket_errors=…
-    echo "$line" | awk -v config="$1" -v c="$2" -v round="$3" '{
+    echo "$line" | awk -v config="$1" -v c="$2" -v round="$3" \
+        -v ticks=$((ticks_after - ticks_before)) -v hz="$clock_ticks" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         errors = v["non2xx"] + v["socket_errors"]
         # Throughput counts the 2xx answers only.
         ok = v["requests"] - v["non2xx"]
-        printf "%s\t%d\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\n", config, c, round,
-            ok / (v["duration_us"] / 1e6), v["p50"], v["p99"], v["p999"], v["max"], errors
+        # CPU time of the measured server (every thread of every process), per request.
+        cpu_us = v["requests"] ? ticks * 1e6 / hz / v["requests"] : 0
+        printf "%s\t%d\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\t%.1f\n", config, c, round,
+            ok / (v["duration_us"] / 1e6), v["p50"], v["p99"], v["p999"], v["max"], errors, cpu_us
     }' >>"$results"
     printf '  %-20s c=%-4s round %s: %s\n' "$1" "$2" "$3" "$(tail -1 "$results" | cut -f4 |
         awk '{printf "%.0f req/s", $1}')"
@@ -444,6 +471,7 @@ echo "- load: wrk -t $threads, ${seconds} s per measurement after ${warmup} s of
 echo
 
 start_nginx "$upstream_dir"
+upstream_pid=$started_pid
 wait_for_port "$upstream_port" "$started_pid" "$upstream_dir/logs/stdout.log"
 
 echo "== closed loop"
@@ -476,7 +504,7 @@ awk -F'\t' -v order="${configs[*]}" '
     {
         k = $1 SUBSEP $2
         rps[k] = rps[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " $6
-        p999[k] = p999[k] " " $7; errors[k] += $9
+        p999[k] = p999[k] " " $7; errors[k] += $9; cpu[k] = cpu[k] " " $10
         if (!($2 in seen)) { seen[$2] = 1; cs[++ncs] = $2 }
     }
     END {
@@ -485,8 +513,8 @@ awk -F'\t' -v order="${configs[*]}" '
             k = names[i] SUBSEP cs[ci]
             if (!(k in rps)) continue
             m = median(rps[k]); rlo = lo; rhi = hi
-            printf "%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%d\n", names[i], cs[ci], m, rlo, rhi,
-                median(p50[k]), median(p99[k]), median(p999[k]), errors[k]
+            printf "%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%d\t%s\n", names[i], cs[ci], m, rlo, rhi,
+                median(p50[k]), median(p99[k]), median(p999[k]), errors[k], median(cpu[k])
         }
     }' "$results" >"$summary"
 
@@ -501,13 +529,13 @@ for c in $concurrency; do
         function ms(us) { return sprintf("%.2f ms", us / 1000) }
         $2 == c { row[++n] = $0; if ($1 ~ /^nginx-/ && $3 > best) { best = $3; best_p99 = $7; best_name = $1 } }
         END {
-            print "| config | req/s (min–max) | p50 | p99 | p99.9 | errors | req/s ÷ nginx best | p99 ÷ nginx best |"
-            print "| --- | --- | --- | --- | --- | --- | --- | --- |"
+            print "| config | req/s (min–max) | p50 | p99 | p99.9 | errors | server CPU µs/req | req/s ÷ nginx best | p99 ÷ nginx best |"
+            print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
             for (i = 1; i <= n; i++) {
                 split(row[i], f, "\t")
                 name = f[1] == best_name ? f[1] " (nginx best)" : f[1]
-                printf "| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %d | %.2f | %.2f |\n", name, f[3],
-                    f[4], f[5], ms(f[6]), ms(f[7]), ms(f[8]), f[9],
+                printf "| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %d | %.1f | %.2f | %.2f |\n", name, f[3],
+                    f[4], f[5], ms(f[6]), ms(f[7]), ms(f[8]), f[9], f[10],
                     best ? f[3] / best : 0, best_p99 ? f[7] / best_p99 : 0
             }
         }' "$summary"

@@ -21,6 +21,11 @@
 //!  feeds (events, poller, settlement) and http::admin ─▶ engine methods ─▶ ledger + wal
 //! ```
 //!
+//! The order listener runs on every core (`http::cores`): one event loop per thread, each with
+//! its own socket on the order address and its own upstream pool, so an order is read,
+//! decided, forwarded and answered on one thread; the engine, the WAL's writer and the audit
+//! writer are shared by all of them.
+//!
 //! The engine owns the state (ledger, instrument master, controls) and is the only way to
 //! change it: every change is applied and its record queued to the WAL under one gate, and is
 //! acted on once durable. The WAL stores opaque bytes; what they mean is `engine::record`.
