@@ -73,21 +73,82 @@ impl JsonObject {
     }
 }
 
-/// Appends `text` as a JSON string literal.
+/// Appends `text` as a JSON string literal: `"`, `\` and control characters escaped, everything
+/// else (non-ASCII included) as it is. Runs between escapes are copied whole; every byte that
+/// needs an escape is ASCII, so each cut falls on a character boundary.
 pub fn push_json_string(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+    let mut run = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[run..at]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", byte);
+        } else {
+            out.push_str(escape);
+        }
+        run = at + 1;
+    }
+    out.push_str(&text[run..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The escaping rule, character by character.
+    fn escaped_by_chars(text: &str) -> String {
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
             }
-            c => out.push(c),
+        }
+        out.push('"');
+        out
+    }
+
+    fn escaped(text: &str) -> String {
+        let mut out = String::new();
+        push_json_string(&mut out, text);
+        out
+    }
+
+    #[test]
+    fn escapes_quotes_backslashes_and_controls_and_keeps_the_rest() {
+        assert_eq!(escaped(""), "\"\"");
+        assert_eq!(escaped("plain"), "\"plain\"");
+        assert_eq!(escaped("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(escaped("\n\r\t\u{1}\u{1f}"), "\"\\n\\r\\t\\u0001\\u001f\"");
+        assert_eq!(escaped("é€😀\u{7f}"), "\"é€😀\u{7f}\"");
+        let round_trip: String = serde_json::from_str(&escaped("x\u{0}y\"😀\\")).unwrap();
+        assert_eq!(round_trip, "x\u{0}y\"😀\\");
+    }
+
+    proptest! {
+        #[test]
+        fn runs_copied_whole_escape_as_character_by_character(text in any::<String>()) {
+            prop_assert_eq!(escaped(&text), escaped_by_chars(&text));
+            let back: String = serde_json::from_str(&escaped(&text)).unwrap();
+            prop_assert_eq!(back, text);
         }
     }
-    out.push('"');
 }

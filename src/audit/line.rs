@@ -5,6 +5,7 @@
 //! client asked for, including for a body too broken to decide. Each picked value is clipped, so
 //! a hostile body cannot make a line huge.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::SecondsFormat;
@@ -248,14 +249,21 @@ fn order_fields(line: &mut JsonObject, body: &[u8]) {
 }
 
 /// A string's contents, or a number's or boolean's JSON text; `None` for null, objects, arrays.
-fn scalar_text(raw: &RawValue) -> Option<String> {
+/// Borrowed from the body unless the string has escapes or must be clipped (the writer reads
+/// about twenty of these an order).
+fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     let text = raw.get();
-    let value = match text.as_bytes().first()? {
-        b'"' => serde_json::from_str::<String>(text).ok()?,
-        b'{' | b'[' | b'n' => return None,
-        _ => text.to_owned(),
-    };
-    Some(clip(&value))
+    match text.as_bytes().first()? {
+        // Valid JSON (a RawValue is): without a backslash, the contents are the bytes between
+        // the quotes, as they are.
+        b'"' if !text.contains('\\') => Some(clip(&text[1..text.len() - 1])),
+        b'"' => {
+            let value = serde_json::from_str::<String>(text).ok()?;
+            Some(Cow::Owned(clip(&value).into_owned()))
+        }
+        b'{' | b'[' | b'n' => None,
+        _ => Some(clip(text)),
+    }
 }
 
 /// The `errorCode` and `message` of an upstream's error answer.
@@ -324,8 +332,13 @@ fn optional_bytes(line: &mut JsonObject, key: &str, value: Option<&[u8]>) {
     }
 }
 
-fn clip(text: &str) -> String {
-    text.chars().take(FIELD_CHARS_MAX).collect()
+/// `text`, cut to [`FIELD_CHARS_MAX`] characters; borrowed when it is no longer (as almost
+/// every field is: no more bytes than that cannot be more characters).
+fn clip(text: &str) -> Cow<'_, str> {
+    if text.len() <= FIELD_CHARS_MAX {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().take(FIELD_CHARS_MAX).collect())
 }
 
 #[cfg(test)]
@@ -455,5 +468,30 @@ mod tests {
             body: Bytes::from(vec![b' '; 10_000]),
         });
         assert!(big.contains("\"changeBytes\":10000"), "{big}");
+    }
+
+    proptest::proptest! {
+        /// Borrowed or decoded, a field reads as serde_json's decoding of it, clipped.
+        #[test]
+        fn a_string_field_reads_as_its_decoding_clipped(text in ".{0,300}|[\\\\\"a-z\u{0}-\u{1f}é😀]{0,300}") {
+            let raw = RawValue::from_string(serde_json::to_string(&text).unwrap()).unwrap();
+            let expected: String = text.chars().take(FIELD_CHARS_MAX).collect();
+            let read = scalar_text(&raw);
+            proptest::prop_assert_eq!(read.as_deref(), Some(expected.as_str()));
+        }
+    }
+
+    #[test]
+    fn numbers_and_booleans_keep_their_text_and_null_objects_and_arrays_give_nothing() {
+        for (json, expected) in [
+            ("1.50", Some("1.50")),
+            ("true", Some("true")),
+            ("null", None),
+            ("{\"a\":1}", None),
+            ("[1]", None),
+        ] {
+            let raw = RawValue::from_string(json.to_owned()).unwrap();
+            assert_eq!(scalar_text(&raw).as_deref(), expected, "{json}");
+        }
     }
 }
