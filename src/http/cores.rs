@@ -23,7 +23,7 @@ use hyper::body::Incoming;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Semaphore};
 
-use super::server::{self, ConnectionLimits};
+use super::server::{self, Budget, ConnectionLimits};
 use crate::upstream::ProxyBody;
 
 /// Listening sockets that other sockets of this process may join on the same address.
@@ -115,8 +115,14 @@ where
                     match TcpListener::from_std(socket) {
                         Ok(listener) => {
                             let handler = handler_for(index);
-                            server::serve_sharing(
-                                listener, permits, limits, tls, handler, shutdown,
+                            server::serve_with(
+                                listener,
+                                permits,
+                                Budget::Shared,
+                                limits,
+                                tls,
+                                handler,
+                                shutdown,
                             )
                             .await;
                         }
@@ -201,25 +207,45 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn connections_are_spread_over_the_threads_and_each_is_served_on_one() {
+    /// Two order threads serving [`thread_namer`] on a port of their own.
+    struct Served {
+        addr: SocketAddr,
+        stop: watch::Sender<bool>,
+        answered: Arc<AtomicUsize>,
+        done: tokio::task::JoinHandle<()>,
+    }
+
+    fn two_threads(max_connections: usize) -> Served {
         let listener = SharedListener::bind("127.0.0.1:0".parse().unwrap(), "test").unwrap();
         let addr = listener.local_addr();
         let (stop, shutdown) = watch::channel(false);
         let answered = Arc::new(AtomicUsize::new(0));
+        let counted = answered.clone();
         let done = serve(
             listener,
             2,
-            limits(1024),
+            limits(max_connections),
             None,
-            {
-                let answered = answered.clone();
-                move |_| thread_namer(answered.clone())
-            },
+            move |_| thread_namer(counted.clone()),
             shutdown,
         )
         .unwrap();
-        let done = tokio::spawn(done);
+        Served {
+            addr,
+            stop,
+            answered,
+            done: tokio::spawn(done),
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_are_spread_over_the_threads_and_each_is_served_on_one() {
+        let Served {
+            addr,
+            stop,
+            answered,
+            done,
+        } = two_threads(1024);
         let mut names = std::collections::BTreeSet::new();
         // The kernel hashes each connection to one of the two sockets: all 32 on one would
         // happen with probability 2^-31.
@@ -251,23 +277,12 @@ mod tests {
 
     #[tokio::test]
     async fn max_connections_is_one_budget_over_every_thread() {
-        let listener = SharedListener::bind("127.0.0.1:0".parse().unwrap(), "test").unwrap();
-        let addr = listener.local_addr();
-        let (_stop, shutdown) = watch::channel(false);
-        let answered = Arc::new(AtomicUsize::new(0));
-        let done = serve(
-            listener,
-            2,
-            limits(1),
-            None,
-            {
-                let answered = answered.clone();
-                move |_| thread_namer(answered.clone())
-            },
-            shutdown,
-        )
-        .unwrap();
-        let _done = tokio::spawn(done);
+        let Served {
+            addr,
+            stop: _stop,
+            answered,
+            done: _done,
+        } = two_threads(1);
         let mut first = TcpStream::connect(addr).await.unwrap();
         get(&mut first).await;
         // Whichever thread's socket the second connection lands on, it waits for a permit.

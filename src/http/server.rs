@@ -2,7 +2,7 @@
 //!
 //! - at most `max_connections` open connections: the accept loop takes a permit before it
 //!   accepts, so excess clients wait in the kernel's backlog instead of costing memory here
-//!   (listeners sharing one budget accept first, see [`serve_sharing`]);
+//!   (listeners sharing one budget accept first, see [`Budget::Shared`]);
 //! - the request head must arrive within `header_read_timeout_ms` and fit `max_header_bytes`
 //!   and `max_headers` (hyper answers 431 otherwise);
 //! - with `[server.tls]`, the TLS handshake must also finish within `header_read_timeout_ms`;
@@ -68,46 +68,21 @@ pub async fn serve<H, F>(
     .await
 }
 
-/// [`serve`], with connection permits shared with other listeners (the order listener's
-/// threads, [`super::cores`]): `max_connections` bounds them all together.
-///
-/// Here a connection is accepted before its permit is taken: a loop holding a permit while it
-/// waits in `accept` would strand it while another listener's clients wait for one (with
-/// `max_connections = 1`, for ever). So besides the `max_connections` served, each listener
-/// may hold one accepted connection that waits for a permit.
-pub async fn serve_sharing<H, F>(
-    listener: TcpListener,
-    permits: Arc<Semaphore>,
-    limits: ConnectionLimits,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    handler: H,
-    shutdown: watch::Receiver<bool>,
-) where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<ProxyBody>> + Send + 'static,
-{
-    serve_with(
-        listener,
-        permits,
-        Budget::Shared,
-        limits,
-        tls,
-        handler,
-        shutdown,
-    )
-    .await
-}
-
 /// Whose connection permits a listener takes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Budget {
-    /// Its own: a permit first, then `accept`.
+pub(super) enum Budget {
+    /// Its own: a permit first, then `accept`, so excess clients wait in the kernel's backlog.
     Own,
-    /// Shared with other listeners: `accept`, then a permit.
+    /// Shared with other listeners (the order listener's threads, [`super::cores`]), so
+    /// `max_connections` bounds them all together: `accept`, then a permit. A loop holding a
+    /// permit while it waits in `accept` would strand it while another listener's clients wait
+    /// for one (with `max_connections = 1`, for ever); so besides the `max_connections`
+    /// served, each listener may hold one accepted connection that waits for a permit.
     Shared,
 }
 
-async fn serve_with<H, F>(
+/// [`serve`], taking its permits from `permits` as `budget` says.
+pub(super) async fn serve_with<H, F>(
     listener: TcpListener,
     permits: Arc<Semaphore>,
     budget: Budget,
@@ -120,16 +95,13 @@ async fn serve_with<H, F>(
     F: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     loop {
-        let mut permit = None;
-        if budget == Budget::Own {
-            permit = tokio::select! {
-                permit = permits.clone().acquire_owned() => match permit {
-                    Ok(permit) => Some(permit),
-                    Err(_) => return,
-                },
-                _ = shutdown.changed() => break,
-            };
-        }
+        let taken_first = match budget {
+            Budget::Own => match permit(&permits, &mut shutdown).await {
+                Some(permit) => Some(permit),
+                None => break,
+            },
+            Budget::Shared => None,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -142,14 +114,11 @@ async fn serve_with<H, F>(
             },
             _ = shutdown.changed() => break,
         };
-        let permit = match permit {
+        let permit = match taken_first {
             Some(permit) => permit,
-            None => tokio::select! {
-                permit = permits.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => return,
-                },
-                _ = shutdown.changed() => break,
+            None => match permit(&permits, &mut shutdown).await {
+                Some(permit) => permit,
+                None => break,
             },
         };
         let _ = stream.set_nodelay(true);
@@ -216,6 +185,17 @@ async fn serve_connection<S, H, F>(
     };
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+/// A connection permit, or `None` once shutdown is requested (or the budget is closed).
+async fn permit(
+    permits: &Arc<Semaphore>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    tokio::select! {
+        permit = permits.clone().acquire_owned() => permit.ok(),
+        _ = shutdown.changed() => None,
     }
 }
 
