@@ -37,11 +37,9 @@ async fn serve(listener: tokio::net::TcpListener, upstream: Upstream, base: Stri
                 let uri = format!("{base}{}", request.uri().path());
                 async move {
                     let (parts, body) = request.into_parts();
-                    let body = body
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
+                    let Some(body) = whole(body).await else {
+                        return bad_gateway();
+                    };
                     let mut out = Request::builder().method(parts.method).uri(uri);
                     for (name, value) in &parts.headers {
                         if name != http::header::HOST {
@@ -50,17 +48,13 @@ async fn serve(listener: tokio::net::TcpListener, upstream: Upstream, base: Stri
                     }
                     let answer = match upstream.request(out.body(Full::new(body)).unwrap()).await {
                         Ok(answer) => answer,
-                        Err(_) => {
-                            return Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-                        }
+                        Err(_) => return bad_gateway(),
                     };
                     let (parts, body) = answer.into_parts();
-                    let body = body
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
-                    Ok(Response::from_parts(parts, Full::new(body)))
+                    match whole(body).await {
+                        Some(body) => Ok(Response::from_parts(parts, Full::new(body))),
+                        None => bad_gateway(),
+                    }
                 }
             });
             let _ = http1::Builder::new()
@@ -69,6 +63,21 @@ async fn serve(listener: tokio::net::TcpListener, upstream: Upstream, base: Stri
                 .await;
         });
     }
+}
+
+/// A body read whole; `None` if it broke off.
+async fn whole(body: Incoming) -> Option<Bytes> {
+    body.collect()
+        .await
+        .ok()
+        .map(|collected| collected.to_bytes())
+}
+
+/// A 502, which compare.sh counts as an error, not as a request served.
+fn bad_gateway() -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut failed = Response::new(Full::new(Bytes::new()));
+    *failed.status_mut() = http::StatusCode::BAD_GATEWAY;
+    Ok(failed)
 }
 
 fn listener(addr: SocketAddr) -> tokio::net::TcpListener {

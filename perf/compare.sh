@@ -415,7 +415,7 @@ configs=(direct nginx-1w nginx-2w hyper-floor omnigate-always omnigate-always-no
 # req/s on a shared machine (it does not fall when another process takes a core).
 clock_ticks=$(getconf CLK_TCK)
 server_ticks() {
-    local root=${started_pid:-$upstream_pid} pid task total=0 fields
+    local root=${started_pid:-$upstream_pid} pid task total=0 fields f
     for pid in $root $(pgrep -P "$root" 2>/dev/null); do
         for task in /proc/"$pid"/task/*/stat; do
             # Fields 14 and 15 (utime, stime) after the parenthesised name, which may hold spaces.
