@@ -1,5 +1,5 @@
-//! Parsing real order bodies: omnigate's exact parser (serde_json into borrowed raw slices, each
-//! number read from its own text) against simd-json, which the product card names.
+//! Parsing real order bodies: omnigate's exact parser (one pass over the body into borrowed raw
+//! slices, each number read from its own text) against simd-json, which the product card names.
 //!
 //! simd-json cannot read a number without turning it into an `f64`, which the spec forbids
 //! (`5.12580012` must stay 5.12580012); its row here is the speed it would buy at that price, so

@@ -1,9 +1,13 @@
 //! Order bodies come straight off the network (`POST /back-office/orders`, `PATCH` cancels):
 //! whatever the bytes, parsing answers `Ok` or `INVALID_ORDER`, never a panic; an order that
 //! parses carries only exact, positive numbers, nests no deeper than the limit, and names at
-//! least one instrument identifier, none of them blank.
+//! least one instrument identifier, none of them blank. The one-pass scan agrees with serde_json
+//! on what is JSON: a body serde_json refuses as an object is never an order, and one it reads
+//! is never refused as "not valid JSON".
 
 #![no_main]
+
+use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use omnigate::money::Fixed;
@@ -11,8 +15,12 @@ use omnigate::order::{nesting_within, parse_cancel, parse_order, Size, DEFAULT_M
 use omnigate::reject::RejectCode;
 
 fuzz_target!(|data: &[u8]| {
+    // Top-level keys decoded (a key that is no text, such as a lone surrogate, is refused:
+    // which field it names cannot be said), everything below them only checked.
+    let is_json = serde_json::from_slice::<BTreeMap<String, serde::de::IgnoredAny>>(data).is_ok();
     match parse_order(data) {
         Ok(order) => {
+            assert!(is_json, "an order parsed from a body serde_json refuses");
             assert!(
                 std::str::from_utf8(data).is_ok(),
                 "an order parsed from bytes that are not UTF-8"
@@ -62,6 +70,11 @@ fuzz_target!(|data: &[u8]| {
                 reject.message.len() <= MESSAGE_BYTES_MAX,
                 "a {}-byte message quotes the input back",
                 reject.message.len()
+            );
+            assert!(
+                !(is_json && reject.message.contains("not valid JSON")),
+                "serde_json reads the body, the scan refused it: {}",
+                reject.message
             );
         }
     }

@@ -7,6 +7,7 @@
 mod commission;
 mod depth;
 mod parse;
+mod scan;
 
 use std::borrow::Cow;
 

@@ -1,55 +1,109 @@
 //! Order body → [`Order`], exactly.
 //!
-//! The body is read with serde_json into borrowed raw slices, one per field the rules need; each
-//! field is then interpreted by hand so that (a) numbers are parsed from their own text, never
-//! through a binary float, and (b) every complaint names its field. A duplicate key is refused:
-//! omnigate and the upstream must not read different values out of one body.
+//! The body is read in one pass (`scan`) into borrowed raw slices, one per field the rules need;
+//! each field is then interpreted by hand so that (a) numbers are parsed from their own text,
+//! never through a binary float, and (b) every complaint names its field. A duplicate field is
+//! refused: omnigate and the upstream must not read different values out of one body.
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
+use super::scan::{scan_object, ScanError};
 use super::{ClientIdField, InstrumentRef, Order, OrderPatch, OrderType, Side, Size, TimeInForce};
 use crate::json_shape::Shape;
 use crate::money::{Fixed, FixedError};
-use crate::reject::{clip, Reject};
+use crate::reject::Reject;
 
-/// The fields of SPEC §3, each as its raw JSON text.
-#[derive(Deserialize)]
+/// The fields of SPEC §3 the rules read, by their keys; each is read as its raw JSON text.
+const FIELDS: [&str; 16] = [
+    "accountNo",
+    "orderType",
+    "side",
+    "symbol",
+    "instrumentID",
+    "ISIN",
+    "quantity",
+    "amountCash",
+    "price",
+    "timeInForce",
+    "preventQueuing",
+    "clientID",
+    "clientOrderID",
+    "ipAddress",
+    "commission",
+    "commissionRate",
+];
+
+/// A field's place in [`FIELDS`].
+fn field_index(key: &[u8]) -> Option<usize> {
+    // A `match` on the bytes compiles to a switch on the length and one comparison, where a
+    // search of FIELDS would compare against each key.
+    Some(match key {
+        b"accountNo" => 0,
+        b"orderType" => 1,
+        b"side" => 2,
+        b"symbol" => 3,
+        b"instrumentID" => 4,
+        b"ISIN" => 5,
+        b"quantity" => 6,
+        b"amountCash" => 7,
+        b"price" => 8,
+        b"timeInForce" => 9,
+        b"preventQueuing" => 10,
+        b"clientID" => 11,
+        b"clientOrderID" => 12,
+        b"ipAddress" => 13,
+        b"commission" => 14,
+        b"commissionRate" => 15,
+        _ => return None,
+    })
+}
+
+/// The raw text of each field of [`FIELDS`] given in `text`.
 struct RawOrder<'a> {
-    #[serde(rename = "accountNo", borrow)]
-    account_no: Option<&'a RawValue>,
-    #[serde(rename = "orderType", borrow)]
-    order_type: Option<&'a RawValue>,
-    #[serde(borrow)]
-    side: Option<&'a RawValue>,
-    #[serde(borrow)]
-    symbol: Option<&'a RawValue>,
-    #[serde(rename = "instrumentID", borrow)]
-    instrument_id: Option<&'a RawValue>,
-    #[serde(rename = "ISIN", borrow)]
-    isin: Option<&'a RawValue>,
-    #[serde(borrow)]
-    quantity: Option<&'a RawValue>,
-    #[serde(rename = "amountCash", borrow)]
-    amount_cash: Option<&'a RawValue>,
-    #[serde(borrow)]
-    price: Option<&'a RawValue>,
-    #[serde(rename = "timeInForce", borrow)]
-    time_in_force: Option<&'a RawValue>,
-    #[serde(rename = "preventQueuing", borrow)]
-    prevent_queuing: Option<&'a RawValue>,
-    #[serde(rename = "clientID", borrow)]
-    client_id: Option<&'a RawValue>,
-    #[serde(rename = "clientOrderID", borrow)]
-    client_order_id: Option<&'a RawValue>,
-    #[serde(rename = "ipAddress", borrow)]
-    ip_address: Option<&'a RawValue>,
-    #[serde(borrow)]
-    commission: Option<&'a RawValue>,
-    #[serde(rename = "commissionRate", borrow)]
-    commission_rate: Option<&'a RawValue>,
+    account_no: Option<&'a str>,
+    order_type: Option<&'a str>,
+    side: Option<&'a str>,
+    symbol: Option<&'a str>,
+    instrument_id: Option<&'a str>,
+    isin: Option<&'a str>,
+    quantity: Option<&'a str>,
+    amount_cash: Option<&'a str>,
+    price: Option<&'a str>,
+    time_in_force: Option<&'a str>,
+    prevent_queuing: Option<&'a str>,
+    client_id: Option<&'a str>,
+    client_order_id: Option<&'a str>,
+    ip_address: Option<&'a str>,
+    commission: Option<&'a str>,
+    commission_rate: Option<&'a str>,
+}
+
+impl<'a> RawOrder<'a> {
+    fn scan(text: &'a str, max_json_depth: usize) -> Result<Self, Reject> {
+        let mut fields = [None; FIELDS.len()];
+        scan_object(text, field_index, &FIELDS, max_json_depth, &mut fields)
+            .map_err(|error| scan_refusal("order", error, max_json_depth))?;
+        let [account_no, order_type, side, symbol, instrument_id, isin, quantity, amount_cash, price, time_in_force, prevent_queuing, client_id, client_order_id, ip_address, commission, commission_rate] =
+            fields;
+        Ok(RawOrder {
+            account_no,
+            order_type,
+            side,
+            symbol,
+            instrument_id,
+            isin,
+            quantity,
+            amount_cash,
+            price,
+            time_in_force,
+            prevent_queuing,
+            client_id,
+            client_order_id,
+            ip_address,
+            commission,
+            commission_rate,
+        })
+    }
 }
 
 /// `server.max_json_depth`'s default (SPEC §3.0).
@@ -69,10 +123,7 @@ pub fn parse_order_within(body: &[u8], max_json_depth: usize) -> Result<Order<'_
             "the request body is empty; expected a JSON order",
         ));
     }
-    let text = json_text(body, max_json_depth)?;
-    let raw: RawOrder<'_> = serde_json::from_str(text).map_err(|error| {
-        Reject::invalid(format!("the order is not valid JSON: {}", clip(error)))
-    })?;
+    let raw = RawOrder::scan(json_text(body)?, max_json_depth)?;
 
     let account_no = required_string("accountNo", raw.account_no)?;
     let order_type = required_string("orderType", raw.order_type)?;
@@ -123,7 +174,7 @@ pub fn parse_order_within(body: &[u8], max_json_depth: usize) -> Result<Order<'_
                 unknown_value("timeInForce", value.as_ref(), TimeInForce::ALLOWED)
             })?),
         };
-    let prevent_queuing = match raw.prevent_queuing.map(RawValue::get) {
+    let prevent_queuing = match raw.prevent_queuing {
         None | Some("null") => false,
         Some("true") => true,
         Some("false") => false,
@@ -131,7 +182,7 @@ pub fn parse_order_within(body: &[u8], max_json_depth: usize) -> Result<Order<'_
     };
     let client_id = match raw.client_id {
         None => ClientIdField::Absent,
-        Some(raw) if raw.get() == "null" => ClientIdField::Absent,
+        Some("null") => ClientIdField::Absent,
         Some(raw) => match json_string(raw) {
             Some(text) => ClientIdField::Text(text),
             None => ClientIdField::WrongType,
@@ -157,12 +208,6 @@ pub fn parse_order_within(body: &[u8], max_json_depth: usize) -> Result<Order<'_
     })
 }
 
-#[derive(Deserialize)]
-struct RawPatch<'a> {
-    #[serde(borrow)]
-    method: Option<&'a RawValue>,
-}
-
 /// [`parse_cancel_within`] at the default nesting limit.
 pub fn parse_cancel(body: &[u8]) -> Result<OrderPatch, Reject> {
     parse_cancel_within(body, DEFAULT_MAX_JSON_DEPTH)
@@ -171,38 +216,53 @@ pub fn parse_cancel(body: &[u8]) -> Result<OrderPatch, Reject> {
 /// Parses a `PATCH /back-office/orders/{id}` body far enough to know whether it is a cancel; the
 /// whole body is held to the same nesting limit as an order (it is forwarded too).
 pub fn parse_cancel_within(body: &[u8], max_json_depth: usize) -> Result<OrderPatch, Reject> {
-    let text = json_text(body, max_json_depth)?;
-    let raw: RawPatch<'_> = serde_json::from_str(text).map_err(|error| {
-        Reject::invalid(format!("the request is not valid JSON: {}", clip(error)))
-    })?;
-    match required_string("method", raw.method)?.as_ref() {
+    let index_of = |key: &[u8]| (key == b"method").then_some(0);
+    let mut method = [None];
+    scan_object(
+        json_text(body)?,
+        index_of,
+        &["method"],
+        max_json_depth,
+        &mut method,
+    )
+    .map_err(|error| scan_refusal("request", error, max_json_depth))?;
+    match required_string("method", method[0])?.as_ref() {
         "CANCEL" => Ok(OrderPatch::Cancel),
         _ => Ok(OrderPatch::Other),
     }
 }
 
-/// The body as text, once it is known to be a JSON object (serde's derive would also read an
-/// array as the fields in order: one body, two readings), UTF-8, and to nest no deeper than
-/// allowed.
-fn json_text(body: &[u8], max_json_depth: usize) -> Result<&str, Reject> {
+/// The body as text, once it is known to open a JSON object (so that what is not one gets a
+/// message saying what is wanted) and to be UTF-8. The scan checks the rest.
+fn json_text(body: &[u8]) -> Result<&str, Reject> {
     if !Shape::Object.opens(body) {
         return Err(Reject::invalid(format!(
             "the request body must be {}",
             Shape::Object.name()
         )));
     }
-    if super::depth::nesting_within(body, max_json_depth).is_none() {
-        return Err(Reject::invalid(format!(
-            "the request body nests deeper than {max_json_depth} arrays and objects (server.max_json_depth)"
-        )));
-    }
     std::str::from_utf8(body).map_err(|_| Reject::invalid("the request body is not valid UTF-8"))
+}
+
+/// The refusal of a body the scan did not take; `what` names it ("order", "request").
+fn scan_refusal(what: &str, error: ScanError, max_json_depth: usize) -> Reject {
+    match error {
+        ScanError::Syntax { at, expected } => Reject::invalid(format!(
+            "the {what} is not valid JSON: expected {expected} at byte {at}"
+        )),
+        ScanError::TooDeep => Reject::invalid(format!(
+            "the request body nests deeper than {max_json_depth} arrays and objects (server.max_json_depth)"
+        )),
+        ScanError::Duplicate(field) => Reject::invalid(format!(
+            "the {what} has a duplicate field {field}: omnigate and the upstream could read different values"
+        )),
+    }
 }
 
 /// An instrument identifier: absent (or `null`), else a non-blank string.
 fn optional_identifier<'a>(
     field: &str,
-    raw: Option<&'a RawValue>,
+    raw: Option<&'a str>,
 ) -> Result<Option<Cow<'a, str>>, Reject> {
     match optional_string(field, raw)? {
         Some(value) if value.trim().is_empty() => Err(Reject::invalid(format!("{field} is blank"))),
@@ -211,8 +271,7 @@ fn optional_identifier<'a>(
 }
 
 /// The text of a JSON string, borrowed when it has no escapes; `None` if `raw` is not a string.
-fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
+fn json_string(text: &str) -> Option<Cow<'_, str>> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains('\\') {
         serde_json::from_str::<String>(text).ok().map(Cow::Owned)
@@ -221,20 +280,17 @@ fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
     }
 }
 
-fn optional_string<'a>(
-    field: &str,
-    raw: Option<&'a RawValue>,
-) -> Result<Option<Cow<'a, str>>, Reject> {
+fn optional_string<'a>(field: &str, raw: Option<&'a str>) -> Result<Option<Cow<'a, str>>, Reject> {
     match raw {
         None => Ok(None),
-        Some(raw) if raw.get() == "null" => Ok(None),
+        Some("null") => Ok(None),
         Some(raw) => json_string(raw)
             .map(Some)
             .ok_or_else(|| Reject::invalid(format!("{field} must be a string"))),
     }
 }
 
-fn required_string<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<Cow<'a, str>, Reject> {
+fn required_string<'a>(field: &str, raw: Option<&'a str>) -> Result<Cow<'a, str>, Reject> {
     match optional_string(field, raw)? {
         Some(value) if !value.trim().is_empty() => Ok(value),
         Some(_) => Err(Reject::invalid(format!("{field} is blank"))),
@@ -244,7 +300,7 @@ fn required_string<'a>(field: &str, raw: Option<&'a RawValue>) -> Result<Cow<'a,
 
 /// A number given as a JSON number or a strict decimal string (SPEC §3.0), read exactly; must be
 /// above zero.
-fn optional_positive(field: &str, raw: Option<&RawValue>) -> Result<Option<Fixed>, Reject> {
+fn optional_positive(field: &str, raw: Option<&str>) -> Result<Option<Fixed>, Reject> {
     let value = optional_number(field, raw)?;
     if let Some(value) = value {
         if !value.is_positive() {
@@ -257,12 +313,8 @@ fn optional_positive(field: &str, raw: Option<&RawValue>) -> Result<Option<Fixed
 }
 
 /// An exact decimal (a JSON number or a numeric string), absent or `null` as `None`.
-pub(super) fn optional_number(
-    field: &str,
-    raw: Option<&RawValue>,
-) -> Result<Option<Fixed>, Reject> {
-    let Some(raw) = raw else { return Ok(None) };
-    let text = raw.get();
+pub(super) fn optional_number(field: &str, raw: Option<&str>) -> Result<Option<Fixed>, Reject> {
+    let Some(text) = raw else { return Ok(None) };
     if text == "null" {
         return Ok(None);
     }
@@ -340,6 +392,15 @@ mod tests {
         }
         let reject = parse_cancel(br#"["CANCEL"]"#).unwrap_err();
         assert!(reject.message.contains("JSON object"), "{}", reject.message);
+    }
+
+    #[test]
+    fn every_field_is_found_at_its_place() {
+        for (index, name) in FIELDS.iter().enumerate() {
+            assert_eq!(field_index(name.as_bytes()), Some(index), "{name}");
+        }
+        assert_eq!(field_index(b"Side"), None);
+        assert_eq!(field_index(b""), None);
     }
 
     #[test]
