@@ -27,3 +27,10 @@ pub fn shard_hash<K: Hash + ?Sized>(key: &K) -> u64 {
     SEED.get_or_init(foldhash::fast::RandomState::default)
         .hash_one(key)
 }
+
+/// A map behind the caller's own lock, with the fast hasher (for the maps an order probes by
+/// clientID: daily totals, limit overrides, kill switch, `client_id.deny`).
+pub type FastHashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A set with the fast hasher.
+pub type FastHashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;

@@ -8,12 +8,10 @@
 //! crash cannot reset a customer's day. Snapshots read the shards copy-on-write
 //! ([`crate::cow`]).
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 
 use crate::cow::{CowShards, Freeze};
-use crate::fast_map::shard_hash;
+use crate::fast_map::{shard_hash, FastHashMap};
 use crate::limits::{check_daily_buy_notional, EffectiveLimits};
 use crate::money::Fixed;
 use crate::reject::Reject;
@@ -24,7 +22,7 @@ const SHARDS: usize = 1024;
 
 /// One shard: clientID → (trading day, total bought that day).
 #[derive(Default)]
-struct Days(HashMap<Box<str>, (NaiveDate, Fixed)>);
+struct Days(FastHashMap<Box<str>, (NaiveDate, Fixed)>);
 
 impl Freeze for Days {
     type Frozen = Vec<(Box<str>, NaiveDate, Fixed)>;

@@ -16,15 +16,14 @@
 //! a whole. They revert by themselves: an override is in force while `now < expiresAt`; an
 //! expired one is ignored and removed the next time it is looked at.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use dashmap::DashMap;
 
 use super::overrides::{check_patch, OVERRIDES_MAX, OVERRIDE_DAYS_MAX};
 use super::{ClientOverride, LimitOverride, OverrideError, SymbolSet};
 use crate::config::{LimitPatch, LimitsConfig, MARKET_BUFFER_PCT_DEFAULT};
+use crate::fast_map::{FastHashMap, FastMap};
 use crate::money::{Fixed, SCALE};
 
 /// A customer's token bucket: refilled at `orders_per_second`, holding at most `burst` orders.
@@ -96,7 +95,7 @@ fn rounded_up(rate: Fixed) -> u32 {
 /// The temporary overrides, shared by every [`LimitBook`] built from one another.
 #[derive(Debug, Default)]
 struct OverrideTable {
-    by_client: DashMap<Box<str>, LimitOverride>,
+    by_client: FastMap<Box<str>, LimitOverride>,
 }
 
 /// One customer's resolved config layers.
@@ -111,7 +110,7 @@ struct Resolved {
 pub struct LimitBook {
     default: Resolved,
     /// Customers with a `[[limits.customer]]` entry, already overlaid on the default.
-    customers: HashMap<Box<str>, Resolved>,
+    customers: FastHashMap<Box<str>, Resolved>,
     overrides: Arc<OverrideTable>,
 }
 

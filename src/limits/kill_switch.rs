@@ -11,13 +11,13 @@
 //! `cancelOpen` asks the caller to cancel, upstream, the open orders the new setting covers:
 //! [`KillSwitchState::blocks`] tells which.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
+use crate::fast_map::FastHashSet;
 use crate::reject::{Reject, RejectCode};
 
 use super::short;
@@ -92,7 +92,7 @@ impl KillSwitchSetting {
 #[derive(Debug, Default)]
 pub struct KillSwitchState {
     pub global: bool,
-    pub client_ids: HashSet<Box<str>>,
+    pub client_ids: FastHashSet<Box<str>>,
     pub symbols: SymbolSet,
     pub cancel_open: bool,
 }

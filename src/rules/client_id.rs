@@ -16,12 +16,12 @@
 //!
 //! Accepted shapes, from the seed: `123456789`, `CUST0A19F`, a 64-character hex hash.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use chrono::NaiveDate;
 
 use crate::config::ClientIdConfig;
+use crate::fast_map::FastHashSet;
 use crate::reject::{Reject, RejectCode};
 
 /// Longest accepted `clientID`, in characters (a 64-character hex hash fits exactly).
@@ -46,7 +46,7 @@ pub struct ClientIdRules {
     reject_date_like: bool,
     /// `client_id.deny`, trimmed and ASCII-upper-cased. Only ASCII values reach the deny check
     /// (the charset rule runs first), so ASCII case folding is the whole of "case-insensitive".
-    deny_upper: HashSet<Box<str>>,
+    deny_upper: FastHashSet<Box<str>>,
 }
 
 impl ClientIdRules {
