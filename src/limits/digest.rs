@@ -279,6 +279,24 @@ mod tests {
         assert_ne!(digest128(b"a"), digest128(b"b"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_split_digests_as_one_write(
+            message in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            cuts in proptest::collection::vec(0..80usize, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|cut| cut.min(message.len())).collect();
+            cuts.sort_unstable();
+            let mut hasher = Digest128::new();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([message.len()]) {
+                hasher.write(&message[from..cut]);
+                from = cut;
+            }
+            proptest::prop_assert_eq!(hasher.finish128(), digest128(&message));
+        }
+    }
+
     #[test]
     fn fields_are_length_prefixed() {
         let mut one = Digest128::new();
