@@ -16,10 +16,11 @@
 //!   reservation, the most expensive way to be denied (every rule passes first): a denial must
 //!   cost no more than an acceptance.
 //!
-//! Last result (2026-12-01, 2-core Intel Xeon KVM guest; perf/RESULTS.md has the comparison with
-//! the previous version in the same run): parse 395 / 295 ns, decide 318 / 270 ns, the whole
-//! path 1.11 µs / 0.92 µs for the LIMIT / fractional MARKET order; reserve + release alone
-//! 173 ns; denied at the reservation 1.06 µs.
+//! Last result (2026-12-02, 2-core Intel Xeon KVM guest, on a day it ran about 1.7× slower than
+//! the day before; perf/RESULTS.md has the comparison with the previous version in the same run):
+//! parse 316 / 265 ns, decide 593 ns, the whole path 1.56 µs / 1.37 µs for the LIMIT /
+//! fractional MARKET order (0.82× the previous version's); reserve + release alone 286 ns;
+//! denied at the reservation 1.47 µs.
 //!
 //! Run: `cargo bench --bench decide_reserve`. Results: perf/RESULTS.md.
 
