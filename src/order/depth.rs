@@ -1,8 +1,9 @@
 //! How deeply a JSON body nests (SPEC §3.0 "Bounded nesting").
 //!
 //! The whole body counts, pass-through fields included: omnigate forwards them untouched, and an
-//! upstream parser that recurses on a 30,000-deep field is one a gateway must not feed. The scan
-//! runs before the real parse, in one pass with no allocation, jumping over strings (so `"[[["`
+//! upstream parser that recurses on a 30,000-deep field is one a gateway must not feed. The order
+//! scan (`scan`) bounds the nesting itself as it reads; this measure is the independent one the
+//! fuzz target holds the parser to. One pass with no allocation, jumping over strings (so `"[[["`
 //! does not count) with a vectorised search for their closing quote; every other question about
 //! the JSON is left to the parser.
 
