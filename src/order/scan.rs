@@ -34,6 +34,7 @@ const NESTED_MAX: usize = 127;
 /// Reads `text` as one JSON object of at most `max_depth` levels (`{}` is 1) and returns the raw
 /// text of the top-level fields `index_of` recognises, in its numbering (`names` gives each
 /// one's key for the duplicate message).
+///
 /// `fields` starts empty (all `None`); it is filled in place because a returned array of
 /// sixteen slices would be copied on the way out.
 pub(super) fn scan_object<'a, const N: usize>(
