@@ -136,9 +136,9 @@ fn skip_value(bytes: &[u8], mut at: usize, room: usize) -> Result<usize, ScanErr
         match bytes.get(at) {
             Some(b'"') => at = skip_string(bytes, at)?.0,
             Some(b'-' | b'0'..=b'9') => at = skip_number(bytes, at)?,
-            Some(b't') => at = literal(bytes, at, b"true")?,
-            Some(b'f') => at = literal(bytes, at, b"false")?,
-            Some(b'n') => at = literal(bytes, at, b"null")?,
+            Some(b't') => at = literal(bytes, at, "true")?,
+            Some(b'f') => at = literal(bytes, at, "false")?,
+            Some(b'n') => at = literal(bytes, at, "null")?,
             Some(&opener @ (b'{' | b'[')) => {
                 if depth == room {
                     return Err(ScanError::TooDeep);
@@ -293,16 +293,9 @@ fn skip_digits(bytes: &[u8], mut at: usize) -> usize {
 }
 
 /// Past `word` (`true`, `false`, `null`) at `at`.
-fn literal(bytes: &[u8], at: usize, word: &'static [u8]) -> Result<usize, ScanError> {
-    if bytes.get(at..at + word.len()) != Some(word) {
-        return Err(syntax(
-            at,
-            match word {
-                b"true" => "true",
-                b"false" => "false",
-                _ => "null",
-            },
-        ));
+fn literal(bytes: &[u8], at: usize, word: &'static str) -> Result<usize, ScanError> {
+    if bytes.get(at..at + word.len()) != Some(word.as_bytes()) {
+        return Err(syntax(at, word));
     }
     Ok(at + word.len())
 }
