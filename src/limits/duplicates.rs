@@ -127,18 +127,18 @@ impl Shard {
     /// `capacity` counts the ids remembered, not the entries queued: a forgotten id leaves a
     /// stale entry in `ids_order`, which a snapshot does not carry, so counting those would
     /// make a gateway recovered from its snapshot and log remember other ids than the live one.
-    /// Stale entries at the front go at once; those behind a live one are swept when the queue
-    /// reaches twice `capacity`, so it never holds more than that. (The one difference left: an
-    /// order refused after this check but before its record was logged, at the reservation, may
-    /// have pushed an older id out of a full shard that a recovered gateway still remembers.)
+    /// Stale entries go when they reach the front of a shard that must drop something, or in a
+    /// sweep when the queue reaches twice `capacity`, so it never holds more than that; the
+    /// common case (nothing to drop) looks nothing up. (The one difference left: an order
+    /// refused after this check but before its record was logged, at the reservation, may have
+    /// pushed an older id out of a full shard that a recovered gateway still remembers.)
     fn evict_ids(&mut self, capacity: usize, expired_before_ns: i64) {
         while let Some(&oldest) = self.ids_order.front() {
-            let live = self.ids.get(&oldest.digest) == Some(&oldest.seq);
-            if live && self.ids.len() <= capacity && oldest.at_ns >= expired_before_ns {
+            if self.ids.len() <= capacity && oldest.at_ns >= expired_before_ns {
                 break;
             }
             self.ids_order.pop_front();
-            if live {
+            if self.ids.get(&oldest.digest) == Some(&oldest.seq) {
                 self.ids.remove(&oldest.digest);
             }
         }
