@@ -37,6 +37,14 @@ pub trait StorageFile: Send {
     /// Reserves `len` bytes (reading as zeros) so appends neither allocate blocks nor hit ENOSPC
     /// mid-segment. Never shrinks the file.
     fn preallocate(&mut self, len: u64) -> io::Result<()>;
+    /// Starts writing the `len` bytes at `offset` to the disk and returns at once (Linux:
+    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere nothing). It makes nothing durable:
+    /// only `sync_data` does.
+    fn start_writeback(&mut self, offset: u64, len: u64) -> io::Result<()>;
+    /// Waits until the `len` bytes at `offset` have been written to the disk, starting what was
+    /// not started. An error here is the write's: the caller must fail as a failed `sync_data`
+    /// would, since the kernel reports it once and the next `sync_data` may not see it.
+    fn finish_writeback(&mut self, offset: u64, len: u64) -> io::Result<()>;
 }
 
 /// The real file system.
@@ -86,6 +94,55 @@ impl StorageFile for RealFile {
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
         preallocate(&self.0, len)
     }
+
+    fn start_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        writeback(&self.0, offset, len, Writeback::Start)
+    }
+
+    fn finish_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        writeback(&self.0, offset, len, Writeback::Finish)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Writeback {
+    Start,
+    Finish,
+}
+
+#[cfg(target_os = "linux")]
+fn writeback(file: &File, offset: u64, len: u64, how: Writeback) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let (Ok(offset), Ok(len)) = (
+        libc::off64_t::try_from(offset),
+        libc::off64_t::try_from(len),
+    ) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "writeback range too large",
+        ));
+    };
+    let flags = match how {
+        Writeback::Start => libc::SYNC_FILE_RANGE_WRITE,
+        Writeback::Finish => {
+            libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                | libc::SYNC_FILE_RANGE_WRITE
+                | libc::SYNC_FILE_RANGE_WAIT_AFTER
+        }
+    };
+    // SAFETY: the descriptor is open for the lifetime of `file`; sync_file_range reads no memory.
+    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, flags) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Without `sync_file_range` the final `sync_data` writes everything, as it would anyway.
+#[cfg(not(target_os = "linux"))]
+fn writeback(_file: &File, _offset: u64, _len: u64, _how: Writeback) -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]
@@ -282,6 +339,19 @@ impl StorageFile for FaultyFile {
 
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
         self.inner.preallocate(len)
+    }
+
+    /// Passed through: it only starts what `finish_writeback` waits for.
+    fn start_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.start_writeback(offset, len)
+    }
+
+    /// Counted and failed as a sync: an I/O error of the pieces waited for is reported here.
+    fn finish_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        if self.plan.sync_fires() {
+            return Err(self.plan.fault.error("writeback"));
+        }
+        self.inner.finish_writeback(offset, len)
     }
 }
 

@@ -516,6 +516,14 @@ impl StorageFile for GatedFile {
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
         self.inner.preallocate(len)
     }
+
+    fn start_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.start_writeback(offset, len)
+    }
+
+    fn finish_writeback(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.finish_writeback(offset, len)
+    }
 }
 
 /// Appends racing a shutdown or a failure all resolve (acknowledged, or refused): none is
