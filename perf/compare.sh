@@ -14,6 +14,9 @@
 #   omnigate-off         the same with wal.fsync = "off" (what durability costs)
 #   omnigate-off-nosnap  fsync off and wal.snapshot_every out of reach (what snapshots cost)
 #   omnigate-always-nosnap  the same with fsync always
+#   baseline-…           with --baseline BIN: each omnigate-… configuration measured again with
+#                        the omnigate binary BIN (an earlier build), in the same rotation, so a
+#                        change is compared with what it changes in one run
 #
 # The load is wrk posting the README's demo order with the headers of the curl that
 # `omnigate run` prints (perf/wrk/order.lua), the same bytes to every configuration. Each round
@@ -30,10 +33,16 @@
 #   --threads N        wrk threads (default 1: the load generator shares the cores with the
 #                      servers, and one wrk thread keeps up with every configuration here)
 #   --warmup N         seconds of unmeasured load before each measurement (default 1)
+#   --configs "L"      measure only these configurations, a space-separated list of the names
+#                      above (default: all); the open loop needs nginx-1w or nginx-2w in it, and
+#                      the ratios against nginx best are left 0 without them
 #   --open-loop        add the fixed-rate rows
 #   --rate N           the open-loop rate in requests per second (implies --open-loop)
 #   --smoke            every configuration once, 2 s at c=16, open loop included, no warm-up:
 #                      cheap enough for CI to keep this script working (also SMOKE=1)
+#   --baseline BIN     add a baseline-… row after each omnigate-… row measured, run from the
+#                      omnigate binary BIN (copy an earlier build's target/release/omnigate out
+#                      first)
 #   --no-build         use the binaries already in target/release
 #   --keep             keep the scratch directory (configs, logs, raw wrk output, and each open-loop
 #                      run's loadgen --out files: latency.csv, latency.svg, summary.json)
@@ -63,10 +72,12 @@ rate=""
 smoke=${SMOKE:-0}
 build=1
 keep=0
+only=""
+baseline=""
 positional=()
 while (($#)); do
     case $1 in
-        --seconds | --rounds | --concurrency | --threads | --warmup | --rate)
+        --seconds | --rounds | --concurrency | --threads | --warmup | --rate | --configs | --baseline)
             (($# > 1)) || usage_error "$1 needs a value"
             ;;
     esac
@@ -76,6 +87,8 @@ while (($#)); do
         --concurrency) concurrency=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --warmup) warmup=$2; shift 2 ;;
+        --configs) only=$2; shift 2 ;;
+        --baseline) baseline=$2; shift 2 ;;
         --open-loop) open_loop=1; shift ;;
         --rate) rate=$2; open_loop=1; shift 2 ;;
         --smoke) smoke=1; shift ;;
@@ -101,6 +114,31 @@ done
 for c in $concurrency; do
     ((c >= threads)) || usage_error "wrk needs a connection per thread (c=$c, threads=$threads)"
 done
+
+configs=(direct nginx-1w nginx-2w hyper-floor omnigate-always omnigate-always-nosnap omnigate-off
+    omnigate-off-nosnap)
+if [[ -n $only ]]; then
+    chosen=()
+    for name in $only; do
+        [[ " ${configs[*]} " == *" $name "* ]] || usage_error "no configuration '$name' (one of: ${configs[*]})"
+        chosen+=("$name")
+    done
+    configs=("${chosen[@]}")
+    if [[ $open_loop == 1 && " ${configs[*]} " != *" nginx-"* ]]; then
+        usage_error "the open loop compares omnigate-always with nginx best: --configs needs nginx-1w or nginx-2w"
+    fi
+fi
+# Each omnigate-… configuration measured gets its baseline-… twin, right after it in the rotation.
+if [[ -n $baseline ]]; then
+    [[ -x $baseline ]] || usage_error "--baseline $baseline is not an executable"
+    baseline=$(realpath "$baseline")
+    with_twins=()
+    for name in "${configs[@]}"; do
+        with_twins+=("$name")
+        if [[ $name == omnigate-* ]]; then with_twins+=("baseline-${name#omnigate-}"); fi
+    done
+    configs=("${with_twins[@]}")
+fi
 
 # --- tools -----------------------------------------------------------------------------------
 # nginx lives in /usr/sbin, which a user's PATH often lacks.
@@ -327,8 +365,9 @@ set_key "$config" log level '"warn"'
     { cat "$work/check-config.log" >&2; fail "the generated omnigate config is invalid: $config"; }
 
 omnigate_starts=0
-# start_omnigate FSYNC SNAPSHOT_EVERY: a fresh WAL directory each time (a replay of the previous
-# run's orders would be measured otherwise), the omni account funded. Sets $started_pid.
+# start_omnigate FSYNC SNAPSHOT_EVERY [BINARY]: a fresh WAL directory each time (a replay of the
+# previous run's orders would be measured otherwise), the omni account funded; BINARY defaults to
+# this build's omnigate. Sets $started_pid.
 start_omnigate() {
     omnigate_starts=$((omnigate_starts + 1))
     local name=omnigate-$omnigate_starts
@@ -337,7 +376,7 @@ start_omnigate() {
     set_key "$run_config" wal dir "\"./$name-wal\""
     set_key "$run_config" wal fsync "\"$1\""
     if [[ -n $2 ]]; then set_key "$run_config" wal snapshot_every "$2"; fi
-    "$omnigate" run --config "$run_config" >"$work/$name.log" 2>&1 &
+    "${3:-$omnigate}" run --config "$run_config" >"$work/$name.log" 2>&1 &
     started_pid=$!
     pids+=("$started_pid")
     wait_for_port "$order_port" "$started_pid" "$work/$name.log"
@@ -359,7 +398,7 @@ check_order() {
     if [[ $status != 200 ]] || ! grep -q '"orderId":"NG\.' "$body"; then
         fail "$2: the demo order was answered $status: $(head -c 300 "$body")"
     fi
-    if [[ $2 == omnigate* ]] && ! grep -qi '^x-omnigate-decision: accepted' "$head"; then
+    if [[ $2 == omnigate* || $2 == baseline* ]] && ! grep -qi '^x-omnigate-decision: accepted' "$head"; then
         fail "$2: the demo order was not accepted: $(cat "$head" "$body")"
     fi
 }
@@ -369,7 +408,7 @@ check_order() {
 finish() {
     if [[ -z $started_pid ]]; then return; fi
     stop "$started_pid"
-    if [[ $1 == omnigate* ]]; then
+    if [[ $1 == omnigate* || $1 == baseline* ]]; then
         local name=omnigate-$omnigate_starts errors
         rm -rf "$work/$name-wal"
         errors=$(grep -c 'ERROR' "$work/$name.log" || true)
@@ -401,13 +440,15 @@ start() {
         omnigate-off) start_omnigate off ""; target_port=$order_port ;;
         omnigate-off-nosnap) start_omnigate off 1000000000000; target_port=$order_port ;;
         omnigate-always-nosnap) start_omnigate always 1000000000000; target_port=$order_port ;;
+        baseline-always) start_omnigate always "" "$baseline"; target_port=$order_port ;;
+        baseline-off) start_omnigate off "" "$baseline"; target_port=$order_port ;;
+        baseline-off-nosnap) start_omnigate off 1000000000000 "$baseline"; target_port=$order_port ;;
+        baseline-always-nosnap) start_omnigate always 1000000000000 "$baseline"; target_port=$order_port ;;
         *) fail "no configuration $1" ;;
     esac
     check_order "$target_port" "$1"
 }
 
-configs=(direct nginx-1w nginx-2w hyper-floor omnigate-always omnigate-always-nosnap omnigate-off
-    omnigate-off-nosnap)
 
 # server_ticks: CPU time (user + system, in clock ticks) used so far by the server being
 # measured — $started_pid and its children (nginx's workers), every thread; for `direct`, the
