@@ -35,7 +35,7 @@
 #   --warmup N         seconds of unmeasured load before each measurement (default 1)
 #   --configs "L"      measure only these configurations, a space-separated list of the names
 #                      above (default: all); the open loop needs nginx-1w or nginx-2w in it, and
-#                      the ratios against nginx best are left 0 without them
+#                      the ratios against nginx best are left blank (—) without them
 #   --open-loop        add the fixed-rate rows
 #   --rate N           the open-loop rate in requests per second (implies --open-loop)
 #   --smoke            every configuration once, 2 s at c=16, open loop included, no warm-up:
@@ -575,9 +575,9 @@ for c in $concurrency; do
             for (i = 1; i <= n; i++) {
                 split(row[i], f, "\t")
                 name = f[1] == best_name ? f[1] " (nginx best)" : f[1]
-                printf "| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %d | %.1f | %.2f | %.2f |\n", name, f[3],
+                printf "| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %d | %.1f | %s | %s |\n", name, f[3],
                     f[4], f[5], ms(f[6]), ms(f[7]), ms(f[8]), f[9], f[10],
-                    best ? f[3] / best : 0, best_p99 ? f[7] / best_p99 : 0
+                    best ? sprintf("%.2f", f[3] / best) : "—", best_p99 ? sprintf("%.2f", f[7] / best_p99) : "—"
             }
         }' "$summary"
     echo
