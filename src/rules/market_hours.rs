@@ -30,7 +30,12 @@
 //!
 //! Crypto trades around the clock and is never queued; the equity sessions do not apply to it.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc,
+    Weekday,
+};
 use chrono_tz::America::New_York;
 
 use crate::config::nyse;
@@ -95,7 +100,65 @@ const fn opening_cancel_cutoff_time(exchange: Exchange) -> Option<NaiveTime> {
 
 /// The New York calendar date at an instant.
 pub fn new_york_date(now: DateTime<Utc>) -> NaiveDate {
-    now.with_timezone(&New_York).date_naive()
+    new_york_local(now).date()
+}
+
+/// The New York wall-clock time at `now`.
+///
+/// Every order asks this, and the tz database answers with a binary search over a century of
+/// transitions (a tenth of the decision's time, `benches/decide_reserve.rs`). New York's offset
+/// changes only on whole UTC hours, so the offset of the last hour asked is kept in
+/// [`LAST_HOUR_OFFSET`]: one relaxed load on the order path. An hour whose first and last second
+/// differ in offset (none in New York since 1883) is never kept, so the memo cannot be wrong;
+/// it is a cache of a constant function, and the answer is the tz database's either way.
+fn new_york_local(now: DateTime<Utc>) -> NaiveDateTime {
+    let hour = now.timestamp().div_euclid(3600);
+    let offset = match u32::try_from(hour + 1) {
+        Ok(key) => {
+            let kept = LAST_HOUR_OFFSET.load(Ordering::Relaxed);
+            if (kept >> 32) as u32 == key {
+                i64::from(kept as u32 as i32)
+            } else {
+                let offset = hour_offset(hour);
+                if let Some(offset) = offset {
+                    let packed = (u64::from(key) << 32) | u64::from(offset as u32);
+                    LAST_HOUR_OFFSET.store(packed, Ordering::Relaxed);
+                }
+                offset.map_or_else(|| offset_at(now.timestamp()), i64::from)
+            }
+        }
+        Err(_) => offset_at(now.timestamp()),
+    };
+    now.naive_utc() + TimeDelta::seconds(offset)
+}
+
+/// The hour (`hour + 1`, so that 0 is "none") in the high half, New York's UTC offset in seconds
+/// throughout it (as `i32`) in the low half. One word, so a reader sees a pair one writer stored.
+static LAST_HOUR_OFFSET: AtomicU64 = AtomicU64::new(0);
+
+/// New York's UTC offset in seconds throughout the UTC hour `hour`, `None` if it changes inside.
+fn hour_offset(hour: i64) -> Option<i32> {
+    let start = hour.checked_mul(3600)?;
+    let first = offset_at(start);
+    let last = offset_at(start.checked_add(3599)?);
+    if first == last {
+        i32::try_from(first).ok()
+    } else {
+        None
+    }
+}
+
+/// New York's UTC offset in seconds at the Unix second `at` (0 outside chrono's range, which
+/// no clock reaches).
+fn offset_at(at: i64) -> i64 {
+    DateTime::from_timestamp(at, 0).map_or(0, |instant| {
+        i64::from(
+            New_York
+                .offset_from_utc_datetime(&instant.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        )
+    })
 }
 
 /// The instant of a New York wall-clock time, `None` if that time does not exist that day.
@@ -194,8 +257,8 @@ impl MarketCalendar {
 
     /// The equity session at `now`.
     pub fn session(&self, now: DateTime<Utc>) -> Session {
-        let local = now.with_timezone(&New_York);
-        let date = local.date_naive();
+        let local = new_york_local(now);
+        let date = local.date();
         if !self.is_trading_day(date) {
             return Session::Closed;
         }
@@ -357,6 +420,34 @@ mod tests {
             .to_vec(),
             early_closes: ["2026-11-27", "2026-12-24"].map(date).to_vec(),
         })
+    }
+
+    /// The memoised offset answers as the tz database does at every second that matters: each
+    /// hour's first and last second across two years with both DST switches, reached in order
+    /// (the memo hit within an hour) and jumping between hours (a miss every time), and instants
+    /// far outside the memo's hours.
+    #[test]
+    fn new_york_wall_clock_time_is_the_tz_databases() {
+        let expect = |now: DateTime<Utc>| now.with_timezone(&New_York).naive_local();
+        let start = utc("2025-01-01T00:00:00Z").timestamp();
+        for hour in 0..2 * 366 * 24 {
+            for at in [start + hour * 3600, start + hour * 3600 + 3599] {
+                let now = DateTime::from_timestamp(at, 0).unwrap();
+                assert_eq!(new_york_local(now), expect(now), "{now}");
+                let far = DateTime::from_timestamp(at / 7, 0).unwrap();
+                assert_eq!(new_york_local(far), expect(far), "{far}");
+            }
+        }
+        for text in [
+            "1883-11-18T16:59:59Z",
+            "1883-11-18T17:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2262-04-11T23:47:16Z",
+        ] {
+            assert_eq!(new_york_local(utc(text)), expect(utc(text)), "{text}");
+        }
+        let fraction = utc("2026-03-08T06:59:59.999999999Z");
+        assert_eq!(new_york_local(fraction), expect(fraction));
     }
 
     #[test]
