@@ -112,53 +112,44 @@ pub fn new_york_date(now: DateTime<Utc>) -> NaiveDate {
 /// differ in offset (none in New York since 1883) is never kept, so the memo cannot be wrong;
 /// it is a cache of a constant function, and the answer is the tz database's either way.
 fn new_york_local(now: DateTime<Utc>) -> NaiveDateTime {
-    let hour = now.timestamp().div_euclid(3600);
-    let offset = match u32::try_from(hour + 1) {
-        Ok(key) => {
-            let kept = LAST_HOUR_OFFSET.load(Ordering::Relaxed);
-            if (kept >> 32) as u32 == key {
-                i64::from(kept as u32 as i32)
-            } else {
-                let offset = hour_offset(hour);
-                if let Some(offset) = offset {
-                    let packed = (u64::from(key) << 32) | u64::from(offset as u32);
-                    LAST_HOUR_OFFSET.store(packed, Ordering::Relaxed);
-                }
-                offset.map_or_else(|| offset_at(now.timestamp()), i64::from)
-            }
-        }
-        Err(_) => offset_at(now.timestamp()),
-    };
-    now.naive_utc() + TimeDelta::seconds(offset)
+    let offset = kept_hour_offset(now.timestamp()).unwrap_or_else(|| offset_at(now));
+    now.naive_utc()
+        .checked_add_signed(TimeDelta::seconds(offset.into()))
+        // Only at the ends of chrono's range, where the tz database's own arithmetic copes.
+        .unwrap_or_else(|| now.with_timezone(&New_York).naive_local())
 }
 
 /// The hour (`hour + 1`, so that 0 is "none") in the high half, New York's UTC offset in seconds
 /// throughout it (as `i32`) in the low half. One word, so a reader sees a pair one writer stored.
 static LAST_HOUR_OFFSET: AtomicU64 = AtomicU64::new(0);
 
-/// New York's UTC offset in seconds throughout the UTC hour `hour`, `None` if it changes inside.
-fn hour_offset(hour: i64) -> Option<i32> {
-    let start = hour.checked_mul(3600)?;
-    let first = offset_at(start);
-    let last = offset_at(start.checked_add(3599)?);
-    if first == last {
-        i32::try_from(first).ok()
-    } else {
-        None
+/// New York's UTC offset in seconds throughout the UTC hour of the Unix second `at`, from
+/// [`LAST_HOUR_OFFSET`] or kept there; `None` for an hour that cannot be kept.
+fn kept_hour_offset(at: i64) -> Option<i32> {
+    let hour = at.div_euclid(3600);
+    let key = u32::try_from(hour + 1).ok()?;
+    let kept = LAST_HOUR_OFFSET.load(Ordering::Relaxed);
+    if (kept >> 32) as u32 == key {
+        return Some(kept as u32 as i32);
     }
+    let first = offset_at(DateTime::from_timestamp(hour * 3600, 0)?);
+    let last = offset_at(DateTime::from_timestamp(hour * 3600 + 3599, 0)?);
+    if first != last {
+        return None;
+    }
+    LAST_HOUR_OFFSET.store(
+        (u64::from(key) << 32) | u64::from(first as u32),
+        Ordering::Relaxed,
+    );
+    Some(first)
 }
 
-/// New York's UTC offset in seconds at the Unix second `at` (0 outside chrono's range, which
-/// no clock reaches).
-fn offset_at(at: i64) -> i64 {
-    DateTime::from_timestamp(at, 0).map_or(0, |instant| {
-        i64::from(
-            New_York
-                .offset_from_utc_datetime(&instant.naive_utc())
-                .fix()
-                .local_minus_utc(),
-        )
-    })
+/// New York's UTC offset in seconds at `instant`.
+fn offset_at(instant: DateTime<Utc>) -> i32 {
+    New_York
+        .offset_from_utc_datetime(&instant.naive_utc())
+        .fix()
+        .local_minus_utc()
 }
 
 /// The instant of a New York wall-clock time, `None` if that time does not exist that day.
