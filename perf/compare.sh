@@ -387,6 +387,9 @@ start_omnigate() {
         fail "funding the omni account failed (log: $work/$name.log)"
 }
 
+# runs_omnigate CONFIG: whether CONFIG is an omnigate build (this one or the --baseline one).
+runs_omnigate() { [[ $1 == omnigate-* || $1 == baseline-* ]]; }
+
 # check_order PORT NAME: one demo order must be answered 200 with an orderId (and, through
 # omnigate, accepted), so a misconfiguration stops the run instead of filling a table with 4xx.
 check_order() {
@@ -398,7 +401,7 @@ check_order() {
     if [[ $status != 200 ]] || ! grep -q '"orderId":"NG\.' "$body"; then
         fail "$2: the demo order was answered $status: $(head -c 300 "$body")"
     fi
-    if [[ $2 == omnigate* || $2 == baseline* ]] && ! grep -qi '^x-omnigate-decision: accepted' "$head"; then
+    if runs_omnigate "$2" && ! grep -qi '^x-omnigate-decision: accepted' "$head"; then
         fail "$2: the demo order was not accepted: $(cat "$head" "$body")"
     fi
 }
@@ -408,7 +411,7 @@ check_order() {
 finish() {
     if [[ -z $started_pid ]]; then return; fi
     stop "$started_pid"
-    if [[ $1 == omnigate* || $1 == baseline* ]]; then
+    if runs_omnigate "$1"; then
         local name=omnigate-$omnigate_starts errors
         rm -rf "$work/$name-wal"
         errors=$(grep -c 'ERROR' "$work/$name.log" || true)
@@ -436,14 +439,14 @@ start() {
             wait_for_port "$proxy_port" "$started_pid" "$work/hyper-floor.log"
             target_port=$proxy_port
             ;;
-        omnigate-always) start_omnigate always ""; target_port=$order_port ;;
-        omnigate-off) start_omnigate off ""; target_port=$order_port ;;
-        omnigate-off-nosnap) start_omnigate off 1000000000000; target_port=$order_port ;;
-        omnigate-always-nosnap) start_omnigate always 1000000000000; target_port=$order_port ;;
-        baseline-always) start_omnigate always "" "$baseline"; target_port=$order_port ;;
-        baseline-off) start_omnigate off "" "$baseline"; target_port=$order_port ;;
-        baseline-off-nosnap) start_omnigate off 1000000000000 "$baseline"; target_port=$order_port ;;
-        baseline-always-nosnap) start_omnigate always 1000000000000 "$baseline"; target_port=$order_port ;;
+        omnigate-* | baseline-*)
+            # <binary>-<fsync>[-nosnap]: baseline-… is omnigate-… run from the --baseline binary.
+            local variant=${1#*-} binary=$omnigate snapshot_every=""
+            if [[ $1 == baseline-* ]]; then binary=$baseline; fi
+            if [[ $variant == *-nosnap ]]; then snapshot_every=1000000000000; fi
+            start_omnigate "${variant%-nosnap}" "$snapshot_every" "$binary"
+            target_port=$order_port
+            ;;
         *) fail "no configuration $1" ;;
     esac
     check_order "$target_port" "$1"
