@@ -43,11 +43,14 @@ impl UpstreamBase {
 
     /// The upstream URI for a request that came in for `path_and_query`.
     pub fn uri_for(&self, path_and_query: Option<&PathAndQuery>) -> Result<Uri, http::Error> {
-        let tail = path_and_query.map(PathAndQuery::as_str).unwrap_or("/");
-        let path = if self.prefix.is_empty() {
-            PathAndQuery::try_from(tail)?
-        } else {
-            PathAndQuery::try_from(format!("{}{tail}", self.prefix))?
+        let path = match path_and_query {
+            // Already parsed (and checked) by the server: shared, not parsed again.
+            Some(path) if self.prefix.is_empty() => path.clone(),
+            None if self.prefix.is_empty() => PathAndQuery::from_static("/"),
+            tail => {
+                let tail = tail.map(PathAndQuery::as_str).unwrap_or("/");
+                PathAndQuery::try_from(format!("{}{tail}", self.prefix))?
+            }
         };
         Uri::builder()
             .scheme(self.scheme.clone())
@@ -78,6 +81,10 @@ mod tests {
         assert_eq!(
             base.uri_for(Some(&path)).unwrap().to_string(),
             "http://127.0.0.1:9090/back-office/orders?x=1"
+        );
+        assert_eq!(
+            base.uri_for(None).unwrap().to_string(),
+            "http://127.0.0.1:9090/"
         );
         let base = UpstreamBase::parse("http://dw.internal/prefix/").unwrap();
         assert_eq!(

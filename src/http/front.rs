@@ -8,7 +8,6 @@
 //! is read far enough to recognise a cancel. Everything else streams through [`super::proxy`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
@@ -18,6 +17,7 @@ use hyper::body::Incoming;
 
 use super::auth::RouterKeys;
 use super::body::{self, BodyLimits};
+pub use super::outcome::FrontMetrics;
 use super::outcome::Outcome;
 use super::proxy;
 use super::respond::{self, GatewayError, DECISION_HEADER};
@@ -80,6 +80,7 @@ pub struct Front {
     pub router_keys: RouterKeys,
     /// `server.max_json_depth` (fixed at start).
     pub max_json_depth: usize,
+    pub metrics: FrontMetrics,
 }
 
 /// The upstream's whole answer to a request omnigate had to read.
@@ -198,7 +199,7 @@ impl Front {
         };
         let deciding = std::time::Instant::now();
         let decision = self.engine.admit(&order);
-        metrics::histogram!("omnigate_decision_seconds").record(deciding.elapsed().as_secs_f64());
+        self.metrics.decision_took(deciding.elapsed());
         let (admitted, durability) = match decision {
             Ok(admitted) => admitted,
             Err(AdmitError::Rejected(reject)) => {
@@ -209,7 +210,7 @@ impl Front {
                 // No decision could be made durable: refused, as a decision.
                 let error = GatewayError::from(error);
                 let code = error.status_and_code().1;
-                metrics::counter!("omnigate_decisions_total", "code" => code).increment(1);
+                self.metrics.count(code);
                 self.note_decision(Order, &bytes, key, code, Some(&error.to_string()), None);
                 return error.into_response();
             }
@@ -387,11 +388,22 @@ impl Front {
     ) -> Result<Answer, GatewayError> {
         let request = proxy::upstream_request(&self.upstream, parts, respond::full(bytes))?;
         let started = tokio::time::Instant::now();
-        let answer = self.upstream.send(request).await;
-        metrics::histogram!("omnigate_upstream_seconds").record(started.elapsed().as_secs_f64());
-        let answer = answer?;
-        let remaining = self.upstream.timeout().saturating_sub(started.elapsed());
-        Ok(read_answer(answer, remaining).await?)
+        let mut head_seen = false;
+        // One timer for the head and the body: the upstream timeout bounds the whole answer.
+        let exchange = async {
+            let answer = self.upstream.send_untimed(request).await;
+            self.metrics.upstream_took(started.elapsed());
+            head_seen = answer.is_ok();
+            read_answer(answer?).await
+        };
+        let answer = tokio::time::timeout(self.upstream.timeout(), exchange).await;
+        match answer {
+            Ok(answer) => Ok(answer?),
+            Err(_) if head_seen => {
+                Err(UpstreamError::NoAnswer("the answer did not finish in time".to_owned()).into())
+            }
+            Err(_) => Err(self.upstream.no_answer_in_time().into()),
+        }
     }
 }
 
@@ -474,19 +486,13 @@ fn require_json(headers: &http::HeaderMap) -> Result<(), Reject> {
     }
 }
 
-/// Reads the upstream's whole answer within `remaining`; a cut or late answer is no answer.
-async fn read_answer(
-    answer: Response<Incoming>,
-    remaining: Duration,
-) -> Result<Answer, UpstreamError> {
+/// Reads the upstream's whole answer (the caller bounds the time); a cut answer is no answer.
+async fn read_answer(answer: Response<Incoming>) -> Result<Answer, UpstreamError> {
     let (mut parts, body) = answer.into_parts();
-    let collected = tokio::time::timeout(
-        remaining,
-        Limited::new(body, MAX_UPSTREAM_ANSWER_BYTES).collect(),
-    )
-    .await
-    .map_err(|_| UpstreamError::NoAnswer("the answer did not finish in time".to_owned()))?
-    .map_err(|error| UpstreamError::NoAnswer(format!("the answer was cut: {error}")))?;
+    let collected = Limited::new(body, MAX_UPSTREAM_ANSWER_BYTES)
+        .collect()
+        .await
+        .map_err(|error| UpstreamError::NoAnswer(format!("the answer was cut: {error}")))?;
     proxy::strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(http::header::CONTENT_LENGTH);
     Ok(Answer {

@@ -58,6 +58,8 @@ pub struct Upstream {
     /// Speaks plain HTTP to an `http://` upstream and TLS to an `https://` one.
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
     base: UpstreamBase,
+    /// The `host` header every forwarded request carries: the base's authority, made once.
+    host: http::HeaderValue,
     timeout: Duration,
 }
 
@@ -80,15 +82,23 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_millis(config.pool_idle_timeout_ms))
             .pool_max_idle_per_host(config.pool_max_idle)
             .build(connector);
+        let host = http::HeaderValue::from_str(base.authority().as_str())
+            .map_err(|error| format!("upstream.url: the host cannot be a header: {error}"))?;
         Ok(Self {
             client,
             base,
+            host,
             timeout: Duration::from_millis(config.timeout_ms),
         })
     }
 
     pub fn base(&self) -> &UpstreamBase {
         &self.base
+    }
+
+    /// The `host` header for a request to the upstream.
+    pub fn host(&self) -> &http::HeaderValue {
+        &self.host
     }
 
     pub fn timeout(&self) -> Duration {
@@ -100,17 +110,28 @@ impl Upstream {
         &self,
         request: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        match tokio::time::timeout(self.timeout, self.client.request(request)).await {
-            Err(_) => Err(UpstreamError::NoAnswer(format!(
-                "no answer within {} ms",
-                self.timeout.as_millis()
-            ))),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) if error.is_connect() => {
-                Err(UpstreamError::Unavailable(describe(&error)))
-            }
-            Ok(Err(error)) => Err(UpstreamError::NoAnswer(describe(&error))),
+        match tokio::time::timeout(self.timeout, self.send_untimed(request)).await {
+            Err(_) => Err(self.no_answer_in_time()),
+            Ok(answer) => answer,
         }
+    }
+
+    /// [`Upstream::send`] without its timeout, for a caller that bounds a longer exchange
+    /// (the head and the whole body) with one timer instead of two.
+    pub async fn send_untimed(
+        &self,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        match self.client.request(request).await {
+            Ok(response) => Ok(response),
+            Err(error) if error.is_connect() => Err(UpstreamError::Unavailable(describe(&error))),
+            Err(error) => Err(UpstreamError::NoAnswer(describe(&error))),
+        }
+    }
+
+    /// No answer's head within the upstream timeout.
+    pub fn no_answer_in_time(&self) -> UpstreamError {
+        UpstreamError::NoAnswer(format!("no answer within {} ms", self.timeout.as_millis()))
     }
 }
 
