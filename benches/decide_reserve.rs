@@ -38,6 +38,10 @@ use omnigate::ledger::{BuyCost, Funding, Ledger, LedgerConfig, SellProceeds};
 use omnigate::money::Fixed;
 use omnigate::order::parse_order;
 
+// The server's allocator (src/main.rs), so that the path's allocations cost what they cost there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CUSTOMERS: usize = 10_000;
 const LIMIT_BUY: &str = r#"{"accountNo":"DWOM000001","orderType":"LIMIT","side":"BUY","symbol":"AAPL","quantity":2,"price":"190.25","timeInForce":"DAY","clientID":"CUST0004242","clientOrderID":"co-1"}"#;
 const FRACTIONAL_MARKET_BUY: &str = r#"{"accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","quantity":5.12580012,"clientID":"CUST0004242"}"#;

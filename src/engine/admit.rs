@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Durability, Engine, StorageError};
 use crate::decide::{decide, Controls, Hold, QueuedOrder};
-use crate::engine::record::{OrderControls, Record};
+use crate::engine::record::{OrderControls, ReservationRecord};
 use crate::ledger::{AccountIndex, LocalOrderId};
 use crate::limits::{check_open_orders, DuplicateTicket, EffectiveLimits, OrderIdentity};
 use crate::money::Fixed;
@@ -84,19 +84,19 @@ impl Engine {
                     &open_orders_check,
                 )
                 .map(|local| {
-                    let record = Record::ReserveBuy {
+                    let record = ReservationRecord::Buy {
                         local: local.0,
-                        client_id: client_id.to_owned(),
-                        symbol: symbol.clone(),
+                        client_id,
+                        symbol,
                         per_share: cost.per_share,
                         quantity: cost.quantity,
                         amount_cash: cost.amount_cash,
                         fee: cost.fee,
-                        controls: controls.clone(),
-                        account: self.ledger.account_number(decision.account),
+                        controls: controls.as_ref(),
+                        account: self.ledger.account_number_ref(decision.account),
                         commission_rate: cost.commission_rate,
                     };
-                    (local, self.log(&[record]))
+                    (local, self.log_encoded(|| record.encode()))
                 }),
             Hold::Sell { quantity, charges } => self
                 .ledger
@@ -109,17 +109,17 @@ impl Engine {
                     &open_orders_check,
                 )
                 .map(|local| {
-                    let record = Record::ReserveSell {
+                    let record = ReservationRecord::Sell {
                         local: local.0,
-                        client_id: client_id.to_owned(),
-                        symbol: symbol.clone(),
+                        client_id,
+                        symbol,
                         quantity,
-                        controls: controls.clone(),
-                        account: self.ledger.account_number(decision.account),
+                        controls: controls.as_ref(),
+                        account: self.ledger.account_number_ref(decision.account),
                         fee: charges.fee,
                         commission_rate: charges.commission_rate,
                     };
-                    (local, self.log(&[record]))
+                    (local, self.log_encoded(|| record.encode()))
                 }),
         };
         let (local, durability) = match reserved {

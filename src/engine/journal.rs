@@ -168,12 +168,19 @@ impl Journal {
     /// Queues `record`. Call with the gate held (shared or exclusive), right after (or, for a
     /// bind, right before) the change it records.
     pub fn append(&self, record: &Record) -> Durability {
+        self.append_encoded(record.encode())
+    }
+
+    /// [`Journal::append`] for a record already encoded (see [`ReservationRecord`]).
+    ///
+    /// [`ReservationRecord`]: crate::engine::record::ReservationRecord
+    pub fn append_encoded(&self, bytes: Vec<u8>) -> Durability {
         if !self.leadership.may_decide() {
             return Durability::Refused(StorageError(
                 "this node is not the leader (SPEC §12)".to_owned(),
             ));
         }
-        self.counted(self.wal.append(record.encode()))
+        self.counted(self.wal.append(bytes))
     }
 
     /// Queues a record copied from the shared log at `lsn` (a follower's). Call with the gate

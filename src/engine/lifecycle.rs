@@ -3,7 +3,7 @@
 
 use super::{Admitted, ChangeError, Durability, Engine};
 use crate::decide::Controls;
-use crate::engine::record::Record;
+use crate::engine::record::{self, Record};
 use crate::instruments::{Instrument, InstrumentStatus};
 use crate::ledger::{AccountIndex, InDoubtNote, OrderUpdate, UpdateOutcome};
 use crate::money::Fixed;
@@ -43,19 +43,25 @@ impl Engine {
             );
             return (self.hold_in_doubt(admitted), Vec::new());
         }
-        let mut records = vec![Record::Bind {
-            local: admitted.local.0,
-            order_id: order_id.to_owned(),
-        }];
-        if let Some(queued) = admitted.queued {
-            records.push(Record::Queued {
-                order_id: order_id.to_owned(),
-                exchange: queued.exchange,
-                open_unix_s: queued.open.timestamp(),
-            });
-            self.queued.insert(order_id, queued, self.clock.now());
-        }
-        (self.log(&records), self.early.take(order_id))
+        let bind = || record::bind_record(admitted.local.0, order_id);
+        let durability = match admitted.queued {
+            None => self.log_encoded(bind),
+            Some(queued) => {
+                self.queued.insert(order_id, queued, self.clock.now());
+                let queued = Record::Queued {
+                    order_id: order_id.to_owned(),
+                    exchange: queued.exchange,
+                    open_unix_s: queued.open.timestamp(),
+                };
+                let bound = self.log_encoded(bind);
+                if bound.refused() {
+                    bound
+                } else {
+                    bound.and(self.log(&[queued]))
+                }
+            }
+        };
+        (durability, self.early.take(order_id))
     }
 
     /// The upstream refused (or could not be reached with) an admitted order: everything it

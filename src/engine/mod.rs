@@ -182,6 +182,9 @@ impl Engine {
         let Some(journal) = &self.journal else {
             return Durability::None;
         };
+        if let [record] = records {
+            return journal.append(record);
+        }
         let mut pending = Vec::with_capacity(records.len());
         for record in records {
             match journal.append(record) {
@@ -191,6 +194,15 @@ impl Engine {
             }
         }
         Durability::Pending(pending)
+    }
+
+    /// [`Engine::log`] for one record encoded from borrowed fields (the order path's
+    /// reservations and binds), encoded only when there is a log to take it.
+    fn log_encoded(&self, encode: impl FnOnce() -> Vec<u8>) -> Durability {
+        match &self.journal {
+            None => Durability::None,
+            Some(journal) => journal.append_encoded(encode()),
+        }
     }
 
     /// Applies a reloaded config: the next order sees all of it. Listeners, upstream, WAL and

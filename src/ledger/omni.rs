@@ -269,7 +269,12 @@ impl Ledger {
     /// The number of an `[[omnibus.accounts]]` account, for log records; `None` for the shared
     /// balance (so the one-account case allocates nothing).
     pub fn account_number(&self, index: AccountIndex) -> Option<String> {
-        self.account(index).number.as_deref().map(str::to_owned)
+        self.account_number_ref(index).map(str::to_owned)
+    }
+
+    /// [`Ledger::account_number`], borrowed.
+    pub fn account_number_ref(&self, index: AccountIndex) -> Option<&str> {
+        self.account(index).number.as_deref()
     }
 
     /// How many omnibus accounts the ledger keeps.

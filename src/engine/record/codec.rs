@@ -29,18 +29,19 @@ impl Record {
                 controls,
                 account,
                 commission_rate,
-            } => {
-                e.u8(tag::RESERVE_BUY)
-                    .u64(*local)
-                    .str(client_id)
-                    .str(symbol)
-                    .option_fixed(*per_share)
-                    .option_fixed(*quantity)
-                    .option_fixed(*amount_cash)
-                    .fixed(*fee);
-                encode_option_controls(&mut e, controls.as_ref());
-                e.option_str(account.as_deref()).fixed(*commission_rate);
+            } => ReservationRecord::Buy {
+                local: *local,
+                client_id,
+                symbol,
+                per_share: *per_share,
+                quantity: *quantity,
+                amount_cash: *amount_cash,
+                fee: *fee,
+                controls: controls.as_ref(),
+                account: account.as_deref(),
+                commission_rate: *commission_rate,
             }
+            .encode_into(&mut e),
             Record::ReserveSell {
                 local,
                 client_id,
@@ -50,17 +51,17 @@ impl Record {
                 account,
                 fee,
                 commission_rate,
-            } => {
-                e.u8(tag::RESERVE_SELL)
-                    .u64(*local)
-                    .str(client_id)
-                    .str(symbol)
-                    .fixed(*quantity);
-                encode_option_controls(&mut e, controls.as_ref());
-                e.option_str(account.as_deref())
-                    .fixed(*fee)
-                    .fixed(*commission_rate);
+            } => ReservationRecord::Sell {
+                local: *local,
+                client_id,
+                symbol,
+                quantity: *quantity,
+                controls: controls.as_ref(),
+                account: account.as_deref(),
+                fee: *fee,
+                commission_rate: *commission_rate,
             }
+            .encode_into(&mut e),
             Record::ControlsReturned {
                 client_id,
                 controls,
@@ -98,9 +99,7 @@ impl Record {
                         .i64(*at_ns);
                 }
             }
-            Record::Bind { local, order_id } => {
-                e.u8(tag::BIND).u64(*local).str(order_id);
-            }
+            Record::Bind { local, order_id } => encode_bind(&mut e, *local, order_id),
             Record::Release { local } => {
                 e.u8(tag::RELEASE).u64(*local);
             }
@@ -528,6 +527,99 @@ impl Record {
 
 /// `clientOrderID` digests per snapshot record: a shard's capacity, with room to spare.
 const IDS_PER_RECORD_MAX: u32 = 1_000_000;
+
+/// A reservation's record from borrowed fields: the bytes [`Record::ReserveBuy`] and
+/// [`Record::ReserveSell`] encode to (they encode through it), without the owned copies of the
+/// clientID, symbol, clientOrderID and account the order path would make only to encode them.
+pub enum ReservationRecord<'a> {
+    Buy {
+        local: u64,
+        client_id: &'a str,
+        symbol: &'a str,
+        per_share: Option<Fixed>,
+        quantity: Option<Fixed>,
+        amount_cash: Option<Fixed>,
+        fee: Fixed,
+        controls: Option<&'a OrderControls>,
+        account: Option<&'a str>,
+        commission_rate: Fixed,
+    },
+    Sell {
+        local: u64,
+        client_id: &'a str,
+        symbol: &'a str,
+        quantity: Fixed,
+        controls: Option<&'a OrderControls>,
+        account: Option<&'a str>,
+        fee: Fixed,
+        commission_rate: Fixed,
+    },
+}
+
+impl ReservationRecord<'_> {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::with_capacity(96);
+        self.encode_into(&mut e);
+        e.finish()
+    }
+
+    fn encode_into(&self, e: &mut Encoder) {
+        match *self {
+            ReservationRecord::Buy {
+                local,
+                client_id,
+                symbol,
+                per_share,
+                quantity,
+                amount_cash,
+                fee,
+                controls,
+                account,
+                commission_rate,
+            } => {
+                e.u8(tag::RESERVE_BUY)
+                    .u64(local)
+                    .str(client_id)
+                    .str(symbol)
+                    .option_fixed(per_share)
+                    .option_fixed(quantity)
+                    .option_fixed(amount_cash)
+                    .fixed(fee);
+                encode_option_controls(e, controls);
+                e.option_str(account).fixed(commission_rate);
+            }
+            ReservationRecord::Sell {
+                local,
+                client_id,
+                symbol,
+                quantity,
+                controls,
+                account,
+                fee,
+                commission_rate,
+            } => {
+                e.u8(tag::RESERVE_SELL)
+                    .u64(local)
+                    .str(client_id)
+                    .str(symbol)
+                    .fixed(quantity);
+                encode_option_controls(e, controls);
+                e.option_str(account).fixed(fee).fixed(commission_rate);
+            }
+        }
+    }
+}
+
+/// [`Record::Bind`]'s bytes, from a borrowed upstream id.
+pub fn bind_record(local: u64, order_id: &str) -> Vec<u8> {
+    let mut e = Encoder::with_capacity(16 + order_id.len());
+    encode_bind(&mut e, local, order_id);
+    e.finish()
+}
+
+fn encode_bind(e: &mut Encoder, local: u64, order_id: &str) {
+    e.u8(tag::BIND).u64(local).str(order_id);
+}
 
 fn encode_controls(e: &mut Encoder, controls: &OrderControls) {
     e.i64(i64::from(controls.trading_day.num_days_from_ce()))
