@@ -20,7 +20,7 @@
 //!   that to hold, every change that is not idempotent on replay (reservations, the daily totals
 //!   and clientOrderIDs a decision adds, give-backs) is made and queued in one hold of the gate.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -47,6 +47,8 @@ pub struct Journal {
     /// next keeps that cost at most one encoding per record logged, however large the book grows
     /// (Redis rewrites its log by the same rule); replay stays bounded by the snapshot's own size.
     last_snapshot_entries: AtomicU64,
+    /// The last snapshot's payload size, to size the next one's buffer.
+    last_snapshot_bytes: AtomicUsize,
     snapshot_running: AtomicBool,
     /// Held by a snapshot from its beginning until it is written: two snapshots read at once
     /// would share the copy-on-write cells' one epoch (a due snapshot still being read when
@@ -160,6 +162,7 @@ impl Journal {
             snapshot_every,
             since_snapshot: AtomicU64::new(0),
             last_snapshot_entries: AtomicU64::new(0),
+            last_snapshot_bytes: AtomicUsize::new(0),
             snapshot_running: AtomicBool::new(false),
             snapshot_turn: Mutex::new(()),
         }
@@ -217,6 +220,11 @@ impl Journal {
         self.snapshot_turn.lock()
     }
 
+    /// The last snapshot's payload size in this run (0 before the first).
+    pub fn last_snapshot_bytes(&self) -> usize {
+        self.last_snapshot_bytes.load(Ordering::Relaxed)
+    }
+
     /// Claims the right to take a snapshot when one is due; `false` if not due or running.
     pub fn snapshot_due(&self) -> bool {
         let due_after = self
@@ -246,6 +254,8 @@ impl Journal {
             let since = self.next_lsn().saturating_sub(next_lsn);
             self.since_snapshot.store(since, Ordering::Relaxed);
             self.last_snapshot_entries.store(entries, Ordering::Relaxed);
+            self.last_snapshot_bytes
+                .store(state.len(), Ordering::Relaxed);
         }
         self.snapshot_running.store(false, Ordering::Release);
         result

@@ -18,6 +18,10 @@ use crate::rules::market_hours::new_york_date;
 /// First byte of an engine snapshot; bump on any change of its layout.
 const SNAPSHOT_FORMAT: u8 = 1;
 
+/// Bytes a customer or an open order takes in a snapshot, generously (about 100 each in a book
+/// of a million of each), for sizing the first snapshot's buffer.
+const GUESSED_BYTES_PER_ENTRY: usize = 160;
+
 /// What one snapshot cost.
 #[derive(Debug, Clone, Copy)]
 pub struct SnapshotReport {
@@ -86,7 +90,9 @@ impl Engine {
     }
 
     /// The payload, and how many entries it holds (customers, orders, other records).
-    fn read_snapshot(&self, beginning: Beginning) -> (Vec<u8>, u64) {
+    /// `expected_bytes` is what the payload is likely to need (the last snapshot's size), 0 if
+    /// unknown.
+    fn read_snapshot(&self, beginning: Beginning, expected_bytes: usize) -> (Vec<u8>, u64) {
         let Beginning {
             next_lsn: _,
             now,
@@ -101,11 +107,18 @@ impl Engine {
             idempotency,
             payments,
         } = beginning;
-        let mut e = Encoder::with_capacity(64 * 1024);
-        e.u8(SNAPSHOT_FORMAT);
         let ledger = self.ledger.read_snapshot(ledger);
         let ledger_entries = ledger.customers.len() + ledger.orders.len();
+        // Reserved once for the whole payload: a buffer of hundreds of MiB grown by doubling is
+        // copied each time, and at that moment the old and the new copy are both resident. Pages
+        // reserved and never written are never resident, so a generous guess costs nothing.
+        let guess = ledger_entries.saturating_mul(GUESSED_BYTES_PER_ENTRY);
+        let capacity = expected_bytes.saturating_add(expected_bytes / 8).max(guess);
+        let mut e = Encoder::with_capacity(capacity.max(64 * 1024));
+        e.u8(SNAPSHOT_FORMAT);
         ledger.encode(&mut e);
+        // In the payload now: its strings and lists go before the other records are read.
+        drop(ledger);
         // Everything else as the records that rebuild it.
         let mut records: Vec<Record> = Vec::new();
         instruments.sort_by(|a, b| a.0.symbol.cmp(&b.0.symbol));
@@ -227,7 +240,7 @@ impl Engine {
         let beginning = self.begin_snapshot(journal);
         let pause = started.elapsed();
         let next_lsn = beginning.next_lsn;
-        let (payload, entries) = self.read_snapshot(beginning);
+        let (payload, entries) = self.read_snapshot(beginning, journal.last_snapshot_bytes());
         let read = started.elapsed();
         match journal.write_snapshot(&payload, entries, next_lsn) {
             Ok(()) => {
@@ -267,7 +280,7 @@ impl Engine {
         let journal = self.journal.as_ref().ok_or("no WAL")?;
         let _turn = journal.snapshot_turn();
         let beginning = self.begin_snapshot(journal);
-        let (payload, _) = self.read_snapshot(beginning);
+        let (payload, _) = self.read_snapshot(beginning, 0);
         let mut d = Decoder::new(&payload);
         d.u8("snapshot format").map_err(|e| e.to_string())?;
         let state = LedgerState::decode(&mut d).map_err(|e| e.to_string())?;

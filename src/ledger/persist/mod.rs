@@ -247,21 +247,25 @@ impl Ledger {
         self.epoch.end();
         kept.append(&mut self.kept_orders.lock());
 
-        let mut orders = Vec::with_capacity(kept.len());
-        for KeptOrder { owner, mut record } in kept {
-            // Every order open at the beginning has an owner registered by then.
-            let Some(&index) = by_owner.get(&owner) else {
-                debug_assert!(
-                    false,
-                    "order {} has no customer in the snapshot",
-                    record.local_id
-                );
-                continue;
-            };
-            record.client_id.clone_from(&customers[index].client_id);
-            customers[index].open_orders.push(record.local_id);
-            orders.push(record);
-        }
+        // Collected in place (a kept order becomes its record in the same buffer), so a million
+        // open orders are not held twice while the snapshot turns one into the other.
+        let mut orders: Vec<OrderRecord> = kept
+            .into_iter()
+            .filter_map(|KeptOrder { owner, mut record }| {
+                // Every order open at the beginning has an owner registered by then.
+                let Some(&index) = by_owner.get(&owner) else {
+                    debug_assert!(
+                        false,
+                        "order {} has no customer in the snapshot",
+                        record.local_id
+                    );
+                    return None;
+                };
+                record.client_id.clone_from(&customers[index].client_id);
+                customers[index].open_orders.push(record.local_id);
+                Some(record)
+            })
+            .collect();
         for customer in &mut customers {
             customer.open_orders.sort_unstable();
         }
