@@ -185,7 +185,7 @@ pub struct Ledger {
     accounts: Box<[Omni]>,
     /// Open orders (including in doubt) by local id. Closed orders are removed: memory is
     /// bounded by what is open.
-    orders: FastMap<u64, Order>,
+    orders: orders::OpenOrders,
     /// Upstream orderId → local id, for bound orders.
     local_by_upstream: FastMap<Box<str>, u64>,
     /// clientOrderID → local ids of the in-doubt orders sent with it (so an event naming it can
@@ -262,7 +262,10 @@ impl Ledger {
 
     /// An open order to change; the caller holds its customer's lock (from [`Ledger::change`]).
     /// The one way to a `&mut Order` besides closing it ([`Ledger::keep_order`] first there).
-    fn change_order(&self, local: u64) -> Option<dashmap::mapref::one::RefMut<'_, u64, Order>> {
+    fn change_order(
+        &self,
+        local: u64,
+    ) -> Option<dashmap::mapref::one::RefMut<'_, u64, Box<Order>>> {
         let mut order = self.orders.get_mut(&local)?;
         self.keep_order(local, &mut order);
         Some(order)

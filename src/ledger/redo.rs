@@ -206,7 +206,7 @@ impl Ledger {
         &self,
         customer: &mut CustomerState,
         local: LocalOrderId,
-        order: Order,
+        order: Box<Order>,
         next: u64,
     ) {
         self.orders.insert(local.0, order);

@@ -493,7 +493,7 @@ impl Ledger {
         }
         self.orders.insert(
             local.0,
-            Order {
+            Box::new(Order {
                 customer,
                 account: record.account,
                 symbol: self.intern(&record.symbol),
@@ -510,7 +510,7 @@ impl Ledger {
                 reserved: record.reserved,
                 status: record.status,
                 seen_by: self.epoch.running(),
-            },
+            }),
         );
         Ok(())
     }
