@@ -16,11 +16,9 @@
 //!   reservation, the most expensive way to be denied (every rule passes first): a denial must
 //!   cost no more than an acceptance.
 //!
-//! Last result (2026-12-02, 2-core Intel Xeon KVM guest, on a day it ran about 1.7× slower than
-//! the day before; perf/RESULTS.md has the comparison with the previous version in the same run):
-//! parse 316 / 265 ns, decide 593 ns, the whole path 1.56 µs / 1.37 µs for the LIMIT /
-//! fractional MARKET order (0.82× the previous version's); reserve + release alone 286 ns;
-//! denied at the reservation 1.47 µs.
+//! Last result (2026-12-02 evening, 2-core Intel Xeon KVM guest, mimalloc as in the server):
+//! the whole path 920–971 ns for the LIMIT order, 797–831 ns for the fractional MARKET one;
+//! reserve + release alone 201–210 ns; denied at the reservation 856–938 ns (perf/RESULTS.md).
 //!
 //! Run: `cargo bench --bench decide_reserve`. Results: perf/RESULTS.md.
 
