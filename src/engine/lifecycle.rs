@@ -43,22 +43,22 @@ impl Engine {
             );
             return (self.hold_in_doubt(admitted), Vec::new());
         }
-        let bind = || record::bind_record(admitted.local.0, order_id);
         let durability = match admitted.queued {
-            None => self.log_encoded(bind),
+            None => self.log_encoded(|| record::bind_record(admitted.local.0, order_id)),
+            // Outside the session only: both records, through the general path.
             Some(queued) => {
                 self.queued.insert(order_id, queued, self.clock.now());
-                let queued = Record::Queued {
-                    order_id: order_id.to_owned(),
-                    exchange: queued.exchange,
-                    open_unix_s: queued.open.timestamp(),
-                };
-                let bound = self.log_encoded(bind);
-                if bound.refused() {
-                    bound
-                } else {
-                    bound.and(self.log(&[queued]))
-                }
+                self.log(&[
+                    Record::Bind {
+                        local: admitted.local.0,
+                        order_id: order_id.to_owned(),
+                    },
+                    Record::Queued {
+                        order_id: order_id.to_owned(),
+                        exchange: queued.exchange,
+                        open_unix_s: queued.open.timestamp(),
+                    },
+                ])
             }
         };
         (durability, self.early.take(order_id))

@@ -17,7 +17,6 @@ use hyper::body::Incoming;
 
 use super::auth::RouterKeys;
 use super::body::{self, BodyLimits};
-pub use super::outcome::FrontMetrics;
 use super::outcome::Outcome;
 use super::proxy;
 use super::respond::{self, GatewayError, DECISION_HEADER};
@@ -80,7 +79,6 @@ pub struct Front {
     pub router_keys: RouterKeys,
     /// `server.max_json_depth` (fixed at start).
     pub max_json_depth: usize,
-    pub metrics: FrontMetrics,
 }
 
 /// The upstream's whole answer to a request omnigate had to read.
@@ -199,7 +197,7 @@ impl Front {
         };
         let deciding = std::time::Instant::now();
         let decision = self.engine.admit(&order);
-        self.metrics.decision_took(deciding.elapsed());
+        metrics::histogram!("omnigate_decision_seconds").record(deciding.elapsed().as_secs_f64());
         let (admitted, durability) = match decision {
             Ok(admitted) => admitted,
             Err(AdmitError::Rejected(reject)) => {
@@ -210,7 +208,7 @@ impl Front {
                 // No decision could be made durable: refused, as a decision.
                 let error = GatewayError::from(error);
                 let code = error.status_and_code().1;
-                self.metrics.count(code);
+                metrics::counter!("omnigate_decisions_total", "code" => code).increment(1);
                 self.note_decision(Order, &bytes, key, code, Some(&error.to_string()), None);
                 return error.into_response();
             }
@@ -392,7 +390,8 @@ impl Front {
         // One timer for the head and the body: the upstream timeout bounds the whole answer.
         let exchange = async {
             let answer = self.upstream.send_untimed(request).await;
-            self.metrics.upstream_took(started.elapsed());
+            metrics::histogram!("omnigate_upstream_seconds")
+                .record(started.elapsed().as_secs_f64());
             head_seen = answer.is_ok();
             read_answer(answer?).await
         };

@@ -3,8 +3,6 @@
 //! upstream took it; an upstream refusal, an upstream error and an order left in doubt are their
 //! own outcomes.
 
-use std::sync::OnceLock;
-
 use bytes::Bytes;
 use http::header::HeaderValue;
 use http::Response;
@@ -16,46 +14,6 @@ use crate::ledger::LocalOrderId;
 use crate::reject::Reject;
 use crate::upstream::ProxyBody;
 use AuditRequest::{Cancel, Order};
-
-/// The `/metrics` handles an accepted order touches, taken from the registry once per order
-/// thread: looking one up hashes its name and labels and reads a sharded map, three times an
-/// order otherwise. Each is taken at its first use, so `/metrics` lists what happened and
-/// nothing else, as it does for the codes counted through the registry.
-#[derive(Default)]
-pub struct FrontMetrics {
-    decision_seconds: OnceLock<metrics::Histogram>,
-    upstream_seconds: OnceLock<metrics::Histogram>,
-    accepted: OnceLock<metrics::Counter>,
-}
-
-impl FrontMetrics {
-    pub fn new() -> FrontMetrics {
-        FrontMetrics::default()
-    }
-
-    /// Counts one request answered with `code` (SPEC §11).
-    pub(super) fn count(&self, code: &'static str) {
-        if code == "ACCEPTED" {
-            self.accepted
-                .get_or_init(|| metrics::counter!("omnigate_decisions_total", "code" => "ACCEPTED"))
-                .increment(1);
-        } else {
-            metrics::counter!("omnigate_decisions_total", "code" => code).increment(1);
-        }
-    }
-
-    pub(super) fn decision_took(&self, took: std::time::Duration) {
-        self.decision_seconds
-            .get_or_init(|| metrics::histogram!("omnigate_decision_seconds"))
-            .record(took.as_secs_f64());
-    }
-
-    pub(super) fn upstream_took(&self, took: std::time::Duration) {
-        self.upstream_seconds
-            .get_or_init(|| metrics::histogram!("omnigate_upstream_seconds"))
-            .record(took.as_secs_f64());
-    }
-}
 
 /// What became of an accepted order or cancel, for `/metrics` and the audit trail.
 pub(super) struct Outcome {
@@ -132,7 +90,7 @@ impl Front {
         key: Option<&HeaderValue>,
         order_id: Option<String>,
     ) -> Response<ProxyBody> {
-        self.metrics.count(reject.code.as_str());
+        metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str()).increment(1);
         self.note_decision(
             request,
             body,
@@ -146,7 +104,7 @@ impl Front {
 
     /// A request the router refused before reading it (SPEC §3.0).
     pub(super) fn note_refusal(&self, reject: &Reject, method: &http::Method, path: &str) {
-        self.metrics.count(reject.code.as_str());
+        metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str()).increment(1);
         let audit = self.engine.audit();
         if audit.is_on() {
             audit.record(Entry::Decision {
@@ -199,7 +157,7 @@ impl Front {
         order_id: Option<String>,
     ) {
         if request == Order {
-            self.metrics.count(outcome.code);
+            metrics::counter!("omnigate_decisions_total", "code" => outcome.code).increment(1);
         }
         let audit = self.engine.audit();
         if audit.is_on() {
