@@ -210,6 +210,36 @@ static STRING_STOPS: [bool; 256] = {
     stops
 };
 
+/// The first byte at or after `at` that ends a run of plain string text ([`STRING_STOPS`]), or
+/// `bytes.len()`: eight bytes at a time while eight remain, then one by one.
+#[inline]
+fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Per byte: its high bit set when the byte is zero (`b − 1` borrows and `!b` keeps the high
+    // bit). Bytes above the lowest zero byte may be flagged wrongly by its borrow; the lowest
+    // flag is always right, and only the lowest is used.
+    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let stops = zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+            // Below 0x20: `b − 0x20` borrows into the high bit, and `!b` keeps it for b < 0x80.
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
+        if stops != 0 {
+            return at + (stops.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while bytes
+        .get(at)
+        .is_some_and(|&byte| !STRING_STOPS[usize::from(byte)])
+    {
+        at += 1;
+    }
+    at
+}
+
 /// Past the string whose opening quote is at `at`, and whether it has escapes: escapes
 /// well-formed (`\uXXXX` with four hex digits; what it encodes is the reader's business), no
 /// control character.
@@ -218,12 +248,7 @@ fn skip_string(bytes: &[u8], at: usize) -> Result<(usize, bool), ScanError> {
     let mut at = at + 1;
     let mut escaped = false;
     loop {
-        while bytes
-            .get(at)
-            .is_some_and(|&byte| !STRING_STOPS[usize::from(byte)])
-        {
-            at += 1;
-        }
+        at = plain_run_end(bytes, at);
         match bytes.get(at) {
             Some(b'"') => return Ok((at + 1, escaped)),
             Some(b'\\') => match bytes.get(at + 1) {
