@@ -37,6 +37,16 @@ pub enum FixedError {
     NotANumber,
 }
 
+/// `product ÷ SCALE` truncated toward zero, and its remainder. An order's price × quantity
+/// mostly fits in 64 bits, where dividing by the constant compiles to a multiplication; a
+/// 128-bit division is a library call several times slower.
+fn div_rem_scale(product: i128) -> (i128, i128) {
+    match i64::try_from(product) {
+        Ok(small) => (i128::from(small / SCALE), i128::from(small % SCALE)),
+        Err(_) => (product / i128::from(SCALE), product % i128::from(SCALE)),
+    }
+}
+
 impl Fixed {
     pub const ZERO: Fixed = Fixed(0);
     pub const ONE: Fixed = Fixed(SCALE);
@@ -116,9 +126,8 @@ impl Fixed {
     /// cost that is about to be reserved.
     pub fn checked_mul_ceil(self, other: Fixed) -> Option<Fixed> {
         let product = (self.0 as i128).checked_mul(other.0 as i128)?;
-        let scale = SCALE as i128;
-        let quotient = product / scale;
-        let rounded = if product % scale == 0 {
+        let (quotient, remainder) = div_rem_scale(product);
+        let rounded = if remainder == 0 {
             quotient
         } else if product > 0 {
             quotient + 1
@@ -131,7 +140,7 @@ impl Fixed {
     /// `self × other`, truncated toward zero.
     pub fn checked_mul_floor(self, other: Fixed) -> Option<Fixed> {
         let product = (self.0 as i128).checked_mul(other.0 as i128)?;
-        i64::try_from(product / SCALE as i128).ok().map(Fixed)
+        i64::try_from(div_rem_scale(product).0).ok().map(Fixed)
     }
 
     /// `self ÷ other`, truncated toward zero; `None` on division by zero or overflow.
@@ -282,6 +291,18 @@ mod tests {
             Fixed::MAX.checked_mul_ceil(Fixed::from_int(2).unwrap()),
             None
         );
+    }
+
+    proptest::proptest! {
+        /// The 64-bit shortcut and the 128-bit division agree, on either side of the boundary
+        /// and for either sign.
+        #[test]
+        fn dividing_by_the_scale_is_exact(a in proptest::prelude::any::<i64>(), b in -1_000_000_000i64..1_000_000_000) {
+            for product in [i128::from(a), i128::from(a) * i128::from(b)] {
+                let scale = i128::from(SCALE);
+                proptest::prop_assert_eq!(div_rem_scale(product), (product / scale, product % scale));
+            }
+        }
     }
 
     #[test]
