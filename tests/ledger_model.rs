@@ -20,11 +20,11 @@ use common::ledger_ops::{
     fixed, op_strategy, setup_strategy, Op, Setup, CENT, CLIENTS, CUSTOMERS, SYMBOLS, UNIT,
 };
 use omnigate::ledger::{
-    AccountIndex, AccountSpec, BuyCost, Charges, Funding, Ledger, LedgerConfig, LedgerError,
-    LocalOrderId, OrderState, OrderStatus, OrderUpdate, SellProceeds, UpdateOutcome,
+    AccountIndex, AccountSpec, BuyCost, Charges, CustomerHandle, Funding, Ledger, LedgerConfig,
+    LedgerError, LocalOrderId, OrderState, OrderStatus, OrderUpdate, SellProceeds, UpdateOutcome,
 };
 use omnigate::money::Fixed;
-use omnigate::reject::RejectCode;
+use omnigate::reject::{Reject, RejectCode};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -612,14 +612,16 @@ impl Harness {
                 let account = self.account_of(symbol);
                 let (client, symbol) = (CLIENTS[client], SYMBOLS[symbol]);
                 let expected = self.model.reserve_sell(client, symbol, quantity_units);
-                let result = self.ledger.reserve_sell_checked(
-                    client,
-                    symbol,
-                    fixed(quantity_units),
-                    Charges::default(),
-                    AccountIndex(account as u8),
-                    &|_| Ok(()),
-                );
+                let result = self.customer(client).and_then(|customer| {
+                    self.ledger.reserve_sell_checked(
+                        &customer,
+                        symbol,
+                        fixed(quantity_units),
+                        Charges::default(),
+                        AccountIndex(account as u8),
+                        &|_| Ok(()),
+                    )
+                });
                 match (expected, result) {
                     (Ok(()), Ok(local)) => self.opened(
                         local,
@@ -857,17 +859,26 @@ impl Harness {
         }
     }
 
+    /// The customer to reserve for, found as the decision finds it (`CLIENT_ID_UNKNOWN` if not).
+    fn customer(&self, client: &str) -> Result<CustomerHandle, Reject> {
+        self.ledger
+            .customer_handle(client)
+            .ok_or_else(|| Reject::new(RejectCode::ClientIdUnknown, "not registered"))
+    }
+
     fn buy(&mut self, client: usize, symbol: usize, terms: ModelTerms, cost: BuyCost) {
         let account = self.account_of(symbol);
         let (client, symbol) = (CLIENTS[client], SYMBOLS[symbol]);
         let expected = self.model.reserve_buy(client, terms, self.fee, account);
-        let result = self.ledger.reserve_buy_checked(
-            client,
-            symbol,
-            cost,
-            AccountIndex(account as u8),
-            &|_| Ok(()),
-        );
+        let result = self.customer(client).and_then(|customer| {
+            self.ledger.reserve_buy_checked(
+                &customer,
+                symbol,
+                cost,
+                AccountIndex(account as u8),
+                &|_| Ok(()),
+            )
+        });
         match (expected, result) {
             (Ok(()), Ok(local)) => self.opened(local, client, symbol, terms, self.fee, account),
             (Err(code), Err(reject)) => assert_eq!(reject.code, code, "{reject}"),

@@ -56,8 +56,11 @@ use trade::{check_trade, short};
 /// atomically with its check, so two racing orders cannot both pass; [`decide`] gives back what
 /// it recorded when a later check refuses the order.
 pub trait Controls {
-    /// Whether `client_id` is a registered customer.
-    fn is_registered(&self, client_id: &str) -> bool;
+    /// A registered customer as the controls hold it, handed on in the [`Decision`] so that the
+    /// reservation does not look the customer up again.
+    type Customer;
+    /// The registered customer `client_id`, or `None`.
+    fn customer(&self, client_id: &str) -> Option<Self::Customer>;
     /// The kill switch (global or this customer) and freezes → `TRADING_DISABLED`.
     fn check_trading_enabled(&self, client_id: &str) -> Result<(), Reject>;
     /// One token of the customer's bucket → `RATE_LIMITED`. Not given back: the rate limits
@@ -197,8 +200,10 @@ pub struct DecisionContext<'s> {
 
 /// An order that passed every check: what to reserve, and what it recorded on the way.
 #[derive(Debug, Clone)]
-pub struct Decision<'o, 's> {
+pub struct Decision<'o, 's, C> {
     pub client_id: &'o str,
+    /// The customer `client_id` names, as [`Controls::customer`] found it.
+    pub customer: C,
     /// The omnibus account the order names, where it reserves.
     pub account: AccountIndex,
     pub instrument: Arc<Instrument>,
@@ -214,7 +219,7 @@ pub struct Decision<'o, 's> {
     pub buy_notional: Fixed,
 }
 
-impl Decision<'_, '_> {
+impl<C> Decision<'_, '_, C> {
     /// Gives back what the decision recorded (the reservation that followed failed).
     pub fn give_back(&self, controls: &impl Controls) {
         controls.give_back(
@@ -227,14 +232,14 @@ impl Decision<'_, '_> {
 }
 
 /// Decides one order: every check of SPEC §3.1, in order (see the module doc).
-pub fn decide<'o, 's>(
+pub fn decide<'o, 's, C: Controls>(
     order: &'o Order<'o>,
     context: &DecisionContext<'s>,
-    controls: &impl Controls,
+    controls: &C,
     now: DateTime<Utc>,
-) -> Result<Decision<'o, 's>, Reject> {
+) -> Result<Decision<'o, 's, C::Customer>, Reject> {
     let rules = context.rules;
-    let (client_id, account) = identify(order, rules, controls)?;
+    let (client_id, customer, account) = identify(order, rules, controls)?;
     controls.check_trading_enabled(client_id)?;
     let limits = context.limits.limits_for(client_id, now);
     controls.take_rate_token(client_id, &limits, now)?;
@@ -305,6 +310,7 @@ pub fn decide<'o, 's>(
     };
     Ok(Decision {
         client_id,
+        customer,
         account: account.index,
         instrument,
         queued_until: tradable.queued_until,
@@ -316,12 +322,13 @@ pub fn decide<'o, 's>(
     })
 }
 
-/// Checks 1–2: the account and the customer. Returns the customer's `clientID` and the account.
-fn identify<'o, 'r>(
+/// Checks 1–2: the account and the customer. Returns the customer's `clientID`, the customer
+/// and the account.
+fn identify<'o, 'r, C: Controls>(
     order: &'o Order<'o>,
     rules: &'r Rules,
-    customers: &impl Controls,
-) -> Result<(&'o str, &'r AccountRule), Reject> {
+    customers: &C,
+) -> Result<(&'o str, C::Customer, &'r AccountRule), Reject> {
     let Some(account) = rules.account(&order.account_no) else {
         return Err(Reject::new(
             RejectCode::AccountNotAllowed,
@@ -348,14 +355,14 @@ fn identify<'o, 'r>(
         ClientIdField::Text(text) => text.as_ref(),
     };
     rules.client_ids.check(client_id)?;
-    if !customers.is_registered(client_id) {
+    let Some(customer) = customers.customer(client_id) else {
         return Err(Reject::new(
             RejectCode::ClientIdUnknown,
             format!("clientID {client_id:?} is not a registered customer"),
         ));
-    }
+    };
 
-    Ok((client_id, account))
+    Ok((client_id, customer, account))
 }
 
 /// USD the order puts at risk: a BUY's cost, a SELL's quantity at the reference price.

@@ -12,8 +12,10 @@ use crate::order::parse_order;
 struct Registry(HashSet<&'static str>);
 
 impl Controls for Registry {
-    fn is_registered(&self, client_id: &str) -> bool {
-        self.0.contains(client_id)
+    type Customer = ();
+
+    fn customer(&self, client_id: &str) -> Option<()> {
+        self.0.contains(client_id).then_some(())
     }
 
     fn check_trading_enabled(&self, _: &str) -> Result<(), Reject> {

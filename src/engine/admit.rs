@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Durability, Engine, StorageError};
 use crate::decide::{decide, Controls, Hold, QueuedOrder};
 use crate::engine::record::{OrderControls, ReservationRecord};
-use crate::ledger::{AccountIndex, LocalOrderId};
+use crate::ledger::{AccountIndex, CustomerHandle, LocalOrderId};
 use crate::limits::{check_open_orders, DuplicateTicket, EffectiveLimits, OrderIdentity};
 use crate::money::Fixed;
 use crate::order::Order;
@@ -77,7 +77,7 @@ impl Engine {
             Hold::Buy(cost) => self
                 .ledger
                 .reserve_buy_checked(
-                    client_id,
+                    &decision.customer,
                     symbol,
                     cost,
                     decision.account,
@@ -101,7 +101,7 @@ impl Engine {
             Hold::Sell { quantity, charges } => self
                 .ledger
                 .reserve_sell_checked(
-                    client_id,
+                    &decision.customer,
                     symbol,
                     quantity,
                     charges,
@@ -185,8 +185,10 @@ impl Engine {
 }
 
 impl Controls for Engine {
-    fn is_registered(&self, client_id: &str) -> bool {
-        self.ledger.contains(client_id)
+    type Customer = CustomerHandle;
+
+    fn customer(&self, client_id: &str) -> Option<CustomerHandle> {
+        self.ledger.customer_handle(client_id)
     }
 
     fn check_trading_enabled(&self, client_id: &str) -> Result<(), Reject> {

@@ -76,6 +76,8 @@ impl Engine {
             local: admitted.local.0,
         };
         let durability = match &admitted.controls {
+            // With no WAL, nothing is built only to be dropped.
+            _ if self.journal.is_none() => Durability::None,
             None => self.log(&[release]),
             Some((client_id, controls)) => self.log(&[
                 release,

@@ -103,7 +103,7 @@ pub use customer::{CustomerView, Registered};
 pub use fills::{OrderStatus, OrderUpdate, UpdateOutcome};
 pub use omni::{AccountIndex, AccountSpec, FundingKind, OmniView};
 pub use order_views::{OrderState, OrderView};
-pub use orders::{BuyCost, Charges, InDoubtNote, LocalOrderId, OrderTerms, Side};
+pub use orders::{BuyCost, Charges, CustomerHandle, InDoubtNote, LocalOrderId, OrderTerms, Side};
 use persist::KeptOrder;
 pub use persist::{
     CustomerRecord, LedgerHead, LedgerState, OmniState, OrderRecord, PositionRecord,
@@ -276,6 +276,14 @@ impl Ledger {
         let running = self.epoch.running();
         if running != 0 && order.seen_by != running {
             order.seen_by = running;
+            self.kept_orders.lock().push(KeptOrder::of(local, order));
+        }
+    }
+
+    /// [`Ledger::keep_order`] for an order leaving the map (nothing to mark: it is gone).
+    fn keep_leaving(&self, local: u64, order: &Order) {
+        let running = self.epoch.running();
+        if running != 0 && order.seen_by != running {
             self.kept_orders.lock().push(KeptOrder::of(local, order));
         }
     }

@@ -295,25 +295,26 @@ impl Ledger {
         symbol: &str,
         cost: BuyCost,
     ) -> Result<LocalOrderId, Reject> {
-        self.reserve_buy_checked(client_id, symbol, cost, AccountIndex(0), &|_| Ok(()))
+        let customer = self.order_path_customer(client_id)?;
+        self.reserve_buy_checked(&customer, symbol, cost, AccountIndex(0), &|_| Ok(()))
     }
 
-    /// [`Ledger::reserve_buy`] at omnibus account `account`, with `open_orders_check` given the
-    /// customer's open-order count under the customer's lock, so a cap on open orders holds under
-    /// concurrency too.
+    /// [`Ledger::reserve_buy`] for a customer already found ([`Ledger::customer_handle`]), at
+    /// omnibus account `account`, with `open_orders_check` given the customer's open-order count
+    /// under the customer's lock, so a cap on open orders holds under concurrency too.
     pub fn reserve_buy_checked(
         &self,
-        client_id: &str,
+        customer: &CustomerHandle,
         symbol: &str,
         cost: BuyCost,
         account: AccountIndex,
         open_orders_check: &dyn Fn(u32) -> Result<(), Reject>,
     ) -> Result<LocalOrderId, Reject> {
         let (terms, total) = cost.terms()?;
-        let cell = self.order_path_customer(client_id)?;
+        let cell = &customer.0;
         let symbol = self.intern(symbol);
 
-        let mut customer = self.change(&cell);
+        let mut customer = self.change(cell);
         open_orders_check(open_order_count(&customer))?;
         let available = customer.available();
         if available.is_none_or(|available| available < total) {
@@ -368,8 +369,9 @@ impl Ledger {
         symbol: &str,
         quantity: Fixed,
     ) -> Result<LocalOrderId, Reject> {
+        let customer = self.order_path_customer(client_id)?;
         self.reserve_sell_checked(
-            client_id,
+            &customer,
             symbol,
             quantity,
             Charges::default(),
@@ -378,12 +380,12 @@ impl Ledger {
         )
     }
 
-    /// [`Ledger::reserve_sell`] through omnibus account `account`, paying `charges` from its
-    /// proceeds at its end, with an open-order check under the customer's lock (see
-    /// [`Ledger::reserve_buy_checked`]).
+    /// [`Ledger::reserve_sell`] for a customer already found, through omnibus account `account`,
+    /// paying `charges` from its proceeds at its end, with an open-order check under the
+    /// customer's lock (see [`Ledger::reserve_buy_checked`]).
     pub fn reserve_sell_checked(
         &self,
-        client_id: &str,
+        customer: &CustomerHandle,
         symbol: &str,
         quantity: Fixed,
         charges: Charges,
@@ -396,8 +398,8 @@ impl Ledger {
             )));
         }
         charges.check()?;
-        let cell = self.order_path_customer(client_id)?;
-        let mut customer = self.change(&cell);
+        let cell = &customer.0;
+        let mut customer = self.change(cell);
         open_orders_check(open_order_count(&customer))?;
         let held = customer
             .positions
@@ -453,20 +455,18 @@ impl Ledger {
             .order_customer(local.0)
             .ok_or_else(|| unknown_order(local))?;
         let mut customer = self.change(&cell);
-        let (terms, symbol, reserved, account) = {
+        // The order's terms under its customer's lock (fills change them there). Only a SELL
+        // needs its symbol, to find the position.
+        let (sold, reserved, account) = {
             let order = self
                 .orders
                 .get(&local.0)
                 .ok_or_else(|| unknown_order(local))?;
-            (
-                order.terms,
-                order.symbol.clone(),
-                order.reserved,
-                order.account,
-            )
+            let sold = (order.terms.side() == Side::Sell).then(|| order.symbol.clone());
+            (sold, order.reserved, order.account)
         };
-        match terms.side() {
-            Side::Buy => {
+        match sold {
+            None => {
                 let reserved_after = sub(customer.reserved, reserved)
                     .map_err(|overflow| overflow.error("the customer's reservation"))?;
                 self.account(account)
@@ -475,7 +475,7 @@ impl Ledger {
                 customer.reserved = reserved_after;
                 debug_assert!(!customer.reserved.is_negative());
             }
-            Side::Sell => {
+            Some(symbol) => {
                 if let Some(position) = customer.positions.get_mut(&symbol) {
                     position.pending_sell = sub(position.pending_sell, reserved)
                         .map_err(|overflow| overflow.error("the pending sells"))?;
@@ -489,13 +489,15 @@ impl Ledger {
     }
 
     /// Forgets a closed order. The caller holds its customer's lock and has already returned or
-    /// spent everything the order held.
+    /// settled what the order held.
     pub(super) fn close_order(&self, customer: &mut CustomerState, local: u64) {
-        // Kept before it leaves the map, so a running snapshot finds it in one or the other.
-        if let Some(mut order) = self.orders.get_mut(&local) {
-            self.keep_order(local, &mut order);
-        }
-        if let Some((_, order)) = self.orders.remove(&local) {
+        // Kept as it leaves the map, under its customer's lock (which a snapshot takes to read
+        // it), so a running snapshot finds it in one or the other.
+        let removed = self.orders.remove_if(&local, |&local, order| {
+            self.keep_leaving(local, order);
+            true
+        });
+        if let Some((_, order)) = removed {
             if let Some(upstream) = order.upstream_order_id {
                 self.local_by_upstream
                     .remove_if(&upstream, |_, mapped| *mapped == local);
@@ -507,14 +509,33 @@ impl Ledger {
         customer.forget_order(local);
     }
 
-    fn order_path_customer(&self, client_id: &str) -> Result<Arc<CustomerCell>, Reject> {
-        match self.customers.get(client_id) {
-            Some(entry) => Ok(entry.value().clone()),
+    /// The registered customer `client_id`, to reserve for (one map probe, which the decision
+    /// makes once for both its registry check and the reservation).
+    pub fn customer_handle(&self, client_id: &str) -> Option<CustomerHandle> {
+        self.customers
+            .get(client_id)
+            .map(|entry| CustomerHandle(entry.value().clone()))
+    }
+
+    fn order_path_customer(&self, client_id: &str) -> Result<CustomerHandle, Reject> {
+        match self.customer_handle(client_id) {
+            Some(customer) => Ok(customer),
             None => Err(Reject::new(
                 RejectCode::ClientIdUnknown,
                 format!("clientID {client_id} is not a registered customer"),
             )),
         }
+    }
+}
+
+/// A registered customer, found once and reserved for: it stays the same customer if it is
+/// re-keyed meanwhile, as its open orders do.
+#[derive(Clone)]
+pub struct CustomerHandle(Arc<CustomerCell>);
+
+impl std::fmt::Debug for CustomerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomerHandle")
     }
 }
 
