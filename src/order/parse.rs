@@ -34,6 +34,7 @@ const FIELDS: [&str; 16] = [
 ];
 
 /// A field's place in [`FIELDS`].
+#[inline]
 fn field_index(key: &[u8]) -> Option<usize> {
     // A `match` on the bytes compiles to a switch on the length and one comparison, where a
     // search of FIELDS would compare against each key.

@@ -243,7 +243,7 @@ fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
 /// Past the string whose opening quote is at `at`, and whether it has escapes: escapes
 /// well-formed (`\uXXXX` with four hex digits; what it encodes is the reader's business), no
 /// control character.
-#[inline]
+#[inline(always)]
 fn skip_string(bytes: &[u8], at: usize) -> Result<(usize, bool), ScanError> {
     let mut at = at + 1;
     let mut escaped = false;
