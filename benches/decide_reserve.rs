@@ -16,9 +16,9 @@
 //!   reservation, the most expensive way to be denied (every rule passes first): a denial must
 //!   cost no more than an acceptance.
 //!
-//! Last result (2026-12-02 evening, 2-core Intel Xeon KVM guest, mimalloc as in the server):
-//! the whole path 920–971 ns for the LIMIT order, 797–831 ns for the fractional MARKET one;
-//! reserve + release alone 201–210 ns; denied at the reservation 856–938 ns (perf/RESULTS.md).
+//! Last result (2026-12-03, 2-core Intel Xeon KVM guest, mimalloc as in the server):
+//! the whole path 811–895 ns for the LIMIT order, 707–752 ns for the fractional MARKET one;
+//! reserve + release alone 173–202 ns; denied at the reservation 804–909 ns (perf/RESULTS.md).
 //!
 //! Run: `cargo bench --bench decide_reserve`. Results: perf/RESULTS.md.
 
