@@ -16,9 +16,10 @@
 //!   reservation, the most expensive way to be denied (every rule passes first): a denial must
 //!   cost no more than an acceptance.
 //!
-//! Last result (2026-12-03, 2-core Intel Xeon KVM guest, mimalloc as in the server):
-//! the whole path 811–895 ns for the LIMIT order, 707–752 ns for the fractional MARKET one;
-//! reserve + release alone 173–202 ns; denied at the reservation 804–909 ns (perf/RESULTS.md).
+//! Last result (2026-12-03, 2-core Intel Xeon KVM guest, mimalloc as in the server, two rounds):
+//! the whole path 826–895 ns for the LIMIT order, 746–752 ns for the fractional MARKET one;
+//! reserve + release alone 196–202 ns; denied at the reservation 906–909 ns, up to 10 % above
+//! the accepted LIMIT order in one round (perf/RESULTS.md).
 //!
 //! Run: `cargo bench --bench decide_reserve`. Results: perf/RESULTS.md.
 
