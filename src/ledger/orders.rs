@@ -318,13 +318,11 @@ impl Ledger {
         open_orders_check(open_order_count(&customer))?;
         let available = customer.available();
         if available.is_none_or(|available| available < total) {
+            let available = shown_available(&customer);
+            drop(customer);
             return Err(Reject::new(
                 RejectCode::InsufficientBuyingPower,
-                format!(
-                    "buying power {} is less than the {} this order needs",
-                    shown_available(&customer).money(),
-                    total.money()
-                ),
+                falls_short("buying power ", available, total),
             ));
         }
         // Cannot overflow (reserved + total ≤ cash), but checked before the omni step so that
@@ -332,13 +330,10 @@ impl Ledger {
         let reserved_after = add(customer.reserved, total)
             .map_err(|_| Reject::invalid("the order's cost is out of range"))?;
         if let Err(omni_available) = self.account(account).try_reserve(total) {
+            drop(customer);
             return Err(Reject::new(
                 RejectCode::InsufficientOmniBuyingPower,
-                format!(
-                    "omni account buying power {} is less than the {} this order needs",
-                    omni_available.money(),
-                    total.money()
-                ),
+                falls_short("omni account buying power ", omni_available, total),
             ));
         }
         customer.reserved = reserved_after;
@@ -541,6 +536,21 @@ impl std::fmt::Debug for CustomerHandle {
 
 fn open_order_count(customer: &CustomerState) -> u32 {
     u32::try_from(customer.open_orders.len()).unwrap_or(u32::MAX)
+}
+
+/// "`what` {available} is less than the {needed} this order needs", built without `format!`:
+/// a buying-power denial is the most common refusal, and must cost no more than an acceptance.
+fn falls_short(what: &str, available: Fixed, needed: Fixed) -> String {
+    const LESS: &str = " is less than the ";
+    const NEEDS: &str = " this order needs";
+    let mut message =
+        String::with_capacity(what.len() + LESS.len() + NEEDS.len() + 2 * crate::money::TEXT_MAX);
+    message.push_str(what);
+    available.push_money(&mut message);
+    message.push_str(LESS);
+    needed.push_money(&mut message);
+    message.push_str(NEEDS);
+    message
 }
 
 /// `cash − reserved` for a message, even when it is out of range.

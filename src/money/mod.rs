@@ -14,6 +14,10 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 pub mod read;
+mod text;
+
+/// The longest text a [`Fixed`] renders to (a sign, 11 whole digits, the point, 8 decimals).
+pub use text::LONGEST as TEXT_MAX;
 
 pub use read::Grammar;
 
@@ -178,24 +182,18 @@ impl Fixed {
     pub fn money(self) -> MoneyDisplay {
         MoneyDisplay(self)
     }
+
+    /// Appends [`Fixed::money`]'s text to `out` without going through `core::fmt` (reject
+    /// messages on the order path).
+    pub fn push_money(self, out: &mut String) {
+        out.push_str(text::Rendered::new(self, 2).as_str());
+    }
 }
 
 impl fmt::Display for Fixed {
     /// The shortest exact decimal: `5.12580012`, `160`, `0.5`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let negative = self.0 < 0;
-        let magnitude = self.0.unsigned_abs();
-        let whole = magnitude / SCALE as u64;
-        let fraction = magnitude % SCALE as u64;
-        if negative {
-            f.write_str("-")?;
-        }
-        write!(f, "{whole}")?;
-        if fraction != 0 {
-            let digits = format!("{fraction:08}");
-            write!(f, ".{}", digits.trim_end_matches('0'))?;
-        }
-        Ok(())
+        f.write_str(text::Rendered::new(*self, 0).as_str())
     }
 }
 
@@ -217,12 +215,7 @@ pub struct MoneyDisplay(Fixed);
 
 impl fmt::Display for MoneyDisplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.0.to_string();
-        match text.split_once('.') {
-            None => write!(f, "{text}.00"),
-            Some((_, fraction)) if fraction.len() == 1 => write!(f, "{text}0"),
-            Some(_) => f.write_str(&text),
-        }
+        f.write_str(text::Rendered::new(self.0, 2).as_str())
     }
 }
 
