@@ -20,6 +20,14 @@ pub fn digest128(bytes: &[u8]) -> u128 {
     hasher.finish128()
 }
 
+/// Up to 8 bytes as a little-endian word (missing high bytes zero): SipHash's byte order.
+#[inline]
+fn little_endian(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(word)
+}
+
 /// Streaming SipHash-2-4-128, so that several fields can be digested without concatenating them
 /// (callers prefix variable-length fields with their length, so field boundaries cannot shift).
 #[derive(Clone, Debug)]
@@ -65,20 +73,27 @@ impl Digest128 {
     pub fn write(&mut self, bytes: &[u8]) {
         self.length = self.length.wrapping_add(bytes.len() as u64); // SipHash uses length mod 256
         let mut rest = bytes;
-        // Fill a pending partial word first.
-        while self.tail_len > 0 && !rest.is_empty() {
-            self.push_byte(rest[0]);
-            rest = &rest[1..];
+        // Fill a pending partial word first. Invariant: `tail_len < 8`, and the tail's bytes
+        // above `tail_len` are zero.
+        if self.tail_len > 0 {
+            let taken = rest.len().min(8 - self.tail_len as usize);
+            self.tail |= little_endian(&rest[..taken]) << (8 * self.tail_len);
+            self.tail_len += taken as u32;
+            rest = &rest[taken..];
+            if self.tail_len < 8 {
+                return;
+            }
+            self.state.compress(self.tail);
+            self.tail = 0;
+            self.tail_len = 0;
         }
         let mut words = rest.chunks_exact(8);
         for word in &mut words {
-            let mut buffer = [0u8; 8];
-            buffer.copy_from_slice(word);
-            self.state.compress(u64::from_le_bytes(buffer));
+            self.state.compress(little_endian(word));
         }
-        for &byte in words.remainder() {
-            self.push_byte(byte);
-        }
+        let remainder = words.remainder();
+        self.tail = little_endian(remainder);
+        self.tail_len = remainder.len() as u32;
     }
 
     pub fn write_u8(&mut self, byte: u8) {
@@ -93,16 +108,6 @@ impl Digest128 {
     pub fn write_field(&mut self, bytes: &[u8]) {
         self.write_u64(bytes.len() as u64);
         self.write(bytes);
-    }
-
-    fn push_byte(&mut self, byte: u8) {
-        self.tail |= u64::from(byte) << (8 * self.tail_len);
-        self.tail_len += 1;
-        if self.tail_len == 8 {
-            self.state.compress(self.tail);
-            self.tail = 0;
-            self.tail_len = 0;
-        }
     }
 
     pub fn finish128(self) -> u128 {
