@@ -16,10 +16,13 @@
 //!   reservation, the most expensive way to be denied (every rule passes first): a denial must
 //!   cost no more than an acceptance.
 //!
-//! Last result (2026-12-03, 2-core Intel Xeon KVM guest, mimalloc as in the server, two rounds):
-//! the whole path 826–895 ns for the LIMIT order, 746–752 ns for the fractional MARKET one;
-//! reserve + release alone 196–202 ns; denied at the reservation 906–909 ns, up to 10 % above
-//! the accepted LIMIT order in one round (perf/RESULTS.md).
+//! Last result (2026-12-03, a 2-core AMD EPYC Firecracker guest, about half as fast as the Xeon
+//! guest of the runs before and far noisier; mimalloc as in the server; three rounds alternating
+//! with the build before): the whole path for the LIMIT order 2.06–2.26 µs, denied at the
+//! reservation 1.73–2.08 µs (the build before: 1.74–2.69 µs). Counted in instructions
+//! (`perf/instructions.sh`, the same on every run): parse 4,818, decide 4,619, reserve + release
+//! 1,280, the whole LIMIT path 11,198, the fractional MARKET one 9,443, denied 10,733 — fewer
+//! than an acceptance (perf/RESULTS.md).
 //!
 //! Run: `cargo bench --bench decide_reserve`. Results: perf/RESULTS.md.
 
