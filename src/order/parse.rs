@@ -266,8 +266,17 @@ fn optional_identifier<'a>(
     raw: Option<&'a str>,
 ) -> Result<Option<Cow<'a, str>>, Reject> {
     match optional_string(field, raw)? {
-        Some(value) if value.trim().is_empty() => Err(Reject::invalid(format!("{field} is blank"))),
+        Some(value) if is_blank(&value) => Err(Reject::invalid(format!("{field} is blank"))),
         other => Ok(other),
+    }
+}
+
+/// Empty or only white space (Unicode's). A value starting with a visible ASCII byte, as every
+/// real one does, is answered without decoding a character.
+fn is_blank(value: &str) -> bool {
+    match value.as_bytes().first() {
+        Some(&first) if first.is_ascii_graphic() => false,
+        _ => value.trim().is_empty(),
     }
 }
 
@@ -293,7 +302,7 @@ fn optional_string<'a>(field: &str, raw: Option<&'a str>) -> Result<Option<Cow<'
 
 fn required_string<'a>(field: &str, raw: Option<&'a str>) -> Result<Cow<'a, str>, Reject> {
     match optional_string(field, raw)? {
-        Some(value) if !value.trim().is_empty() => Ok(value),
+        Some(value) if !is_blank(&value) => Ok(value),
         Some(_) => Err(Reject::invalid(format!("{field} is blank"))),
         None => Err(Reject::invalid(format!("{field} is missing"))),
     }

@@ -67,7 +67,12 @@ impl ClientIdRules {
     /// Checks one `clientID` value (of an order, or of a customer being registered).
     pub fn check(&self, client_id: &str) -> Result<(), Reject> {
         let quoted = Quoted(client_id);
-        if client_id.trim().is_empty() {
+        // An allowed first byte is not blank; only anything else needs Unicode's trim.
+        let blank = match client_id.as_bytes().first() {
+            Some(&first) if is_allowed_byte(first) => false,
+            _ => client_id.trim().is_empty(),
+        };
+        if blank {
             let message = if client_id.is_empty() {
                 "clientID is empty; every order must carry the end customer's stable ID".to_owned()
             } else {
@@ -88,15 +93,15 @@ impl ClientIdRules {
                 )));
             }
         }
-        if let Some((index, character)) = client_id
-            .chars()
-            .enumerate()
-            .find(|&(_, character)| !is_allowed(character))
-        {
+        // Byte by byte: every allowed character is one ASCII byte, so the first byte that is
+        // not allowed starts the first character that is not, at a character index equal to
+        // its byte offset.
+        if let Some(at) = client_id.bytes().position(|byte| !is_allowed_byte(byte)) {
+            let character = client_id[at..].chars().next().unwrap_or_default();
             return Err(invalid(format!(
                 "clientID {quoted} contains {character:?} at character {}; only letters A-Z \
                  and a-z, digits 0-9, '_' and '-' are allowed",
-                index + 1
+                at + 1
             )));
         }
         // From here on the value is 1–64 ASCII bytes.
@@ -133,8 +138,8 @@ fn invalid(message: String) -> Reject {
     Reject::new(RejectCode::ClientIdInvalid, message)
 }
 
-fn is_allowed(character: char) -> bool {
-    character.is_ascii_alphanumeric() || character == '_' || character == '-'
+fn is_allowed_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
 }
 
 /// The date shape `client_id` has, if it is a real calendar date in one of them.
@@ -369,6 +374,17 @@ mod tests {
             message("a\nb"),
             r#"clientID "a\nb" contains '\n' at character 2; only letters A-Z and a-z, digits 0-9, '_' and '-' are allowed"#
         );
+        // A character of several bytes is named whole, at its character (not byte) position.
+        assert_eq!(
+            message("caféé"),
+            r#"clientID "caféé" contains 'é' at character 4; only letters A-Z and a-z, digits 0-9, '_' and '-' are allowed"#
+        );
+        // Blank by Unicode's measure, not only ASCII's.
+        let ideographic_space = seed_rules().check("\u{3000}").unwrap_err();
+        assert_eq!(ideographic_space.code, RejectCode::ClientIdMissing);
+        assert!(ideographic_space
+            .message
+            .ends_with(" is blank; every order must carry the end customer's stable ID"));
     }
 
     #[test]

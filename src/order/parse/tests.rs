@@ -119,6 +119,29 @@ fn each_problem_names_its_field() {
         r#"{"accountNo":5,"orderType":"MARKET","symbol":"X","side":"BUY","quantity":1}"#
     )
     .contains("accountNo must be a string"));
+    // Blank is white space by Unicode's measure, escaped or not; a padded value is not blank.
+    for blank in [r#""""#, r#"" ""#, r#""\t""#, r#""\u3000""#, "\"\u{3000}\""] {
+        let body = format!(
+            r#"{{"accountNo":{blank},"orderType":"MARKET","symbol":"X","side":"BUY","quantity":1}}"#
+        );
+        assert!(
+            message(&body).contains("accountNo is blank"),
+            "{blank}: {}",
+            message(&body)
+        );
+        let body = format!(
+            r#"{{"accountNo":"A","orderType":"MARKET","symbol":{blank},"side":"BUY","quantity":1}}"#
+        );
+        assert!(
+            message(&body).contains("symbol is blank"),
+            "{blank}: {}",
+            message(&body)
+        );
+    }
+    assert!(parse(
+        r#"{"accountNo":" A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":1}"#
+    )
+    .is_ok());
 }
 
 #[test]
