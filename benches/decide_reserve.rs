@@ -20,8 +20,8 @@
 //! guest of the runs before and far noisier; mimalloc as in the server; three rounds alternating
 //! with the build before): the whole path for the LIMIT order 2.06–2.26 µs, denied at the
 //! reservation 1.73–2.08 µs (the build before: 1.74–2.69 µs). Counted in instructions
-//! (`perf/instructions.sh`, the same on every run): parse 4,818, decide 4,619, reserve + release
-//! 1,280, the whole LIMIT path 11,198, the fractional MARKET one 9,443, denied 10,733 — fewer
+//! (`perf/instructions.sh`, the same on every run): parse 4,693, decide 4,513, reserve + release
+//! 1,280, the whole LIMIT path 10,991, the fractional MARKET one 9,162, denied 10,497 — fewer
 //! than an acceptance (perf/RESULTS.md).
 //!
 //! Run: `cargo bench --bench decide_reserve`. Results: perf/RESULTS.md.

@@ -120,23 +120,19 @@ fn each_problem_names_its_field() {
     )
     .contains("accountNo must be a string"));
     // Blank is white space by Unicode's measure, escaped or not; a padded value is not blank.
+    let order = r#"{"accountNo":"A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":1}"#;
     for blank in [r#""""#, r#"" ""#, r#""\t""#, r#""\u3000""#, "\"\u{3000}\""] {
-        let body = format!(
-            r#"{{"accountNo":{blank},"orderType":"MARKET","symbol":"X","side":"BUY","quantity":1}}"#
-        );
-        assert!(
-            message(&body).contains("accountNo is blank"),
-            "{blank}: {}",
-            message(&body)
-        );
-        let body = format!(
-            r#"{{"accountNo":"A","orderType":"MARKET","symbol":{blank},"side":"BUY","quantity":1}}"#
-        );
-        assert!(
-            message(&body).contains("symbol is blank"),
-            "{blank}: {}",
-            message(&body)
-        );
+        for (field, given) in [("accountNo", r#""A""#), ("symbol", r#""X""#)] {
+            let body = order.replace(
+                &format!(r#""{field}":{given}"#),
+                &format!(r#""{field}":{blank}"#),
+            );
+            let refusal = message(&body);
+            assert!(
+                refusal.contains(&format!("{field} is blank")),
+                "{body}: {refusal}"
+            );
+        }
     }
     assert!(parse(
         r#"{"accountNo":" A","orderType":"MARKET","symbol":"X","side":"BUY","quantity":1}"#
