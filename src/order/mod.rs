@@ -15,7 +15,8 @@ use crate::money::Fixed;
 
 pub use depth::nesting_within;
 pub use parse::{
-    parse_cancel, parse_cancel_within, parse_order, parse_order_within, DEFAULT_MAX_JSON_DEPTH,
+    is_blank, parse_cancel, parse_cancel_within, parse_order, parse_order_within,
+    DEFAULT_MAX_JSON_DEPTH,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

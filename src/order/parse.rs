@@ -271,9 +271,10 @@ fn optional_identifier<'a>(
     }
 }
 
-/// Empty or only white space (Unicode's). A value starting with a visible ASCII byte, as every
-/// real one does, is answered without decoding a character.
-fn is_blank(value: &str) -> bool {
+/// A field's value is empty or only white space (Unicode's), as `trim` measures it. A value
+/// starting with a visible ASCII byte, as every real one does, is answered without decoding a
+/// character. The `clientID` rules judge blankness by it too.
+pub fn is_blank(value: &str) -> bool {
     match value.as_bytes().first() {
         Some(&first) if first.is_ascii_graphic() => false,
         _ => value.trim().is_empty(),

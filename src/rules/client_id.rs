@@ -67,12 +67,7 @@ impl ClientIdRules {
     /// Checks one `clientID` value (of an order, or of a customer being registered).
     pub fn check(&self, client_id: &str) -> Result<(), Reject> {
         let quoted = Quoted(client_id);
-        // An allowed first byte is not blank; only anything else needs Unicode's trim.
-        let blank = match client_id.as_bytes().first() {
-            Some(&first) if is_allowed_byte(first) => false,
-            _ => client_id.trim().is_empty(),
-        };
-        if blank {
+        if crate::order::is_blank(client_id) {
             let message = if client_id.is_empty() {
                 "clientID is empty; every order must carry the end customer's stable ID".to_owned()
             } else {
