@@ -49,6 +49,8 @@
 # Ports: COMPARE_PORT_BASE (default 28100) and the three after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=perf/lib.sh
+. perf/lib.sh
 command_line=$(printf '%q ' "$0" "$@")
 command_line=${command_line% }
 
@@ -149,11 +151,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 if ((${#missing[@]})); then
     echo "== installing ${missing[*]}"
-    sudo=()
-    if (($(id -u) != 0)); then sudo=(sudo); fi
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get install -y "${missing[@]}" ||
-        { "${sudo[@]}" apt-get update && "${sudo[@]}" apt-get install -y "${missing[@]}"; }
+    install_debian_packages "${missing[@]}"
     # The package may start its own service; nothing here uses it.
     if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
         echo "note: the system nginx service is running; this script does not use it" >&2

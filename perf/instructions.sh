@@ -37,13 +37,9 @@ while (($#)); do
     esac
 done
 
-if ! command -v valgrind >/dev/null 2>&1; then
-    sudo=()
-    if (($(id -u) != 0)); then sudo=(sudo); fi
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get install -y -q valgrind ||
-        { "${sudo[@]}" apt-get update -q && "${sudo[@]}" apt-get install -y -q valgrind; }
-fi
+# shellcheck source=perf/lib.sh
+. perf/lib.sh
+command -v valgrind >/dev/null 2>&1 || install_debian_packages valgrind
 
 # The bench binary: the one cargo builds, by cargo's own account of it, or with --no-build the
 # newest one in target/.
