@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use chrono::SecondsFormat;
 use serde_json::value::RawValue;
 
+use bytes::Bytes;
+
+use super::recent::RecentFields;
 use super::{Entry, Request};
 use crate::json_out::JsonObject;
 
@@ -35,9 +38,10 @@ const FIELD_CHARS_MAX: usize = 256;
 /// Largest admin body kept whole as `change`; a larger one (a bulk load) is kept as its size.
 const CHANGE_BYTES_MAX: usize = 4096;
 
-/// The line for `entry`, without its newline.
-pub fn render(entry: &Entry) -> String {
-    let mut line = JsonObject::new();
+/// The line for `entry`, without its newline, written into `out`'s buffer (its text is
+/// dropped); an order's fields come from `recent` when its other line rendered them.
+pub fn render(entry: &Entry, out: String, recent: &mut RecentFields) -> String {
+    let mut line = JsonObject::reusing(out);
     line.string(
         "ts",
         &entry.ts().to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -66,7 +70,7 @@ pub fn render(entry: &Entry) -> String {
                 line.string("method", &clip(method.as_str()))
                     .string("path", &clip(path));
             }
-            request_fields(&mut line, *request, body, customer.as_deref());
+            request_fields(&mut line, *request, body, customer.as_deref(), recent);
             optional_bytes(&mut line, "Idempotency-Key", idempotency_key.as_deref());
             line.string("code", code);
             if let Some(message) = message {
@@ -102,7 +106,7 @@ pub fn render(entry: &Entry) -> String {
                     Request::Cancel => "cancel",
                 },
             );
-            request_fields(&mut line, *request, body, customer.as_deref());
+            request_fields(&mut line, *request, body, customer.as_deref(), recent);
             optional_bytes(&mut line, "Idempotency-Key", idempotency_key.as_deref());
             line.string("code", code);
             if let Some(status) = status {
@@ -170,9 +174,24 @@ pub fn render(entry: &Entry) -> String {
 
 /// An order's fields from its body; a cancel's customer from the ledger (its body, a
 /// `{"method":"CANCEL"}`, names nobody, and what else it holds is not the trail's).
-fn request_fields(line: &mut JsonObject, request: Request, body: &[u8], customer: Option<&str>) {
+fn request_fields(
+    line: &mut JsonObject,
+    request: Request,
+    body: &Bytes,
+    customer: Option<&str>,
+    recent: &mut RecentFields,
+) {
     match request {
-        Request::Order | Request::Other => order_fields(line, body),
+        Request::Order | Request::Other => match recent.take(body) {
+            Some(fields) => {
+                line.fields(&fields);
+            }
+            None => {
+                let mark = line.mark();
+                order_fields(line, body);
+                recent.keep(body, line.written_since(mark));
+            }
+        },
         Request::Cancel => {
             if let Some(customer) = customer {
                 line.string("clientID", &clip(customer));
@@ -344,7 +363,12 @@ fn clip(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+    use crate::audit::recent::REMEMBERED_MAX;
+
+    /// A line rendered on its own, as the first line of its body.
+    fn render_alone(entry: &Entry) -> String {
+        render(entry, String::new(), &mut RecentFields::default())
+    }
 
     fn ts() -> chrono::DateTime<chrono::Utc> {
         "2026-12-01T15:04:05.123456Z".parse().unwrap()
@@ -355,7 +379,7 @@ mod tests {
         let body = Bytes::from_static(
             br#"{"clientID":"123456789","accountNo":"DWOM000001","symbol":"AAPL","side":"BUY","orderType":"LIMIT","quantity":5.12580012,"price":"100","extra":{"secret":"x"}}"#,
         );
-        let line = render(&Entry::Decision {
+        let line = render_alone(&Entry::Decision {
             ts: ts(),
             request: Request::Order,
             body,
@@ -376,11 +400,99 @@ mod tests {
         assert!(!line.contains("secret"), "{line}");
     }
 
+    fn decision(body: &Bytes) -> Entry {
+        Entry::Decision {
+            ts: ts(),
+            request: Request::Order,
+            body: body.clone(),
+            code: "ACCEPTED",
+            message: None,
+            idempotency_key: None,
+            order_id: Some("7".to_owned()),
+            target: None,
+            customer: None,
+        }
+    }
+
+    fn answered(body: &Bytes) -> Entry {
+        Entry::Upstream {
+            ts: ts(),
+            request: Request::Order,
+            body: body.clone(),
+            code: "ACCEPTED",
+            status: Some(200),
+            answer: None,
+            message: None,
+            local_id: Some(7),
+            customer: None,
+            order_id: Some("SM.1".to_owned()),
+            idempotency_key: None,
+        }
+    }
+
+    /// An order's second line copies the fields its first wrote, and is the line it would be
+    /// alone; a body that only has the same bytes is read again, and is as right.
+    #[test]
+    fn the_second_line_of_a_body_is_the_line_it_would_be_alone() {
+        let bodies = [
+            r#"{"clientID":"1234\"5","accountNo":"DW1","symbol":"AAPL","quantity":2}"#,
+            r#"{"side":"BUY","side":"SELL","clientID":"x"}"#,
+            r#"not json"#,
+            r#"{}"#,
+        ];
+        let mut recent = RecentFields::default();
+        let mut out = String::new();
+        for text in bodies {
+            let body = Bytes::from(text);
+            let first = render(&decision(&body), std::mem::take(&mut out), &mut recent);
+            assert_eq!(first, render_alone(&decision(&body)), "{text}");
+            assert_eq!(recent.len(), 1, "{text}");
+            let copy = Bytes::copy_from_slice(&body);
+            let again = render(&answered(&copy), first, &mut recent);
+            assert_eq!(again, render_alone(&answered(&body)), "{text}");
+            assert_eq!(recent.len(), 2, "a copy is read again and kept: {text}");
+            let second = render(&answered(&body), again, &mut recent);
+            assert_eq!(second, render_alone(&answered(&body)), "{text}");
+            assert_eq!(
+                recent.len(),
+                1,
+                "the body is forgotten once asked for: {text}"
+            );
+            recent = RecentFields::default();
+            out = second;
+        }
+        let fields = render_alone(&decision(&Bytes::from(bodies[0])));
+        assert!(
+            fields.contains(r#""clientID":"1234\"5","accountNo":"DW1""#),
+            "{fields}"
+        );
+    }
+
+    #[test]
+    fn recent_bodies_are_bounded() {
+        let mut recent = RecentFields::default();
+        let bodies: Vec<Bytes> = (0..REMEMBERED_MAX + 10)
+            .map(|n| Bytes::from(format!(r#"{{"clientID":"c{n}"}}"#)))
+            .collect();
+        for body in &bodies {
+            render(&decision(body), String::new(), &mut recent);
+            assert!(recent.len() <= REMEMBERED_MAX);
+        }
+        assert_eq!(recent.len(), REMEMBERED_MAX);
+        // The oldest were forgotten (read again, still right); the newest are copied.
+        let oldest = render(&answered(&bodies[0]), String::new(), &mut recent);
+        assert_eq!(oldest, render_alone(&answered(&bodies[0])));
+        let newest = bodies.last().unwrap();
+        let copied = render(&answered(newest), String::new(), &mut recent);
+        assert_eq!(copied, render_alone(&answered(newest)));
+        assert!(copied.contains(&format!(r#""clientID":"c{}""#, REMEMBERED_MAX + 9)));
+    }
+
     #[test]
     fn a_hostile_body_is_clipped_and_a_broken_one_keeps_only_the_code() {
         let long = "A".repeat(10_000);
         let body = Bytes::from(format!(r#"{{"clientID":"{long}","symbol":["x"]}}"#));
-        let line = render(&Entry::Decision {
+        let line = render_alone(&Entry::Decision {
             ts: ts(),
             request: Request::Order,
             body,
@@ -393,7 +505,7 @@ mod tests {
         });
         assert!(line.len() < 600, "{}", line.len());
         assert!(!line.contains("symbol"));
-        let broken = render(&Entry::Decision {
+        let broken = render_alone(&Entry::Decision {
             ts: ts(),
             request: Request::Order,
             body: Bytes::from_static(b"{\"clientID\":"),
@@ -411,7 +523,7 @@ mod tests {
 
     #[test]
     fn a_key_given_twice_still_names_the_customer() {
-        let line = render(&Entry::Decision {
+        let line = render_alone(&Entry::Decision {
             ts: ts(),
             request: Request::Order,
             body: Bytes::from_static(br#"{"clientID":"A1","symbol":"AAPL","symbol":"MSFT"}"#),
@@ -432,7 +544,7 @@ mod tests {
 
     #[test]
     fn an_admin_change_keeps_its_reason_and_small_bodies() {
-        let line = render(&Entry::Admin {
+        let line = render_alone(&Entry::Admin {
             ts: ts(),
             credential: super::super::Credential::Admin,
             method: http::Method::POST,
@@ -444,7 +556,7 @@ mod tests {
         assert_eq!(value["reason"], "wire out");
         assert_eq!(value["credential"], "admin");
         assert_eq!(value["change"]["amount"], "-10.5");
-        let pretty = render(&Entry::Admin {
+        let pretty = render_alone(&Entry::Admin {
             ts: ts(),
             credential: super::super::Credential::Admin,
             method: http::Method::PUT,
@@ -459,7 +571,7 @@ mod tests {
             pretty.contains(r#""change":{"customerId":"c 1\" x","cash":10.50}"#),
             "{pretty}"
         );
-        let big = render(&Entry::Admin {
+        let big = render_alone(&Entry::Admin {
             ts: ts(),
             credential: super::super::Credential::Admin,
             method: http::Method::POST,

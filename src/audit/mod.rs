@@ -15,6 +15,7 @@
 
 mod line;
 mod query;
+mod recent;
 mod writer;
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use crossbeam_channel::{Receiver, TryRecvError};
 
+use super::recent::RecentFields;
 use super::{line, Audit, Entry};
 use crate::clock::{Clock, SystemClock};
 
@@ -86,6 +87,8 @@ impl Writer {
             open: Vec::with_capacity(OPEN_DAYS_MAX + 1),
             newest: None,
             last_error: None,
+            line: String::with_capacity(1024),
+            recent: RecentFields::default(),
         };
         files.remove_expired();
         let thread_control = control.clone();
@@ -124,6 +127,10 @@ struct DayFiles {
     newest: Option<NaiveDate>,
     /// When a write last failed, so a broken disk is logged once a minute, not per entry.
     last_error: Option<Instant>,
+    /// The buffer every line is rendered into.
+    line: String,
+    /// The order fields of the bodies rendered last.
+    recent: RecentFields,
 }
 
 impl DayFiles {
@@ -171,11 +178,12 @@ impl DayFiles {
                 None => return,
             },
         };
-        let mut text = line::render(entry);
+        let mut text = line::render(entry, std::mem::take(&mut self.line), &mut self.recent);
         text.push('\n');
         if let Err(error) = self.open[index].1.write_all(text.as_bytes()) {
             self.failed("write", &error);
         }
+        self.line = text;
     }
 
     /// Opens `day`'s file (closing the oldest open one if need be); its index in `open`.

@@ -19,6 +19,7 @@ use crate::upstream::{ProxyBody, Upstream};
 /// `proxy-connection` that some clients still send. Names, not strings: removing by a string
 /// parses it into a name first, nine times for every message forwarded each way.
 static HOP_BY_HOP: [HeaderName; 9] = [
+    // First: `strip_hop_by_hop` reads the names it lists.
     CONNECTION,
     HeaderName::from_static("keep-alive"),
     PROXY_AUTHENTICATE,
@@ -32,7 +33,19 @@ static HOP_BY_HOP: [HeaderName; 9] = [
 
 /// Removes hop-by-hop headers, including every header the `connection` header lists.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if headers.contains_key(CONNECTION) {
+    // One pass over the names first: a removal hashes its name whether or not the map holds it,
+    // and most messages hold none of these or only `connection`.
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(at) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present |= 1 << at;
+        }
+    }
+    if present == 0 {
+        return;
+    }
+    // HOP_BY_HOP[0] is `connection`.
+    if present & 1 != 0 {
         let listed: Vec<HeaderName> = headers
             .get_all(CONNECTION)
             .iter()
@@ -44,8 +57,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    for (at, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << at) != 0 {
+            headers.remove(name);
+        }
     }
 }
 
@@ -133,5 +148,30 @@ mod tests {
         let mut left: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
         left.sort_unstable();
         assert_eq!(left, ["authorization", "dw-client-app-key"]);
+    }
+
+    /// Each hop-by-hop name alone, beside end-to-end ones, goes; a message without any is left
+    /// as it is.
+    #[test]
+    fn each_hop_by_hop_header_alone_stops_here() {
+        let end_to_end = |headers: &mut HeaderMap| {
+            headers.insert("content-type", HeaderValue::from_static("application/json"));
+            headers.append("x-b", HeaderValue::from_static("1"));
+            headers.append("x-b", HeaderValue::from_static("2"));
+        };
+        for hop in &HOP_BY_HOP {
+            let mut headers = HeaderMap::new();
+            end_to_end(&mut headers);
+            headers.append(hop, HeaderValue::from_static("close"));
+            headers.append(hop, HeaderValue::from_static("x-c"));
+            strip_hop_by_hop(&mut headers);
+            assert!(!headers.contains_key(hop), "{hop}");
+            assert_eq!(headers.len(), 3, "{hop}: {headers:?}");
+        }
+        let mut untouched = HeaderMap::new();
+        end_to_end(&mut untouched);
+        let before = untouched.clone();
+        strip_hop_by_hop(&mut untouched);
+        assert_eq!(untouched, before);
     }
 }
