@@ -44,6 +44,14 @@
 #                      omnigate binary BIN (copy an earlier build's target/release/omnigate out
 #                      first)
 #   --no-build         use the binaries already in target/release
+#   --instructions     count instead of time: run hyper-floor and each omnigate-… / baseline-…
+#                      configuration under valgrind's callgrind and report the instructions the
+#                      whole server process executes per request (every thread: the order
+#                      threads, the WAL and audit writers) over the measured seconds, zeroed
+#                      after the warm-up. The count barely moves from run to run (±0.2 %), so a
+#                      change of 1 % shows where req/s moves by 30 %; it says nothing of
+#                      syscalls, wake-ups or cache misses, which req/s does. Configurations
+#                      default to "hyper-floor omnigate-always"; no open loop; installs valgrind
 #   --keep             keep the scratch directory (configs, logs, raw wrk output, and each open-loop
 #                      run's loadgen --out files: latency.csv, latency.svg, summary.json)
 # Ports: COMPARE_PORT_BASE (default 28100) and the three after it.
@@ -76,6 +84,7 @@ build=1
 keep=0
 only=""
 baseline=""
+instructions=0
 positional=()
 while (($#)); do
     case $1 in
@@ -96,6 +105,7 @@ while (($#)); do
         --smoke) smoke=1; shift ;;
         --no-build) build=0; shift ;;
         --keep) keep=1; shift ;;
+        --instructions) instructions=1; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) usage_error "unknown option $1" ;;
         *) positional+=("$1"); shift ;;
@@ -106,6 +116,16 @@ if ((${#positional[@]} > 1)); then rounds=${positional[1]}; fi
 if ((${#positional[@]} > 2)); then concurrency="${positional[*]:2}"; fi
 if [[ $smoke == 1 ]]; then
     seconds=2 rounds=1 concurrency=16 warmup=0 open_loop=1
+fi
+if [[ $instructions == 1 ]]; then
+    open_loop=0
+    only=${only:-hyper-floor omnigate-always}
+    for name in $only; do
+        [[ $name == hyper-floor || $name == omnigate-* ]] ||
+            usage_error "--instructions counts hyper-floor and omnigate-… only, not $name"
+    done
+    # The warm-up is where callgrind's start-up settles; the count starts after it.
+    ((warmup > 0)) || warmup=1
 fi
 for number in "$seconds" "$rounds" "$threads" "$warmup" $concurrency ${rate:+"$rate"}; do
     [[ $number =~ ^[0-9]+$ ]] || usage_error "'$number' is not a whole number"
@@ -149,6 +169,7 @@ missing=()
 find_nginx >/dev/null || missing+=(nginx-light)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
+if [[ $instructions == 1 ]]; then command -v valgrind >/dev/null || missing+=(valgrind); fi
 if ((${#missing[@]})); then
     echo "== installing ${missing[*]}"
     install_debian_packages "${missing[@]}"
@@ -211,10 +232,20 @@ for port in "$upstream_port" "$proxy_port" "$order_port" "$admin_port"; do
     fi
 done
 
-# wait_for_port PORT PID LOG: up to 10 s for PID to listen on PORT; if it exits first or the
-# deadline passes, show its log and stop the whole run.
+# Servers measured by instructions run under callgrind: ( "${under[@]}" server … ). The pid
+# started is the server's own (valgrind runs it in its process), for callgrind_control.
+under=()
+port_patience=10
+if [[ $instructions == 1 ]]; then
+    under=(valgrind --tool=callgrind "--callgrind-out-file=$work/callgrind.%p")
+    # A server under valgrind starts tens of times slower.
+    port_patience=120
+fi
+
+# wait_for_port PORT PID LOG: up to $port_patience s for PID to listen on PORT; if it exits
+# first or the deadline passes, show its log and stop the whole run.
 wait_for_port() {
-    local deadline=$((SECONDS + 10))
+    local deadline=$((SECONDS + port_patience))
     while ((SECONDS < deadline)); do
         if listening "$1"; then return 0; fi
         if ! kill -0 "$2" 2>/dev/null; then
@@ -224,7 +255,7 @@ wait_for_port() {
         sleep 0.05
     done
     sed 's/^/    /' "$3" >&2
-    fail "nothing listens on port $1 after 10 s (log: $3)"
+    fail "nothing listens on port $1 after $port_patience s (log: $3)"
 }
 
 # stop PID: TERM, then KILL if it is still there after 10 s.
@@ -374,7 +405,7 @@ start_omnigate() {
     set_key "$run_config" wal dir "\"./$name-wal\""
     set_key "$run_config" wal fsync "\"$1\""
     if [[ -n $2 ]]; then set_key "$run_config" wal snapshot_every "$2"; fi
-    "${3:-$omnigate}" run --config "$run_config" >"$work/$name.log" 2>&1 &
+    "${under[@]}" "${3:-$omnigate}" run --config "$run_config" >"$work/$name.log" 2>&1 &
     started_pid=$!
     pids+=("$started_pid")
     wait_for_port "$order_port" "$started_pid" "$work/$name.log"
@@ -430,7 +461,7 @@ start() {
             target_port=$proxy_port
             ;;
         hyper-floor)
-            "$bare_proxy" "127.0.0.1:$proxy_port" "127.0.0.1:$upstream_port" per-core \
+            "${under[@]}" "$bare_proxy" "127.0.0.1:$proxy_port" "127.0.0.1:$upstream_port" per-core \
                 >"$work/hyper-floor.log" 2>&1 &
             started_pid=$!
             pids+=("$started_pid")
@@ -468,6 +499,28 @@ server_ticks() {
     done
     echo "$total"
 }
+# dumped_instructions PID: dumps PID's callgrind counts (zeroed before the measurement) and
+# prints their total.
+dumped_instructions() {
+    local before after dump deadline=$((SECONDS + 60))
+    before=$(find "$work" -maxdepth 1 -name "callgrind.$1.*" | wc -l)
+    callgrind_control -d "$1" >/dev/null 2>&1
+    # The server writes the dump itself, possibly after callgrind_control has returned.
+    while ((SECONDS < deadline)); do
+        after=$(find "$work" -maxdepth 1 -name "callgrind.$1.*" | wc -l)
+        if ((after > before)); then
+            dump=$(find "$work" -maxdepth 1 -name "callgrind.$1.*" -printf '%T@ %p\n' | sort -n |
+                tail -1 | cut -d' ' -f2-)
+            # `totals:` is the file's last line: once it is there, the dump is whole.
+            if grep -q '^totals:' "$dump" 2>/dev/null; then
+                awk '$1 == "totals:" { print $2; exit }' "$dump"
+                return
+            fi
+        fi
+        sleep 0.2
+    done
+    fail "callgrind wrote no dump for pid $1 within 60 s"
+}
 results=$work/results.tsv
 : >"$results"
 
@@ -478,23 +531,29 @@ measure() {
         wrk -t "$threads" -c "$2" -d "${warmup}s" --timeout 5s -s perf/wrk/order.lua \
             "http://127.0.0.1:$target_port/back-office/orders" >/dev/null
     fi
-    local ticks_before ticks_after
+    local ticks_before ticks_after instructions_run=0
+    if [[ $instructions == 1 ]]; then callgrind_control -z "$started_pid" >/dev/null 2>&1; fi
     ticks_before=$(server_ticks)
     wrk -t "$threads" -c "$2" -d "${seconds}s" --timeout 5s --latency -s perf/wrk/order.lua \
         "http://127.0.0.1:$target_port/back-office/orders" >"$raw"
     ticks_after=$(server_ticks)
+    if [[ $instructions == 1 ]]; then instructions_run=$(dumped_instructions "$started_pid"); fi
     line=$(grep '^COMPARE ' "$raw") || fail "$1: wrk printed no summary ($raw)"
     # requests=… duration_us=… p50=… p99=… p999=… max=… non2xx=… socket_errors=…
     echo "$line" | awk -v config="$1" -v c="$2" -v round="$3" \
-        -v ticks=$((ticks_after - ticks_before)) -v hz="$clock_ticks" '{
+        -v ticks=$((ticks_after - ticks_before)) -v hz="$clock_ticks" \
+        -v instructions="$instructions_run" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         errors = v["non2xx"] + v["socket_errors"]
         # Throughput counts the 2xx answers only.
         ok = v["requests"] - v["non2xx"]
         # CPU time of the measured server (every thread of every process), per request.
         cpu_us = v["requests"] ? ticks * 1e6 / hz / v["requests"] : 0
-        printf "%s\t%d\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\t%.1f\n", config, c, round,
-            ok / (v["duration_us"] / 1e6), v["p50"], v["p99"], v["p999"], v["max"], errors, cpu_us
+        # Instructions of the server process (every thread), per request answered.
+        per_request = v["requests"] ? instructions / v["requests"] : 0
+        printf "%s\t%d\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.0f\n", config, c, round,
+            ok / (v["duration_us"] / 1e6), v["p50"], v["p99"], v["p999"], v["max"], errors, cpu_us,
+            per_request
     }' >>"$results"
     printf '  %-20s c=%-4s round %s: %s\n' "$1" "$2" "$3" "$(tail -1 "$results" | cut -f4 |
         awk '{printf "%.0f req/s", $1}')"
@@ -547,6 +606,7 @@ awk -F'\t' -v order="${configs[*]}" '
         k = $1 SUBSEP $2
         rps[k] = rps[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " $6
         p999[k] = p999[k] " " $7; errors[k] += $9; cpu[k] = cpu[k] " " $10
+        instructions[k] = instructions[k] " " $11
         if (!($2 in seen)) { seen[$2] = 1; cs[++ncs] = $2 }
     }
     END {
@@ -555,10 +615,52 @@ awk -F'\t' -v order="${configs[*]}" '
             k = names[i] SUBSEP cs[ci]
             if (!(k in rps)) continue
             m = median(rps[k]); rlo = lo; rhi = hi
-            printf "%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%d\t%s\n", names[i], cs[ci], m, rlo, rhi,
-                median(p50[k]), median(p99[k]), median(p999[k]), errors[k], median(cpu[k])
+            printf "%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\n", names[i], cs[ci], m, rlo,
+                rhi, median(p50[k]), median(p99[k]), median(p999[k]), errors[k], median(cpu[k]),
+                median(instructions[k])
         }
     }' "$results" >"$summary"
+
+if [[ $instructions == 1 ]]; then
+    echo
+    echo "Instructions the server process executed per request (callgrind, every thread), median of"
+    echo "the rounds; req/s under valgrind means nothing and is not shown. On a baseline-… row, its"
+    echo "omnigate-… twin (this build) over it: below 1 when this build does less per request."
+    for c in $concurrency; do
+        echo
+        echo "### c = $c, instructions per request"
+        echo
+        echo "| config | instructions / request (min–max of rounds) | ÷ hyper-floor | this build ÷ baseline | errors |"
+        echo "| --- | --- | --- | --- | --- |"
+        awk -F'\t' -v c="$c" '
+            # First the rounds (for the spread), then the medians.
+            NR == FNR {
+                if ($2 == c) {
+                    if (!($1 in lo) || $11 + 0 < lo[$1]) lo[$1] = $11 + 0
+                    if ($11 + 0 > hi[$1]) hi[$1] = $11 + 0
+                }
+                next
+            }
+            $2 == c { row[++n] = $0; per[$1] = $11 }
+            END {
+                for (i = 1; i <= n; i++) {
+                    split(row[i], f, "\t")
+                    twin = f[1] ~ /^baseline-/ ? "omnigate-" substr(f[1], 10) : ""
+                    printf "| %s | %.0f (%.0f–%.0f) | %s | %s | %d |\n", f[1], f[11], lo[f[1]],
+                        hi[f[1]],
+                        per["hyper-floor"] ? sprintf("%.3f", f[11] / per["hyper-floor"]) : "—",
+                        twin != "" && f[11] ? sprintf("%.3f", per[twin] / f[11]) : "—", f[9]
+                }
+            }' "$results" "$summary"
+    done
+    echo
+    echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    errors_total=$(awk -F'\t' '{ s += $9 } END { print s + 0 }' "$results")
+    if ((errors_total > 0)); then
+        echo "compare.sh: $errors_total error answers or socket errors (raw output: rerun with --keep)" >&2
+    fi
+    exit 0
+fi
 
 echo
 echo "req/s counts 2xx answers; errors are non-2xx answers and socket errors (connect, read, write,"
