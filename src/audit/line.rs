@@ -11,11 +11,10 @@ use std::collections::BTreeMap;
 use chrono::SecondsFormat;
 use serde_json::value::RawValue;
 
-use bytes::Bytes;
-
 use super::recent::RecentFields;
 use super::{Entry, Request};
 use crate::json_out::JsonObject;
+use crate::order;
 
 /// The order body's fields the trail keeps, under the names DriveWealth gives them.
 pub(super) const ORDER_FIELDS: [&str; 11] = [
@@ -177,7 +176,7 @@ pub fn render(entry: &Entry, out: String, recent: &mut RecentFields) -> String {
 fn request_fields(
     line: &mut JsonObject,
     request: Request,
-    body: &Bytes,
+    body: &[u8],
     customer: Option<&str>,
     recent: &mut RecentFields,
 ) {
@@ -200,66 +199,22 @@ fn request_fields(
     }
 }
 
-/// The order body's fields the trail keeps, borrowed from the body: reading them allocates
-/// nothing for the keys the trail does not keep (the writer reads two lines' worth per order).
-#[derive(serde::Deserialize)]
-struct OrderFields<'a> {
-    #[serde(rename = "clientID", borrow, default)]
-    client_id: Option<&'a RawValue>,
-    #[serde(rename = "accountNo", borrow, default)]
-    account_no: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    symbol: Option<&'a RawValue>,
-    #[serde(rename = "instrumentID", borrow, default)]
-    instrument_id: Option<&'a RawValue>,
-    #[serde(rename = "ISIN", borrow, default)]
-    isin: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    side: Option<&'a RawValue>,
-    #[serde(rename = "orderType", borrow, default)]
-    order_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    quantity: Option<&'a RawValue>,
-    #[serde(rename = "amountCash", borrow, default)]
-    amount_cash: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    price: Option<&'a RawValue>,
-    #[serde(rename = "clientOrderID", borrow, default)]
-    client_order_id: Option<&'a RawValue>,
-}
-
-/// The named fields of an order body, when it is a JSON object.
+/// The named fields of an order body, when it is a JSON object: read as the order parser reads
+/// it (one pass, no allocation), so the trail keeps the fields the decision saw.
 fn order_fields(line: &mut JsonObject, body: &[u8]) {
-    let values: [Option<&RawValue>; ORDER_FIELDS.len()] =
-        match serde_json::from_slice::<OrderFields<'_>>(body) {
-            Ok(fields) => [
-                fields.client_id,
-                fields.account_no,
-                fields.symbol,
-                fields.instrument_id,
-                fields.isin,
-                fields.side,
-                fields.order_type,
-                fields.quantity,
-                fields.amount_cash,
-                fields.price,
-                fields.client_order_id,
-            ],
-            // A key given twice (the decision refuses it): read what can be read, the last
-            // value of each key.
-            Err(_) => {
-                let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body)
-                else {
-                    return;
-                };
-                for name in ORDER_FIELDS {
-                    if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw)) {
-                        line.string(name, &text);
-                    }
-                }
-                return;
-            }
+    let Some(values) = order::raw_fields(body, &ORDER_FIELDS) else {
+        // Not one object, or a key given twice (the decision refuses both): read what can be
+        // read, the last value of each key.
+        let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) else {
+            return;
         };
+        for name in ORDER_FIELDS {
+            if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw.get())) {
+                line.string(name, &text);
+            }
+        }
+        return;
+    };
     for (name, value) in ORDER_FIELDS.iter().zip(values) {
         if let Some(text) = value.and_then(scalar_text) {
             line.string(name, &text);
@@ -270,11 +225,10 @@ fn order_fields(line: &mut JsonObject, body: &[u8]) {
 /// A string's contents, or a number's or boolean's JSON text; `None` for null, objects, arrays.
 /// Borrowed from the body unless the string has escapes or must be clipped (the writer reads
 /// about twenty of these an order).
-fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
+fn scalar_text(text: &str) -> Option<Cow<'_, str>> {
     match text.as_bytes().first()? {
-        // Valid JSON (a RawValue is): without a backslash, the contents are the bytes between
-        // the quotes, as they are.
+        // One valid JSON value (the scan's or a RawValue): without a backslash, the contents
+        // are the bytes between the quotes, as they are.
         b'"' if !text.contains('\\') => Some(clip(&text[1..text.len() - 1])),
         b'"' => {
             let value = serde_json::from_str::<String>(text).ok()?;
@@ -294,7 +248,7 @@ fn upstream_error(line: &mut JsonObject, answer: &[u8]) {
         ("errorCode", "upstreamCode"),
         ("message", "upstreamMessage"),
     ] {
-        if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw)) {
+        if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw.get())) {
             line.string(key, &text);
         }
     }
@@ -306,7 +260,7 @@ fn admin_body(line: &mut JsonObject, body: &[u8]) {
         return;
     }
     if let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) {
-        if let Some(reason) = fields.get("reason").and_then(|raw| scalar_text(raw)) {
+        if let Some(reason) = fields.get("reason").and_then(|raw| scalar_text(raw.get())) {
             line.string("reason", &reason);
         }
     }
@@ -362,8 +316,10 @@ fn clip(text: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
-    use crate::audit::recent::REMEMBERED_MAX;
+    use crate::audit::recent::{BODY_BYTES_MAX, REMEMBERED_MAX};
 
     /// A line rendered on its own, as the first line of its body.
     fn render_alone(entry: &Entry) -> String {
@@ -431,7 +387,7 @@ mod tests {
     }
 
     /// An order's second line copies the fields its first wrote, and is the line it would be
-    /// alone; a body that only has the same bytes is read again, and is as right.
+    /// alone; so is a line of another body with the same bytes.
     #[test]
     fn the_second_line_of_a_body_is_the_line_it_would_be_alone() {
         let bodies = [
@@ -447,19 +403,23 @@ mod tests {
             let first = render(&decision(&body), std::mem::take(&mut out), &mut recent);
             assert_eq!(first, render_alone(&decision(&body)), "{text}");
             assert_eq!(recent.len(), 1, "{text}");
-            let copy = Bytes::copy_from_slice(&body);
-            let again = render(&answered(&copy), first, &mut recent);
-            assert_eq!(again, render_alone(&answered(&body)), "{text}");
-            assert_eq!(recent.len(), 2, "a copy is read again and kept: {text}");
-            let second = render(&answered(&body), again, &mut recent);
+            let second = render(&answered(&body), first, &mut recent);
             assert_eq!(second, render_alone(&answered(&body)), "{text}");
             assert_eq!(
                 recent.len(),
-                1,
+                0,
                 "the body is forgotten once asked for: {text}"
             );
+            // Kept again; another body's line is its own, a copy's is the first body's.
+            let again = render(&decision(&body), second, &mut recent);
+            let other = Bytes::from(text.replace('1', "2"));
+            let read = render(&answered(&other), again, &mut recent);
+            assert_eq!(read, render_alone(&answered(&other)), "{text}");
+            let copy = Bytes::copy_from_slice(&body);
+            let copied = render(&answered(&copy), read, &mut recent);
+            assert_eq!(copied, render_alone(&answered(&body)), "{text}");
             recent = RecentFields::default();
-            out = second;
+            out = copied;
         }
         let fields = render_alone(&decision(&Bytes::from(bodies[0])));
         assert!(
@@ -486,6 +446,16 @@ mod tests {
         let copied = render(&answered(newest), String::new(), &mut recent);
         assert_eq!(copied, render_alone(&answered(newest)));
         assert!(copied.contains(&format!(r#""clientID":"c{}""#, REMEMBERED_MAX + 9)));
+    }
+
+    #[test]
+    fn a_large_body_is_not_remembered() {
+        let mut recent = RecentFields::default();
+        let padding = " ".repeat(BODY_BYTES_MAX);
+        let body = Bytes::from(format!(r#"{{"clientID":"c1"{padding}}}"#));
+        let line = render(&decision(&body), String::new(), &mut recent);
+        assert!(line.contains(r#""clientID":"c1""#), "{line}");
+        assert_eq!(recent.len(), 0);
     }
 
     #[test]
@@ -582,13 +552,64 @@ mod tests {
         assert!(big.contains("\"changeBytes\":10000"), "{big}");
     }
 
+    /// The fields as serde_json reads them (the last value of each key), the way the trail read
+    /// every body before it used the order parser's scan.
+    fn fields_by_serde(body: &[u8]) -> String {
+        let mut line = JsonObject::new();
+        if let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) {
+            for name in ORDER_FIELDS {
+                if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw.get())) {
+                    line.string(name, &text);
+                }
+            }
+        }
+        line.finish()
+    }
+
+    fn fields_now(body: &[u8]) -> String {
+        let mut line = JsonObject::new();
+        order_fields(&mut line, body);
+        line.finish()
+    }
+
     proptest::proptest! {
+        /// Whatever the body (valid, repeated keys, escaped keys, nested values, cut short), the
+        /// trail keeps what serde_json reads from it.
+        #[test]
+        fn the_fields_are_serde_jsons_reading(
+            pairs in proptest::collection::vec((
+                proptest::sample::select(vec![
+                    "clientID", "symbol", "side", "quantity", "price", "clientOrderID", "extra",
+                    "\\u0073ide", "ISIN",
+                ]),
+                proptest::sample::select(vec![
+                    "\"AAPL\"", "\"a\\\"b\\u00e9\"", "1.50", "-2e3", "true", "null",
+                    "{\"a\":[1,{\"b\":null}]}", "[]", "\"\"",
+                ]),
+                proptest::sample::select(vec!["", " ", "\n\t"]),
+            ), 0..8),
+            cut in proptest::option::of(0usize..200),
+        ) {
+            let mut body = String::from("{");
+            for (i, (key, value, space)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&format!("{space}\"{key}\"{space}:{space}{value}{space}"));
+            }
+            body.push('}');
+            if let Some(cut) = cut {
+                body.truncate(cut.min(body.len()));
+            }
+            proptest::prop_assert_eq!(fields_now(body.as_bytes()), fields_by_serde(body.as_bytes()), "{}", body);
+        }
+
         /// Borrowed or decoded, a field reads as serde_json's decoding of it, clipped.
         #[test]
         fn a_string_field_reads_as_its_decoding_clipped(text in ".{0,300}|[\\\\\"a-z\u{0}-\u{1f}é😀]{0,300}") {
             let raw = RawValue::from_string(serde_json::to_string(&text).unwrap()).unwrap();
             let expected: String = text.chars().take(FIELD_CHARS_MAX).collect();
-            let read = scalar_text(&raw);
+            let read = scalar_text(raw.get());
             proptest::prop_assert_eq!(read.as_deref(), Some(expected.as_str()));
         }
     }
@@ -603,7 +624,7 @@ mod tests {
             ("[1]", None),
         ] {
             let raw = RawValue::from_string(json.to_owned()).unwrap();
-            assert_eq!(scalar_text(&raw).as_deref(), expected, "{json}");
+            assert_eq!(scalar_text(raw.get()).as_deref(), expected, "{json}");
         }
     }
 }

@@ -2,11 +2,9 @@
 //!
 //! An accepted order gets two lines, its decision and the upstream's answer, and both carry the
 //! order's fields from the same body: reading them is most of a line's cost (a JSON parse and
-//! a dozen escaped strings), so the second line copies what the first wrote. A body is known
-//! again by where its bytes are: both entries hold a clone of the one `Bytes` the order path
-//! read. Holding a clone here keeps those bytes alive and unchanged (`Bytes` is immutable), so
-//! an address and length found here always name the same bytes; a body that only looks the
-//! same is simply read again.
+//! a dozen escaped strings), so the second line copies what the first wrote. The fields are a
+//! function of the body's bytes alone, so a body is known by its bytes; a copy of them is kept
+//! (not the order path's `Bytes`, which would hold on to the connection's whole read buffer).
 
 use std::collections::VecDeque;
 
@@ -16,46 +14,52 @@ use crate::fast_map::FastHashMap;
 
 /// Bodies remembered, at most. The two lines of an order are apart by what the order path
 /// queued during its upstream round trip, far fewer than this at any rate omnigate serves.
-/// A remembered body pins its buffer, so this is kept small.
 pub(super) const REMEMBERED_MAX: usize = 256;
 
-/// Where a body's bytes are.
-type Place = (usize, usize);
+/// Longest body remembered (an order's is a few hundred bytes), so that what this keeps stays
+/// within a megabyte whatever the bodies.
+pub(super) const BODY_BYTES_MAX: usize = 4096;
 
 #[derive(Default)]
 pub(super) struct RecentFields {
-    rendered: FastHashMap<Place, (Bytes, String)>,
-    /// Places in the order they were kept; one taken early stays here until it is dropped.
-    kept: VecDeque<Place>,
-}
-
-fn place(body: &Bytes) -> Option<Place> {
-    // An empty body has no bytes to be known by.
-    (!body.is_empty()).then(|| (body.as_ptr() as usize, body.len()))
+    /// A body's bytes: when they were kept, and the fields rendered from them.
+    rendered: FastHashMap<Bytes, (u64, String)>,
+    /// What was kept, oldest first (the same bytes as the key, shared). One taken early stays
+    /// here until it comes to the front.
+    kept: VecDeque<(u64, Bytes)>,
+    next: u64,
 }
 
 impl RecentFields {
-    /// The fields an earlier line rendered from this very body, which are then forgotten: an
-    /// order has two lines, so a body is asked for once.
-    pub(super) fn take(&mut self, body: &Bytes) -> Option<String> {
-        let (_, fields) = self.rendered.remove(&place(body)?)?;
+    /// The fields an earlier line rendered from these bytes, which are then forgotten: an order
+    /// has two lines, so a body is asked for once.
+    pub(super) fn take(&mut self, body: &[u8]) -> Option<String> {
+        let (_, fields) = self.rendered.remove(body)?;
         Some(fields)
     }
 
     /// Remembers `fields` as rendered from `body`, forgetting the oldest body kept if need be.
-    pub(super) fn keep(&mut self, body: &Bytes, fields: &str) {
-        let Some(at) = place(body) else {
+    pub(super) fn keep(&mut self, body: &[u8], fields: &str) {
+        if body.is_empty() || body.len() > BODY_BYTES_MAX {
             return;
-        };
+        }
         if self.kept.len() == REMEMBERED_MAX {
-            if let Some(oldest) = self.kept.pop_front() {
-                // If that place was taken and kept again since, this forgets the newer body
-                // early: it is read again, nothing worse.
-                self.rendered.remove(&oldest);
+            if let Some((when, oldest)) = self.kept.pop_front() {
+                // Unless it was taken, or kept again since (then the newer stays).
+                if self
+                    .rendered
+                    .get(&oldest[..])
+                    .is_some_and(|(at, _)| *at == when)
+                {
+                    self.rendered.remove(&oldest[..]);
+                }
             }
         }
-        self.kept.push_back(at);
-        self.rendered.insert(at, (body.clone(), fields.to_owned()));
+        let bytes = Bytes::copy_from_slice(body);
+        let when = self.next;
+        self.next += 1;
+        self.kept.push_back((when, bytes.clone()));
+        self.rendered.insert(bytes, (when, fields.to_owned()));
     }
 
     #[cfg(test)]

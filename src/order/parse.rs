@@ -233,6 +233,22 @@ pub fn parse_cancel_within(body: &[u8], max_json_depth: usize) -> Result<OrderPa
     }
 }
 
+/// The raw text (as [`parse_order`] reads it: strings with their quotes) of the top-level
+/// fields `names` of a body that is one JSON object, within serde_json's own nesting limit;
+/// `None` if the body is not one, or gives one of `names` twice. For readers that keep what a
+/// client sent without deciding on it (the audit trail), with the parser's verdicts.
+pub fn raw_fields<'a, const N: usize>(
+    body: &'a [u8],
+    names: &[&'static str; N],
+) -> Option<[Option<&'a str>; N]> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut fields = [None; N];
+    let index_of = |key: &[u8]| names.iter().position(|name| name.as_bytes() == key);
+    // No limit of its own: the scan stops at serde_json's.
+    scan_object(text, index_of, names, usize::MAX, &mut fields).ok()?;
+    Some(fields)
+}
+
 /// The body as text, once it is known to open a JSON object (so that what is not one gets a
 /// message saying what is wanted) and to be UTF-8. The scan checks the rest.
 fn json_text(body: &[u8]) -> Result<&str, Reject> {
