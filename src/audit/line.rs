@@ -442,9 +442,15 @@ mod tests {
         // The oldest were forgotten (read again, still right); the newest are copied.
         let oldest = render(&answered(&bodies[0]), String::new(), &mut recent);
         assert_eq!(oldest, render_alone(&answered(&bodies[0])));
+        assert_eq!(
+            recent.len(),
+            REMEMBERED_MAX,
+            "read again and kept, not taken"
+        );
         let newest = bodies.last().unwrap();
         let copied = render(&answered(newest), String::new(), &mut recent);
         assert_eq!(copied, render_alone(&answered(newest)));
+        assert_eq!(recent.len(), REMEMBERED_MAX - 1, "taken");
         assert!(copied.contains(&format!(r#""clientID":"c{}""#, REMEMBERED_MAX + 9)));
     }
 
