@@ -654,37 +654,31 @@ if [[ $instructions == 1 ]]; then
             }' "$results" "$summary"
     done
     echo
-    echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    errors_total=$(awk -F'\t' '{ s += $9 } END { print s + 0 }' "$results")
-    if ((errors_total > 0)); then
-        echo "compare.sh: $errors_total error answers or socket errors (raw output: rerun with --keep)" >&2
-    fi
-    exit 0
+else
+    echo
+    echo "req/s counts 2xx answers; errors are non-2xx answers and socket errors (connect, read,"
+    echo "write, timeout), over all rounds; latencies are the median of the rounds' percentiles."
+    echo
+    for c in $concurrency; do
+        echo "### c = $c (median of $rounds round(s); ratios against nginx best)"
+        echo
+        awk -F'\t' -v c="$c" '
+            function ms(us) { return sprintf("%.2f ms", us / 1000) }
+            $2 == c { row[++n] = $0; if ($1 ~ /^nginx-/ && $3 > best) { best = $3; best_p99 = $7; best_name = $1 } }
+            END {
+                print "| config | req/s (min–max) | p50 | p99 | p99.9 | errors | server CPU µs/req | req/s ÷ nginx best | p99 ÷ nginx best |"
+                print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+                for (i = 1; i <= n; i++) {
+                    split(row[i], f, "\t")
+                    name = f[1] == best_name ? f[1] " (nginx best)" : f[1]
+                    printf "| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %d | %.1f | %s | %s |\n", name, f[3],
+                        f[4], f[5], ms(f[6]), ms(f[7]), ms(f[8]), f[9], f[10],
+                        best ? sprintf("%.2f", f[3] / best) : "—", best_p99 ? sprintf("%.2f", f[7] / best_p99) : "—"
+                }
+            }' "$summary"
+        echo
+    done
 fi
-
-echo
-echo "req/s counts 2xx answers; errors are non-2xx answers and socket errors (connect, read, write,"
-echo "timeout), over all rounds; latencies are the median of the rounds' percentiles."
-echo
-for c in $concurrency; do
-    echo "### c = $c (median of $rounds round(s); ratios against nginx best)"
-    echo
-    awk -F'\t' -v c="$c" '
-        function ms(us) { return sprintf("%.2f ms", us / 1000) }
-        $2 == c { row[++n] = $0; if ($1 ~ /^nginx-/ && $3 > best) { best = $3; best_p99 = $7; best_name = $1 } }
-        END {
-            print "| config | req/s (min–max) | p50 | p99 | p99.9 | errors | server CPU µs/req | req/s ÷ nginx best | p99 ÷ nginx best |"
-            print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-            for (i = 1; i <= n; i++) {
-                split(row[i], f, "\t")
-                name = f[1] == best_name ? f[1] " (nginx best)" : f[1]
-                printf "| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %d | %.1f | %s | %s |\n", name, f[3],
-                    f[4], f[5], ms(f[6]), ms(f[7]), ms(f[8]), f[9], f[10],
-                    best ? sprintf("%.2f", f[3] / best) : "—", best_p99 ? sprintf("%.2f", f[7] / best_p99) : "—"
-            }
-        }' "$summary"
-    echo
-done
 
 # --- open loop -----------------------------------------------------------------------------------
 if [[ $open_loop == 1 ]]; then
