@@ -11,28 +11,40 @@ use http::{HeaderName, HeaderValue, Response};
 use crate::clock::{Clock, SystemClock};
 
 pub const OMNIGATE_REQUEST_ID: HeaderName = HeaderName::from_static("x-omnigate-request-id");
-const DRIVEWEALTH_REQUEST_ID: &str = "dw-request-id";
+const DRIVEWEALTH_REQUEST_ID: HeaderName = HeaderName::from_static("dw-request-id");
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
-/// Milliseconds since the epoch when the process first numbered an answer.
-fn started() -> u64 {
-    static STARTED: OnceLock<u64> = OnceLock::new();
-    // The operating system's clock, not the gateway's (which an operator may move): a label
-    // that must not repeat across restarts, read by no rule.
-    *STARTED.get_or_init(|| u64::try_from(SystemClock.now().timestamp_millis()).unwrap_or_default())
+/// `og-`, the milliseconds since the epoch when the process first numbered an answer (hex), `-`:
+/// what every id of this process starts with.
+fn prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        // The operating system's clock, not the gateway's (which an operator may move): a label
+        // that must not repeat across restarts, read by no rule.
+        let started = u64::try_from(SystemClock.now().timestamp_millis()).unwrap_or_default();
+        format!("og-{started:x}-")
+    })
 }
 
 /// Gives `response` omnigate's own request id unless it carries DriveWealth's.
 pub fn stamp<B>(mut response: Response<B>) -> Response<B> {
     if !response.headers().contains_key(DRIVEWEALTH_REQUEST_ID) {
-        let id = format!(
-            "og-{:x}-{}",
-            started(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            response.headers_mut().insert(OMNIGATE_REQUEST_ID, value);
+        // Every answer that is not relayed (and every one from an upstream that sends no id)
+        // passes here: the id is assembled in place, not formatted.
+        let prefix = prefix().as_bytes();
+        let mut serial = itoa::Buffer::new();
+        let serial = serial
+            .format(NEXT.fetch_add(1, Ordering::Relaxed))
+            .as_bytes();
+        let mut id = [0u8; 64];
+        let length = prefix.len() + serial.len();
+        if let Some(slot) = id.get_mut(..length) {
+            slot[..prefix.len()].copy_from_slice(prefix);
+            slot[prefix.len()..].copy_from_slice(serial);
+            if let Ok(value) = HeaderValue::from_bytes(slot) {
+                response.headers_mut().insert(OMNIGATE_REQUEST_ID, value);
+            }
         }
     }
     response
@@ -54,6 +66,20 @@ mod tests {
         let second = stamp(Response::new(()));
         let id = |response: &Response<()>| response.headers()[OMNIGATE_REQUEST_ID].clone();
         assert_ne!(id(&first), id(&second));
-        assert!(id(&first).to_str().unwrap().starts_with("og-"));
+        let (first, second) = (id(&first), id(&second));
+        let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
+        // og-<start, hex>-<serial>: one start for the process, serials counting up.
+        let parts = |id: &str| -> (String, u64) {
+            let (start, serial) = id
+                .strip_prefix("og-")
+                .and_then(|rest| rest.split_once('-'))
+                .expect("og-<start>-<serial>");
+            assert!(u64::from_str_radix(start, 16).is_ok(), "start {start}");
+            (start.to_owned(), serial.parse().expect("serial"))
+        };
+        let (start, serial) = parts(first);
+        let (start_again, later) = parts(second);
+        assert_eq!(start, start_again);
+        assert!(later > serial, "{first} then {second}");
     }
 }
