@@ -44,8 +44,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if present == 0 {
         return;
     }
-    // HOP_BY_HOP[0] is `connection`.
-    if present & 1 != 0 {
+    // HOP_BY_HOP[0] is `connection`. It usually lists only names removed below anyway (an
+    // upstream's `keep-alive`); only another name must be parsed, at an allocation, to go.
+    if present & 1 != 0 && lists_other_names(headers) {
         let listed: Vec<HeaderName> = headers
             .get_all(CONNECTION)
             .iter()
@@ -62,6 +63,23 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
+}
+
+/// Whether a `connection` header lists a name that is not itself hop-by-hop, read as the removal
+/// reads them: comma-separated, trimmed, any case, values that are not visible ASCII skipped.
+fn lists_other_names(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|name| {
+            !name.is_empty()
+                && !HOP_BY_HOP
+                    .iter()
+                    .any(|hop| name.eq_ignore_ascii_case(hop.as_str()))
+        })
 }
 
 /// The upstream request for an incoming request's head and a body.
@@ -173,5 +191,29 @@ mod tests {
         let before = untouched.clone();
         strip_hop_by_hop(&mut untouched);
         assert_eq!(untouched, before);
+    }
+
+    /// What `connection` lists goes, in any case and spacing, whether it names only hop-by-hop
+    /// headers (the common `keep-alive`) or end-to-end ones too; `close` names nothing present.
+    #[test]
+    fn what_connection_lists_stops_here() {
+        for (listed, present, left) in [
+            ("keep-alive", &["keep-alive", "x-b"][..], &["x-b"][..]),
+            ("Keep-Alive ,TE", &["keep-alive", "te", "x-b"], &["x-b"]),
+            ("keep-alive, X-B", &["keep-alive", "x-b", "x-c"], &["x-c"]),
+            ("close", &["x-b"], &["x-b"]),
+            (" , x-b,, ", &["x-b", "x-c"], &["x-c"]),
+            ("upgrade,x-c", &["x-b", "x-c"], &["x-b"]),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONNECTION, HeaderValue::from_static(listed));
+            for name in present {
+                headers.append(*name, HeaderValue::from_static("1"));
+            }
+            strip_hop_by_hop(&mut headers);
+            let mut kept: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
+            kept.sort_unstable();
+            assert_eq!(kept, left, "connection: {listed:?}");
+        }
     }
 }
