@@ -406,19 +406,23 @@ impl Front {
     }
 }
 
-/// The id in DriveWealth's create answer: `orderId` (or `id`).
+/// The id in DriveWealth's create answer: `orderId` (or `id`). Read with the order parser's scan
+/// (one pass, no allocation but the id) as serde would read `{orderId, id}` as optional strings:
+/// nothing from a body that is not one JSON object, names either key twice, or holds something
+/// other than a string or `null` under one.
 fn created_order_id(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Created {
-        #[serde(rename = "orderId")]
-        order_id: Option<String>,
-        id: Option<String>,
+    let [order_id, id] = crate::order::raw_fields(body, &["orderId", "id"])?;
+    fn text(raw: Option<&str>) -> Option<Option<std::borrow::Cow<'_, str>>> {
+        match raw {
+            None | Some("null") => Some(None),
+            Some(raw) => crate::order::json_string(raw).map(Some),
+        }
     }
-    let created: Created = serde_json::from_slice(body).ok()?;
-    created
-        .order_id
-        .or(created.id)
+    let (order_id, id) = (text(order_id)?, text(id)?);
+    order_id
+        .or(id)
         .filter(|id| !id.is_empty() && id.len() <= 128)
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Why the router refused a request, as a rejection (SPEC §3.0, §3.1).
@@ -503,6 +507,46 @@ async fn read_answer(answer: Response<Incoming>) -> Result<Answer, UpstreamError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The id is read as serde reads `{orderId, id}` from an object: each optional string,
+    /// other keys ignored, escapes decoded; a wrong type or a key twice reads as no id.
+    #[test]
+    fn the_created_order_id_is_read_as_serde_reads_it() {
+        #[derive(serde::Deserialize)]
+        struct Created {
+            #[serde(rename = "orderId")]
+            order_id: Option<String>,
+            id: Option<String>,
+        }
+        let by_serde = |body: &str| {
+            serde_json::from_str::<Created>(body)
+                .ok()
+                .and_then(|created| created.order_id.or(created.id))
+                .filter(|id| !id.is_empty() && id.len() <= 128)
+        };
+        let long = format!(r#"{{"orderId":"{}"}}"#, "x".repeat(129));
+        for body in [
+            r#"{"orderId":"KC.1","orderNo":"KCAB000001","status":"NEW"}"#,
+            r#"{"id":"KC.2"}"#,
+            r#"{"id":"KC.3","orderId":"KC.4"}"#,
+            r#"{"orderId":null,"id":"KC.5"}"#,
+            r#"{"orderId":"KC\u002e6","nested":{"orderId":"no"},"list":[1,{"id":2}]}"#,
+            r#"{"orderId":""}"#,
+            r#"{"orderId":7}"#,
+            r#"{"orderId":"KC.8","orderId":"KC.9"}"#,
+            r#"{"orderId":"KC.10"} trailing"#,
+            r#"{"orderId":"KC.11""#,
+            r#""KC.12""#,
+            "",
+            long.as_str(),
+        ] {
+            assert_eq!(created_order_id(body.as_bytes()), by_serde(body), "{body}");
+        }
+        assert_eq!(
+            created_order_id(br#"{"orderId":"KC.6"}"#).as_deref(),
+            Some("KC.6")
+        );
+    }
 
     #[test]
     fn only_json_is_an_order() {

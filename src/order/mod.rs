@@ -15,8 +15,8 @@ use crate::money::Fixed;
 
 pub use depth::nesting_within;
 pub use parse::{
-    is_blank, parse_cancel, parse_cancel_within, parse_order, parse_order_within, raw_fields,
-    DEFAULT_MAX_JSON_DEPTH,
+    is_blank, json_string, parse_cancel, parse_cancel_within, parse_order, parse_order_within,
+    raw_fields, DEFAULT_MAX_JSON_DEPTH,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -298,7 +298,8 @@ pub fn is_blank(value: &str) -> bool {
 }
 
 /// The text of a JSON string, borrowed when it has no escapes; `None` if `raw` is not a string.
-fn json_string(text: &str) -> Option<Cow<'_, str>> {
+/// `raw` is one valid JSON value, as [`raw_fields`] gives it.
+pub fn json_string(text: &str) -> Option<Cow<'_, str>> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains('\\') {
         serde_json::from_str::<String>(text).ok().map(Cow::Owned)
