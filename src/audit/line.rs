@@ -8,10 +8,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use chrono::SecondsFormat;
 use serde_json::value::RawValue;
 
 use super::recent::RecentFields;
+use super::stamp::Stamps;
 use super::{Entry, Request};
 use crate::json_out::JsonObject;
 use crate::order;
@@ -37,14 +37,21 @@ const FIELD_CHARS_MAX: usize = 256;
 /// Largest admin body kept whole as `change`; a larger one (a bulk load) is kept as its size.
 const CHANGE_BYTES_MAX: usize = 4096;
 
+/// What a writer keeps from one line to the next, so that the next costs less.
+#[derive(Default)]
+pub struct Memo {
+    /// The order fields of recent bodies, for an order's second line.
+    pub(super) recent: RecentFields,
+    /// The second written last.
+    stamps: Stamps,
+}
+
 /// The line for `entry`, without its newline, written into `out`'s buffer (its text is
-/// dropped); an order's fields come from `recent` when its other line rendered them.
-pub fn render(entry: &Entry, out: String, recent: &mut RecentFields) -> String {
+/// dropped); an order's fields come from `memo` when its other line rendered them.
+pub fn render(entry: &Entry, out: String, memo: &mut Memo) -> String {
     let mut line = JsonObject::reusing(out);
-    line.string(
-        "ts",
-        &entry.ts().to_rfc3339_opts(SecondsFormat::Micros, true),
-    );
+    line.raw("ts", memo.stamps.json(entry.ts()));
+    let recent = &mut memo.recent;
     match entry {
         Entry::Decision {
             request,

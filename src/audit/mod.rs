@@ -16,6 +16,7 @@
 mod line;
 mod query;
 mod recent;
+mod stamp;
 mod writer;
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};

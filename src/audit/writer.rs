@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use super::recent::RecentFields;
 use super::{line, Audit, Entry};
 use crate::clock::{Clock, SystemClock};
 
@@ -88,7 +87,7 @@ impl Writer {
             newest: None,
             last_error: None,
             line: String::with_capacity(1024),
-            recent: RecentFields::default(),
+            memo: line::Memo::default(),
         };
         files.remove_expired();
         let thread_control = control.clone();
@@ -130,7 +129,7 @@ struct DayFiles {
     /// The buffer every line is rendered into.
     line: String,
     /// The order fields of the bodies rendered last.
-    recent: RecentFields,
+    memo: line::Memo,
 }
 
 impl DayFiles {
@@ -178,7 +177,7 @@ impl DayFiles {
                 None => return,
             },
         };
-        let mut text = line::render(entry, std::mem::take(&mut self.line), &mut self.recent);
+        let mut text = line::render(entry, std::mem::take(&mut self.line), &mut self.memo);
         text.push('\n');
         if let Err(error) = self.open[index].1.write_all(text.as_bytes()) {
             self.failed("write", &error);

@@ -5,7 +5,7 @@ use crate::audit::recent::{BODY_BYTES_MAX, REMEMBERED_MAX};
 
 /// A line rendered on its own, as the first line of its body.
 fn render_alone(entry: &Entry) -> String {
-    render(entry, String::new(), &mut RecentFields::default())
+    render(entry, String::new(), &mut Memo::default())
 }
 
 fn ts() -> chrono::DateTime<chrono::Utc> {
@@ -78,29 +78,29 @@ fn the_second_line_of_a_body_is_the_line_it_would_be_alone() {
         r#"not json"#,
         r#"{}"#,
     ];
-    let mut recent = RecentFields::default();
+    let mut memo = Memo::default();
     let mut out = String::new();
     for text in bodies {
         let body = Bytes::from(text);
-        let first = render(&decision(&body), std::mem::take(&mut out), &mut recent);
+        let first = render(&decision(&body), std::mem::take(&mut out), &mut memo);
         assert_eq!(first, render_alone(&decision(&body)), "{text}");
-        assert_eq!(recent.len(), 1, "{text}");
-        let second = render(&answered(&body), first, &mut recent);
+        assert_eq!(memo.recent.len(), 1, "{text}");
+        let second = render(&answered(&body), first, &mut memo);
         assert_eq!(second, render_alone(&answered(&body)), "{text}");
         assert_eq!(
-            recent.len(),
+            memo.recent.len(),
             0,
             "the body is forgotten once asked for: {text}"
         );
         // Kept again; another body's line is its own, a copy's is the first body's.
-        let again = render(&decision(&body), second, &mut recent);
+        let again = render(&decision(&body), second, &mut memo);
         let other = Bytes::from(text.replace('1', "2"));
-        let read = render(&answered(&other), again, &mut recent);
+        let read = render(&answered(&other), again, &mut memo);
         assert_eq!(read, render_alone(&answered(&other)), "{text}");
         let copy = Bytes::copy_from_slice(&body);
-        let copied = render(&answered(&copy), read, &mut recent);
+        let copied = render(&answered(&copy), read, &mut memo);
         assert_eq!(copied, render_alone(&answered(&body)), "{text}");
-        recent = RecentFields::default();
+        memo = Memo::default();
         out = copied;
     }
     let fields = render_alone(&decision(&Bytes::from(bodies[0])));
@@ -112,38 +112,38 @@ fn the_second_line_of_a_body_is_the_line_it_would_be_alone() {
 
 #[test]
 fn recent_bodies_are_bounded() {
-    let mut recent = RecentFields::default();
+    let mut memo = Memo::default();
     let bodies: Vec<Bytes> = (0..REMEMBERED_MAX + 10)
         .map(|n| Bytes::from(format!(r#"{{"clientID":"c{n}"}}"#)))
         .collect();
     for body in &bodies {
-        render(&decision(body), String::new(), &mut recent);
-        assert!(recent.len() <= REMEMBERED_MAX);
+        render(&decision(body), String::new(), &mut memo);
+        assert!(memo.recent.len() <= REMEMBERED_MAX);
     }
-    assert_eq!(recent.len(), REMEMBERED_MAX);
+    assert_eq!(memo.recent.len(), REMEMBERED_MAX);
     // The oldest were forgotten (read again, still right); the newest are copied.
-    let oldest = render(&answered(&bodies[0]), String::new(), &mut recent);
+    let oldest = render(&answered(&bodies[0]), String::new(), &mut memo);
     assert_eq!(oldest, render_alone(&answered(&bodies[0])));
     assert_eq!(
-        recent.len(),
+        memo.recent.len(),
         REMEMBERED_MAX,
         "read again and kept, not taken"
     );
     let newest = bodies.last().unwrap();
-    let copied = render(&answered(newest), String::new(), &mut recent);
+    let copied = render(&answered(newest), String::new(), &mut memo);
     assert_eq!(copied, render_alone(&answered(newest)));
-    assert_eq!(recent.len(), REMEMBERED_MAX - 1, "taken");
+    assert_eq!(memo.recent.len(), REMEMBERED_MAX - 1, "taken");
     assert!(copied.contains(&format!(r#""clientID":"c{}""#, REMEMBERED_MAX + 9)));
 }
 
 #[test]
 fn a_large_body_is_not_remembered() {
-    let mut recent = RecentFields::default();
+    let mut memo = Memo::default();
     let padding = " ".repeat(BODY_BYTES_MAX);
     let body = Bytes::from(format!(r#"{{"clientID":"c1"{padding}}}"#));
-    let line = render(&decision(&body), String::new(), &mut recent);
+    let line = render(&decision(&body), String::new(), &mut memo);
     assert!(line.contains(r#""clientID":"c1""#), "{line}");
-    assert_eq!(recent.len(), 0);
+    assert_eq!(memo.recent.len(), 0);
 }
 
 #[test]
