@@ -46,13 +46,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     // HOP_BY_HOP[0] is `connection`. It usually lists only names removed below anyway (an
     // upstream's `keep-alive`); only another name must be parsed, at an allocation, to go.
-    if present & 1 != 0 && lists_other_names(headers) {
-        let listed: Vec<HeaderName> = headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+    if present & 1 != 0 && listed_names(headers).any(|name| !is_hop_by_hop(name)) {
+        let listed: Vec<HeaderName> = listed_names(headers)
+            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
             .collect();
         for name in listed {
             headers.remove(name);
@@ -65,21 +61,22 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Whether a `connection` header lists a name that is not itself hop-by-hop, read as the removal
-/// reads them: comma-separated, trimmed, any case, values that are not visible ASCII skipped.
-fn lists_other_names(headers: &HeaderMap) -> bool {
+/// The names the `connection` header lists: comma-separated, trimmed, in any case; a value
+/// that is not visible ASCII is skipped.
+fn listed_names(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(str::trim)
-        .any(|name| {
-            !name.is_empty()
-                && !HOP_BY_HOP
-                    .iter()
-                    .any(|hop| name.eq_ignore_ascii_case(hop.as_str()))
-        })
+        .filter(|name| !name.is_empty())
+}
+
+fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|hop| name.eq_ignore_ascii_case(hop.as_str()))
 }
 
 /// The upstream request for an incoming request's head and a body.
