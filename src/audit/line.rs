@@ -212,11 +212,11 @@ fn order_fields(line: &mut JsonObject, body: &[u8]) {
     let Some(values) = order::raw_fields(body, &ORDER_FIELDS) else {
         // Not one object, or a key given twice (the decision refuses both): read what can be
         // read, the last value of each key.
-        let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) else {
+        let Some(fields) = RawObject::read(body) else {
             return;
         };
         for name in ORDER_FIELDS {
-            if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw.get())) {
+            if let Some(text) = fields.scalar(name) {
                 line.string(name, &text);
             }
         }
@@ -231,31 +231,43 @@ fn order_fields(line: &mut JsonObject, body: &[u8]) {
 
 /// A string's contents, or a number's or boolean's JSON text; `None` for null, objects, arrays.
 /// Borrowed from the body unless the string has escapes or must be clipped (the writer reads
-/// about twenty of these an order).
+/// about twenty of these an order). `text` is one valid JSON value (the scan's or a RawValue).
 fn scalar_text(text: &str) -> Option<Cow<'_, str>> {
     match text.as_bytes().first()? {
-        // One valid JSON value (the scan's or a RawValue): without a backslash, the contents
-        // are the bytes between the quotes, as they are.
-        b'"' if !text.contains('\\') => Some(clip(&text[1..text.len() - 1])),
-        b'"' => {
-            let value = serde_json::from_str::<String>(text).ok()?;
-            Some(Cow::Owned(clip(&value).into_owned()))
-        }
+        b'"' => Some(match order::json_string(text)? {
+            Cow::Borrowed(value) => clip(value),
+            Cow::Owned(value) => Cow::Owned(clip(&value).into_owned()),
+        }),
         b'{' | b'[' | b'n' => None,
         _ => Some(clip(text)),
     }
 }
 
+/// A body as serde_json reads a JSON object: each key's last value, as its JSON text. For what
+/// the order parser's scan does not read (an upstream's or an admin's body, a refused order).
+struct RawObject(BTreeMap<String, Box<RawValue>>);
+
+impl RawObject {
+    fn read(body: &[u8]) -> Option<RawObject> {
+        serde_json::from_slice(body).ok().map(RawObject)
+    }
+
+    /// The [`scalar_text`] of the field `name`, if the object has one.
+    fn scalar(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.0.get(name).and_then(|raw| scalar_text(raw.get()))
+    }
+}
+
 /// The `errorCode` and `message` of an upstream's error answer.
 fn upstream_error(line: &mut JsonObject, answer: &[u8]) {
-    let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(answer) else {
+    let Some(fields) = RawObject::read(answer) else {
         return;
     };
     for (name, key) in [
         ("errorCode", "upstreamCode"),
         ("message", "upstreamMessage"),
     ] {
-        if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw.get())) {
+        if let Some(text) = fields.scalar(name) {
             line.string(key, &text);
         }
     }
@@ -266,8 +278,8 @@ fn admin_body(line: &mut JsonObject, body: &[u8]) {
     if body.is_empty() {
         return;
     }
-    if let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) {
-        if let Some(reason) = fields.get("reason").and_then(|raw| scalar_text(raw.get())) {
+    if let Some(fields) = RawObject::read(body) {
+        if let Some(reason) = fields.scalar("reason") {
             line.string("reason", &reason);
         }
     }

@@ -297,8 +297,8 @@ pub fn is_blank(value: &str) -> bool {
     }
 }
 
-/// The text of a JSON string, borrowed when it has no escapes; `None` if `raw` is not a string.
-/// `raw` is one valid JSON value, as [`raw_fields`] gives it.
+/// The text of a JSON string, borrowed when it has no escapes; `None` if `text` is not a string.
+/// `text` is one valid JSON value, as [`raw_fields`] gives it.
 pub fn json_string(text: &str) -> Option<Cow<'_, str>> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains('\\') {

@@ -52,6 +52,21 @@ fn decision(body: &Bytes) -> Entry {
     }
 }
 
+/// An order refused with `code`, before or by its decision.
+fn refused(body: Bytes, code: &'static str, message: Option<&str>) -> Entry {
+    Entry::Decision {
+        ts: ts(),
+        request: Request::Order,
+        body,
+        code,
+        message: message.map(str::to_owned),
+        idempotency_key: None,
+        order_id: None,
+        target: None,
+        customer: None,
+    }
+}
+
 fn answered(body: &Bytes) -> Entry {
     Entry::Upstream {
         ts: ts(),
@@ -150,30 +165,14 @@ fn a_large_body_is_not_remembered() {
 fn a_hostile_body_is_clipped_and_a_broken_one_keeps_only_the_code() {
     let long = "A".repeat(10_000);
     let body = Bytes::from(format!(r#"{{"clientID":"{long}","symbol":["x"]}}"#));
-    let line = render_alone(&Entry::Decision {
-        ts: ts(),
-        request: Request::Order,
-        body,
-        code: "CLIENT_ID_INVALID",
-        message: None,
-        idempotency_key: None,
-        order_id: None,
-        target: None,
-        customer: None,
-    });
+    let line = render_alone(&refused(body, "CLIENT_ID_INVALID", None));
     assert!(line.len() < 600, "{}", line.len());
     assert!(!line.contains("symbol"));
-    let broken = render_alone(&Entry::Decision {
-        ts: ts(),
-        request: Request::Order,
-        body: Bytes::from_static(b"{\"clientID\":"),
-        code: "INVALID_ORDER",
-        message: Some("malformed".to_owned()),
-        idempotency_key: None,
-        order_id: None,
-        target: None,
-        customer: None,
-    });
+    let broken = render_alone(&refused(
+        Bytes::from_static(b"{\"clientID\":"),
+        "INVALID_ORDER",
+        Some("malformed"),
+    ));
     let value: serde_json::Value = serde_json::from_str(&broken).unwrap();
     assert_eq!(value["code"], "INVALID_ORDER");
     assert!(value.get("clientID").is_none());
@@ -181,17 +180,11 @@ fn a_hostile_body_is_clipped_and_a_broken_one_keeps_only_the_code() {
 
 #[test]
 fn a_key_given_twice_still_names_the_customer() {
-    let line = render_alone(&Entry::Decision {
-        ts: ts(),
-        request: Request::Order,
-        body: Bytes::from_static(br#"{"clientID":"A1","symbol":"AAPL","symbol":"MSFT"}"#),
-        code: "INVALID_ORDER",
-        message: None,
-        idempotency_key: None,
-        order_id: None,
-        target: None,
-        customer: None,
-    });
+    let line = render_alone(&refused(
+        Bytes::from_static(br#"{"clientID":"A1","symbol":"AAPL","symbol":"MSFT"}"#),
+        "INVALID_ORDER",
+        None,
+    ));
     let value: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(value["clientID"], "A1");
     assert_eq!(
@@ -242,9 +235,9 @@ fn an_admin_change_keeps_its_reason_and_small_bodies() {
 /// every body before it used the order parser's scan.
 fn fields_by_serde(body: &[u8]) -> String {
     let mut line = JsonObject::new();
-    if let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(body) {
+    if let Some(fields) = RawObject::read(body) {
         for name in ORDER_FIELDS {
-            if let Some(text) = fields.get(name).and_then(|raw| scalar_text(raw.get())) {
+            if let Some(text) = fields.scalar(name) {
                 line.string(name, &text);
             }
         }
