@@ -411,13 +411,13 @@ impl Front {
 /// nothing from a body that is not one JSON object, names either key twice, or holds something
 /// other than a string or `null` under one.
 fn created_order_id(body: &[u8]) -> Option<String> {
-    let [order_id, id] = crate::order::raw_fields(body, &["orderId", "id"])?;
     fn text(raw: Option<&str>) -> Option<Option<std::borrow::Cow<'_, str>>> {
         match raw {
             None | Some("null") => Some(None),
             Some(raw) => crate::order::json_string(raw).map(Some),
         }
     }
+    let [order_id, id] = crate::order::raw_fields(body, &["orderId", "id"])?;
     let (order_id, id) = (text(order_id)?, text(id)?);
     order_id
         .or(id)
