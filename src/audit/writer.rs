@@ -128,7 +128,7 @@ struct DayFiles {
     last_error: Option<Instant>,
     /// The buffer every line is rendered into.
     line: String,
-    /// The order fields of the bodies rendered last.
+    /// What the last lines leave for the next: recent bodies' fields, the second's timestamp.
     memo: line::Memo,
 }
 
