@@ -163,6 +163,46 @@ fn new_york_instant(date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
         .map(|instant| instant.with_timezone(&Utc))
 }
 
+/// The last regular open [`MarketCalendar::next_regular_open`] found and the Unix second it was
+/// asked at, in one word: the second in the high half, the open's Unix minute in the low; 0 for
+/// none. Outside the session every order asks, and the tz database's search from New York's
+/// 09:30 to UTC was most of a queued order's decision.
+///
+/// The answer is the first open strictly after `now`, so it holds for every `now` from the start
+/// of the second asked until the open itself: an open between that second's start and the
+/// instant asked would be a whole second inside a second, and none is. Only opens found by the
+/// search are kept (not the fallback past it), and only whole minutes within `u32`'s reach, so
+/// the memo cannot answer what the search would not.
+#[derive(Debug, Default)]
+struct KeptOpen(AtomicU64);
+
+impl Clone for KeptOpen {
+    fn clone(&self) -> Self {
+        Self(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl KeptOpen {
+    fn get(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let kept = self.0.load(Ordering::Relaxed);
+        let asked = i64::from((kept >> 32) as u32);
+        let open = DateTime::from_timestamp(i64::from(kept as u32) * 60, 0)?;
+        (asked <= now.timestamp() && now < open).then_some(open)
+    }
+
+    fn keep(&self, now: DateTime<Utc>, open: DateTime<Utc>) {
+        let whole_minute = open.timestamp() % 60 == 0 && open.timestamp_subsec_nanos() == 0;
+        let asked = u32::try_from(now.timestamp());
+        let minute = u32::try_from(open.timestamp() / 60);
+        if let (true, Ok(asked), Ok(minute)) = (whole_minute, asked, minute) {
+            self.0.store(
+                (u64::from(asked) << 32) | u64::from(minute),
+                Ordering::Relaxed,
+            );
+        }
+    }
+}
+
 /// The exchange calendar: weekends, the built-in NYSE days (unless `market.calendar = "none"`),
 /// `market.holidays` and `market.early_closes`.
 #[derive(Debug, Clone, Default)]
@@ -176,6 +216,8 @@ pub struct MarketCalendar {
     /// or the last day `market.holidays` / `market.early_closes` add if later (one added day
     /// must not vouch for the rest of its year). `None` for an empty calendar.
     ends: Option<NaiveDate>,
+    /// The last open [`MarketCalendar::next_regular_open`] found, while it still answers.
+    kept_open: KeptOpen,
 }
 
 impl MarketCalendar {
@@ -205,6 +247,7 @@ impl MarketCalendar {
             holidays,
             early_closes,
             ends,
+            kept_open: KeptOpen::default(),
         }
     }
 
@@ -326,24 +369,42 @@ impl MarketCalendar {
     /// window (a month of holidays) gets 09:30 of the first day past it, so that the answer is
     /// still later than `now` and nothing loops.
     pub fn next_regular_open(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        if let Some(open) = self.kept_open.get(now) {
+            return open;
+        }
+        match self.first_open_after(now) {
+            Some(open) => {
+                self.kept_open.keep(now, open);
+                open
+            }
+            None => self.open_past_the_search(now),
+        }
+    }
+
+    /// The first regular open strictly after `now` within [`OPEN_SEARCH_DAYS_MAX`] days.
+    fn first_open_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut date = new_york_date(now);
         for _ in 0..=OPEN_SEARCH_DAYS_MAX {
             if let Some(open) = self.regular_open(date) {
                 if open > now {
-                    return open;
+                    return Some(open);
                 }
             }
-            match date.succ_opt() {
-                Some(next) => date = next,
-                None => break,
-            }
+            date = date.succ_opt()?;
         }
-        new_york_instant(date, REGULAR_OPEN)
-            .filter(|open| *open > now)
-            .unwrap_or_else(|| {
-                let window = TimeDelta::days(i64::from(OPEN_SEARCH_DAYS_MAX) + 1);
-                now.checked_add_signed(window).unwrap_or(now)
-            })
+        None
+    }
+
+    /// 09:30 of the first day past the search (or the search's length from `now`, at the end of
+    /// chrono's range): later than `now`, so that a caller waiting for the open never loops.
+    fn open_past_the_search(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let past = new_york_date(now)
+            .checked_add_days(chrono::Days::new(u64::from(OPEN_SEARCH_DAYS_MAX) + 1))
+            .and_then(|date| new_york_instant(date, REGULAR_OPEN));
+        past.filter(|open| *open > now).unwrap_or_else(|| {
+            let window = TimeDelta::days(i64::from(OPEN_SEARCH_DAYS_MAX) + 1);
+            now.checked_add_signed(window).unwrap_or(now)
+        })
     }
 
     /// When orders queued for the open on `date` stop being cancelable, by listing exchange:
@@ -715,6 +776,37 @@ mod tests {
         let open = calendar.next_regular_open(now);
         assert!(open > now);
         assert!(open - now <= TimeDelta::days(i64::from(OPEN_SEARCH_DAYS_MAX) + 2));
+    }
+
+    proptest::proptest! {
+        /// Whatever instants are asked, in whatever order (mostly forward, as clocks go, through
+        /// weekends, holidays, DST switches and fractions of a second; sometimes back), the kept
+        /// open answers exactly what the search answers, the fallback past a bare month included.
+        #[test]
+        fn the_kept_open_answers_what_the_search_answers(
+            start in 1_767_225_600_i64..1_798_761_600, // 2026-01-01 .. 2027-01-01 UTC
+            steps in proptest::collection::vec((-3_600_i64..86_400, 0_u32..1_000_000_000), 1..60),
+            bare_month in proptest::bool::ANY,
+        ) {
+            let calendar = if bare_month {
+                MarketCalendar::new(&MarketConfig {
+                    calendar: CalendarBase::None,
+                    holidays: date("2026-06-01").iter_days().take(45).collect(),
+                    early_closes: Vec::new(),
+                })
+            } else {
+                calendar()
+            };
+            let mut at = start;
+            for (step, nanos) in steps {
+                at += step;
+                let now = DateTime::from_timestamp(at, nanos).unwrap();
+                let searched = calendar
+                    .first_open_after(now)
+                    .unwrap_or_else(|| calendar.open_past_the_search(now));
+                proptest::prop_assert_eq!(calendar.next_regular_open(now), searched, "at {}", now);
+            }
+        }
     }
 
     #[test]
