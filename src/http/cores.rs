@@ -158,7 +158,9 @@ mod tests {
             max_connections,
             max_headers: 64,
             max_header_bytes: 16 * 1024,
-            header_read_timeout: Duration::from_secs(5),
+            // Longer than any deadline below: an idle connection is closed by shutdown, not by
+            // this timeout.
+            header_read_timeout: Duration::from_secs(60),
         }
     }
 
@@ -273,6 +275,35 @@ mod tests {
             TcpStream::connect(addr).await.is_err(),
             "nothing listens after"
         );
+    }
+
+    /// Shutdown closes the connections that stay open, idle ones included, and the threads end.
+    #[tokio::test]
+    async fn shutdown_closes_every_open_connection() {
+        let Served {
+            addr, stop, done, ..
+        } = two_threads(1024);
+        let mut open = Vec::new();
+        for _ in 0..8 {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            get(&mut stream).await;
+            open.push(stream);
+        }
+        stop.send(true).unwrap();
+        for mut stream in open {
+            let mut rest = [0u8; 64];
+            let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut rest))
+                .await
+                .expect("an idle connection is closed on shutdown");
+            assert!(
+                matches!(read, Ok(0) | Err(_)),
+                "closed, not answered: {read:?}"
+            );
+        }
+        tokio::time::timeout(Duration::from_secs(10), done)
+            .await
+            .expect("every thread ends once its connections are closed")
+            .unwrap();
     }
 
     #[tokio::test]

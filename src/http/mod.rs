@@ -20,3 +20,4 @@ mod resolve;
 pub mod respond;
 pub mod route;
 pub mod server;
+mod stop;

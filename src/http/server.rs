@@ -21,6 +21,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use super::stop::{Stop, Stopping};
 use crate::config::ServerConfig;
 use crate::upstream::ProxyBody;
 
@@ -94,6 +95,7 @@ pub(super) async fn serve_with<H, F>(
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
+    let stop = Arc::new(Stop::default());
     loop {
         let taken_first = match budget {
             Budget::Own => match permit(&permits, &mut shutdown).await {
@@ -123,19 +125,19 @@ pub(super) async fn serve_with<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let shutdown = shutdown.clone();
+        let stopping = stop.stopping();
         let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
-                None => serve_connection(stream, peer, limits, handler, shutdown).await,
+                None => serve_connection(stream, peer, limits, handler, stopping).await,
                 Some(config) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
                     match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
                         .await
                     {
                         Ok(Ok(stream)) => {
-                            serve_connection(stream, peer, limits, handler, shutdown).await
+                            serve_connection(stream, peer, limits, handler, stopping).await
                         }
                         Ok(Err(error)) => {
                             tracing::debug!(%peer, %error, "TLS handshake failed");
@@ -149,6 +151,8 @@ pub(super) async fn serve_with<H, F>(
     // Stop taking connections, then let those in flight finish (bounded by their timeouts);
     // with shared permits, those of every listener sharing them.
     drop(listener);
+    stopping(&mut shutdown).await;
+    stop.stop();
     let _ = permits.acquire_many(limits.max_connections as u32).await;
 }
 
@@ -158,7 +162,7 @@ async fn serve_connection<S, H, F>(
     peer: std::net::SocketAddr,
     limits: ConnectionLimits,
     handler: H,
-    mut shutdown: watch::Receiver<bool>,
+    stopping: Stopping,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
@@ -178,7 +182,7 @@ async fn serve_connection<S, H, F>(
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        _ = stopping(&mut shutdown) => {
+        _ = stopping => {
             connection.as_mut().graceful_shutdown();
             connection.as_mut().await
         }
