@@ -5,13 +5,11 @@
 //! ones arrive, and past its share of `capacity` a shard drops its oldest-opening eighth first.
 //! Snapshots read the shards copy-on-write ([`crate::cow`]).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 
 use crate::cow::{CowShards, Freeze};
 use crate::decide::QueuedOrder;
-use crate::fast_map::shard_hash;
+use crate::fast_map::{shard_hash, FastHashMap};
 
 /// Entries per shard at most (before rounding): what a running snapshot may have to copy for
 /// one change.
@@ -21,8 +19,9 @@ const SHARDS_MAX: usize = 256;
 /// A full shard drops this fraction of its entries, the earliest to open, at once.
 const EVICTED_PER_SCAN: usize = 8;
 
+/// By DriveWealth's orderId, with the order path's fast hasher (an insert per queued order).
 #[derive(Default)]
-struct Shard(HashMap<String, QueuedOrder>);
+struct Shard(FastHashMap<String, QueuedOrder>);
 
 impl Shard {
     /// Drops the `count` entries that open first (ties at the last open taken in any order).

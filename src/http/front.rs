@@ -270,7 +270,7 @@ impl Front {
                 );
                 let mut response = answer.into_response("accepted");
                 if let Some(queued) = admitted.queued {
-                    if let Ok(value) = HeaderValue::from_str(&queued.open.to_rfc3339()) {
+                    if let Some(value) = queued_until(queued.open) {
                         response.headers_mut().insert(QUEUED_UNTIL_HEADER, value);
                     }
                 }
@@ -406,6 +406,23 @@ impl Front {
     }
 }
 
+/// The [`QUEUED_UNTIL_HEADER`] value for `open`. Every order queued until the same open carries
+/// the same text, so each order thread keeps the last one (a `HeaderValue` clone shares it).
+fn queued_until(open: chrono::DateTime<chrono::Utc>) -> Option<HeaderValue> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(chrono::DateTime<chrono::Utc>, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((kept, value)) if *kept == open => Some(value.clone()),
+        _ => {
+            let value = HeaderValue::from_str(&open.to_rfc3339()).ok()?;
+            *last = Some((open, value.clone()));
+            Some(value)
+        }
+    })
+}
+
 /// The id in DriveWealth's create answer: `orderId` (or `id`). Read with the order parser's scan
 /// (one pass, no allocation but the id) as serde would read `{orderId, id}` as optional strings:
 /// nothing from a body that is not one JSON object, names either key twice, or holds something
@@ -510,6 +527,20 @@ mod tests {
 
     /// The id is read as serde reads `{orderId, id}` from an object: each optional string,
     /// other keys ignored, escapes decoded; a wrong type or a key twice reads as no id.
+    /// The kept value is the one for the open asked, whichever was asked before.
+    #[test]
+    fn queued_until_names_the_open_asked() {
+        let opens = ["2026-12-04T14:30:00Z", "2026-12-07T14:30:00Z"]
+            .map(|text| text.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+        for open in [opens[0], opens[0], opens[1], opens[0], opens[1], opens[1]] {
+            assert_eq!(
+                queued_until(open).unwrap(),
+                HeaderValue::from_str(&open.to_rfc3339()).unwrap()
+            );
+        }
+        assert_eq!(queued_until(opens[1]).unwrap(), "2026-12-07T14:30:00+00:00");
+    }
+
     #[test]
     fn the_created_order_id_is_read_as_serde_reads_it() {
         #[derive(serde::Deserialize)]
