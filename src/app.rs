@@ -18,7 +18,7 @@ use crate::http::admin::Admin;
 use crate::http::auth::{RouterKeys, Secret};
 use crate::http::body::BodyLimits;
 use crate::http::cores::{self, SharedListener};
-use crate::http::front::Front;
+use crate::http::front::{Front, FrontMetrics};
 use crate::http::server::{self, ConnectionLimits};
 use crate::sim::{Setup, SimClock, Simulator, Webhook};
 use crate::upstream::{Upstream, UpstreamBase};
@@ -239,6 +239,8 @@ impl Gateway {
             .map(|_| Upstream::new(upstream.base().clone(), &config.upstream))
             .collect::<Result<Vec<_>, _>>()
             .map_err(StartError)?;
+        // Before the order threads start: they take their metric handles from the recorder.
+        let metrics = crate::metrics::install();
         let front_for_thread = {
             let engine = engine.clone();
             let max_json_depth = config.server.max_json_depth;
@@ -249,6 +251,7 @@ impl Gateway {
                     body_limits,
                     router_keys: router_keys.clone(),
                     max_json_depth,
+                    metrics: FrontMetrics::new(),
                 });
                 move |request| {
                     let front = front.clone();
@@ -269,7 +272,6 @@ impl Gateway {
             .map_err(StartError)?,
         );
 
-        let metrics = crate::metrics::install();
         let history = Arc::new(crate::dashboard::history::History::default());
         tasks.spawn(crate::dashboard::history::run(
             engine.clone(),

@@ -271,6 +271,21 @@ burst = 1
     for outcome in ["UPSTREAM_REJECTED", "UPSTREAM_ERROR", "UPSTREAM_TIMEOUT"] {
         assert_eq!(counted[outcome], 1, "{outcome}: {counted:?}");
     }
+    // Each order the upstream took was decided and sent, and both times were recorded.
+    let text = gateway.admin("GET", "/metrics", "").text();
+    for histogram in ["omnigate_decision_seconds", "omnigate_upstream_seconds"] {
+        let count: u64 = text
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{histogram}_count ")))
+            .unwrap_or_else(|| panic!("no {histogram}_count in /metrics:\n{text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            count >= upstream_took,
+            "{histogram} recorded {count} times for {upstream_took} orders taken"
+        );
+    }
 }
 
 #[test]

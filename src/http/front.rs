@@ -79,6 +79,30 @@ pub struct Front {
     pub router_keys: RouterKeys,
     /// `server.max_json_depth` (fixed at start).
     pub max_json_depth: usize,
+    pub metrics: FrontMetrics,
+}
+
+/// The histograms every order records, registered once: a `histogram!` on the order path looked
+/// its name up in the recorder's registry each time. Made after the recorder is installed (a
+/// handle taken before would record nowhere).
+pub struct FrontMetrics {
+    decision: metrics::Histogram,
+    upstream: metrics::Histogram,
+}
+
+impl FrontMetrics {
+    pub fn new() -> Self {
+        Self {
+            decision: metrics::histogram!("omnigate_decision_seconds"),
+            upstream: metrics::histogram!("omnigate_upstream_seconds"),
+        }
+    }
+}
+
+impl Default for FrontMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The upstream's whole answer to a request omnigate had to read.
@@ -197,7 +221,9 @@ impl Front {
         };
         let deciding = std::time::Instant::now();
         let decision = self.engine.admit(&order);
-        metrics::histogram!("omnigate_decision_seconds").record(deciding.elapsed().as_secs_f64());
+        self.metrics
+            .decision
+            .record(deciding.elapsed().as_secs_f64());
         let (admitted, durability) = match decision {
             Ok(admitted) => admitted,
             Err(AdmitError::Rejected(reject)) => {
@@ -390,7 +416,8 @@ impl Front {
         // One timer for the head and the body: the upstream timeout bounds the whole answer.
         let exchange = async {
             let answer = self.upstream.send_untimed(request).await;
-            metrics::histogram!("omnigate_upstream_seconds")
+            self.metrics
+                .upstream
                 .record(started.elapsed().as_secs_f64());
             head_seen = answer.is_ok();
             read_answer(answer?).await
