@@ -221,6 +221,11 @@ order_port=$((port_base + 2))
 admin_port=$((port_base + 3))
 admin_token=perf-admin-token-0123456789
 demo_order='{"accountNo":"DWOM000001","orderType":"MARKET","side":"BUY","symbol":"AAPL","quantity":1,"clientID":"123456789"}'
+# How omnigate's checks of the demo order went: outside New York's regular session it is queued
+# for the open, and a queued order costs more (a second WAL record, the queued-orders map), so
+# counts from runs on either side of the open differ; the report says which this run measured.
+orders_queued=0
+orders_executing=0
 
 listening() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -432,6 +437,13 @@ check_order() {
     fi
     if runs_omnigate "$2" && ! grep -qi '^x-omnigate-decision: accepted' "$head"; then
         fail "$2: the demo order was not accepted: $(cat "$head" "$body")"
+    fi
+    if runs_omnigate "$2"; then
+        if grep -qi '^x-omnigate-queued-until:' "$head"; then
+            orders_queued=$((orders_queued + 1))
+        else
+            orders_executing=$((orders_executing + 1))
+        fi
     fi
 }
 
@@ -763,6 +775,15 @@ if [[ $open_loop == 1 ]]; then
     echo
 fi
 
+if ((orders_queued + orders_executing > 0)); then
+    if ((orders_executing == 0)); then
+        echo "- omnigate's demo orders: queued for the open (outside New York's regular session; a queued order costs more than one that executes now)"
+    elif ((orders_queued == 0)); then
+        echo "- omnigate's demo orders: executing now (inside New York's regular session)"
+    else
+        echo "- omnigate's demo orders: $orders_queued start(s) queued them for the open, $orders_executing executed them now (the run crossed a session boundary: compare with care)"
+    fi
+fi
 echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 errors_total=$(awk -F'\t' '{ s += $9 } END { print s + 0 }' "$results")
 if [[ $open_loop == 1 ]]; then
