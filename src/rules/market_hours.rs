@@ -163,6 +163,18 @@ fn new_york_instant(date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
         .map(|instant| instant.with_timezone(&Utc))
 }
 
+/// 09:30 of the first day past the search (or the search's length from `now`, at the end of
+/// chrono's range): later than `now`, so that a caller waiting for the open never loops.
+fn open_past_the_search(now: DateTime<Utc>) -> DateTime<Utc> {
+    let past = new_york_date(now)
+        .checked_add_days(chrono::Days::new(u64::from(OPEN_SEARCH_DAYS_MAX) + 1))
+        .and_then(|date| new_york_instant(date, REGULAR_OPEN));
+    past.filter(|open| *open > now).unwrap_or_else(|| {
+        let window = TimeDelta::days(i64::from(OPEN_SEARCH_DAYS_MAX) + 1);
+        now.checked_add_signed(window).unwrap_or(now)
+    })
+}
+
 /// The last regular open [`MarketCalendar::next_regular_open`] found and the Unix second it was
 /// asked at, in one word: the second in the high half, the open's Unix minute in the low; 0 for
 /// none. Outside the session every order asks, and the tz database's search from New York's
@@ -377,7 +389,7 @@ impl MarketCalendar {
                 self.kept_open.keep(now, open);
                 open
             }
-            None => self.open_past_the_search(now),
+            None => open_past_the_search(now),
         }
     }
 
@@ -393,18 +405,6 @@ impl MarketCalendar {
             date = date.succ_opt()?;
         }
         None
-    }
-
-    /// 09:30 of the first day past the search (or the search's length from `now`, at the end of
-    /// chrono's range): later than `now`, so that a caller waiting for the open never loops.
-    fn open_past_the_search(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let past = new_york_date(now)
-            .checked_add_days(chrono::Days::new(u64::from(OPEN_SEARCH_DAYS_MAX) + 1))
-            .and_then(|date| new_york_instant(date, REGULAR_OPEN));
-        past.filter(|open| *open > now).unwrap_or_else(|| {
-            let window = TimeDelta::days(i64::from(OPEN_SEARCH_DAYS_MAX) + 1);
-            now.checked_add_signed(window).unwrap_or(now)
-        })
     }
 
     /// When orders queued for the open on `date` stop being cancelable, by listing exchange:
@@ -803,7 +803,7 @@ mod tests {
                 let now = DateTime::from_timestamp(at, nanos).unwrap();
                 let searched = calendar
                     .first_open_after(now)
-                    .unwrap_or_else(|| calendar.open_past_the_search(now));
+                    .unwrap_or_else(|| open_past_the_search(now));
                 proptest::prop_assert_eq!(calendar.next_regular_open(now), searched, "at {}", now);
             }
         }
