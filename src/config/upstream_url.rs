@@ -43,7 +43,26 @@ impl UpstreamBase {
 
     /// The upstream URI for a request that came in for `path_and_query`.
     pub fn uri_for(&self, path_and_query: Option<&PathAndQuery>) -> Result<Uri, http::Error> {
-        let path = match path_and_query {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(self.path_for(path_and_query)?)
+            .build()
+    }
+
+    /// [`UpstreamBase::uri_for`] in origin form (`/path?query`): what an HTTP/1 request to the
+    /// upstream carries, the connection saying which server.
+    pub fn origin_uri_for(
+        &self,
+        path_and_query: Option<&PathAndQuery>,
+    ) -> Result<Uri, http::Error> {
+        let mut parts = http::uri::Parts::default();
+        parts.path_and_query = Some(self.path_for(path_and_query)?);
+        Ok(Uri::from_parts(parts)?)
+    }
+
+    fn path_for(&self, path_and_query: Option<&PathAndQuery>) -> Result<PathAndQuery, http::Error> {
+        Ok(match path_and_query {
             // Already parsed (and checked) by the server: shared, not parsed again.
             Some(path) if self.prefix.is_empty() => path.clone(),
             None if self.prefix.is_empty() => PathAndQuery::from_static("/"),
@@ -51,12 +70,7 @@ impl UpstreamBase {
                 let tail = tail.map(PathAndQuery::as_str).unwrap_or("/");
                 PathAndQuery::try_from(format!("{}{tail}", self.prefix))?
             }
-        };
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path)
-            .build()
+        })
     }
 
     pub fn authority(&self) -> &Authority {
@@ -91,6 +105,11 @@ mod tests {
             base.uri_for(Some(&path)).unwrap().to_string(),
             "http://dw.internal/prefix/back-office/orders?x=1"
         );
+        assert_eq!(
+            base.origin_uri_for(Some(&path)).unwrap().to_string(),
+            "/prefix/back-office/orders?x=1"
+        );
+        assert_eq!(base.origin_uri_for(None).unwrap().to_string(), "/prefix/");
         assert!(UpstreamBase::parse("https://bo-api.drivewealth.io").is_ok());
         assert!(UpstreamBase::parse("ftp://bo-api.drivewealth.io").is_err());
         assert!(UpstreamBase::parse("127.0.0.1:9090").is_err());

@@ -141,7 +141,7 @@ impl UpstreamOps {
         method: Method,
         path: &str,
         body: Bytes,
-    ) -> Result<http::Response<hyper::body::Incoming>, String> {
+    ) -> Result<http::Response<crate::upstream::UpstreamBody>, String> {
         let mut renewed = false;
         loop {
             let token = match &self.auth {

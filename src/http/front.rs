@@ -27,7 +27,7 @@ use crate::feeds::events::OrderPayload;
 use crate::limits::{Begin, StoredAnswer};
 use crate::order::{parse_cancel_within, parse_order_within, OrderPatch};
 use crate::reject::{Reject, RejectCode};
-use crate::upstream::{ProxyBody, Upstream, UpstreamError};
+use crate::upstream::{ProxyBody, Upstream, UpstreamBody, UpstreamError};
 use AuditRequest::{Cancel, Order};
 
 /// Header on an accepted order that DriveWealth will queue: the open it waits for (RFC 3339).
@@ -534,7 +534,7 @@ fn require_json(headers: &http::HeaderMap) -> Result<(), Reject> {
 }
 
 /// Reads the upstream's whole answer (the caller bounds the time); a cut answer is no answer.
-async fn read_answer(answer: Response<Incoming>) -> Result<Answer, UpstreamError> {
+async fn read_answer(answer: Response<UpstreamBody>) -> Result<Answer, UpstreamError> {
     let (mut parts, body) = answer.into_parts();
     let collected = Limited::new(body, MAX_UPSTREAM_ANSWER_BYTES)
         .collect()

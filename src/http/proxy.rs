@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use super::body::BodyLimits;
 use super::respond::{self, GatewayError};
 use crate::reject::Reject;
-use crate::upstream::{ProxyBody, Upstream};
+use crate::upstream::{ProxyBody, Upstream, UpstreamBody};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the old
 /// `proxy-connection` that some clients still send. Names, not strings: removing by a string
@@ -87,7 +87,7 @@ pub fn upstream_request(
 ) -> Result<Request<ProxyBody>, GatewayError> {
     let uri = upstream
         .base()
-        .uri_for(parts.uri.path_and_query())
+        .origin_uri_for(parts.uri.path_and_query())
         .map_err(|error| {
             GatewayError::Internal(format!("cannot build the upstream URI: {error}"))
         })?;
@@ -99,7 +99,7 @@ pub fn upstream_request(
 }
 
 /// The upstream's answer as ours: hop-by-hop headers dropped, body streamed.
-pub fn relay(response: Response<Incoming>) -> Response<ProxyBody> {
+pub fn relay(response: Response<UpstreamBody>) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, body.map_err(Into::into).boxed())

@@ -9,17 +9,20 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use std::sync::Arc;
+
+use http::{Request, Response, Uri};
 use http_body_util::combinators::BoxBody;
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::UpstreamConfig;
+use pool::{Pool, Sender};
 
 pub mod auth;
+mod pool;
+
+pub use pool::UpstreamBody;
 
 /// Errors a proxied body may carry.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -53,10 +56,19 @@ pub enum UpstreamError {
 }
 
 /// The pooled client. Cheap to clone; clones share the pool.
+///
+/// It keeps HTTP/1 connections to its one upstream itself, over hyper's connection API, rather
+/// than through hyper-util's general pool: that pool keys connections by host (a hash of the
+/// authority per request) and spawns a task per answer to see its connection idle again, which
+/// was most of the upstream client's cost per order. Here an answer's body gives its connection
+/// back when read to its end ([`UpstreamBody`]).
 #[derive(Clone)]
 pub struct Upstream {
-    /// Speaks plain HTTP to an `http://` upstream and TLS to an `https://` one.
-    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    /// Opens TCP connections, with TLS to an `https://` upstream.
+    connector: HttpsConnector<HttpConnector>,
+    pool: Arc<Pool>,
+    /// What the connector is asked to connect to: the base's scheme and authority.
+    connect_to: Uri,
     base: UpstreamBase,
     /// The `host` header every forwarded request carries: the base's authority, made once.
     host: http::HeaderValue,
@@ -77,15 +89,19 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(connector);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_millis(config.pool_idle_timeout_ms))
-            .pool_max_idle_per_host(config.pool_max_idle)
-            .build(connector);
+        let pool = Pool::new(
+            config.pool_max_idle,
+            Duration::from_millis(config.pool_idle_timeout_ms),
+        );
         let host = http::HeaderValue::from_str(base.authority().as_str())
             .map_err(|error| format!("upstream.url: the host cannot be a header: {error}"))?;
+        let connect_to = base
+            .uri_for(None)
+            .map_err(|error| format!("upstream.url: {error}"))?;
         Ok(Self {
-            client,
+            connector,
+            pool,
+            connect_to,
             base,
             host,
             timeout: Duration::from_millis(config.timeout_ms),
@@ -105,11 +121,12 @@ impl Upstream {
         self.timeout
     }
 
-    /// Sends a request whose URI is already the upstream's and waits for the answer's head.
+    /// Sends a request whose URI is the upstream's (from [`UpstreamBase::uri_for`], or
+    /// [`UpstreamBase::origin_uri_for`]) and waits for the answer's head.
     pub async fn send(
         &self,
         request: Request<ProxyBody>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         match tokio::time::timeout(self.timeout, self.send_untimed(request)).await {
             Err(_) => Err(self.no_answer_in_time()),
             Ok(answer) => answer,
@@ -118,15 +135,67 @@ impl Upstream {
 
     /// [`Upstream::send`] without its timeout, for a caller that bounds a longer exchange
     /// (the head and the whole body) with one timer instead of two.
+    ///
+    /// A pooled connection the upstream has closed in the meantime is passed over, and a request
+    /// it turned away before writing any of it is sent again on another: hyper hands back a
+    /// request it did not start to write, so a retry never sends an order twice.
     pub async fn send_untimed(
         &self,
         request: Request<ProxyBody>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        match self.client.request(request).await {
-            Ok(response) => Ok(response),
-            Err(error) if error.is_connect() => Err(UpstreamError::Unavailable(describe(&error))),
-            Err(error) => Err(UpstreamError::NoAnswer(describe(&error))),
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        debug_assert!(request
+            .uri()
+            .authority()
+            .is_none_or(|authority| authority == self.base.authority()));
+        let mut request = origin_form(request);
+        loop {
+            let (mut sender, pooled) = match self.pool.take() {
+                Some(sender) => (sender, true),
+                None => (self.connect().await?, false),
+            };
+            // Not waited for: a connection not ready now may never be (the caller's timeout would
+            // then read as an answer lost after sending), and a new one costs only a connect.
+            if pooled && !ready_now(&mut sender) {
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let pool = self.pool.clone();
+                    return Ok(response.map(|body| UpstreamBody::new(body, sender, pool)));
+                }
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) if pooled => request = unsent,
+                    // Not one byte of it was written: as good as never connected.
+                    Some(_) => return Err(UpstreamError::Unavailable(describe(failed.error()))),
+                    None => return Err(UpstreamError::NoAnswer(describe(failed.error()))),
+                },
+            }
         }
+    }
+
+    /// A new connection, its task started on the current runtime. Every failure here is before
+    /// anything was sent.
+    async fn connect(&self) -> Result<Sender, UpstreamError> {
+        use tower_service::Service;
+        let mut connector = self.connector.clone();
+        let unavailable =
+            |error: &(dyn std::error::Error + 'static)| UpstreamError::Unavailable(describe(error));
+        std::future::poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .map_err(|error| unavailable(&*error))?;
+        let io = connector
+            .call(self.connect_to.clone())
+            .await
+            .map_err(|error| unavailable(&*error))?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "upstream connection ended");
+            }
+        });
+        Ok(sender)
     }
 
     /// No answer's head within the upstream timeout.
@@ -140,7 +209,7 @@ impl Upstream {
     /// the upstream timeout; a cut, late or oversized answer is an error saying which.
     pub async fn read_body(
         &self,
-        response: Response<Incoming>,
+        response: Response<UpstreamBody>,
         max_bytes: usize,
     ) -> Result<Bytes, String> {
         use http_body_util::{BodyExt, Limited};
@@ -155,6 +224,31 @@ impl Upstream {
     }
 }
 
+/// Whether a pooled connection can take a request at once (one poll, no wait).
+fn ready_now(sender: &mut Sender) -> bool {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    matches!(
+        sender.poll_ready(&mut context),
+        std::task::Poll::Ready(Ok(()))
+    )
+}
+
+/// `request` with its URI in origin form (`/path?query`), as HTTP/1 sends it to an origin server;
+/// the connection already says which server.
+fn origin_form(mut request: Request<ProxyBody>) -> Request<ProxyBody> {
+    if request.uri().scheme().is_some() {
+        let path = request.uri().path_and_query().cloned();
+        let mut parts = http::uri::Parts::default();
+        parts.path_and_query =
+            Some(path.unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")));
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
 /// The innermost cause is the useful part ("Connection refused (os error 111)").
 fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
@@ -163,3 +257,6 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     }
     cause.to_string()
 }
+
+#[cfg(test)]
+mod tests;
