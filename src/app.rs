@@ -255,7 +255,12 @@ impl Gateway {
                 });
                 move |request| {
                     let front = front.clone();
-                    async move { crate::http::request_id::stamp(front.handle(request).await) }
+                    async move {
+                        // Pinned where it is made: awaiting the call's value would move the
+                        // whole order future (kilobytes) once more per order.
+                        let handling = std::pin::pin!(front.handle(request));
+                        crate::http::request_id::stamp(handling.await)
+                    }
                 }
             }
         };

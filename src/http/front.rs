@@ -413,16 +413,20 @@ impl Front {
         let request = proxy::upstream_request(&self.upstream, parts, respond::full(bytes))?;
         let started = tokio::time::Instant::now();
         let mut head_seen = false;
-        // One timer for the head and the body: the upstream timeout bounds the whole answer.
-        let exchange = async {
-            let answer = self.upstream.send_untimed(request).await;
-            self.metrics
-                .upstream
-                .record(started.elapsed().as_secs_f64());
-            head_seen = answer.is_ok();
-            read_answer(answer?).await
+        // One timer for the head and the body: the upstream timeout bounds the whole answer. The
+        // exchange is pinned where it is made and the timer holds a reference: `timeout` taking
+        // it by value would copy its whole state (over a kilobyte) for every order.
+        let answer = {
+            let exchange = std::pin::pin!(async {
+                let answer = std::pin::pin!(self.upstream.send_untimed(request)).await;
+                self.metrics
+                    .upstream
+                    .record(started.elapsed().as_secs_f64());
+                head_seen = answer.is_ok();
+                read_answer(answer?).await
+            });
+            tokio::time::timeout(self.upstream.timeout(), exchange).await
         };
-        let answer = tokio::time::timeout(self.upstream.timeout(), exchange).await;
         match answer {
             Ok(answer) => Ok(answer?),
             Err(_) if head_seen => {

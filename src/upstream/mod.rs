@@ -151,7 +151,10 @@ impl Upstream {
         loop {
             let (mut sender, pooled) = match self.pool.take() {
                 Some(sender) => (sender, true),
-                None => (self.connect().await?, false),
+                // Boxed: a connect's state (TCP, TLS, handshake) is most of this future's size,
+                // and every order's future holds this one and is moved whole, while a connect is
+                // rare.
+                None => (Box::pin(self.connect()).await?, false),
             };
             // Not waited for: a connection not ready now may never be (the caller's timeout would
             // then read as an answer lost after sending), and a new one costs only a connect.
