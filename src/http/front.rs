@@ -234,7 +234,7 @@ impl Front {
                 // No decision could be made durable: refused, as a decision.
                 let error = GatewayError::from(error);
                 let code = error.status_and_code().1;
-                metrics::counter!("omnigate_decisions_total", "code" => code).increment(1);
+                super::outcome::count_decision(code);
                 self.note_decision(Order, &bytes, key, code, Some(&error.to_string()), None);
                 return error.into_response();
             }

@@ -15,6 +15,28 @@ use crate::reject::Reject;
 use crate::upstream::ProxyBody;
 use AuditRequest::{Cancel, Order};
 
+/// Counts one decision in `omnigate_decisions_total{code}`. Each order thread keeps the handle
+/// of every code it has counted: the `counter!` macro looks its name and label up in the
+/// recorder's registry (hashing both) on every call. The recorder is installed before the order
+/// threads start, so no handle kept here is one from before it.
+pub(super) fn count_decision(code: &'static str) {
+    thread_local! {
+        static COUNTERS: std::cell::RefCell<Vec<(&'static str, metrics::Counter)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    COUNTERS.with_borrow_mut(|counters| {
+        // The codes are a few dozen constants: a scan of those seen is quicker than a hash.
+        match counters.iter().find(|(seen, _)| *seen == code) {
+            Some((_, counter)) => counter.increment(1),
+            None => {
+                let counter = metrics::counter!("omnigate_decisions_total", "code" => code);
+                counter.increment(1);
+                counters.push((code, counter));
+            }
+        }
+    });
+}
+
 /// What became of an accepted order or cancel, for `/metrics` and the audit trail.
 pub(super) struct Outcome {
     /// `ACCEPTED`, `UPSTREAM_REJECTED`, `UPSTREAM_ERROR`, or the failure's code.
@@ -90,7 +112,7 @@ impl Front {
         key: Option<&HeaderValue>,
         order_id: Option<String>,
     ) -> Response<ProxyBody> {
-        metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str()).increment(1);
+        count_decision(reject.code.as_str());
         self.note_decision(
             request,
             body,
@@ -104,7 +126,7 @@ impl Front {
 
     /// A request the router refused before reading it (SPEC §3.0).
     pub(super) fn note_refusal(&self, reject: &Reject, method: &http::Method, path: &str) {
-        metrics::counter!("omnigate_decisions_total", "code" => reject.code.as_str()).increment(1);
+        count_decision(reject.code.as_str());
         let audit = self.engine.audit();
         if audit.is_on() {
             audit.record(Entry::Decision {
@@ -157,7 +179,7 @@ impl Front {
         order_id: Option<String>,
     ) {
         if request == Order {
-            metrics::counter!("omnigate_decisions_total", "code" => outcome.code).increment(1);
+            count_decision(outcome.code);
         }
         let audit = self.engine.audit();
         if audit.is_on() {
