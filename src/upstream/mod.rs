@@ -148,6 +148,12 @@ impl Upstream {
             .authority()
             .is_none_or(|authority| authority == self.base.authority()));
         let mut request = origin_form(request);
+        // HTTP/1.1 requires one (RFC 9112 §3.2); omnigate's own calls may leave it out.
+        if !request.headers().contains_key(http::header::HOST) {
+            request
+                .headers_mut()
+                .insert(http::header::HOST, self.host.clone());
+        }
         loop {
             let (mut sender, pooled) = match self.pool.take() {
                 Some(sender) => (sender, true),
