@@ -1,9 +1,10 @@
 //! The idle keep-alive connections to the one upstream, and the answer body that hands its
 //! connection back once the answer has been read to its end.
 //!
-//! Each order thread owns an [`super::Upstream`] and so a pool of its own: the lock below is
-//! taken by one thread at a time in practice, and a connection's task runs on the runtime that
-//! opened it. There is one upstream per pool, so connections are not keyed by host.
+//! Each order thread owns an [`super::Upstream`] and so a pool of its own, and omnigate's own
+//! calls (poller, reconciliation, token renewal) share one more: the lock below is taken by one
+//! thread at a time in practice, and a connection's task runs on the runtime that opened it.
+//! There is one upstream per pool, so connections are not keyed by host.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
