@@ -140,11 +140,9 @@ impl UpstreamBody {
         }
     }
 
-    fn give_back_at_end(&mut self) {
-        if self.inner.is_end_stream() {
-            if let Some((sender, pool)) = self.give_back.take() {
-                pool.give(sender);
-            }
+    fn give_back(&mut self) {
+        if let Some((sender, pool)) = self.give_back.take() {
+            pool.give(sender);
         }
     }
 }
@@ -160,13 +158,10 @@ impl Body for UpstreamBody {
         let this = self.get_mut();
         let frame = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
         match &frame {
-            // The end: nothing more will be read from this answer.
-            None => {
-                if let Some((sender, pool)) = this.give_back.take() {
-                    pool.give(sender);
-                }
-            }
-            Some(Ok(_)) => this.give_back_at_end(),
+            // The end (a chunked answer may say so only by its last poll).
+            None => this.give_back(),
+            Some(Ok(_)) if this.inner.is_end_stream() => this.give_back(),
+            Some(Ok(_)) => {}
             // A cut answer: the connection is not reusable.
             Some(Err(_)) => this.give_back = None,
         }
@@ -185,6 +180,8 @@ impl Body for UpstreamBody {
 impl Drop for UpstreamBody {
     /// An empty answer (`content-length: 0`, a 204) may never be polled: it is at its end already.
     fn drop(&mut self) {
-        self.give_back_at_end();
+        if self.inner.is_end_stream() {
+            self.give_back();
+        }
     }
 }

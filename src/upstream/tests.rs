@@ -155,7 +155,7 @@ async fn the_pool_keeps_at_most_pool_max_idle_connections() {
     };
     let upstream = upstream(base, config);
     // Four at once need four connections; two of them are kept.
-    let answers = futures_join4(&upstream).await;
+    let answers = four_at_once(&upstream).await;
     assert!(answers
         .iter()
         .all(|answer| answer.as_deref() == Ok(&b"ok"[..])));
@@ -163,7 +163,7 @@ async fn the_pool_keeps_at_most_pool_max_idle_connections() {
     assert_eq!(upstream.pool.idle_count(), 2);
 }
 
-async fn futures_join4(upstream: &Upstream) -> [Result<Bytes, UpstreamError>; 4] {
+async fn four_at_once(upstream: &Upstream) -> [Result<Bytes, UpstreamError>; 4] {
     let (a, b, c, d) = tokio::join!(get(upstream), get(upstream), get(upstream), get(upstream));
     [a, b, c, d]
 }
